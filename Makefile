@@ -1,0 +1,62 @@
+# duban — every target sets itself up on a fresh Debian/Ubuntu machine.
+#   make demo    a district's week on embedded defaults (SQLite, inline jobs, console chat)
+#   make test    the whole test suite against real redis-server, PostgreSQL and Synapse
+#   make bench   benchmarks (pass DATA=../shared/data/teddy2020c for the real-data ones)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+DATA   ?= ../shared/data/teddy2020c
+SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+
+.PHONY: demo test bench replay lint system-deps fonts venv clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "duban needs Python >= 3.11"; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed: installing python3-venv"; \
+	  $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PIP) install -q --disable-pip-version-check -r requirements.lock
+	$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# System packages the tests and charts need; installed with apt only when missing.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|noto serif cjk' || missing="$$missing fonts-wqy-microhei fontconfig"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
+	fi
+
+fonts:
+	@fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|noto serif cjk' || { \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends fonts-wqy-microhei fontconfig; }
+
+demo: venv fonts
+	$(VENV)/bin/duban demo
+
+test: venv system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+bench: venv
+	$(PY) bench/classifier.py --data $(DATA)
+	$(PY) bench/pipeline.py
+	$(PY) bench/chat_latency.py
+
+replay: venv fonts
+	$(VENV)/bin/duban replay $(DATA)/replies.csv
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var .pytest_cache

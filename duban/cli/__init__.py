@@ -1,0 +1,77 @@
+"""The ``duban`` command line: thin commands over functions that return data."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+from pydantic import ValidationError
+from typer.core import TyperGroup
+
+from duban.cli import calendar as calendar_cmd
+from duban.cli import db as db_cmd
+from duban.cli import demo as demo_cmd
+from duban.cli import directory as directory_cmd
+from duban.cli import tickets as tickets_cmd
+from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
+
+
+class DubanGroup(TyperGroup):
+    """Maps every package's errors to a message on stderr and the exit code it carries."""
+
+    def invoke(self, ctx):
+        known = _known_errors()
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"DUBAN_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            )
+            typer.echo(f"错误: 配置有误 (bad settings): {problems}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except known as exc:
+            typer.echo(f"错误: {exc}", err=True)
+            raise typer.Exit(getattr(exc, "exit_code", EXIT_FAILURE)) from None
+
+
+app = typer.Typer(
+    cls=DubanGroup,
+    name="duban",
+    help="督办 duban — 督查督办台账：留言登记、分办、时限、催办、统计 (supervision desk).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+db_cmd.register(app)
+calendar_cmd.register(app)
+directory_cmd.register(app)
+tickets_cmd.register(app)
+demo_cmd.register(app)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """Each package's base error carries its exit code (1 failure, 2 bad input)."""
+    from ledger.errors import LedgerError
+
+    errors: list[type[BaseException]] = [LedgerError]
+    for module in ("classifier.errors", "intake.errors", "routing.errors", "bots.errors"):
+        try:
+            imported = __import__(module, fromlist=["BASE_ERROR"])
+        except ModuleNotFoundError:
+            continue
+        base = getattr(imported, "BASE_ERROR", None)
+        if base is not None:
+            errors.append(base)
+    return tuple(errors)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("DUBAN_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app()

@@ -1,0 +1,75 @@
+"""``duban init`` and ``duban db``: create and upgrade the ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from duban.cli.common import JsonOpt, emit_json, runtime, say
+from ledger import schema
+from ledger.directory import load_directory
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init", help="建库并导入单位和人员 (create/upgrade the ledger, load units.yaml)")(
+        init
+    )
+    db = typer.Typer(help="数据库结构 (schema migrations)", no_args_is_help=True)
+    db.command("upgrade", help="升级到最新结构 (upgrade to the latest schema)")(upgrade)
+    db.command("current", help="当前结构版本 (current schema revision)")(current)
+    app.add_typer(db, name="db")
+
+
+def init(
+    ctx: typer.Context,
+    units: Annotated[
+        Path | None, typer.Option("--units", help="单位名册 YAML (default DATA_DIR/units.yaml)")
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    revision = schema.upgrade(rt.engine)
+    path = units or rt.settings.data_dir / "units.yaml"
+    with rt.session() as session:
+        loaded = load_directory(session, path)
+    result = {
+        "database": rt.engine.url.render_as_string(hide_password=True),
+        "revision": revision,
+        "units_created": loaded.units_created,
+        "units_updated": loaded.units_updated,
+        "people_created": loaded.people_created,
+        "people_updated": loaded.people_updated,
+    }
+    if json:
+        emit_json(result)
+        return
+    say(f"台账已就绪: {result['database']} (结构版本 {revision})")
+    say(f"单位: 新增 {loaded.units_created}, 更新 {loaded.units_updated}; "
+        f"人员: 新增 {loaded.people_created}, 更新 {loaded.people_updated}")
+
+
+def upgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Option(help="目标版本 (target revision)")] = "head",
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    before = schema.current_revision(rt.engine)
+    after = schema.upgrade(rt.engine, revision)
+    if json:
+        emit_json({"from": before, "to": after})
+    else:
+        say(f"数据库结构: {before or '(空)'} -> {after}")
+
+
+def current(ctx: typer.Context, json: JsonOpt = False) -> None:
+    rt = runtime(ctx)
+    revision = schema.current_revision(rt.engine)
+    head = schema.head_revision()
+    if json:
+        emit_json({"current": revision, "head": head, "up_to_date": revision == head})
+    else:
+        state = "已是最新" if revision == head else f"需升级到 {head} (run: duban db upgrade)"
+        say(f"当前版本 {revision or '(空库)'}，{state}")

@@ -1,0 +1,281 @@
+"""``duban tickets`` (read) and ``duban ticket`` (workflow steps, as the bots do them)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import Session
+
+from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, runtime, say
+from ledger import tickets as T
+from ledger.directory import find_unit, get_person
+from ledger.models import TicketState
+from ledger.views import event_rows, list_tickets, ticket_detail
+
+NumberArg = Annotated[str, typer.Argument(help="督办件编号，如 DB-2026-000123 (ticket number)")]
+
+
+def register(app: typer.Typer) -> None:
+    read = typer.Typer(help="查看督办件 (list and show tickets)", no_args_is_help=True)
+    read.command("list", help="列表 (list tickets)")(list_cmd)
+    read.command("show", help="详情 (one ticket in full)")(show)
+    read.command("events", help="办理记录 (a ticket's history)")(events)
+    app.add_typer(read, name="tickets")
+
+    step = typer.Typer(help="办理督办件 (workflow steps)", no_args_is_help=True)
+    step.command("assign", help="交办/改派 (assign to a unit)")(assign)
+    step.command("ack", help="签收 (acknowledge)")(ack)
+    step.command("reply", help="反馈 (reply)")(reply)
+    step.command("extend", help="申请延期 (request an extension)")(extend)
+    step.command("approve-extension", help="批准延期 (approve the pending extension)")(
+        approve_extension
+    )
+    step.command("deny-extension", help="驳回延期 (deny the pending extension)")(deny_extension)
+    step.command("return", help="退回 (send back as misrouted)")(return_cmd)
+    step.command("verify", help="核查 (check the reply: pass or fail with a score)")(verify)
+    step.command("reopen", help="续办 (reopen)")(reopen)
+    step.command("escalate", help="通报 (escalate to supervisors)")(escalate)
+    step.command("archive", help="归档 (archive)")(archive)
+    step.command("comment", help="备注 (add a note)")(comment)
+    app.add_typer(step, name="ticket")
+
+
+def actor_for(session: Session, by: str | None) -> T.Actor:
+    """The person acting, or the console operator (a trusted system actor)."""
+    if by:
+        return T.Actor.of(get_person(session, by))
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "console"
+    return T.Actor.system(f"cli:{user}")
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def list_cmd(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option(help="状态 (registered, assigned, …)")] = None,
+    unit: Annotated[str | None, typer.Option(help="单位 (code, name or alias)")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="只看超期 (overdue only)")] = False,
+    open_only: Annotated[bool, typer.Option("--open", help="只看未办结 (open only)")] = False,
+    limit: Annotated[int, typer.Option(help="最多条数")] = 200,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    try:
+        wanted = TicketState(state) if state else None
+    except ValueError:
+        bad_input(f"--state: 未知状态「{state}」 ({', '.join(s.value for s in TicketState)})")
+    with rt.session() as session:
+        unit_row = find_unit(session, unit) if unit else None
+        rows = list_tickets(session, rules=rt.rules, now=rt.now(), state=wanted, unit=unit_row,
+                            overdue=overdue, open_only=open_only, limit=limit)
+    if json:
+        emit_json(rows)
+        return
+    if not rows:
+        say("没有符合条件的督办件")
+    for row in rows:
+        left = row["workdays_left"]
+        clock = "" if left is None else (f"超期{-left}个工作日" if row["overdue"]
+                                         else f"剩{left}个工作日")
+        say(f"{row['number']}  {row['state_label']:<4} {row['unit_name'] or '待分办':<8} "
+            f"时限 {row['due_date']} {clock}")
+
+
+def show(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None:
+    rt = runtime(ctx)
+    with rt.session() as session:
+        ticket = T.get_ticket(session, number)
+        detail = ticket_detail(session, ticket, rules=rt.rules, now=rt.now(), for_unit=False)
+    if json:
+        emit_json(detail)
+        return
+    say(_render_detail(detail))
+
+
+def _render_detail(d: dict[str, Any]) -> str:
+    lines = [
+        f"{d['number']}  [{d['state_label']}]  {d['source_label']}",
+        f"责任单位: {d['unit_name'] or '待分办'}   分办方式: {d['routed_by'] or '-'}"
+        + (f" (置信度 {d['confidence']:.2f})" if d["confidence"] is not None else ""),
+        f"收件: {d['message']['received_at']}   时限: {d['due_date']}"
+        + (" (临时)" if d["deadline_provisional"] else "")
+        + (f"  原时限 {d['original_due_date']}" if d["extension_days"] else ""),
+        "",
+        (d["message"]["title"] + "\n" if d["message"]["title"] else "") + d["message"]["text"],
+    ]
+    for r in d["replies"]:
+        lines += ["", f"反馈(第{r['round']}轮, {r['author'] or '-'}, {r['at']}): {r['text']}"]
+    for x in d["extensions"]:
+        lines += [f"延期申请 {x['days']}个工作日 [{x['status']}]: {x['reason']}"]
+    return "\n".join(lines)
+
+
+def events(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None:
+    rt = runtime(ctx)
+    with rt.session() as session:
+        rows = event_rows(session, T.get_ticket(session, number))
+    if json:
+        emit_json(rows)
+        return
+    for row in rows:
+        note = f"  {row['note']}" if row["note"] else ""
+        say(f"{row['at']}  {row['action_label']:<6} {row['from_state'] or '-'} -> "
+            f"{row['to_state']}  {row['actor']}{note}")
+
+
+# -- steps ---------------------------------------------------------------------------------
+
+
+def _step(ctx: typer.Context, number: str, by: str | None, json: bool, run) -> None:
+    rt = runtime(ctx)
+    now = rt.now()
+    with rt.session() as session:
+        ticket = T.get_ticket(session, number, for_update=True)
+        actor = actor_for(session, by)
+        run(session, ticket, actor, now, rt)
+        result = {"number": ticket.number, "state": ticket.state,
+                  "state_label": TicketState(ticket.state).label, "due_date": ticket.due_date}
+    if json:
+        emit_json(result)
+    else:
+        say(f"{result['number']}: {result['state_label']} (时限 {result['due_date']})")
+
+
+def assign(
+    ctx: typer.Context,
+    number: NumberArg,
+    unit: Annotated[str, typer.Argument(help="单位 (code, name or alias)")],
+    note: Annotated[str | None, typer.Option(help="说明")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    def run(session, ticket, actor, now, rt):
+        target = find_unit(session, unit)
+        routed_by = "triage" if ticket.state in ("registered", "returned") else "manual"
+        T.assign(session, ticket, target, actor=actor, now=now, routed_by=routed_by, note=note)
+
+    _step(ctx, number, by, json, run)
+
+
+def ack(ctx: typer.Context, number: NumberArg, by: ByOpt = None, json: JsonOpt = False) -> None:
+    _step(ctx, number, by, json,
+          lambda s, t, a, now, rt: T.acknowledge(s, t, actor=a, now=now))
+
+
+def reply(
+    ctx: typer.Context,
+    number: NumberArg,
+    text: Annotated[str, typer.Argument(help="反馈内容")],
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.reply(s, t, text, actor=a, now=now))
+
+
+def extend(
+    ctx: typer.Context,
+    number: NumberArg,
+    days: Annotated[int, typer.Option("--days", help="延期工作日数")],
+    reason: Annotated[str, typer.Option("--reason", help="延期理由 (required)")],
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    def run(session, ticket, actor, now, rt):
+        T.request_extension(session, ticket, days, reason, actor=actor, now=now,
+                            max_days=rt.policy.deadlines.max_extension_days)
+
+    _step(ctx, number, by, json, run)
+
+
+def approve_extension(
+    ctx: typer.Context,
+    number: NumberArg,
+    days: Annotated[int | None, typer.Option("--days", help="批准天数 (default: as asked)")] = None,
+    note: Annotated[str | None, typer.Option(help="审批意见")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.decide_extension(
+        s, t, approve=True, actor=a, now=now, rules=rt.rules, days=days, note=note))
+
+
+def deny_extension(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str | None, typer.Option(help="审批意见")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.decide_extension(
+        s, t, approve=False, actor=a, now=now, rules=rt.rules, note=note))
+
+
+def return_cmd(
+    ctx: typer.Context,
+    number: NumberArg,
+    reason: Annotated[str, typer.Option("--reason", help="退回理由 (required)")],
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json,
+          lambda s, t, a, now, rt: T.return_ticket(s, t, reason, actor=a, now=now))
+
+
+def verify(
+    ctx: typer.Context,
+    number: NumberArg,
+    score: Annotated[int, typer.Option("--score", help="质量评分 1-5")],
+    passed: Annotated[bool, typer.Option("--pass/--fail", help="通过 / 不通过(续办)")] = True,
+    note: Annotated[str | None, typer.Option(help="核查意见 (required on --fail)")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.verify(
+        s, t, passed=passed, score=score, actor=a, now=now, note=note))
+
+
+def reopen(
+    ctx: typer.Context,
+    number: NumberArg,
+    reason: Annotated[str, typer.Option("--reason", help="续办理由")],
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.reopen(s, t, reason, actor=a, now=now))
+
+
+def escalate(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str, typer.Option("--note", help="通报内容")],
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.escalate(s, t, note, actor=a, now=now))
+
+
+def archive(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str | None, typer.Option(help="说明")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.archive(s, t, actor=a, now=now,
+                                                                    note=note))
+
+
+def comment(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str, typer.Argument(help="备注")],
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.comment(s, t, note, actor=a, now=now))

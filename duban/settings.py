@@ -1,0 +1,77 @@
+"""Settings from the environment (``DUBAN_*``), built on demand, never at import time."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything an office configures, read from ``DUBAN_*`` variables or a ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=REPO_ROOT / "var",
+        description="Working folder: the SQLite ledger, models, reports.",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default a SQLite file under DUBAN_HOME."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL for rq; unset means jobs run inline."
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="The office's time zone.")
+    data_dir: Path = Field(
+        default=REPO_ROOT / "data", description="Units, dictionary, calendar, rules."
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Model registry folder; default DUBAN_HOME/models."
+    )
+    report_dir: Path | None = Field(
+        default=None, description="Where reports are written; default DUBAN_HOME/reports."
+    )
+    # Routing and intake knobs (issue 4 fills them in; defaults documented in the README).
+    confidence_threshold: float | None = Field(
+        default=None, description="Auto-assign at or above; default: the model's own threshold."
+    )
+    max_message_chars: int = 20_000
+    redact_for_units: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'duban.db'}"
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir or self.home / "models"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.report_dir or self.home / "reports"
+
+    @property
+    def calendar_file(self) -> Path:
+        return self.data_dir / "calendar.yaml"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return Settings()

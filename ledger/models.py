@@ -1,0 +1,301 @@
+"""The tables of the 台账 (sqlmodel).
+
+Timestamps are ``UTCDateTime``: aware UTC in, aware UTC out, on SQLite and PostgreSQL.
+The complainant's identity lives in ``Complainant``, apart from the message content, so
+anything a unit receives can be built without touching it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ledger.types import UTCDateTime
+
+
+class SourceKind(StrEnum):
+    """Where a message came from (来源)."""
+
+    ONLINE = "online"  # 网民留言
+    LETTER = "letter"  # 群众来信
+    INSTRUCTION = "instruction"  # 批示件
+    OTHER = "other"  # 其他
+
+    @property
+    def label(self) -> str:
+        return SOURCE_LABELS[self]
+
+    @classmethod
+    def parse(cls, value: str) -> SourceKind:
+        """Accept the English code or the Chinese label (网民留言, 群众来信, 批示件, 其他)."""
+        text = (value or "").strip()
+        for kind, label in SOURCE_LABELS.items():
+            if text in (kind.value, label):
+                return kind
+        aliases = {"留言": cls.ONLINE, "来信": cls.LETTER, "批示": cls.INSTRUCTION}
+        if text in aliases:
+            return aliases[text]
+        raise ValueError(f"unknown source kind {value!r} (网民留言 / 群众来信 / 批示件 / 其他)")
+
+
+SOURCE_LABELS = {
+    SourceKind.ONLINE: "网民留言",
+    SourceKind.LETTER: "群众来信",
+    SourceKind.INSTRUCTION: "批示件",
+    SourceKind.OTHER: "其他",
+}
+
+
+class Role(StrEnum):
+    INTAKE = "intake"  # 录入员
+    MEMBER = "member"  # 单位经办人
+    LEADER = "leader"  # 单位负责人
+    SUPERVISOR = "supervisor"  # 督查人员
+    ADMIN = "admin"  # 管理员
+
+
+ROLE_LABELS = {
+    Role.INTAKE: "录入员",
+    Role.MEMBER: "经办人",
+    Role.LEADER: "单位负责人",
+    Role.SUPERVISOR: "督查员",
+    Role.ADMIN: "管理员",
+}
+
+
+class TicketState(StrEnum):
+    REGISTERED = "registered"  # 立项, waiting for routing or triage
+    ASSIGNED = "assigned"  # 交办
+    ACKNOWLEDGED = "acknowledged"  # 签收
+    REPLIED = "replied"  # 反馈
+    VERIFIED = "verified"  # 核查通过
+    ARCHIVED = "archived"  # 归档
+    RETURNED = "returned"  # 退回, back in triage for re-assignment
+    REOPENED = "reopened"  # 续办 after a failed check
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS = {
+    TicketState.REGISTERED: "已立项",
+    TicketState.ASSIGNED: "已交办",
+    TicketState.ACKNOWLEDGED: "已签收",
+    TicketState.REPLIED: "已反馈",
+    TicketState.VERIFIED: "已核查",
+    TicketState.ARCHIVED: "已归档",
+    TicketState.RETURNED: "已退回",
+    TicketState.REOPENED: "续办中",
+}
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"  # stored, not yet routed (a job or the sweeper will route it)
+    ROUTED = "routed"  # a ticket exists for it
+    DUPLICATE = "duplicate"  # linked to an earlier message's ticket as 重复件
+
+
+class ExtensionStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class Unit(SQLModel, table=True):
+    """A 责任单位 (or the supervision desk itself)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=128, unique=True)
+    short_name: str = Field(max_length=64)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    kind: str = Field(default="department", max_length=16)  # department | street | desk
+    active: bool = True
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=64)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(role.value in self.roles for role in roles)
+
+
+class Message(SQLModel, table=True):
+    """Something received: a 网民留言, a 群众来信, a 批示件. Never deleted."""
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_message_channel_external"),
+        Index("ix_message_content_hash", "content_hash"),
+        Index("ix_message_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_kind: str = Field(default=SourceKind.ONLINE.value, max_length=16)
+    channel: str = Field(max_length=64)  # import:<file>, paste, telegram, matrix, cli …
+    external_id: str | None = Field(default=None, max_length=128)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    submitter: str | None = Field(default=None, max_length=128)  # who filed it (staff / chat)
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    raw_text: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))  # normalised
+    # What a unit sees: ``text`` with the complainant's personal data masked.
+    unit_text: str | None = Field(default=None, sa_column=Column(Text))
+    content_hash: str = Field(max_length=64)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="message.id")
+    has_time_limit: bool = False  # a 批示件 that sets a limit (限期)
+    time_limit_days: int | None = None  # … and the number of working days, when it gives one
+    status: str = Field(default=MessageStatus.RECEIVED.value, max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Complainant(SQLModel, table=True):
+    """Who sent a message and how to reach them: staff see it, units never do."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", unique=True)
+    name: str | None = Field(default=None, max_length=128)
+    contact: str | None = Field(default=None, max_length=256)
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Ticket(SQLModel, table=True):
+    """One tracked 督办 item, opened for one message."""
+
+    __table_args__ = (
+        Index("ix_ticket_state", "state"),
+        Index("ix_ticket_unit_state", "unit_id", "state"),
+        Index("ix_ticket_due_at", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)  # DB-2026-000123
+    message_id: int = Field(foreign_key="message.id", unique=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    state: str = Field(default=TicketState.REGISTERED.value, max_length=16)
+    source_kind: str = Field(max_length=16)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The deadline in force (end of the due day in the office's zone) and the first one.
+    due_date: date
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    original_due_date: date
+    original_due_at: datetime = Field(sa_type=UTCDateTime)
+    limit_days: int  # working days the rule gave
+    deadline_provisional: bool = False  # counted Mon–Fri through a year with no calendar
+    extension_days: int = 0  # approved working days added
+    # How it was routed: "classifier", "rule:<name>", "triage", "manual".
+    routed_by: str | None = Field(default=None, max_length=128)
+    classifier_version: str | None = Field(default=None, max_length=64)
+    confidence: float | None = None
+    suggestions: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    excluded_units: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )  # units that sent it back (退回) and are not suggested again
+    quality_score: int | None = None  # last 核查 rating, 1–5
+    reopen_count: int = 0
+    return_count: int = 0
+    duplicate_count: int = 0
+    version: int = 1  # bumped on every transition (optimistic concurrency)
+
+
+class Extension(SQLModel, table=True):
+    """A request for more working days (申请延期) and its decision."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    days: int
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=ExtensionStatus.REQUESTED.value, max_length=16)
+    requested_by_id: int | None = Field(default=None, foreign_key="person.id")
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_note: str | None = Field(default=None, sa_column=Column(Text))
+    granted_days: int | None = None
+    old_due_date: date | None = None
+    new_due_date: date | None = None
+
+
+class Reply(SQLModel, table=True):
+    """A unit's 反馈 on a ticket; several parts may make one reply."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    author_id: int | None = Field(default=None, foreign_key="person.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    quality: int | None = None  # 核查 rating 1–5 given to this reply
+    round: int = 1  # 1 for the first answer, 2 after one 续办, …
+
+
+class Event(SQLModel, table=True):
+    """Append-only history: who did what to which ticket, when, with the note."""
+
+    __table_args__ = (Index("ix_event_ticket", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    action: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor: str = Field(max_length=128)  # display: person name (code) or "system:<who>"
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")  # unit at that moment
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TrainingLabel(SQLModel, table=True):
+    """A staff decision about which unit a message belongs to (triage, 退回 re-routing)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    source: str = Field(max_length=32)  # triage | reassign | return | import
+    rejected_unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: what the bots must deliver. Workers write rows; bots send them."""
+
+    __table_args__ = (Index("ix_notification_pending", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # A stable key so the same reminder is never written twice (e.g. "remind:12:2026-11-20").
+    dedupe_key: str = Field(max_length=160, unique=True)
+    kind: str = Field(max_length=32)  # assigned | reminder | overdue | escalation | report | …
+    audience: str = Field(max_length=32)  # unit | supervisors | intake | person
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    not_before: datetime = Field(sa_type=UTCDateTime)
+
+
+class Counter(SQLModel, table=True):
+    """Sequences such as the per-year ticket number."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = 0

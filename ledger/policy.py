@@ -1,0 +1,89 @@
+"""The office's configurable rules (``data/policy.yaml``): deadlines, reminders, ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ledger.errors import BadInput
+from ledger.models import SourceKind
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeadlinePolicy(_Strict):
+    instruction_with_limit: int = Field(default=7, ge=1, le=365)
+    instruction: int = Field(default=15, ge=1, le=365)
+    online: int = Field(default=15, ge=1, le=365)
+    letter: int = Field(default=15, ge=1, le=365)
+    other: int = Field(default=15, ge=1, le=365)
+    max_extension_days: int = Field(default=15, ge=1, le=365)
+
+    def limit_for(self, kind: SourceKind, *, explicit_days: int | None, has_limit: bool) -> int:
+        """Working days for a message: an explicit limit wins, then 限期, then the kind."""
+        if explicit_days is not None:
+            if explicit_days < 1:
+                raise BadInput(f"time limit must be at least 1 working day, got {explicit_days}")
+            return explicit_days
+        if kind is SourceKind.INSTRUCTION:
+            return self.instruction_with_limit if has_limit else self.instruction
+        return {
+            SourceKind.ONLINE: self.online,
+            SourceKind.LETTER: self.letter,
+            SourceKind.OTHER: self.other,
+        }[kind]
+
+
+class ReminderPolicy(_Strict):
+    before_due_workdays: list[int] = Field(default_factory=lambda: [2])
+    due_day_hour: int = Field(default=9, ge=0, le=23)
+    overdue_every_workday: bool = True
+    escalate_after_overdue_workdays: int = Field(default=3, ge=0)
+
+
+class RoutingPolicy(_Strict):
+    confidence_threshold: float | None = Field(default=None, ge=0, le=1)
+    duplicate_window_days: int = Field(default=90, ge=0)
+    near_duplicate_similarity: float = Field(default=0.82, gt=0, le=1)
+
+
+class IntakePolicy(_Strict):
+    max_message_chars: int = Field(default=20_000, ge=100)
+    redact_for_units: bool = True
+
+
+class RankingPolicy(_Strict):
+    time_weight: float = Field(default=0.3, ge=0, le=1)
+    quality_weight: float = Field(default=0.7, ge=0, le=1)
+    min_tickets: int = Field(default=3, ge=0)
+    red_flags: int = Field(default=2, ge=0)
+    yellow_flags: int = Field(default=2, ge=0)
+    extensions_count_on_time: bool = True
+
+
+class Policy(_Strict):
+    deadlines: DeadlinePolicy = Field(default_factory=DeadlinePolicy)
+    reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
+    routing: RoutingPolicy = Field(default_factory=RoutingPolicy)
+    intake: IntakePolicy = Field(default_factory=IntakePolicy)
+    ranking: RankingPolicy = Field(default_factory=RankingPolicy)
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy in ``path``; defaults for a missing file; a clear error for a bad one."""
+    if path is None or not path.exists():
+        return Policy()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Policy.model_validate(document)
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise BadInput(f"{path}: {problems}") from exc

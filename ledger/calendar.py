@@ -165,6 +165,8 @@ def parse_overrides(path: Path) -> dict[int, YearOverride]:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise CalendarError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # YAML's own date parsing, e.g. 2027-13-01
+        raise CalendarError(f"{path}: a date is not valid: {exc}") from exc
     years = document.get("years") or {}
     if not isinstance(years, dict):
         raise CalendarError(f"{path}: 'years' must be a mapping of year -> schedule")

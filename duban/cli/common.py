@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from duban.runtime import Runtime
+from duban.settings import Settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -25,7 +26,7 @@ ByOpt = Annotated[
 def runtime(ctx: typer.Context) -> Runtime:
     root = ctx.find_root()
     if root.obj is None:
-        root.obj = Runtime()
+        root.obj = Runtime(settings=Settings())
     return root.obj
 
 

@@ -8,9 +8,6 @@ import time
 import nio
 import pytest
 
-# Until tests/conftest.py imports these fixtures for every test; then drop this line and the
-# F811 noqa on the tests (ruff sees a fixture parameter as redefining the import).
-from tests.services.fixtures import synapse, unique_username  # noqa: F401
 from tests.services.synapse import SynapseServer
 
 pytestmark = pytest.mark.synapse
@@ -64,13 +61,13 @@ async def _conversation(url: str, alice: str, bob: str) -> list[str]:
         await b.close()
 
 
-def test_register_returns_mxid(synapse: SynapseServer, unique_username) -> None:  # noqa: F811
+def test_register_returns_mxid(synapse: SynapseServer, unique_username) -> None:
     name = unique_username("plain")
     assert synapse.server_name == "localhost"
     assert synapse.register_user(name, PASSWORD) == f"@{name}:localhost"
 
 
-def test_invited_user_receives_text(synapse: SynapseServer, unique_username) -> None:  # noqa: F811
+def test_invited_user_receives_text(synapse: SynapseServer, unique_username) -> None:
     alice = synapse.register_user(unique_username("alice"), PASSWORD, admin=True)
     bob = synapse.register_user(unique_username("bob"), PASSWORD)
 

@@ -1,0 +1,166 @@
+"""The CLI contract: output, --json, exit codes (0 ok, 1 failure, 2 bad input)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from duban.cli import app
+from duban.settings import Settings
+from ledger.db import make_engine, session_scope
+from ledger.directory import find_unit
+from ledger.tickets import Actor, assign
+from tests.helpers import make_ticket, rules_for
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_is_chinese() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    assert "督办" in out and "calendar" in out
+
+
+def test_calendar_due_prints_the_date() -> None:
+    assert run("calendar", "due", "--from", "2026-09-30", "--days", "7")[:2] == (0, "2026-10-15\n")
+    code, out, _ = run("calendar", "due", "--from", "2026-09-30", "--days", "7", "--json")
+    assert code == 0
+    assert json.loads(out) == {"due": "2026-10-15", "provisional": False}
+
+
+def test_calendar_due_in_2027_is_provisional() -> None:
+    code, out, _ = run("calendar", "due", "--from", "2027-03-01", "--days", "3", "--json")
+    assert code == 0
+    assert json.loads(out) == {"due": "2027-03-04", "provisional": True}
+
+
+def test_is_workday() -> None:
+    code, out, _ = run("calendar", "is-workday", "2026-10-10", "--json")
+    assert code == 0
+    assert json.loads(out) == {"date": "2026-10-10", "workday": True, "provisional": False}
+    assert run("calendar", "is-workday", "2026-10-01")[1].startswith("休息日")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("calendar", "due", "--from", "2026-13-01", "--days", "7"),
+        ("calendar", "due", "--from", "2026-09-30", "--days", "0"),
+        ("calendar", "due", "--from", "2026-09-30", "--days", "x"),
+        ("calendar", "due", "--days", "3"),
+        ("calendar", "is-workday", "tomorrow"),
+        ("no-such-command",),
+    ],
+)
+def test_bad_input_exits_2(args: tuple[str, ...]) -> None:
+    code, _, err = run(*args)
+    assert code == 2, err
+
+
+def test_bad_timezone_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUBAN_TIMEZONE", "Mars/Olympus")
+    code, _, err = run("calendar", "due", "--from", "2026-09-30", "--days", "7")
+    assert code == 2
+    assert "DUBAN_TIMEZONE" in err
+
+
+def _init() -> str:
+    code, out, err = run("init", "--json")
+    assert code == 0, err
+    return out
+
+
+def test_init_creates_the_ledger_and_is_repeatable() -> None:
+    first = json.loads(_init())
+    assert first["units_created"] == 16 and first["people_created"] >= 20
+    second = json.loads(_init())
+    assert second["units_created"] == 0 and second["units_updated"] == 16
+    code, out, _ = run("units", "list", "--json")
+    assert code == 0
+    assert {u["code"] for u in json.loads(out)} >= {"zjj", "sthj", "bjjd"}
+
+
+def test_init_with_a_bad_units_file_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "units.yaml"
+    bad.write_text("units:\n  - code: x\n    name: 甲\n", encoding="utf-8")
+    code, _, err = run("init", "--units", str(bad))
+    assert code == 2
+    assert "units[0]" in err and "short" in err
+
+
+def _ledger_with_assigned_ticket() -> str:
+    _init()
+    engine = make_engine(Settings().db_url)
+    rules = rules_for()
+    with session_scope(engine) as session:
+        ticket = make_ticket(session, rules)
+        assign(session, ticket, find_unit(session, "zjj"), actor=Actor.system("test"),
+               now=ticket.opened_at, routed_by="manual")
+        number = ticket.number
+    engine.dispose()
+    return number
+
+
+def test_ticket_steps_through_the_cli() -> None:
+    number = _ledger_with_assigned_ticket()
+    code, out, err = run("ticket", "ack", number, "--by", "zjj-1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "acknowledged"
+    # The same step again is illegal: failure, exit 1, a message naming the ticket.
+    code, _, err = run("ticket", "ack", number, "--by", "zjj-1")
+    assert code == 1 and number in err
+    # Another unit's member may not reply.
+    code, _, err = run("ticket", "reply", number, "已处理", "--by", "cgj-1")
+    assert code == 1 and "无权" in err
+    # An unknown person is bad input.
+    assert run("ticket", "reply", number, "已处理", "--by", "nobody")[0] == 2
+    assert run("ticket", "reply", number, "已于11月18日修复路灯", "--by", "zjj-1")[0] == 0
+    assert run("ticket", "verify", number, "--score", "9", "--by", "ducha1")[0] == 2
+    assert run("ticket", "verify", number, "--score", "5", "--by", "ducha1")[0] == 0
+    assert run("ticket", "archive", number, "--by", "ducha1")[0] == 0
+    code, out, _ = run("tickets", "events", number, "--json")
+    assert [e["action"] for e in json.loads(out)] == [
+        "register", "assign", "acknowledge", "reply", "verify_pass", "archive"]
+    code, out, _ = run("tickets", "show", number, "--json")
+    detail = json.loads(out)
+    assert detail["state"] == "archived" and detail["replies"][0]["author"] == "刘洋"
+
+
+def test_extension_through_the_cli() -> None:
+    number = _ledger_with_assigned_ticket()
+    assert run("ticket", "extend", number, "--days", "3", "--by", "zjj-1")[0] == 2  # no reason
+    assert run("ticket", "extend", number, "--days", "3", "--reason", "需协调供电公司",
+               "--by", "zjj-1")[0] == 0
+    code, out, _ = run("ticket", "approve-extension", number, "--by", "ducha1", "--json")
+    assert code == 0
+    assert json.loads(out)["due_date"] > "2026-12-07"
+
+
+def test_unknown_ticket_exits_2() -> None:
+    _init()
+    code, _, err = run("tickets", "show", "DB-2026-999999")
+    assert code == 2 and "DB-2026-999999" in err
+
+
+def test_tickets_list_filters() -> None:
+    number = _ledger_with_assigned_ticket()
+    code, out, _ = run("tickets", "list", "--unit", "住建局", "--json")
+    assert code == 0 and [r["number"] for r in json.loads(out)] == [number]
+    assert json.loads(run("tickets", "list", "--state", "verified", "--json")[1]) == []
+    assert run("tickets", "list", "--state", "nonsense")[0] == 2
+    assert run("tickets", "list", "--unit", "火星局")[0] == 2
+
+
+def test_db_current_and_upgrade() -> None:
+    code, out, _ = run("db", "upgrade", "--json")
+    assert code == 0 and json.loads(out)["to"] is not None
+    code, out, _ = run("db", "current", "--json")
+    assert json.loads(out)["up_to_date"] is True

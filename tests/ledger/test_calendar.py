@@ -1,0 +1,138 @@
+"""The statutory calendar: 2026 National Day, 调休 make-up days, the 2027 fallback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ledger.calendar import WorkCalendar, load_calendar, parse_overrides
+from ledger.errors import CalendarError
+
+
+@pytest.fixture
+def cal() -> WorkCalendar:
+    return WorkCalendar()
+
+
+def test_national_day_2026_is_off_and_make_up_saturday_is_on(cal: WorkCalendar) -> None:
+    for day in range(1, 8):
+        assert not cal.is_workday(date(2026, 10, day)), f"2026-10-0{day} is a holiday"
+    assert cal.is_workday(date(2026, 10, 10))  # Saturday, 调休
+    assert cal.is_workday(date(2026, 9, 20))  # Sunday, 调休 before the holiday
+    assert not cal.is_workday(date(2026, 10, 11))  # ordinary Sunday
+    assert cal.is_known(2026)
+
+
+def test_seventh_working_day_across_national_day(cal: WorkCalendar) -> None:
+    # Oct 8 (1), Oct 9 (2), Sat Oct 10 (3, 调休), Oct 12 (4), 13 (5), 14 (6), 15 (7)
+    due = cal.add_workdays(date(2026, 9, 30), 7)
+    assert due.due == date(2026, 10, 15)
+    assert due.provisional is False
+
+
+def test_counting_starts_the_day_after(cal: WorkCalendar) -> None:
+    # Friday 2026-11-20: the first working day after is Monday 11-23.
+    assert cal.add_workdays(date(2026, 11, 20), 1).due == date(2026, 11, 23)
+    # Received on a Sunday: Monday is day 1.
+    assert cal.add_workdays(date(2026, 11, 22), 1).due == date(2026, 11, 23)
+
+
+def test_spring_festival_2026(cal: WorkCalendar) -> None:
+    # 2026 春节: Feb 15–23 off, Feb 14 (Sat) and Feb 28 (Sat) are make-up working days.
+    assert cal.is_workday(date(2026, 2, 14))
+    assert not cal.is_workday(date(2026, 2, 16))
+    assert cal.is_workday(date(2026, 2, 28))
+
+
+def test_2027_without_data_falls_back_to_weekdays_and_is_provisional(
+    cal: WorkCalendar, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="ledger.calendar"):
+        assert cal.is_workday(date(2027, 1, 1))  # a Friday; real holiday unknown yet
+        assert not cal.is_workday(date(2027, 1, 2))  # Saturday
+    assert not cal.is_known(2027)
+    assert any("2027" in r.getMessage() for r in caplog.records)
+    due = cal.add_workdays(date(2026, 12, 29), 5)
+    # Dec 30, Dec 31 (2026, known) + Jan 1, 4, 5 (2027, weekdays)
+    assert due.due == date(2027, 1, 5)
+    assert due.provisional is True
+
+
+def test_days_only_in_a_known_year_are_not_provisional(cal: WorkCalendar) -> None:
+    # Dec 31, 2026 is the 1st working day after Dec 30: nothing from 2027 is counted.
+    due = cal.add_workdays(date(2026, 12, 30), 1)
+    assert due == due.__class__(date(2026, 12, 31), False)
+
+
+def test_override_file_publishes_a_year(tmp_path: Path) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text(
+        "years:\n"
+        "  2027:\n"
+        "    published: true\n"
+        "    holidays: [2027-01-01, [2027-02-08, 2027-02-12]]\n"
+        "    workdays: [2027-02-20]\n",
+        encoding="utf-8",
+    )
+    cal = load_calendar(path)
+    assert cal.is_known(2027)
+    assert not cal.is_workday(date(2027, 1, 1))
+    assert not cal.is_workday(date(2027, 2, 10))
+    assert cal.is_workday(date(2027, 2, 20))  # Saturday made a working day
+    due = cal.add_workdays(date(2026, 12, 31), 1)
+    assert due.due == date(2027, 1, 4) and due.provisional is False
+
+
+def test_unpublished_override_stays_provisional(tmp_path: Path) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text("years:\n  2027:\n    holidays: [2027-01-01]\n", encoding="utf-8")
+    cal = load_calendar(path)
+    assert not cal.is_known(2027)
+    assert not cal.is_workday(date(2027, 1, 1))
+    assert cal.add_workdays(date(2026, 12, 31), 1) == cal.add_workdays(date(2026, 12, 31), 1)
+    assert cal.add_workdays(date(2026, 12, 31), 1).provisional
+
+
+def test_override_corrects_a_builtin_year(tmp_path: Path) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text("years:\n  2026:\n    holidays: [2026-11-23]\n", encoding="utf-8")
+    cal = load_calendar(path)
+    assert not cal.is_workday(date(2026, 11, 23))
+    assert cal.is_known(2026)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("years: [1, 2]", "mapping"),
+        ("years:\n  2027:\n    holidays: [2027-13-01]\n", "month must be"),
+        ("years:\n  2027:\n    holidays: [2027-1-32x]\n", "years.2027.holidays[0]"),
+        ("years:\n  2027:\n    holidays: [2028-01-01]\n", "not in 2027"),
+        ("years:\n  abc:\n    holidays: []\n", "not a year"),
+        ("years:\n  2027:\n    holidays: [2027-01-02]\n    workdays: [2027-01-02]\n", "both"),
+        ("years:\n  2027:\n    holidays: [[2027-02-10, 2027-02-01]]\n", "ends before"),
+        ("years: {2027: [", "not valid YAML"),
+    ],
+)
+def test_bad_override_files_name_the_problem(tmp_path: Path, body: str, needle: str) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(CalendarError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        parse_overrides(path)
+
+
+def test_workdays_between(cal: WorkCalendar) -> None:
+    assert cal.workdays_between(date(2026, 9, 30), date(2026, 10, 15)) == 7
+    assert cal.workdays_between(date(2026, 10, 15), date(2026, 9, 30)) == -7
+    assert cal.workdays_between(date(2026, 11, 20), date(2026, 11, 20)) == 0
+    assert cal.workdays_between(date(2026, 12, 30), date(2027, 1, 5)) == 4
+
+
+def test_bundled_override_file_loads(cal: WorkCalendar) -> None:
+    from duban.settings import REPO_ROOT
+
+    loaded = load_calendar(REPO_ROOT / "data" / "calendar.yaml")
+    assert loaded.add_workdays(date(2026, 9, 30), 7).due == date(2026, 10, 15)

@@ -18,6 +18,7 @@ from ledger.db import make_engine, session_scope
 from ledger.deadlines import DeadlineRules
 from ledger.policy import Policy, load_policy
 from ledger.types import utcnow
+from routing.context import RoutingContext
 
 
 @dataclass
@@ -58,3 +59,13 @@ class Runtime:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+    @cached_property
+    def routing(self) -> RoutingContext:
+        """The routing context on this runtime's ledger, rules and clock."""
+        return RoutingContext(
+            engine=self.engine,
+            policy=self.policy,
+            rules=self.rules,
+            clock=self.now,
+        )

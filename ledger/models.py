@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ledger.types import UTCDateTime
@@ -137,7 +137,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_message_channel_external"),
         Index("ix_message_content_hash", "content_hash"),
+        Index("ix_message_core_hash", "core_hash"),
         Index("ix_message_status", "status"),
+        Index("ix_message_received_at", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -151,12 +153,24 @@ class Message(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))  # normalised
     # What a unit sees: ``text`` with the complainant's personal data masked.
     unit_text: str | None = Field(default=None, sa_column=Column(Text))
-    content_hash: str = Field(max_length=64)
+    content_hash: str = Field(max_length=64)  # of the normalised text
+    # Of the text stripped of greetings, closings and punctuation: reposts share it.
+    core_hash: str | None = Field(default=None, max_length=64)
     duplicate_of_id: int | None = Field(default=None, foreign_key="message.id")
     has_time_limit: bool = False  # a 批示件 that sets a limit (限期)
     time_limit_days: int | None = None  # … and the number of working days, when it gives one
     status: str = Field(default=MessageStatus.RECEIVED.value, max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MessageBand(SQLModel, table=True):
+    """Locality-sensitive hash bands of a message (MinHash), to find near-duplicates fast."""
+
+    __table_args__ = (Index("ix_messageband_lookup", "band", "value"),)
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    band: int = Field(primary_key=True)
+    value: int = Field(sa_type=BigInteger)
 
 
 class Complainant(SQLModel, table=True):

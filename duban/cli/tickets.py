@@ -13,6 +13,7 @@ from ledger import tickets as T
 from ledger.directory import find_unit, get_person
 from ledger.models import TicketState
 from ledger.views import event_rows, list_tickets, ticket_detail
+from routing import actions as A
 
 NumberArg = Annotated[str, typer.Argument(help="督办件编号，如 DB-2026-000123 (ticket number)")]
 
@@ -133,18 +134,17 @@ def events(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None
 
 
 def _step(ctx: typer.Context, number: str, by: str | None, json: bool, run) -> None:
+    """Resolve the actor, run one workflow step through routing.actions, print the result."""
     rt = runtime(ctx)
-    now = rt.now()
     with rt.session() as session:
-        ticket = T.get_ticket(session, number, for_update=True)
         actor = actor_for(session, by)
-        run(session, ticket, actor, now, rt)
-        result = {"number": ticket.number, "state": ticket.state,
-                  "state_label": TicketState(ticket.state).label, "due_date": ticket.due_date}
+    result = run(rt.routing, actor)
     if json:
-        emit_json(result)
+        emit_json({"number": result.number, "state": result.state,
+                   "state_label": result.state_label, "unit": result.unit,
+                   "due_date": result.due_date, "message": result.text})
     else:
-        say(f"{result['number']}: {result['state_label']} (时限 {result['due_date']})")
+        say(result.text)
 
 
 def assign(
@@ -155,17 +155,11 @@ def assign(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    def run(session, ticket, actor, now, rt):
-        target = find_unit(session, unit)
-        routed_by = "triage" if ticket.state in ("registered", "returned") else "manual"
-        T.assign(session, ticket, target, actor=actor, now=now, routed_by=routed_by, note=note)
-
-    _step(ctx, number, by, json, run)
+    _step(ctx, number, by, json, lambda rc, a: A.assign(rc, number, unit, actor=a, note=note))
 
 
 def ack(ctx: typer.Context, number: NumberArg, by: ByOpt = None, json: JsonOpt = False) -> None:
-    _step(ctx, number, by, json,
-          lambda s, t, a, now, rt: T.acknowledge(s, t, actor=a, now=now))
+    _step(ctx, number, by, json, lambda rc, a: A.acknowledge(rc, number, actor=a))
 
 
 def reply(
@@ -175,22 +169,19 @@ def reply(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.reply(s, t, text, actor=a, now=now))
+    _step(ctx, number, by, json, lambda rc, a: A.reply(rc, number, text, actor=a))
 
 
 def extend(
     ctx: typer.Context,
     number: NumberArg,
     days: Annotated[int, typer.Option("--days", help="延期工作日数")],
-    reason: Annotated[str, typer.Option("--reason", help="延期理由 (required)")],
+    reason: Annotated[str | None, typer.Option("--reason", help="延期理由 (required)")] = None,
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    def run(session, ticket, actor, now, rt):
-        T.request_extension(session, ticket, days, reason, actor=actor, now=now,
-                            max_days=rt.policy.deadlines.max_extension_days)
-
-    _step(ctx, number, by, json, run)
+    _step(ctx, number, by, json,
+          lambda rc, a: A.request_extension(rc, number, days, reason or "", actor=a))
 
 
 def approve_extension(
@@ -201,8 +192,8 @@ def approve_extension(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.decide_extension(
-        s, t, approve=True, actor=a, now=now, rules=rt.rules, days=days, note=note))
+    _step(ctx, number, by, json, lambda rc, a: A.decide_extension(
+        rc, number, approve=True, actor=a, days=days, note=note))
 
 
 def deny_extension(
@@ -212,19 +203,18 @@ def deny_extension(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.decide_extension(
-        s, t, approve=False, actor=a, now=now, rules=rt.rules, note=note))
+    _step(ctx, number, by, json, lambda rc, a: A.decide_extension(
+        rc, number, approve=False, actor=a, note=note))
 
 
 def return_cmd(
     ctx: typer.Context,
     number: NumberArg,
-    reason: Annotated[str, typer.Option("--reason", help="退回理由 (required)")],
+    reason: Annotated[str | None, typer.Option("--reason", help="退回理由 (required)")] = None,
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json,
-          lambda s, t, a, now, rt: T.return_ticket(s, t, reason, actor=a, now=now))
+    _step(ctx, number, by, json, lambda rc, a: A.return_ticket(rc, number, reason or "", actor=a))
 
 
 def verify(
@@ -236,28 +226,28 @@ def verify(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.verify(
-        s, t, passed=passed, score=score, actor=a, now=now, note=note))
+    _step(ctx, number, by, json, lambda rc, a: A.verify(
+        rc, number, passed=passed, score=score, actor=a, note=note))
 
 
 def reopen(
     ctx: typer.Context,
     number: NumberArg,
-    reason: Annotated[str, typer.Option("--reason", help="续办理由")],
+    reason: Annotated[str | None, typer.Option("--reason", help="续办理由 (required)")] = None,
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.reopen(s, t, reason, actor=a, now=now))
+    _step(ctx, number, by, json, lambda rc, a: A.reopen(rc, number, reason or "", actor=a))
 
 
 def escalate(
     ctx: typer.Context,
     number: NumberArg,
-    note: Annotated[str, typer.Option("--note", help="通报内容")],
+    note: Annotated[str | None, typer.Option("--note", help="通报内容 (required)")] = None,
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.escalate(s, t, note, actor=a, now=now))
+    _step(ctx, number, by, json, lambda rc, a: A.escalate(rc, number, note or "", actor=a))
 
 
 def archive(
@@ -267,8 +257,7 @@ def archive(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.archive(s, t, actor=a, now=now,
-                                                                    note=note))
+    _step(ctx, number, by, json, lambda rc, a: A.archive(rc, number, actor=a, note=note))
 
 
 def comment(
@@ -278,4 +267,4 @@ def comment(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda s, t, a, now, rt: T.comment(s, t, note, actor=a, now=now))
+    _step(ctx, number, by, json, lambda rc, a: A.comment(rc, number, note, actor=a))

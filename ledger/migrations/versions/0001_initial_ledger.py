@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("unit_text", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("core_hash", sa.String(length=64), nullable=True),
         sa.Column("duplicate_of_id", sa.Integer(), nullable=True),
         sa.Column("has_time_limit", sa.Boolean(), nullable=False),
         sa.Column("time_limit_days", sa.Integer(), nullable=True),
@@ -50,6 +51,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.create_index("ix_message_content_hash", ["content_hash"], unique=False)
+        batch_op.create_index("ix_message_core_hash", ["core_hash"], unique=False)
+        batch_op.create_index("ix_message_received_at", ["received_at"], unique=False)
         batch_op.create_index("ix_message_status", ["status"], unique=False)
 
     op.create_table(
@@ -71,6 +74,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("unit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_unit_code"), ["code"], unique=True)
+
+    op.create_table(
+        "messageband",
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("band", sa.Integer(), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["message_id"], ["message.id"]),
+        sa.PrimaryKeyConstraint("message_id", "band"),
+    )
+    with op.batch_alter_table("messageband", schema=None) as batch_op:
+        batch_op.create_index("ix_messageband_lookup", ["band", "value"], unique=False)
 
     op.create_table(
         "complainant",
@@ -366,6 +380,10 @@ def downgrade() -> None:
 
     op.drop_table("person")
     op.drop_table("complainant")
+    with op.batch_alter_table("messageband", schema=None) as batch_op:
+        batch_op.drop_index("ix_messageband_lookup")
+
+    op.drop_table("messageband")
     with op.batch_alter_table("unit", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_unit_code"))
 
@@ -373,6 +391,8 @@ def downgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.drop_index("ix_message_status")
         batch_op.drop_index("ix_message_content_hash")
+        batch_op.drop_index("ix_message_core_hash")
+        batch_op.drop_index("ix_message_received_at")
 
     op.drop_table("message")
     op.drop_table("counter")

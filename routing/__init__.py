@@ -1,0 +1,1 @@
+"""Routing: rules and the classifier pick a unit; tickets, deadlines, reminders, jobs."""

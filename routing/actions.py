@@ -1,0 +1,252 @@
+"""Workflow steps as the desk, the units and the supervisors take them (CLI and chat alike).
+
+Each function runs one transaction: the ledger step (which checks state and permission and
+writes its event) and the outbox rows that tell the next person, committed together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from ledger import tickets as T
+from ledger.directory import find_unit
+from ledger.models import Ticket, TicketState
+from ledger.views import ticket_row
+from routing import notify
+from routing.context import RoutingContext
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    number: str
+    state: str
+    state_label: str
+    unit: str | None
+    unit_name: str | None
+    due_date: str
+    text: str  # a sentence for the person who acted (Simplified Chinese)
+    row: dict[str, Any]
+
+
+def _run(
+    ctx: RoutingContext,
+    number: str,
+    actor: T.Actor,
+    step: Callable[[Session, Ticket, datetime], str],
+) -> StepResult:
+    now = ctx.now()
+    with ctx.session() as session:
+        ticket = T.get_ticket(session, number, for_update=True)
+        text = step(session, ticket, now)
+        units = {u.id: u for u in _units(session)}
+        row = ticket_row(ticket, units=units, rules=ctx.rules, now=now)
+    return StepResult(
+        number=row["number"], state=row["state"], state_label=row["state_label"],
+        unit=row["unit"], unit_name=row["unit_name"], due_date=row["due_date"].isoformat(),
+        text=text, row=row,
+    )
+
+
+def _units(session: Session):
+    from ledger.directory import list_units
+
+    return list_units(session)
+
+
+# -- desk ---------------------------------------------------------------------------------
+
+
+def assign(
+    ctx: RoutingContext, number: str, unit_name: str, *, actor: T.Actor, note: str | None = None
+) -> StepResult:
+    """交办 from triage (or 改派): the unit gets its card."""
+
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        unit = find_unit(session, unit_name)
+        routed_by = "triage" if ticket.state in (TicketState.REGISTERED, TicketState.RETURNED) \
+            else "manual"
+        event = T.assign(session, ticket, unit, actor=actor, now=now, routed_by=routed_by,
+                         note=note)
+        notify.assigned(session, ticket, rules=ctx.rules, now=now, event_id=event.id)
+        return f"{ticket.number} 已交办「{unit.short_name}」，时限 {ticket.due_date.isoformat()}"
+
+    return _run(ctx, number, actor, step)
+
+
+# -- unit -----------------------------------------------------------------------------------
+
+
+def acknowledge(ctx: RoutingContext, number: str, *, actor: T.Actor) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        T.acknowledge(session, ticket, actor=actor, now=now)
+        return (f"{ticket.number} 已签收，办理时限 "
+                f"{notify.deadline_phrase(ticket, ctx.rules, now)}")
+
+    return _run(ctx, number, actor, step)
+
+
+def reply(ctx: RoutingContext, number: str, text: str, *, actor: T.Actor) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        first = ticket.state != TicketState.REPLIED
+        event = T.reply(session, ticket, text, actor=actor, now=now)
+        unit = notify.unit_name(session, ticket.unit_id)
+        notify.write(
+            session, dedupe_key=f"replied:{ticket.id}:{event.id}", kind="replied",
+            audience=notify.AUDIENCE_SUPERVISORS, ticket=ticket, now=now,
+            text=(f"【反馈待核查】{ticket.number}（{unit}）\n{text.strip()}\n"
+                  f"核查：/核查 {ticket.number} 通过 评分1-5　或　/核查 {ticket.number} 不通过 "
+                  f"评分 意见"),
+            payload={"ticket": ticket.number, "actions": [
+                {"label": "核查通过(5分)", "command": f"/核查 {ticket.number} 通过 5"},
+                {"label": "核查通过(4分)", "command": f"/核查 {ticket.number} 通过 4"},
+            ]},
+        )
+        return (f"{ticket.number} 已收到反馈" + ("，等待核查" if first else "（补充内容已记录）"))
+
+    return _run(ctx, number, actor, step)
+
+
+def request_extension(
+    ctx: RoutingContext, number: str, days: int, reason: str, *, actor: T.Actor
+) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        extension = T.request_extension(
+            session, ticket, days, reason, actor=actor, now=now,
+            max_days=ctx.policy.deadlines.max_extension_days)
+        unit = notify.unit_name(session, ticket.unit_id)
+        notify.write(
+            session, dedupe_key=f"extension:{ticket.id}:{extension.id}", kind="extension",
+            audience=notify.AUDIENCE_SUPERVISORS, ticket=ticket, now=now,
+            text=(f"【延期申请】{ticket.number}（{unit}）申请延期 {days} 个工作日\n"
+                  f"理由：{extension.reason}\n现时限：{ticket.due_date.isoformat()}\n"
+                  f"审批：/批准延期 {ticket.number}　或　/驳回延期 {ticket.number} 意见"),
+            payload={"ticket": ticket.number, "actions": [
+                {"label": "批准延期", "command": f"/批准延期 {ticket.number}"},
+                {"label": "驳回延期", "command": f"/驳回延期 {ticket.number}"},
+            ]},
+        )
+        return f"{ticket.number} 延期申请（{days} 个工作日）已提交，等待督查室审批"
+
+    return _run(ctx, number, actor, step)
+
+
+def return_ticket(ctx: RoutingContext, number: str, reason: str, *, actor: T.Actor) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        unit = notify.unit_name(session, ticket.unit_id)
+        event = T.return_ticket(session, ticket, reason, actor=actor, now=now)
+        notify.write(
+            session, dedupe_key=f"returned:{ticket.id}:{event.id}", kind="returned",
+            audience=notify.AUDIENCE_INTAKE, ticket=ticket, now=now,
+            text=(f"【退回】{ticket.number} 被「{unit}」退回\n理由：{event.note}\n"
+                  f"请重新分办：/分办 {ticket.number} 单位名称"),
+            payload={"ticket": ticket.number},
+        )
+        return f"{ticket.number} 已退回督查室重新分办"
+
+    return _run(ctx, number, actor, step)
+
+
+# -- supervisors -------------------------------------------------------------------------------
+
+
+def decide_extension(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    approve: bool,
+    actor: T.Actor,
+    days: int | None = None,
+    note: str | None = None,
+) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        extension = T.decide_extension(session, ticket, approve=approve, actor=actor, now=now,
+                                       rules=ctx.rules, days=days, note=note)
+        if approve:
+            text = (f"【延期已批准】{ticket.number} 延期 {extension.granted_days} 个工作日，"
+                    f"新时限 {ticket.due_date.isoformat()}")
+        else:
+            text = (f"【延期未批准】{ticket.number} 仍按原时限 {ticket.due_date.isoformat()} 办理"
+                    + (f"\n意见：{note}" if note else ""))
+        notify.write(session, dedupe_key=f"extension-decided:{ticket.id}:{extension.id}",
+                     kind="extension_decided", audience=notify.AUDIENCE_UNIT,
+                     unit_id=ticket.unit_id, ticket=ticket, now=now, text=text,
+                     payload={"ticket": ticket.number})
+        return text
+
+    return _run(ctx, number, actor, step)
+
+
+def verify(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    passed: bool,
+    score: int,
+    actor: T.Actor,
+    note: str | None = None,
+) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        event = T.verify(session, ticket, passed=passed, score=score, actor=actor, now=now,
+                         note=note)
+        if passed:
+            text = f"【核查通过】{ticket.number} 质量评分 {score} 分"
+        else:
+            text = (f"【续办】{ticket.number} 核查未通过（评分 {score}），请继续办理并重新反馈\n"
+                    f"意见：{note}\n办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}")
+        notify.write(session, dedupe_key=f"verified:{ticket.id}:{event.id}", kind="verified",
+                     audience=notify.AUDIENCE_UNIT, unit_id=ticket.unit_id, ticket=ticket,
+                     now=now, text=text, payload={"ticket": ticket.number})
+        return text
+
+    return _run(ctx, number, actor, step)
+
+
+def reopen(ctx: RoutingContext, number: str, reason: str, *, actor: T.Actor) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        event = T.reopen(session, ticket, reason, actor=actor, now=now)
+        text = f"【续办】{ticket.number} 请继续办理并重新反馈\n理由：{event.note}"
+        notify.write(session, dedupe_key=f"reopened:{ticket.id}:{event.id}", kind="reopened",
+                     audience=notify.AUDIENCE_UNIT, unit_id=ticket.unit_id, ticket=ticket,
+                     now=now, text=text, payload={"ticket": ticket.number})
+        return text
+
+    return _run(ctx, number, actor, step)
+
+
+def escalate(ctx: RoutingContext, number: str, note: str, *, actor: T.Actor) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        event = T.escalate(session, ticket, note, actor=actor, now=now)
+        unit = notify.unit_name(session, ticket.unit_id)
+        text = (f"【通报】{ticket.number}（{unit}）\n{event.note}\n"
+                f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}")
+        for audience in (notify.AUDIENCE_SUPERVISORS, notify.AUDIENCE_UNIT):
+            if audience == notify.AUDIENCE_UNIT and ticket.unit_id is None:
+                continue
+            notify.write(session, dedupe_key=f"escalated:{audience}:{ticket.id}:{event.id}",
+                         kind="escalation", audience=audience, unit_id=ticket.unit_id,
+                         ticket=ticket, now=now, text=text, payload={"ticket": ticket.number})
+        return f"{ticket.number} 已通报"
+
+    return _run(ctx, number, actor, step)
+
+
+def archive(ctx: RoutingContext, number: str, *, actor: T.Actor, note: str | None = None
+            ) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        T.archive(session, ticket, actor=actor, now=now, note=note)
+        return f"{ticket.number} 已归档"
+
+    return _run(ctx, number, actor, step)
+
+
+def comment(ctx: RoutingContext, number: str, note: str, *, actor: T.Actor) -> StepResult:
+    def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        T.comment(session, ticket, note, actor=actor, now=now)
+        return f"{ticket.number} 备注已记录"
+
+    return _run(ctx, number, actor, step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ledger.errors import BadInput
 from ledger.models import SourceKind
@@ -57,12 +57,29 @@ class IntakePolicy(_Strict):
 
 
 class RankingPolicy(_Strict):
+    """月讲评: score = time_weight x time score + quality_weight x quality score.
+
+    time score = 100 x (time_on_time_weight x 按期率 + time_reply_weight x 回复率)
+                 - overdue_penalty x tickets overdue at the month's end, kept within 0..100.
+    """
+
     time_weight: float = Field(default=0.3, ge=0, le=1)
     quality_weight: float = Field(default=0.7, ge=0, le=1)
+    time_on_time_weight: float = Field(default=0.7, ge=0, le=1)
+    time_reply_weight: float = Field(default=0.3, ge=0, le=1)
+    overdue_penalty: float = Field(default=2.0, ge=0, le=100)
     min_tickets: int = Field(default=3, ge=0)
     red_flags: int = Field(default=2, ge=0)
     yellow_flags: int = Field(default=2, ge=0)
     extensions_count_on_time: bool = True
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> RankingPolicy:
+        for first, second in (("time_weight", "quality_weight"),
+                              ("time_on_time_weight", "time_reply_weight")):
+            if abs(getattr(self, first) + getattr(self, second) - 1) > 1e-9:
+                raise ValueError(f"{first} + {second} must add up to 1")
+        return self
 
 
 class Policy(_Strict):

@@ -1,0 +1,400 @@
+"""Every figure of every report, from one function: :func:`compute_figures`.
+
+The report sees the ledger as it stood at the *cut-off* ``c = min(now, end of period)``:
+only events strictly before ``c`` count, so a past week's report never changes when it is
+produced again later. A ticket's history is read from its ``Event`` rows, which carry the
+exact moment of every step. The definitions are written out in ``reports/DEFINITIONS.md``;
+keep the two in step.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ledger.deadlines import DeadlineRules
+from ledger.models import SOURCE_LABELS, Event, Message, SourceKind, Ticket, TicketState, Unit
+from ledger.policy import RankingPolicy
+from ledger.views import OWING_STATES
+from reports.periods import Period
+
+BY_UNIT, BY_SOURCE, OVERALL = "unit", "source", "overall"
+GROUPINGS = (BY_UNIT, BY_SOURCE, OVERALL)
+UNASSIGNED_LABEL = "未分办"
+DONE_STATES = frozenset({TicketState.VERIFIED, TicketState.ARCHIVED})
+# The actions that move a ticket's state, unit or deadline; the rest only annotate it.
+STEP_ACTIONS = (
+    "assign", "reassign", "acknowledge", "reply", "return", "verify_pass", "verify_fail",
+    "reopen", "archive", "approve_extension",
+)
+REOPEN_ACTIONS = frozenset({"verify_fail", "reopen"})
+RATING_ACTIONS = frozenset({"verify_pass", "verify_fail"})
+
+
+# -- a ticket's history, and what it says at a cut-off ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event, reduced to what the figures read."""
+
+    id: int
+    action: str
+    to_state: str
+    unit_id: int | None
+    at: datetime
+    data: dict[str, Any]
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketHistory:
+    id: int
+    number: str
+    source_kind: str
+    title: str | None
+    received_at: datetime
+    original_due_date: date
+    original_due_at: datetime
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """A ticket as it stood at the cut-off."""
+
+    history: TicketHistory
+    state: TicketState
+    unit_id: int | None  # responsible unit: the one holding it (or that answered it)
+    assigned_at: datetime | None  # its current 交办 (the latest assign / reassign)
+    acknowledged_at: datetime | None  # first 签收 since then (a reply implies one)
+    replied_at: datetime | None  # first 反馈, ever
+    verified_at: datetime | None  # first 核查通过
+    due_date: date  # deadline in force: the original plus extensions approved by then
+    due_at: datetime
+    returns: tuple[Step, ...]  # 退回 events (the step's unit is the one that sent it back)
+    reopens: tuple[Step, ...]  # 续办 events: verify_fail and reopen
+    ratings: tuple[Step, ...]  # 核查 events with a score
+
+    @property
+    def number(self) -> str:
+        return self.history.number
+
+
+def load_histories(session: Session, *, until: datetime) -> list[TicketHistory]:
+    """Every ticket received before ``until`` with its steps before ``until``."""
+    tickets = session.exec(
+        select(Ticket.id, Ticket.number, Ticket.source_kind, Message.title, Message.received_at,
+               Ticket.original_due_date, Ticket.original_due_at)
+        .join(Message, col(Message.id) == col(Ticket.message_id))
+        .where(Message.received_at < until)
+        .order_by(col(Ticket.id))
+    ).all()
+    steps: dict[int, list[Step]] = {}
+    rows = session.exec(
+        select(Event.ticket_id, Event.id, Event.action, Event.to_state, Event.unit_id, Event.at,
+               Event.data, Event.note)
+        .where(Event.at < until)
+        .where(col(Event.action).in_(STEP_ACTIONS))
+        .order_by(col(Event.ticket_id), col(Event.id))
+    )
+    for ticket_id, *rest in rows:
+        steps.setdefault(ticket_id, []).append(Step(*rest))
+    return [
+        TicketHistory(id=t_id, number=number, source_kind=kind, title=title,
+                      received_at=received, original_due_date=due_date, original_due_at=due_at,
+                      steps=tuple(steps.get(t_id, ())))
+        for t_id, number, kind, title, received, due_date, due_at in tickets
+    ]
+
+
+def facts_at(history: TicketHistory, cutoff: datetime, rules: DeadlineRules) -> TicketFacts:
+    """Replay ``history`` up to (not including) ``cutoff``."""
+    state = TicketState.REGISTERED
+    unit_id = assigned_at = acknowledged_at = replied_at = verified_at = None
+    due_date, due_at = history.original_due_date, history.original_due_at
+    returns: list[Step] = []
+    reopens: list[Step] = []
+    ratings: list[Step] = []
+    for step in history.steps:
+        if step.at >= cutoff:
+            break
+        action = step.action
+        if action in ("assign", "reassign"):
+            unit_id, assigned_at, acknowledged_at = step.unit_id, step.at, None
+        elif action == "return":
+            returns.append(step)
+            unit_id = assigned_at = acknowledged_at = None
+        elif action == "acknowledge":
+            acknowledged_at = acknowledged_at or step.at
+        elif action == "reply":
+            replied_at = replied_at or step.at
+            acknowledged_at = acknowledged_at or step.at
+        elif action == "approve_extension":
+            moved = rules.extend(due_date, int(step.data["days"]))
+            due_date, due_at = moved.due_date, moved.due_at
+        if action in RATING_ACTIONS and step.data.get("score") is not None:
+            ratings.append(step)
+        if action in REOPEN_ACTIONS:
+            reopens.append(step)
+        if action == "verify_pass":
+            verified_at = verified_at or step.at
+        state = TicketState(step.to_state)
+    return TicketFacts(
+        history=history, state=state, unit_id=unit_id, assigned_at=assigned_at,
+        acknowledged_at=acknowledged_at, replied_at=replied_at, verified_at=verified_at,
+        due_date=due_date, due_at=due_at, returns=tuple(returns), reopens=tuple(reopens),
+        ratings=tuple(ratings),
+    )
+
+
+def cutoff_of(period: Period, *, now: datetime, rules: DeadlineRules) -> datetime:
+    """``min(now, end of period)``: the report sees what happened strictly before it."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware now")
+    return min(now, period.end(rules.tz))
+
+
+# -- the figures ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The figures of one group (a unit, a source kind, or everything) for one period."""
+
+    key: str | None  # unit code, source kind, "all"; None for tickets not at any unit
+    label: str
+    received: int  # received in the period
+    assigned: int  # current 交办 made in the period
+    acknowledged: int  # 签收 in the period
+    replied: int  # first 反馈 in the period
+    verified: int  # first 核查通过 in the period
+    returned: int  # 退回 events in the period
+    reopened: int  # 续办 events in the period
+    overdue_open: int  # owing an answer after its deadline, at the cut-off
+    due: int  # deadline in force fell in the period and had passed by the cut-off
+    due_replied: int  # … of which answered by the cut-off
+    on_time: int  # … answered by the deadline the policy applies
+    on_time_original: int  # … answered by the original deadline
+    completed: int  # … verified or archived at the cut-off
+    reply_rate: float | None  # 回复率 = due_replied / due
+    on_time_rate: float | None  # 按期率 = on_time / due
+    on_time_rate_original: float | None  # 按原时限按期率 = on_time_original / due
+    completion_rate: float | None  # 办结率 = completed / due
+    ack_days_median: float | None  # working days 交办 -> 签收, over 签收 in the period
+    ack_days_p90: int | None
+    reply_days_median: float | None  # working days 收件 -> 首次反馈, over 反馈 in the period
+    reply_days_p90: int | None
+    rated: int  # 核查 ratings given in the period
+    quality_mean: float | None  # their mean, 1–5
+    quality_score: float | None  # (mean - 1) / 4 x 100
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FigureTable:
+    period: Period
+    by: str
+    now: datetime
+    as_of: datetime  # the cut-off
+    extensions_count_on_time: bool
+    rows: tuple[Figures, ...]
+    total: Figures
+
+    def row(self, key: str | None) -> Figures:
+        for row in self.rows:
+            if row.key == key:
+                return row
+        raise KeyError(key)
+
+
+@dataclass
+class _Tally:
+    received: int = 0
+    assigned: int = 0
+    acknowledged: int = 0
+    replied: int = 0
+    verified: int = 0
+    returned: int = 0
+    reopened: int = 0
+    overdue_open: int = 0
+    due: int = 0
+    due_replied: int = 0
+    on_time: int = 0
+    on_time_original: int = 0
+    completed: int = 0
+    ack_days: list[int] = field(default_factory=list)
+    reply_days: list[int] = field(default_factory=list)
+    scores: list[int] = field(default_factory=list)
+
+    def figures(self, key: str | None, label: str) -> Figures:
+        quality = statistics.fmean(self.scores) if self.scores else None
+        return Figures(
+            key=key, label=label, received=self.received, assigned=self.assigned,
+            acknowledged=self.acknowledged, replied=self.replied, verified=self.verified,
+            returned=self.returned, reopened=self.reopened, overdue_open=self.overdue_open,
+            due=self.due, due_replied=self.due_replied, on_time=self.on_time,
+            on_time_original=self.on_time_original, completed=self.completed,
+            reply_rate=ratio(self.due_replied, self.due),
+            on_time_rate=ratio(self.on_time, self.due),
+            on_time_rate_original=ratio(self.on_time_original, self.due),
+            completion_rate=ratio(self.completed, self.due),
+            ack_days_median=median(self.ack_days), ack_days_p90=p90(self.ack_days),
+            reply_days_median=median(self.reply_days), reply_days_p90=p90(self.reply_days),
+            rated=len(self.scores), quality_mean=quality,
+            quality_score=None if quality is None else (quality - 1) / 4 * 100,
+        )
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def median(values: Sequence[int]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def p90(values: Sequence[int]) -> int | None:
+    """The 90th percentile by nearest rank: the ceil(0.9 n)-th smallest value."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1]
+
+
+def compute_figures(
+    session: Session,
+    *,
+    period: Period,
+    now: datetime,
+    rules: DeadlineRules,
+    policy: RankingPolicy,
+    by: str = BY_UNIT,
+) -> FigureTable:
+    """All figures for ``period`` grouped ``by`` unit, source kind or overall."""
+    cutoff = cutoff_of(period, now=now, rules=rules)
+    histories = load_histories(session, until=cutoff)
+    return figures_from(histories, list_units(session), period=period, now=now, rules=rules,
+                        policy=policy, by=by)
+
+
+def list_units(session: Session) -> list[Unit]:
+    return list(session.exec(select(Unit).order_by(col(Unit.id))))
+
+
+def figures_from(
+    histories: Iterable[TicketHistory],
+    units: Sequence[Unit],
+    *,
+    period: Period,
+    now: datetime,
+    rules: DeadlineRules,
+    policy: RankingPolicy,
+    by: str = BY_UNIT,
+) -> FigureTable:
+    """:func:`compute_figures` over histories already loaded (e.g. once for a trend)."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+    cutoff = cutoff_of(period, now=now, rules=rules)
+    start = period.start(rules.tz)
+    tallies: dict[Any, _Tally] = {}
+    total = _Tally()
+    codes = {unit.id: unit.code for unit in units}
+
+    def tallies_for(facts: TicketFacts, unit_id: int | None) -> tuple[_Tally, _Tally]:
+        if by == BY_UNIT:
+            key: Any = unit_id
+        elif by == BY_SOURCE:
+            key = facts.history.source_kind
+        else:
+            key = "all"
+        return tallies.setdefault(key, _Tally()), total
+
+    for history in histories:
+        if history.received_at >= cutoff:
+            continue
+        facts = facts_at(history, cutoff, rules)
+        _count(facts, tallies_for, start=start, cutoff=cutoff, period=period, rules=rules,
+               policy=policy)
+    rows = _rows(tallies, units, codes, by)
+    return FigureTable(
+        period=period, by=by, now=now, as_of=cutoff,
+        extensions_count_on_time=policy.extensions_count_on_time,
+        rows=tuple(rows), total=total.figures("all", "合计"),
+    )
+
+
+def _count(facts, tallies_for, *, start, cutoff, period, rules, policy) -> None:
+    """Add one ticket's contribution to its group and to the total."""
+
+    def within(moment: datetime | None) -> bool:
+        return moment is not None and start <= moment < cutoff
+
+    history = facts.history
+    for tally in tallies_for(facts, facts.unit_id):
+        tally.received += within(history.received_at)
+        tally.assigned += within(facts.assigned_at)
+        if within(facts.acknowledged_at):
+            tally.acknowledged += 1
+            tally.ack_days.append(workdays(rules, facts.assigned_at, facts.acknowledged_at))
+        if within(facts.replied_at):
+            tally.replied += 1
+            tally.reply_days.append(workdays(rules, history.received_at, facts.replied_at))
+        tally.verified += within(facts.verified_at)
+        if TicketState(facts.state) in OWING_STATES and facts.due_at < cutoff:
+            tally.overdue_open += 1
+        if period.first <= facts.due_date <= period.last and facts.due_at < cutoff:
+            replied = facts.replied_at
+            applied = facts.due_at if policy.extensions_count_on_time else history.original_due_at
+            tally.due += 1
+            tally.due_replied += replied is not None
+            tally.on_time += replied is not None and replied <= applied
+            tally.on_time_original += replied is not None and replied <= history.original_due_at
+            tally.completed += facts.state in DONE_STATES
+    for step in facts.returns:
+        if within(step.at):
+            for tally in tallies_for(facts, step.unit_id):
+                tally.returned += 1
+    for step in facts.reopens:
+        if within(step.at):
+            for tally in tallies_for(facts, step.unit_id):
+                tally.reopened += 1
+    for step in facts.ratings:
+        if within(step.at):
+            for tally in tallies_for(facts, step.unit_id):
+                tally.scores.append(int(step.data["score"]))
+
+
+def workdays(rules: DeadlineRules, start: datetime | None, end: datetime) -> int:
+    """Working days in (local day of ``start``, local day of ``end``]: same day is 0."""
+    assert start is not None
+    return rules.calendar.workdays_between(rules.local_date(start), rules.local_date(end))
+
+
+def _rows(tallies: dict[Any, _Tally], units: Sequence[Unit], codes: dict, by: str) -> list[Figures]:
+    if by == OVERALL:
+        return [tallies.get("all", _Tally()).figures("all", "合计")]
+    if by == BY_SOURCE:
+        return [tallies.get(kind.value, _Tally()).figures(kind.value, SOURCE_LABELS[kind])
+                for kind in SourceKind]
+    rows = [
+        tallies.get(unit.id, _Tally()).figures(unit.code, unit.short_name)
+        for unit in units
+        if (unit.active and unit.kind != "desk") or unit.id in tallies
+    ]
+    if None in tallies:
+        rows.append(tallies[None].figures(None, UNASSIGNED_LABEL))
+    return rows
+
+
+def overdue_workdays(facts: TicketFacts, cutoff: datetime, rules: DeadlineRules) -> int:
+    """Working days after the due day up to the day of the cut-off (the report's day)."""
+    return rules.calendar.workdays_between(facts.due_date, rules.local_date(cutoff))

@@ -1,0 +1,102 @@
+"""Report periods: ISO weeks (``2026-W47``) and months (``2026-11``) in the office's zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from reports.errors import BadPeriod
+
+WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Local days ``first`` .. ``last`` (inclusive) of a week or a month."""
+
+    kind: str  # "week" | "month"
+    key: str  # "2026-W47" | "2026-11"
+    first: date
+    last: date
+
+    @property
+    def label(self) -> str:
+        if self.kind == "week":
+            year, week = self.key.split("-W")
+            return f"{year}年第{int(week)}周（{self.first:%m.%d}–{self.last:%m.%d}）"
+        year, month = self.key.split("-")
+        return f"{year}年{int(month)}月"
+
+    def start(self, tz: ZoneInfo) -> datetime:
+        """The first instant of the period (local midnight), as UTC."""
+        return datetime.combine(self.first, time(0), tzinfo=tz).astimezone(UTC)
+
+    def end(self, tz: ZoneInfo) -> datetime:
+        """The first instant after the period (exclusive), as UTC."""
+        return datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+
+    def previous(self) -> Period:
+        if self.kind == "week":
+            return week_of(self.first - timedelta(days=7))
+        return month_of(self.first - timedelta(days=1))
+
+
+def week_of(day: date) -> Period:
+    year, week, _ = day.isocalendar()
+    first = date.fromisocalendar(year, week, 1)
+    return Period("week", f"{year}-W{week:02d}", first, first + timedelta(days=6))
+
+
+def month_of(day: date) -> Period:
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return Period("month", f"{first.year}-{first.month:02d}", first,
+                  following - timedelta(days=1))
+
+
+def parse_week(text: str) -> Period:
+    """``2026-W47`` (or ``2026W47``); a clear error for anything else."""
+    match = WEEK_RE.match((text or "").strip())
+    if not match:
+        raise BadPeriod(f"--week: 「{text}」不是 ISO 周，请写成 2026-W47 (not an ISO week)")
+    year, week = int(match[1]), int(match[2])
+    try:
+        first = date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise BadPeriod(f"--week: {year} 年没有第 {week} 周 (no week {week} in {year})") from None
+    return week_of(first)
+
+
+def parse_month(text: str) -> Period:
+    """``2026-11``; a clear error for anything else."""
+    match = MONTH_RE.match((text or "").strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise BadPeriod(f"--month: 「{text}」不是月份，请写成 2026-11 (not a month)")
+    return month_of(date(int(match[1]), int(match[2]), 1))
+
+
+def last_complete_week(now: datetime, tz: ZoneInfo) -> Period:
+    """The latest ISO week that has ended by ``now`` in the office's zone."""
+    return week_of(_local_date(now, tz) - timedelta(days=7))
+
+
+def last_complete_month(now: datetime, tz: ZoneInfo) -> Period:
+    """The latest calendar month that has ended by ``now`` in the office's zone."""
+    return month_of(_local_date(now, tz).replace(day=1) - timedelta(days=1))
+
+
+def weeks_ending(period: Period, count: int) -> list[Period]:
+    """``count`` consecutive weeks, oldest first, the last one being ``period``."""
+    weeks = [period]
+    while len(weeks) < count:
+        weeks.append(weeks[-1].previous())
+    return list(reversed(weeks))
+
+
+def _local_date(now: datetime, tz: ZoneInfo) -> date:
+    if now.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware now")
+    return now.astimezone(tz).date()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -19,6 +22,9 @@ from ledger.deadlines import DeadlineRules
 from ledger.policy import Policy, load_policy
 from ledger.types import utcnow
 from routing.context import RoutingContext
+from routing.rules import RuleSet, load_rules
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,10 +68,60 @@ class Runtime:
 
     @cached_property
     def routing(self) -> RoutingContext:
-        """The routing context on this runtime's ledger, rules and clock."""
+        """The routing context on this runtime's ledger, rules, clock, model and queue."""
         return RoutingContext(
             engine=self.engine,
             policy=self.policy,
             rules=self.rules,
             clock=self.now,
+            predictor=self.predictor,
+            route_rules=self.route_rules,
+            queue=self.queue,
         )
+
+    # -- the model, the rules file, the queue: built on first use, cached ---------------------
+
+    def predictor(self) -> Any | None:
+        """The promoted classifier, or None when none is trained yet (all goes to triage)."""
+        if "_predictor" not in self.__dict__:
+            self.__dict__["_predictor"] = load_promoted_predictor(self.settings.models_path)
+        return self.__dict__["_predictor"]
+
+    def route_rules(self) -> RuleSet | None:
+        if "_route_rules" not in self.__dict__:
+            from ledger.directory import list_units
+
+            with self.session() as session:
+                units = list_units(session)
+            self.__dict__["_route_rules"] = load_rules(
+                self.settings.data_dir / "routing_rules.yaml", units)
+        return self.__dict__["_route_rules"]
+
+    def queue(self) -> Any | None:
+        """The rq queue when DUBAN_REDIS_URL is set; None means jobs run inline."""
+        if not self.settings.redis_url:
+            return None
+        if "_queue" not in self.__dict__:
+            from redis import Redis
+            from rq import Queue
+
+            connection = Redis.from_url(self.settings.redis_url, socket_connect_timeout=5,
+                                        socket_timeout=30, health_check_interval=30)
+            self.__dict__["_queue"] = Queue(self.settings.queue_name, connection=connection)
+        return self.__dict__["_queue"]
+
+
+def load_promoted_predictor(models_path: Path) -> Any | None:
+    """The registry's promoted model, or None (logged) when there is none yet."""
+    from classifier.errors import NoPromotedModel
+
+    try:
+        from classifier.registry import load_promoted
+    except ModuleNotFoundError:  # the registry lands with issue 3
+        return None
+    try:
+        return load_promoted(models_path)
+    except NoPromotedModel:
+        logger.warning("no promoted classifier in %s: messages go to the triage queue",
+                       models_path)
+        return None

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL for rq; unset means jobs run inline."
     )
+    queue_name: str = Field(default="duban", description="The rq queue jobs go to.")
     timezone: str = Field(default="Asia/Shanghai", description="The office's time zone.")
     data_dir: Path = Field(
         default=REPO_ROOT / "data", description="Units, dictionary, calendar, rules."

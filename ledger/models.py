@@ -164,9 +164,12 @@ class Message(SQLModel, table=True):
 
 
 class MessageBand(SQLModel, table=True):
-    """Locality-sensitive hash bands of a message (MinHash), to find near-duplicates fast."""
+    """Locality-sensitive hash bands of a message (MinHash), to find near-duplicates fast.
 
-    __table_args__ = (Index("ix_messageband_lookup", "band", "value"),)
+    ``value`` folds the band number in, so one index on it finds every candidate.
+    """
+
+    __table_args__ = (Index("ix_messageband_value", "value"),)
 
     message_id: int = Field(foreign_key="message.id", primary_key=True)
     band: int = Field(primary_key=True)
@@ -313,3 +316,153 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     value: int = 0
+
+
+# -- chat (bots): bindings, accounts, delivery, conversation state ---------------------------
+
+
+class ChatBinding(SQLModel, table=True):
+    """A chat (Telegram group, Matrix room, console chat) bound to a unit, intake or supervisors."""
+
+    __tablename__ = "chat_binding"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", name="uq_chat_binding_chat"),
+        Index("ix_chat_binding_role_unit", "role", "unit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)  # telegram | matrix | console
+    chat_id: str = Field(max_length=255)
+    role: str = Field(max_length=16)  # unit | intake | supervisors
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    title: str | None = Field(default=None, max_length=128)
+    bound_by: str = Field(max_length=128)
+    bound_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ChatAccount(SQLModel, table=True):
+    """A person's account on a chat platform; one person may have several."""
+
+    __tablename__ = "chat_account"
+    __table_args__ = (UniqueConstraint("platform", "account_id", name="uq_chat_account"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    account_id: str = Field(max_length=255)  # Telegram user id / Matrix MXID
+    person_id: int = Field(foreign_key="person.id", index=True)
+    private_chat_id: str | None = Field(default=None, max_length=255)  # a 1:1 chat with the bot
+    linked_via: str = Field(max_length=32)  # invite | cli | console
+    linked_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ChatInvite(SQLModel, table=True):
+    """A one-time code that links the chat account which sends it to a person."""
+
+    __tablename__ = "chat_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    person_id: int = Field(foreign_key="person.id")
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_by: str | None = Field(default=None, max_length=255)  # platform:account
+
+
+class ChatDelivery(SQLModel, table=True):
+    """One outbox row on its way to one chat: claimed, sent part by part, marked sent."""
+
+    __tablename__ = "chat_delivery"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "platform", "chat_id", name="uq_chat_delivery"),
+        Index("ix_chat_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id")
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = 0
+    parts_sent: int = 0  # long texts go in numbered parts; a retry resumes after the last
+    message_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ChatCard(SQLModel, table=True):
+    """A message the bot sent about a ticket: replying to it names that ticket."""
+
+    __tablename__ = "chat_card"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", name="uq_chat_card_message"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    message_id: str = Field(max_length=255)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ChatDraft(SQLModel, table=True):
+    """A command waiting for more text from one person in one chat (e.g. a multi-part reply)."""
+
+    __tablename__ = "chat_draft"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "account_id", name="uq_chat_draft_sender"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    account_id: str = Field(max_length=255)
+    command: str = Field(max_length=64)  # "/回复 DB-2026-000123"
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    parts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ChatInbox(SQLModel, table=True):
+    """Messages received from chats: a re-delivered one (after a restart) is not handled twice."""
+
+    __tablename__ = "chat_inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", name="uq_chat_inbox_message"),
+        Index("ix_chat_inbox_received_at", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    message_id: str = Field(max_length=255)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=16)
+
+
+class ChatButton(SQLModel, table=True):
+    """A button's command too long for the platform's callback data, kept under a short key."""
+
+    __tablename__ = "chat_button"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, unique=True)
+    command: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BotState(SQLModel, table=True):
+    """Small key-value state of the bot processes: update offsets, sync tokens, refusals."""
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(primary_key=True, max_length=191)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_type=UTCDateTime)

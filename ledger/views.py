@@ -72,11 +72,14 @@ def ticket_detail(
     assert message is not None
     row = ticket_row(ticket, units=units, rules=rules, now=now)
     people = {person.id: person for person in session.exec(select(Person))}
-    text = message.unit_text if for_unit and message.unit_text is not None else message.text
+    if for_unit and message.unit_text is not None:  # masked, title included
+        text, title = message.unit_text, None
+    else:
+        text, title = message.text, message.title
     row.update(
         message={
             "id": message.id,
-            "title": message.title,
+            "title": title,
             "text": text,
             "received_at": message.received_at,
             "channel": message.channel,

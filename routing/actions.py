@@ -136,16 +136,17 @@ def request_extension(
 
 
 def return_ticket(ctx: RoutingContext, number: str, reason: str, *, actor: T.Actor) -> StepResult:
+    """退回: back to the triage queue with fresh suggestions (never the returning unit)."""
+
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        from routing.pipeline import triage_notice
+        from routing.triage import suggest_again
+
         unit = notify.unit_name(session, ticket.unit_id)
         event = T.return_ticket(session, ticket, reason, actor=actor, now=now)
-        notify.write(
-            session, dedupe_key=f"returned:{ticket.id}:{event.id}", kind="returned",
-            audience=notify.AUDIENCE_INTAKE, ticket=ticket, now=now,
-            text=(f"【退回】{ticket.number} 被「{unit}」退回\n理由：{event.note}\n"
-                  f"请重新分办：/分办 {ticket.number} 单位名称"),
-            payload={"ticket": ticket.number},
-        )
+        suggest_again(session, ticket, ctx)
+        triage_notice(session, ticket, ctx=ctx, now=now,
+                      reason=f"被「{unit}」退回，理由：{event.note}")
         return f"{ticket.number} 已退回督查室重新分办"
 
     return _run(ctx, number, actor, step)

@@ -71,10 +71,13 @@ def card_text(
     """The 交办 card a unit receives: number, masked content, source, deadline, days left."""
     message = session.get(Message, ticket.message_id)
     assert message is not None
-    content = message.unit_text if message.unit_text is not None else message.text
+    if message.unit_text is not None:  # masked for units, title included
+        content, title = message.unit_text, ""
+    else:
+        content = message.text
+        title = f"标题：{message.title}\n" if message.title else ""
     if len(content) > PREVIEW_CHARS:
         content = content[:PREVIEW_CHARS] + "……（全文：/详情 " + ticket.number + "）"
-    title = f"标题：{message.title}\n" if message.title else ""
     return (
         f"【{heading}】{ticket.number}\n"
         f"来源：{SOURCE_LABELS[SourceKind(ticket.source_kind)]}　"

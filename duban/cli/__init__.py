@@ -13,6 +13,8 @@ from duban.cli import calendar as calendar_cmd
 from duban.cli import db as db_cmd
 from duban.cli import demo as demo_cmd
 from duban.cli import directory as directory_cmd
+from duban.cli import intake as intake_cmd
+from duban.cli import jobs as jobs_cmd
 from duban.cli import tickets as tickets_cmd
 from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
 
@@ -50,6 +52,8 @@ db_cmd.register(app)
 calendar_cmd.register(app)
 directory_cmd.register(app)
 tickets_cmd.register(app)
+intake_cmd.register(app)
+jobs_cmd.register(app)
 demo_cmd.register(app)
 
 

@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("message_id", "band"),
     )
     with op.batch_alter_table("messageband", schema=None) as batch_op:
-        batch_op.create_index("ix_messageband_lookup", ["band", "value"], unique=False)
+        batch_op.create_index("ix_messageband_value", ["value"], unique=False)
 
     op.create_table(
         "complainant",
@@ -381,7 +381,7 @@ def downgrade() -> None:
     op.drop_table("person")
     op.drop_table("complainant")
     with op.batch_alter_table("messageband", schema=None) as batch_op:
-        batch_op.drop_index("ix_messageband_lookup")
+        batch_op.drop_index("ix_messageband_value")
 
     op.drop_table("messageband")
     with op.batch_alter_table("unit", schema=None) as batch_op:

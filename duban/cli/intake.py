@@ -1,0 +1,117 @@
+"""``duban intake``: file pasted text, a 批示件, or a CSV/XLSX/JSONL export; ``duban triage``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from duban.cli.common import JsonOpt, bad_input, emit_json, runtime, say
+from intake.items import IntakeItem
+from intake.paste import parse_instruction, split_pasted
+from intake.readers import Columns, ImportOptions, read_file
+from ledger.models import SourceKind
+from routing.pipeline import IntakeSummary, file_items
+
+
+def register(app: typer.Typer) -> None:
+    app.command("intake", help="登记留言：导入文件或粘贴文字 (import a file or paste text)")(intake)
+    triage = typer.Typer(help="待分办队列 (the triage queue)", no_args_is_help=True)
+    triage.command("list", help="待分办列表")(triage_list)
+    app.add_typer(triage, name="triage")
+
+
+def _col(flag: str, default: str) -> object:
+    return typer.Option(flag, help=f"列名 (default: recognise headers such as {default})")
+
+
+Str = str | None
+
+
+def intake(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="CSV / XLSX / JSONL 导出文件")] = None,
+    text: Annotated[Str, typer.Option("--text", help="粘贴的文字，空行或 --- 分隔多条")] = None,
+    source: Annotated[str, typer.Option(help="网民留言 / 群众来信 / 批示件 / 其他")] = "网民留言",
+    title_col: Annotated[Str, _col("--title-col", "留言主题")] = None,
+    text_col: Annotated[Str, _col("--text-col", "留言详情")] = None,
+    id_col: Annotated[Str, _col("--id-col", "留言编号")] = None,
+    time_col: Annotated[Str, _col("--time-col", "留言时间")] = None,
+    user_col: Annotated[Str, _col("--user-col", "留言用户")] = None,
+    channel: Annotated[str, typer.Option(help="渠道名（编号在渠道内唯一）")] = "import",
+    limit_days: Annotated[int | None, typer.Option(help="批示件限办工作日")] = None,
+    by: Annotated[Str, typer.Option("--by", help="录入人编号")] = None,
+    json: JsonOpt = False,
+) -> None:
+    try:
+        kind = SourceKind.parse(source)
+    except ValueError as exc:
+        bad_input(f"--source: {exc}")
+    if (file is None) == (text is None):
+        bad_input("请给出一个文件，或用 --text 粘贴文字（二者选一）")
+    rt = runtime(ctx)
+    if file is not None:
+        options = ImportOptions(
+            source_kind=kind, channel=channel, tz=rt.tz, submitter=by,
+            columns=Columns(id=id_col, user=user_col, title=title_col, time=time_col,
+                            text=text_col),
+        )
+        summary = file_items(rt.routing, read_file(file, options), keep_outcomes=False)
+    else:
+        items = [_pasted(part, kind, limit_days, by) for part in split_pasted(text or "")]
+        if not items:
+            bad_input("--text: 没有内容")
+        summary = file_items(rt.routing, items)
+    _report(summary, json)
+    if summary.received and summary.rejected == summary.received:
+        raise typer.Exit(2)
+
+
+def _pasted(text: str, kind: SourceKind, limit_days: int | None, by: str | None) -> IntakeItem:
+    item = IntakeItem(text=text, source_kind=kind, channel="paste", submitter=by)
+    if kind is SourceKind.INSTRUCTION:
+        item.has_time_limit, item.time_limit_days = parse_instruction(text)
+        if limit_days is not None:
+            item.has_time_limit, item.time_limit_days = True, limit_days
+    return item
+
+
+def _report(summary: IntakeSummary, json: bool) -> None:
+    if json:
+        emit_json(summary.to_dict())
+        return
+    say(f"收到 {summary.received} 件：立项交办 {summary.opened}，待分办 {summary.triage}，"
+        f"重复件 {summary.duplicates}，已导入过 {summary.known}，排队中 {summary.queued}，"
+        f"退回 {summary.rejected}")
+    for outcome in summary.outcomes:
+        where = f"第 {outcome.row} 行" if outcome.row else "  "
+        if outcome.status == "rejected":
+            say(f"{where} 未登记：{outcome.reason}")
+            continue
+        for warning in outcome.warnings:
+            say(f"{where} 提示：{warning}")
+        if outcome.status == "opened":
+            confidence = f"，置信度 {outcome.confidence:.0%}" if outcome.confidence else ""
+            say(f"{where} {outcome.ticket} → {outcome.unit_name}，时限 {outcome.due_date}"
+                f"{confidence}")
+        elif outcome.status == "triage":
+            names = "、".join(s["unit_name"] for s in outcome.suggestions) or "无"
+            say(f"{where} {outcome.ticket} 待人工分办（建议：{names}）")
+        elif outcome.status == "duplicate":
+            say(f"{where} 重复件，并入 {outcome.duplicate_of or '原件（分办中）'}")
+
+
+def triage_list(ctx: typer.Context, json: JsonOpt = False) -> None:
+    from routing.triage import triage_queue
+
+    rt = runtime(ctx)
+    rows = triage_queue(rt.routing)
+    if json:
+        emit_json(rows)
+        return
+    if not rows:
+        say("待分办队列为空")
+    for row in rows:
+        names = "、".join(f"{s['unit_name']}({s['confidence']:.0%})" for s in row["suggestions"])
+        say(f"{row['number']}  {row['state_label']}  建议：{names or '无'}  {row['preview']}")

@@ -1,0 +1,18 @@
+"""Errors of intake. A bad row is never raised: it is reported with its row number."""
+
+from __future__ import annotations
+
+
+class IntakeError(Exception):
+    """Base class; ``exit_code`` follows the CLI contract (1 failure, 2 bad input)."""
+
+    exit_code = 1
+
+
+class BadFile(IntakeError):
+    """A file that cannot be read as a whole: unknown format, encoding, missing column."""
+
+    exit_code = 2
+
+
+BASE_ERROR = IntakeError

@@ -1,0 +1,22 @@
+"""Errors of routing."""
+
+from __future__ import annotations
+
+
+class RoutingError(Exception):
+    """Base class; ``exit_code`` follows the CLI contract (1 failure, 2 bad input)."""
+
+    exit_code = 1
+
+
+class BadRules(RoutingError):
+    """The routing rules file is malformed; the message names the rule and field."""
+
+    exit_code = 2
+
+
+class NotConfigured(RoutingError):
+    """A job ran in a process that was not set up by ``duban worker``."""
+
+
+BASE_ERROR = RoutingError

@@ -1,0 +1,48 @@
+"""The triage queue: tickets no rule or model was sure about, and tickets sent back (退回)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ledger.directory import list_units
+from ledger.models import Message, Ticket, TicketState
+from routing.context import RoutingContext
+from routing.router import UnitIndex, decide
+
+TRIAGE = (TicketState.REGISTERED.value, TicketState.RETURNED.value)
+
+
+def triage_queue(ctx: RoutingContext, *, limit: int = 200) -> list[dict[str, Any]]:
+    with ctx.session() as session:
+        tickets = session.exec(
+            select(Ticket).where(col(Ticket.state).in_(TRIAGE)).order_by(col(Ticket.due_at))
+            .limit(limit)
+        ).all()
+        rows = []
+        for ticket in tickets:
+            message = session.get(Message, ticket.message_id)
+            text = message.text if message else ""
+            rows.append({
+                "number": ticket.number,
+                "state": ticket.state,
+                "state_label": TicketState(ticket.state).label,
+                "due_date": ticket.due_date,
+                "suggestions": ticket.suggestions,
+                "excluded_units": ticket.excluded_units,
+                "preview": text[:60] + ("……" if len(text) > 60 else ""),
+            })
+    return rows
+
+
+def suggest_again(session: Session, ticket: Ticket, ctx: RoutingContext) -> list[dict[str, Any]]:
+    """After a 退回: the model's suggestions again, without the units that sent it back."""
+    message = session.get(Message, ticket.message_id)
+    assert message is not None
+    decision = decide([message], units=UnitIndex(list_units(session)), rules=None,
+                      predictor=ctx.predictor(), threshold=1.01,
+                      excluded={message.id: list(ticket.excluded_units)})[0]
+    ticket.suggestions = decision.suggestions
+    session.add(ticket)
+    return decision.suggestions

@@ -93,11 +93,13 @@ def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
         trimmed.decode("utf-8")
         return "utf-8-sig"
     except UnicodeDecodeError as utf8_error:
-        bad = _count_utf8_errors(head)
-        if bad <= max(2, len(head) // 20000):  # a few broken rows in a UTF-8 file
+        # Mostly valid UTF-8 with a few broken bytes: read it as UTF-8 and reject the rows
+        # that hold them (GB18030 would "decode" UTF-8 Chinese into silent mojibake).
+        non_ascii = sum(1 for byte in trimmed if byte >= 0x80)
+        if _count_utf8_errors(trimmed) <= max(4, non_ascii // 100):
             return "utf-8-sig"
         try:
-            head.decode("gb18030")
+            trimmed.decode("gb18030")
             return "gb18030"
         except UnicodeDecodeError:
             raise BadFile(

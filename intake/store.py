@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from classifier.normalise import normalise_text
-from intake.clean import rejection
+from intake.clean import raw_rejection, rejection
 from intake.dedupe import DuplicateFinder, add_bands, fingerprint
 from intake.items import IntakeItem
 from intake.redact import redact
@@ -88,6 +88,9 @@ def _accept_one(
     if key and key in known:
         return Accepted(item, KNOWN, message_id=known[key], warnings=warnings)
     raw_text = item.text or ""
+    unreadable = raw_rejection(f"{item.title or ''}\n{raw_text}")
+    if unreadable:
+        return Accepted(item, REJECTED, reason=unreadable, warnings=warnings)
     text = normalise_text(raw_text)
     title = normalise_text(item.title) or None
     if not text and title and len(title) >= 8:  # some exports put the message in the title

@@ -61,13 +61,13 @@ def test_named_columns_and_missing_column_error(tmp_path: Path) -> None:
     items = list(read_file(path, ImportOptions(columns=Columns(id="编号X", text="内容Y",
                                                                time="时间Z"))))
     assert (items[0].external_id, items[0].text) == ("A1", "东湖路路灯不亮")
-    with pytest.raises(BadFile, match="找不到列「正文」.*编号X、内容Y、时间Z"):
+    with pytest.raises(BadFile, match=r"找不到列「正文」.*编号X、内容Y、时间Z"):
         list(read_file(path, ImportOptions(columns=Columns(text="正文"))))
 
 
 def test_no_text_column_is_a_clear_error(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "bad.csv", [{"a": "1", "b": "2"}], "utf-8")
-    with pytest.raises(BadFile, match="找不到留言内容列.*a、b"):
+    with pytest.raises(BadFile, match=r"找不到留言内容列.*a、b"):
         list(read_file(path, ImportOptions()))
 
 
@@ -138,8 +138,8 @@ def test_jsonl_with_a_bad_line(tmp_path: Path) -> None:
 def test_rows_without_ids_get_a_stable_key(tmp_path: Path) -> None:
     rows = [{"留言时间": "2026/11/16 9:00", "留言详情": "东湖路路灯不亮"}]
     path = _write_csv(tmp_path / "noid.csv", rows, "utf-8")
-    first = list(read_file(path, ImportOptions()))[0].external_id
-    again = list(read_file(path, ImportOptions()))[0].external_id
+    first = next(iter(read_file(path, ImportOptions()))).external_id
+    again = next(iter(read_file(path, ImportOptions()))).external_id
     assert first and first == again and first.startswith("h:")
 
 

@@ -17,7 +17,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def test_split_pasted_on_blank_lines_and_rules() -> None:
     text = "东湖路路灯不亮\n已经三天了\n\n金色家园电梯坏了\n---\n学府路占道经营\n  \n\n"
-    assert split_pasted(text) == ["东湖路路灯不亮\n已经三天了", "金色家园电梯坏了", "学府路占道经营"]
+    assert split_pasted(text) == [
+        "东湖路路灯不亮\n已经三天了", "金色家园电梯坏了", "学府路占道经营"]
     assert split_pasted("  \n\n ") == []
     assert split_pasted("一条\r\n\r\n两条") == ["一条", "两条"]
 

@@ -1,0 +1,80 @@
+"""月讲评: the month's figures and the ranking of units, with flags and 问责提示."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from ledger.deadlines import DeadlineRules
+from ledger.policy import RankingPolicy
+from reports.figures import (
+    BY_SOURCE,
+    BY_UNIT,
+    Figures,
+    cutoff_of,
+    figures_from,
+    list_units,
+    load_histories,
+)
+from reports.periods import Period, last_complete_month
+from reports.ranking import Ranking, rank_units
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyReport:
+    period: Period
+    now: datetime
+    as_of: datetime
+    timezone: str
+    extensions_count_on_time: bool
+    policy: dict[str, Any]  # the ranking policy the scores were made with
+    total: Figures
+    by_unit: tuple[Figures, ...]
+    by_source: tuple[Figures, ...]
+    ranking: Ranking
+    kind: str = "monthly"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_monthly(
+    session: Session,
+    *,
+    now: datetime,
+    rules: DeadlineRules,
+    policy: RankingPolicy,
+    month: Period | None = None,
+) -> MonthlyReport:
+    """The 月讲评 for ``month`` (default: the last complete month before ``now``)."""
+    month = month or last_complete_month(now, rules.tz)
+    if month.kind != "month":
+        raise ValueError("build_monthly needs a month")
+    cutoff = cutoff_of(month, now=now, rules=rules)
+    histories = load_histories(session, until=cutoff)
+    units = list_units(session)
+
+    def table(period: Period, by: str):
+        return figures_from(histories, units, period=period, now=now, rules=rules,
+                            policy=policy, by=by)
+
+    previous = rank_units(table(month.previous(), BY_UNIT), policy)
+    by_unit = table(month, BY_UNIT)
+    return MonthlyReport(
+        period=month, now=now, as_of=cutoff, timezone=str(rules.tz),
+        extensions_count_on_time=policy.extensions_count_on_time,
+        policy=policy.model_dump(), total=by_unit.total, by_unit=by_unit.rows,
+        by_source=table(month, BY_SOURCE).rows,
+        ranking=rank_units(by_unit, policy, previous=previous),
+    )
+
+
+def monthly_ranking(
+    session: Session, *, month: Period, now: datetime, rules: DeadlineRules,
+    policy: RankingPolicy,
+) -> Ranking:
+    """Just the ranking (with 问责提示 against the month before)."""
+    return build_monthly(session, now=now, rules=rules, policy=policy, month=month).ranking

@@ -76,7 +76,8 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
                         "请立即办理并反馈",
                         key=f"overdue:{ticket.id}:{ticket.due_date}:{today}"):
                     result.overdue += 1
-                if days_late >= policy.escalate_after_overdue_workdays and _escalate(
+                late_enough = days_late >= policy.escalate_after_overdue_workdays
+                if working_today and late_enough and _escalate(
                         session, ticket, ctx, now, days_late):
                     result.escalated += 1
                 continue

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,12 @@ from ledger import schema
 from ledger.db import make_engine, session_scope
 from ledger.directory import load_directory
 from ledger.models import Message, MessageStatus, Ticket
+from ledger.types import utcnow
 from routing import jobs
 from routing.pipeline import file_items
 from routing.sweeper import sweep
 from tests.conftest import DATA_DIR
+from tests.helpers import Clock
 from tests.services.redis import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -90,7 +93,7 @@ def test_redis_down_loses_nothing_and_the_sweeper_catches_up(
             assert all(m.status == MessageStatus.RECEIVED.value for m in stored)
     finally:
         redis_server.start()
-    rt.clock = lambda: time_after(rt, seconds=120)
+    rt.clock = Clock(utcnow() + timedelta(seconds=120))  # the grace period has passed
     assert sweep(rt.routing, rt.queue()) == 2
     assert sweep(rt.routing, rt.queue()) == 0  # already queued: not enqueued twice
     _work(rt)
@@ -98,17 +101,7 @@ def test_redis_down_loses_nothing_and_the_sweeper_catches_up(
     assert sweep(rt.routing, rt.queue()) == 0
 
 
-def time_after(rt: Runtime, *, seconds: int):  # noqa: ANN201
-    from datetime import timedelta
-
-    from ledger.types import utcnow
-
-    return utcnow() + timedelta(seconds=seconds)
-
-
 def test_sweeper_without_a_queue_routes_inline(runtime: Runtime) -> None:
-    from datetime import timedelta
-
     from intake.store import accept
 
     with runtime.session() as session:  # stored by a process that died before routing

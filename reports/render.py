@@ -1,0 +1,661 @@
+"""The reports as Markdown, HTML, JSON, XLSX and chat text; the CSV of all tickets.
+
+Every renderer reads the same report object, so the numbers are the same everywhere.
+Times are shown in the office's zone; spreadsheets get real numbers, dates and percentages.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, is_dataclass
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from ledger.deadlines import DeadlineRules
+from ledger.models import (
+    SOURCE_LABELS,
+    Event,
+    Extension,
+    ExtensionStatus,
+    Message,
+    SourceKind,
+    Ticket,
+    TicketState,
+    Unit,
+)
+from ledger.views import OWING_STATES
+from reports import charts
+from reports.errors import RenderError
+from reports.figures import Figures
+from reports.monthly import MonthlyReport
+from reports.rounding import half_up
+from reports.weekly import WeeklyReport
+
+Report = WeeklyReport | MonthlyReport
+FORMATS = ("md", "html", "json", "xlsx")
+CHAT_LIMIT = 4000
+
+
+# -- columns: one list, read by every format ----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    field: str
+    label: str
+    kind: str  # text | int | pct | days | score | date | datetime
+
+
+FIGURE_COLUMNS = (
+    Column("label", "单位", "text"),
+    Column("received", "收件", "int"),
+    Column("assigned", "交办", "int"),
+    Column("acknowledged", "签收", "int"),
+    Column("replied", "反馈", "int"),
+    Column("verified", "核查通过", "int"),
+    Column("returned", "退回", "int"),
+    Column("reopened", "续办", "int"),
+    Column("overdue_open", "超期未反馈", "int"),
+    Column("due", "到期", "int"),
+    Column("due_replied", "到期已回复", "int"),
+    Column("on_time", "按期", "int"),
+    Column("reply_rate", "回复率", "pct"),
+    Column("on_time_rate", "按期率", "pct"),
+    Column("on_time_rate_original", "按原时限按期率", "pct"),
+    Column("completion_rate", "办结率", "pct"),
+    Column("ack_days_median", "签收用时中位数", "days"),
+    Column("ack_days_p90", "签收用时P90", "days"),
+    Column("reply_days_median", "反馈用时中位数", "days"),
+    Column("reply_days_p90", "反馈用时P90", "days"),
+    Column("rated", "评分次数", "int"),
+    Column("quality_mean", "平均评分", "score"),
+)
+OVERDUE_COLUMNS = (
+    Column("number", "编号", "text"),
+    Column("unit_label", "责任单位", "text"),
+    Column("source_label", "来源", "text"),
+    Column("title", "标题", "text"),
+    Column("received_at", "收件时间", "datetime"),
+    Column("due_date", "时限", "date"),
+    Column("original_due_date", "原时限", "date"),
+    Column("overdue_workdays", "超期工作日", "int"),
+    Column("state_label", "状态", "text"),
+)
+CHANGE_COLUMNS = (
+    Column("number", "编号", "text"),
+    Column("action_label", "事项", "text"),
+    Column("unit_label", "单位", "text"),
+    Column("at", "时间", "datetime"),
+    Column("note", "理由/意见", "text"),
+)
+TREND_COLUMNS = (
+    Column("week", "周", "text"),
+    Column("first", "周一", "date"),
+    Column("received", "收件", "int"),
+    Column("replied", "反馈", "int"),
+    Column("due", "到期", "int"),
+    Column("reply_rate", "回复率", "pct"),
+    Column("on_time_rate", "按期率", "pct"),
+    Column("on_time_rate_original", "按原时限按期率", "pct"),
+    Column("overdue_open", "周末超期未反馈", "int"),
+)
+RANK_COLUMNS = (
+    Column("rank", "名次", "int"),
+    Column("label", "单位", "text"),
+    Column("due", "到期件", "int"),
+    Column("reply_rate", "回复率", "pct"),
+    Column("on_time_rate", "按期率", "pct"),
+    Column("overdue_open", "月末超期未反馈", "int"),
+    Column("rated", "评分次数", "int"),
+    Column("quality_mean", "平均评分", "score"),
+    Column("time_score", "时效分", "score"),
+    Column("quality_score", "质量分", "score"),
+    Column("score", "综合得分", "score"),
+    Column("flag", "旗帜", "text"),
+    Column("reason", "说明", "text"),
+)
+
+
+def text_of(value: Any, kind: str, tz: ZoneInfo) -> str:
+    """A value as the reports print it ("—" for a figure that has no value)."""
+    if value is None or value == "":
+        return "—"
+    if kind == "pct":
+        return half_up(value, scale=100) + "%"
+    if kind == "days":  # a median may fall between two days: 2.5
+        return half_up(value).rstrip("0").rstrip(".")
+    if kind == "score":
+        return half_up(value)
+    if kind == "datetime":
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    if kind == "date":
+        return value.isoformat()
+    return str(value)
+
+
+def _rows(items: Sequence[Any], columns: Sequence[Column], tz: ZoneInfo) -> list[list[str]]:
+    return [[text_of(getattr(item, c.field), c.kind, tz) for c in columns] for item in items]
+
+
+def _unit_header(columns: Sequence[Column], first: str) -> list[str]:
+    return [first if c.field == "label" else c.label for c in columns]
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+def to_jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        value = value.as_dict() if hasattr(value, "as_dict") else {
+            name: getattr(value, name) for name in value.__dataclass_fields__}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def render_json(report: Report) -> str:
+    data = to_jsonable(report)
+    data["period"]["label"] = report.period.label
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+# -- Markdown -------------------------------------------------------------------------------
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _as_of_line(report: Report, tz: ZoneInfo) -> str:
+    as_of = report.as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    rule = "计入批准的延期" if report.extensions_count_on_time else "不计延期，按原时限"
+    return (f"统计截至 {as_of}（{report.timezone}）；按期率{rule}；"
+            "口径见 reports/DEFINITIONS.md")
+
+
+def headline(total: Figures, tz: ZoneInfo) -> list[str]:
+    """The headline sentences, shared by Markdown, HTML and chat."""
+
+    def pct(value: float | None) -> str:
+        return text_of(value, "pct", tz)
+
+    def days(value: float | int | None) -> str:
+        return text_of(value, "days", tz)
+
+    return [
+        f"收件 {total.received} 件，交办 {total.assigned} 件，签收 {total.acknowledged} 件，"
+        f"反馈 {total.replied} 件，核查通过 {total.verified} 件；"
+        f"退回 {total.returned} 次，续办 {total.reopened} 次。",
+        f"到期 {total.due} 件，已回复 {total.due_replied} 件，回复率 {pct(total.reply_rate)}；"
+        f"按期 {total.on_time} 件，按期率 {pct(total.on_time_rate)}"
+        f"（按原时限 {pct(total.on_time_rate_original)}）；办结率 {pct(total.completion_rate)}。",
+        f"统计时点超期未反馈 {total.overdue_open} 件。",
+        f"反馈用时中位数 {days(total.reply_days_median)} 个工作日（P90 "
+        f"{days(total.reply_days_p90)}），签收用时中位数 {days(total.ack_days_median)} 个工作日"
+        f"（P90 {days(total.ack_days_p90)}）。",
+    ]
+
+
+def render_markdown(report: Report, *, charts_rel: Sequence[str] = ()) -> str:
+    tz = ZoneInfo(report.timezone)
+    if isinstance(report, WeeklyReport):
+        return "\n".join(_weekly_md(report, tz, charts_rel)) + "\n"
+    return "\n".join(_monthly_md(report, tz, charts_rel)) + "\n"
+
+
+def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) -> list[str]:
+    lines = [f"# 督查周报 {report.period.label}", "", _as_of_line(report, tz), "",
+             "## 一、总体情况", ""]
+    lines += [f"- {sentence}" for sentence in headline(report.total, tz)]
+    lines += ["", "## 二、分单位情况", ""]
+    lines += _md_table(_unit_header(FIGURE_COLUMNS, "单位"),
+                       _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz))
+    lines += ["", "## 三、分来源情况", ""]
+    lines += _md_table(_unit_header(FIGURE_COLUMNS, "来源"),
+                       _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz))
+    lines += ["", f"## 四、超期未反馈清单（{len(report.overdue)} 件）", ""]
+    if report.overdue:
+        lines += _md_table([c.label for c in OVERDUE_COLUMNS],
+                           _rows(report.overdue, OVERDUE_COLUMNS, tz))
+    else:
+        lines.append("无。")
+    lines += ["", f"## 五、退回与续办（{len(report.changes)} 次）", ""]
+    if report.changes:
+        lines += _md_table([c.label for c in CHANGE_COLUMNS],
+                           _rows(report.changes, CHANGE_COLUMNS, tz))
+    else:
+        lines.append("无。")
+    lines += ["", f"## 六、近 {len(report.trend)} 周趋势", ""]
+    lines += _md_table([c.label for c in TREND_COLUMNS], _rows(report.trend, TREND_COLUMNS, tz))
+    lines += _md_charts(charts_rel)
+    return lines
+
+
+def _monthly_md(report: MonthlyReport, tz: ZoneInfo, charts_rel: Sequence[str]) -> list[str]:
+    ranking = report.ranking
+    lines = [f"# 月讲评 {report.period.label}", "", _as_of_line(report, tz), "",
+             "## 一、总体情况", ""]
+    lines += [f"- {sentence}" for sentence in headline(report.total, tz)]
+    lines += ["", "## 二、排名", ""]
+    lines += _md_table([c.label for c in RANK_COLUMNS], _rows(ranking.entries, RANK_COLUMNS, tz))
+    lines += [""] + [f"- {line}" for line in ranking_summary(report)]
+    lines += ["", "## 三、分单位情况", ""]
+    lines += _md_table(_unit_header(FIGURE_COLUMNS, "单位"),
+                       _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz))
+    lines += ["", "## 四、分来源情况", ""]
+    lines += _md_table(_unit_header(FIGURE_COLUMNS, "来源"),
+                       _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz))
+    lines += ["", "## 五、计分办法", "", *[f"- {line}" for line in scoring_rules(report)]]
+    lines += _md_charts(charts_rel)
+    return lines
+
+
+def ranking_summary(report: MonthlyReport, *, brief: bool = False) -> list[str]:
+    """Flags, 问责提示 and who was not ranked and why (``brief``: idle units as a count)."""
+    ranking = report.ranking
+    red = [e.label for e in ranking.ranked if e.flag == "红旗"]
+    yellow = [e.label for e in ranking.ranked if e.flag == "黄旗"]
+    lines = [f"红旗：{'、'.join(red) or '无'}；黄旗：{'、'.join(yellow) or '无'}。"]
+    for entry in ranking.accountability:
+        lines.append(f"问责提示：{entry.label} 连续两个月排名末位。")
+    unranked = [e for e in ranking.entries if e.rank is None]
+    idle = [e for e in unranked if brief and e.due == 0]
+    named = [f"{e.label}（{e.reason}）" for e in unranked if e not in idle]
+    if idle:
+        named.append(f"另有 {len(idle)} 个单位本月无到期件")
+    if named:
+        lines.append("未参与排名：" + "；".join(named) + "。")
+    return lines
+
+
+def scoring_rules(report: MonthlyReport) -> list[str]:
+    p = report.policy
+    return [
+        f"综合得分 = {p['time_weight']:g} × 时效分 + {p['quality_weight']:g} × 质量分。",
+        f"时效分 = 100 × ({p['time_on_time_weight']:g} × 按期率 + {p['time_reply_weight']:g}"
+        f" × 回复率) − {p['overdue_penalty']:g} × 月末超期未反馈件数，限定在 0–100。",
+        "质量分 = (本月核查平均评分 − 1) ÷ 4 × 100（1 分为 0，5 分为 100）。",
+        f"本月到期件少于 {p['min_tickets']} 件或无核查评分的单位列出但不排名；"
+        f"前 {p['red_flags']} 名红旗，后 {p['yellow_flags']} 名黄旗；连续两个月末位者问责提示。",
+    ]
+
+
+def _md_charts(charts_rel: Sequence[str]) -> list[str]:
+    if not charts_rel:
+        return []
+    return ["", "## 图表", "", *[f"![{Path(p).stem}]({p})" for p in charts_rel]]
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+CSS = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;margin:2em;
+color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eef2f7}
+td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
+.note{color:#666;font-size:13px}"""
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: Report, *, charts_rel: Sequence[str] = ()) -> str:
+    """A self-contained page; charts are linked by their path relative to the page."""
+    tz = ZoneInfo(report.timezone)
+    weekly = isinstance(report, WeeklyReport)
+    title = f"{'督查周报' if weekly else '月讲评'} {report.period.label}"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class=note>{html.escape(_as_of_line(report, tz))}</p>",
+             "<h2>总体情况</h2><ul>"
+             + "".join(f"<li>{html.escape(s)}</li>" for s in headline(report.total, tz))
+             + "</ul>"]
+    if not weekly:
+        parts += ["<h2>排名</h2>", _html_table([c.label for c in RANK_COLUMNS],
+                                               _rows(report.ranking.entries, RANK_COLUMNS, tz)),
+                  "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in ranking_summary(report))
+                  + "</ul>"]
+    parts += ["<h2>分单位情况</h2>",
+              _html_table(_unit_header(FIGURE_COLUMNS, "单位"),
+                          _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz)),
+              "<h2>分来源情况</h2>",
+              _html_table(_unit_header(FIGURE_COLUMNS, "来源"),
+                          _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz))]
+    if weekly:
+        parts += [f"<h2>超期未反馈清单（{len(report.overdue)} 件）</h2>",
+                  _html_table([c.label for c in OVERDUE_COLUMNS],
+                              _rows(report.overdue, OVERDUE_COLUMNS, tz)),
+                  f"<h2>退回与续办（{len(report.changes)} 次）</h2>",
+                  _html_table([c.label for c in CHANGE_COLUMNS],
+                              _rows(report.changes, CHANGE_COLUMNS, tz)),
+                  f"<h2>近 {len(report.trend)} 周趋势</h2>",
+                  _html_table([c.label for c in TREND_COLUMNS],
+                              _rows(report.trend, TREND_COLUMNS, tz))]
+    else:
+        parts += ["<h2>计分办法</h2><ul>"
+                  + "".join(f"<li>{html.escape(s)}</li>" for s in scoring_rules(report))
+                  + "</ul>"]
+    parts += [f'<img src="{html.escape(p)}" alt="{html.escape(Path(p).stem)}">'
+              for p in charts_rel]
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+            + "\n".join(parts) + "</body></html>\n")
+
+
+# -- XLSX -----------------------------------------------------------------------------------
+
+XLSX_FORMATS = {"pct": "0.0%", "days": "0.0", "score": "0.0", "date": "yyyy-mm-dd",
+                "datetime": "yyyy-mm-dd hh:mm", "int": "0"}
+
+
+def _xlsx_value(value: Any, kind: str, tz: ZoneInfo) -> Any:
+    if value is None:
+        return None
+    if kind == "datetime":
+        return value.astimezone(tz).replace(tzinfo=None)  # spreadsheets have no zones
+    if kind in ("pct", "days", "score"):
+        return float(value)
+    return value
+
+
+def _sheet(book, title: str, columns: Sequence[Column], items: Sequence[Any], tz: ZoneInfo,
+           *, first: str | None = None) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = book.create_sheet(title)
+    header = [first if (first and c.field == "label") else c.label for c in columns]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for item in items:
+        sheet.append([_xlsx_value(getattr(item, c.field), c.kind, tz) for c in columns])
+    for index, column in enumerate(columns, start=1):
+        fmt = XLSX_FORMATS.get(column.kind)
+        if fmt:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = fmt
+        width = {"text": 14, "datetime": 17, "date": 11}.get(column.kind, 10)
+        if column.field in ("title", "note"):
+            width = 40
+        sheet.column_dimensions[get_column_letter(index)].width = max(width, len(column.label) * 2)
+    sheet.freeze_panes = "B2"
+
+
+def write_xlsx(report: Report, path: Path) -> Path:
+    """One workbook: overview, per unit, per source, lists; real types and formats."""
+    from openpyxl import Workbook
+
+    tz = ZoneInfo(report.timezone)
+    book = Workbook()
+    overview = book.active
+    overview.title = "概览"
+    weekly = isinstance(report, WeeklyReport)
+    overview.append(["报表", "督查周报" if weekly else "月讲评"])
+    overview.append(["期间", report.period.key])
+    for label, day in (("起", report.period.first), ("止", report.period.last)):
+        overview.append([label, day])
+        overview.cell(overview.max_row, 2).number_format = "yyyy-mm-dd"
+    overview.append(["统计截至", report.as_of.astimezone(tz).replace(tzinfo=None)])
+    overview.cell(overview.max_row, 2).number_format = "yyyy-mm-dd hh:mm"
+    overview.append(["时区", report.timezone])
+    for column in FIGURE_COLUMNS[1:]:
+        overview.append([column.label, _xlsx_value(getattr(report.total, column.field),
+                                                   column.kind, tz)])
+        fmt = XLSX_FORMATS.get(column.kind)
+        if fmt:
+            overview.cell(overview.max_row, 2).number_format = fmt
+    overview.column_dimensions["A"].width = 18
+    overview.column_dimensions["B"].width = 18
+    if not weekly:
+        _sheet(book, "排名", RANK_COLUMNS, report.ranking.entries, tz)
+    _sheet(book, "分单位", FIGURE_COLUMNS, [*report.by_unit, report.total], tz, first="单位")
+    _sheet(book, "分来源", FIGURE_COLUMNS, [*report.by_source, report.total], tz, first="来源")
+    if weekly:
+        _sheet(book, "超期清单", OVERDUE_COLUMNS, report.overdue, tz)
+        _sheet(book, "退回续办", CHANGE_COLUMNS, report.changes, tz)
+        _sheet(book, "趋势", TREND_COLUMNS, report.trend, tz)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+# -- chat -----------------------------------------------------------------------------------
+
+def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
+    """A short plain-text version for chat, always under ``limit`` characters."""
+    tz = ZoneInfo(report.timezone)
+    weekly = isinstance(report, WeeklyReport)
+    head = [f"【{'督查周报' if weekly else '月讲评'}】{report.period.label}",
+            *headline(report.total, tz)]
+    items: list[str] = []
+    if weekly:
+        low = sorted((f for f in report.by_unit if f.due and f.key is not None),
+                     key=lambda f: (f.on_time_rate or 0.0, f.key))[:3]
+        if low:
+            head.append("按期率较低：" + "，".join(
+                f"{f.label} {text_of(f.on_time_rate, 'pct', tz)}（到期{f.due}）" for f in low))
+        if report.overdue:
+            head.append(f"超期未反馈清单（{len(report.overdue)} 件）：")
+            items = [f"{o.number} {o.unit_label} 超期{o.overdue_workdays}个工作日"
+                     for o in report.overdue]
+    else:
+        head.extend(ranking_summary(report, brief=True))
+        head.append("排名：")
+        items = [f"{e.rank}. {e.label} {half_up(e.score or 0.0)}"
+                 + (f"【{e.flag}】" if e.flag else "") for e in report.ranking.ranked]
+    return _fit(head, items, limit)
+
+
+def _fit(head: list[str], items: list[str], limit: int) -> str:
+    text = "\n".join(head)
+    for shown, item in enumerate(items):
+        rest = len(items) - shown
+        tail = f"\n…另有 {rest} 项，见报表文件"
+        if len(text) + 1 + len(item) + len(tail) >= limit and rest > 1:
+            return text + tail
+        text += "\n" + item
+    if len(text) >= limit:
+        text = text[: limit - 2] + "…"
+    return text
+
+
+# -- files ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WrittenReport:
+    files: dict[str, Path] = field(default_factory=dict)  # format -> path
+    charts: list[Path] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": {k: str(v) for k, v in self.files.items()},
+                "charts": [str(p) for p in self.charts]}
+
+
+def write_charts(report: Report, folder: Path, stem: str) -> list[Path]:
+    """The report's PNG charts in ``folder``, named ``<stem>-<chart>.png``."""
+    folder = Path(folder)
+    units = [f for f in report.by_unit if f.due and f.key is not None]
+    what = "周" if isinstance(report, WeeklyReport) else "月"
+    paths = [charts.rates_by_unit(
+        [f.label for f in units], [f.reply_rate for f in units], [f.on_time_rate for f in units],
+        folder / f"{stem}-rates.png",
+        title=f"本{what}到期件回复率与按期率（分单位） {report.period.label}")]
+    if isinstance(report, WeeklyReport):
+        trend = report.trend
+        paths.append(charts.weekly_trend(
+            [p.week for p in trend], [p.received for p in trend], [p.reply_rate for p in trend],
+            [p.on_time_rate for p in trend], folder / f"{stem}-trend.png",
+            title=f"近 {len(trend)} 周收件、回复率与按期率"))
+    else:
+        ranked = report.ranking.ranked
+        paths.append(charts.scores_by_unit(
+            [e.label for e in ranked], [e.score or 0.0 for e in ranked],
+            [e.flag for e in ranked], folder / f"{stem}-scores.png",
+            title=f"月讲评综合得分 {report.period.label}"))
+    return paths
+
+
+RENDERERS: dict[str, Callable[..., str]] = {"md": render_markdown, "html": render_html}
+
+
+def write_report(
+    report: Report, out: Path, fmt: str | None = None, *, with_charts: bool = True
+) -> WrittenReport:
+    """Write ``report`` to ``out`` (format from ``fmt`` or the suffix) and its charts next
+    to it (``<stem>-rates.png`` …)."""
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".") or "md").lower()
+    if fmt not in FORMATS:
+        raise RenderError(f"--format: 不支持「{fmt}」，可选 {', '.join(FORMATS)}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        chart_paths = write_charts(report, out.parent, out.stem) if with_charts else []
+        rel = [p.name for p in chart_paths]
+        if fmt == "xlsx":
+            write_xlsx(report, out)
+        elif fmt == "json":
+            out.write_text(render_json(report), encoding="utf-8")
+        else:
+            out.write_text(RENDERERS[fmt](report, charts_rel=rel), encoding="utf-8")
+    except OSError as exc:
+        raise RenderError(f"{out}: 无法写入 (cannot write): {exc}") from exc
+    return WrittenReport(files={fmt: out}, charts=chart_paths)
+
+
+def write_all(report: Report, folder: Path, stem: str,
+              formats: Sequence[str] = FORMATS) -> WrittenReport:
+    """Every format into ``folder`` (``<stem>.md`` …), the charts once."""
+    folder = Path(folder)
+    written = write_report(report, folder / f"{stem}.{formats[0]}", formats[0])
+    files = dict(written.files)
+    for fmt in formats[1:]:
+        files.update(write_report(report, folder / f"{stem}.{fmt}", fmt,
+                                  with_charts=False).files)
+    return WrittenReport(files=files, charts=written.charts)
+
+
+# -- the CSV of every ticket ----------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "number", "state", "state_label", "source_kind", "source_label", "channel", "external_id",
+    "unit_code", "unit_name", "routed_by", "received_at", "opened_at", "first_assigned_at",
+    "assigned_at", "acknowledged_at", "first_replied_at", "replied_at", "verified_at",
+    "closed_at", "escalated_at", "limit_days", "original_due_date", "original_due_at",
+    "due_date", "due_at", "deadline_provisional", "extension_days", "extensions_requested",
+    "extensions_approved", "last_extension_decided_at", "return_count", "last_returned_at",
+    "reopen_count", "last_reopened_at", "quality_score", "duplicate_count",
+    "reply_workdays", "replied_on_time", "replied_on_time_original", "overdue_now",
+)
+
+
+def export_tickets_csv(
+    session: Session, path: Path, *, rules: DeadlineRules, now: datetime
+) -> int:
+    """Every ticket with every timestamp (ISO 8601 in the office's zone), UTF-8 with BOM
+    so spreadsheets read the Chinese. Returns the number of tickets written."""
+    tz = rules.tz
+    units = {u.id: u for u in session.exec(select(Unit))}
+    firsts = _first_steps(session)
+    extensions = _extension_stats(session)
+    rows = session.exec(
+        select(Ticket, Message.received_at, Message.channel, Message.external_id)
+        .join(Message, col(Message.id) == col(Ticket.message_id))
+        .order_by(col(Ticket.id))
+    )
+
+    def iso(moment: datetime | None) -> str:
+        return moment.astimezone(tz).isoformat() if moment else ""
+
+    count = 0
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = path.open("w", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise RenderError(f"{path}: 无法写入 (cannot write): {exc}") from exc
+    with handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for ticket, received_at, channel, external_id in rows:
+            first = firsts.get(ticket.id, {})
+            ext = extensions.get(ticket.id, (0, 0, None))
+            unit = units.get(ticket.unit_id) if ticket.unit_id is not None else None
+            replied = first.get("reply")
+            state = TicketState(ticket.state)
+            writer.writerow([
+                ticket.number, state.value, state.label, ticket.source_kind,
+                SOURCE_LABELS[SourceKind(ticket.source_kind)], channel, external_id or "",
+                unit.code if unit else "", unit.short_name if unit else "",
+                ticket.routed_by or "", iso(received_at), iso(ticket.opened_at),
+                iso(first.get("assign")), iso(ticket.assigned_at), iso(ticket.acknowledged_at),
+                iso(replied), iso(ticket.replied_at), iso(ticket.verified_at),
+                iso(ticket.closed_at), iso(ticket.escalated_at), ticket.limit_days,
+                ticket.original_due_date.isoformat(), iso(ticket.original_due_at),
+                ticket.due_date.isoformat(), iso(ticket.due_at),
+                int(ticket.deadline_provisional), ticket.extension_days, ext[0], ext[1],
+                iso(ext[2]), ticket.return_count, iso(first.get("last_return")),
+                ticket.reopen_count, iso(first.get("last_reopen")),
+                "" if ticket.quality_score is None else ticket.quality_score,
+                ticket.duplicate_count,
+                "" if replied is None else rules.calendar.workdays_between(
+                    rules.local_date(received_at), rules.local_date(replied)),
+                "" if replied is None else int(replied <= ticket.due_at),
+                "" if replied is None else int(replied <= ticket.original_due_at),
+                int(state in OWING_STATES and now > ticket.due_at),
+            ])
+            count += 1
+    return count
+
+
+def _first_steps(session: Session) -> dict[int, dict[str, datetime]]:
+    """Per ticket: first assign, first reply, last 退回, last 续办 (from the event log)."""
+    out: dict[int, dict[str, datetime]] = {}
+    rows = session.exec(
+        select(Event.ticket_id, Event.action, Event.at)
+        .where(col(Event.action).in_(("assign", "reply", "return", "verify_fail", "reopen")))
+        .order_by(col(Event.ticket_id), col(Event.id))
+    )
+    for ticket_id, action, at in rows:
+        seen = out.setdefault(ticket_id, {})
+        if action in ("assign", "reply"):
+            seen.setdefault(action, at)
+        elif action == "return":
+            seen["last_return"] = at
+        else:
+            seen["last_reopen"] = at
+    return out
+
+
+def _extension_stats(session: Session) -> dict[int, tuple[int, int, datetime | None]]:
+    out: dict[int, tuple[int, int, datetime | None]] = {}
+    for ext in session.exec(select(Extension).order_by(col(Extension.id))):
+        asked, approved, decided = out.get(ext.ticket_id, (0, 0, None))
+        out[ext.ticket_id] = (
+            asked + 1, approved + (ext.status == ExtensionStatus.APPROVED.value),
+            ext.decided_at or decided,
+        )
+    return out

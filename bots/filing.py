@@ -1,0 +1,100 @@
+"""The intake desk chat: a pasted or forwarded message is filed like any other intake.
+
+Everything goes through ``routing.pipeline.file_items`` (the same path as ``duban intake``);
+the chat only builds the items. ``external_id`` is ``"<chat>:<message>"`` (``#n`` added
+when one message holds several), so a message delivered twice is filed once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlmodel import select
+
+from bots import render
+from bots.messages import IncomingMessage, Reply
+from ledger.models import Person, SourceKind, Ticket
+from routing.context import RoutingContext
+
+logger = logging.getLogger(__name__)
+
+_SOURCE_TAG = re.compile(
+    r"^\s*[【\[]?(网民留言|群众来信|批示件|批示|来信|留言|其他)[】\]]?\s*[:：]?\s*"
+)
+
+
+class IntakeUnavailable(RuntimeError):
+    """``routing.pipeline`` is not installed in this build."""
+
+
+def source_of(text: str) -> tuple[SourceKind, str]:
+    """A leading tag (``批示件：``, ``【来信】``) names the source; the rest is the message."""
+    match = _SOURCE_TAG.match(text)
+    if match is None:
+        return SourceKind.ONLINE, text
+    return SourceKind.parse(match.group(1)), text[match.end():]
+
+
+def build_items(msg: IncomingMessage, person: Person) -> list:
+    """The ``IntakeItem`` s for one chat message (a forwarded message is always one)."""
+    from intake.items import IntakeItem
+    from intake.paste import parse_instruction, split_pasted
+
+    kind, body = source_of(msg.text)
+    texts = [body.strip()] if msg.forwarded_from or msg.forwarded_at else split_pasted(body)
+    texts = [t for t in texts if t]
+    items = []
+    for index, text in enumerate(texts, start=1):
+        has_limit, days = parse_instruction(text) if kind == SourceKind.INSTRUCTION else \
+            (False, None)
+        suffix = f"#{index}" if len(texts) > 1 else ""
+        items.append(IntakeItem(
+            text=text,
+            source_kind=kind,
+            channel=msg.platform,
+            external_id=f"{msg.chat_id}:{msg.message_id}{suffix}",
+            received_at=msg.forwarded_at or msg.received_at,
+            submitter=person.code,
+            forwarded_from=msg.forwarded_from,
+            has_time_limit=has_limit,
+            time_limit_days=days,
+            row=index if len(texts) > 1 else None,
+        ))
+    return items
+
+
+def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> list[Reply]:
+    """File the message; one answer per item (ticket, unit, deadline, confidence)."""
+    try:
+        from routing.pipeline import file_items
+    except ImportError as exc:
+        raise IntakeUnavailable(str(exc)) from exc
+    items = build_items(msg, person)
+    if not items:
+        return [Reply("【未登记】内容为空")]
+    summary = file_items(ctx, items)
+    logger.info("intake chat %s:%s filed %d item(s): %d opened, %d triage, %d duplicates",
+                msg.platform, msg.chat_id, summary.received, summary.opened, summary.triage,
+                summary.duplicates)
+    numbers = [o.ticket for o in summary.outcomes if o.ticket]
+    ids = _ticket_ids(ctx, numbers)
+    replies = []
+    if len(summary.outcomes) > 1:
+        replies.append(Reply(
+            f"【登记结果】共 {summary.received} 条：立项 {summary.opened}，待分办 "
+            f"{summary.triage}，重复 {summary.duplicates}，未登记 {summary.rejected}"
+            + (f"，处理中 {summary.queued}" if summary.queued else "")))
+    for outcome in summary.outcomes:
+        text, actions = render.outcome_text(outcome)
+        replies.append(Reply(text, actions=actions, ticket_id=ids.get(outcome.ticket or "")))
+    return replies
+
+
+def _ticket_ids(ctx: RoutingContext, numbers: list[str]) -> dict[str, int]:
+    if not numbers:
+        return {}
+    with ctx.session() as session:
+        rows = session.exec(select(Ticket.number, Ticket.id).where(
+            Ticket.number.in_(numbers)))  # type: ignore[attr-defined]
+        return {number: ticket_id for number, ticket_id in rows}

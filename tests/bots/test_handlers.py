@@ -1,0 +1,242 @@
+"""The chat handlers on the real ledger (SQLite and PostgreSQL), through the memory adapter."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sqlmodel import func, select
+
+from bots.handlers import Handlers, ReportRequest
+from bots.messages import Outcome
+from ledger.models import Event, Reply, TicketState
+from routing.context import RoutingContext
+from tests.bots.conftest import Desk
+from tests.helpers import make_ticket
+
+
+def open_ticket(ctx: RoutingContext, text: str = "东湖路路灯不亮，晚上很黑") -> str:
+    with ctx.session() as session:
+        return make_ticket(session, ctx.rules, text=text, now=ctx.now()).number
+
+
+def assigned(desk: Desk, unit: str = "住建局") -> str:
+    """A ticket the intake desk has assigned (the card delivered to the unit's chat)."""
+    number = open_ticket(desk.ctx)
+    assert desk.say("intake", "luru1", f"/分办 {number} {unit}") == Outcome.DONE
+    desk.deliver()
+    return number
+
+
+def test_story_from_the_desk_to_a_verified_reply(desk: Desk) -> None:
+    number = open_ticket(desk.ctx)
+    assert desk.say("intake", "luru1", f"/分办 {number} 住建局") == Outcome.DONE
+    assert "已交办「住建局」" in desk.last("intake")
+    assert desk.deliver() == 1
+
+    card = desk.adapter.last("zjj")
+    assert card.text.startswith(f"【交办】{number}") and "东湖路路灯不亮" in card.text
+    assert [a.label for a in card.actions] == ["签收", "回复", "申请延期", "退回"]
+
+    # replying to the card names the ticket
+    assert desk.say("zjj", "zjj-1", "/签收", reply_to=card.message_id) == Outcome.DONE
+    assert f"{number} 已签收" in desk.last("zjj")
+    assert desk.say("zjj", "zjj-1", f"/回复 {number} 已更换路灯，恢复照明") == Outcome.DONE
+    assert desk.deliver() == 1
+    check = desk.adapter.last("sup")
+    assert check.text.startswith(f"【反馈待核查】{number}") and "已更换路灯" in check.text
+
+    # the supervisor presses the button on the card in the supervisors' chat
+    assert desk.press("sup", "ducha1", check, "核查通过(5分)") == Outcome.DONE
+    assert desk.deliver() == 1
+    assert desk.last("zjj").startswith(f"【核查通过】{number}")
+
+    assert desk.ticket(number).state == TicketState.VERIFIED
+    assert desk.events(number) == [
+        ("register", "system:test"),
+        ("assign", "王晓燕(luru1)"),
+        ("acknowledge", "刘洋(zjj-1)"),
+        ("reply", "刘洋(zjj-1)"),
+        ("verify_pass", "陈立新(ducha1)"),
+    ]
+
+
+def test_another_unit_and_a_stranger_are_refused_and_nothing_changes(desk: Desk) -> None:
+    number = assigned(desk)
+    before = desk.ticket(number)
+    events_before = desk.events(number)
+
+    # a member of another unit, in their own chat and (somehow) in the unit's chat
+    for chat in ("cgj", "zjj"):
+        for text in (f"/签收 {number}", f"/回复 {number} 不是我们的", f"/退回 {number} 不归我们",
+                     f"/延期 {number} 5 忙", f"/详情 {number}"):
+            assert desk.say(chat, "cgj-1", text) == Outcome.REFUSED
+            reply = desk.last(chat)
+            assert "没有找到该督办件，或您无权" in reply
+            assert "已交办" not in reply and "东湖路" not in reply  # nothing leaks
+
+    # a stranger in the unit's chat: one polite refusal, then silence
+    posted = len(desk.texts("zjj"))
+    assert desk.say("zjj", "u-stranger", f"/签收 {number}") == Outcome.REFUSED
+    assert "尚未在督办系统登记" in desk.last("zjj") and "/绑定" in desk.last("zjj")
+    assert desk.say("zjj", "u-stranger", f"/回复 {number} 我来回复") == Outcome.REFUSED
+    assert desk.say("zjj", "u-stranger", f"/详情 {number}") == Outcome.REFUSED
+    assert len(desk.texts("zjj")) == posted + 1
+
+    after = desk.ticket(number)
+    assert (after.state, after.version, after.unit_id) == (before.state, before.version,
+                                                           before.unit_id)
+    assert desk.events(number) == events_before
+    with desk.ctx.session() as session:
+        assert session.exec(select(func.count()).select_from(Reply)).one() == 0
+    assert desk.deliver() == 0  # and nobody was notified of anything
+
+
+def test_unknown_chat_is_refused_once_an_hour(desk: Desk, clock) -> None:
+    assert desk.say("nowhere", "zjj-1", "/待办") == Outcome.REFUSED
+    first = desk.last("nowhere")
+    assert "本群尚未绑定" in first and "duban bind --platform memory --chat nowhere" in first
+    for text in ("/待办", "hello", "/签收 DB-2026-000001"):
+        assert desk.say("nowhere", "u-stranger", text) == Outcome.REFUSED
+    assert len(desk.texts("nowhere")) == 1
+    clock.advance(hours=1, minutes=1)
+    assert desk.say("nowhere", "u-stranger", "hello") == Outcome.REFUSED
+    assert len(desk.texts("nowhere")) == 2
+    # /帮助 always answers, with the chat id an administrator needs
+    assert desk.say("nowhere", "u-stranger", "/help") == Outcome.ANSWERED
+    assert "--chat nowhere" in desk.last("nowhere")
+
+
+def test_chatter_in_a_unit_chat_is_ignored(desk: Desk) -> None:
+    assert desk.say("zjj", "zjj-1", "大家下午好") == Outcome.IGNORED
+    assert desk.say("zjj", "u-stranger", "大家下午好") == Outcome.IGNORED
+    assert desk.texts("zjj") == []
+
+
+def test_a_reply_in_several_messages_then_finish(desk: Desk) -> None:
+    number = assigned(desk)
+    card = desk.adapter.last("zjj")
+    assert desk.press("zjj", "zjj-1", card, "回复") == Outcome.ANSWERED
+    assert "可分多条发送" in desk.last("zjj")
+    assert desk.say("zjj", "zjj-1", "一、已到现场查看。") == Outcome.ANSWERED
+    assert desk.say("zjj", "zjj-1", "二、已更换灯具。") == Outcome.ANSWERED
+    assert "第 2 段" in desk.last("zjj")
+    # someone else talking meanwhile does not join the draft
+    assert desk.say("zjj", "zjj-ld", "辛苦了") == Outcome.IGNORED
+    assert desk.say("zjj", "zjj-1", "/办结") == Outcome.DONE
+    with desk.ctx.session() as session:
+        texts = session.exec(select(Reply.text)).all()
+    assert texts == ["一、已到现场查看。\n二、已更换灯具。"]
+    assert desk.ticket(number).state == TicketState.REPLIED
+    assert desk.say("zjj", "zjj-1", f"/办结 {number}") == Outcome.ANSWERED
+    assert "已反馈，等待督查室核查" in desk.last("zjj")
+
+
+def test_finish_with_text_is_the_final_reply(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/done {number} 已办结，路灯恢复") == Outcome.DONE
+    assert desk.ticket(number).state == TicketState.REPLIED
+
+
+def test_extension_asked_by_button_and_approved(desk: Desk) -> None:
+    number = assigned(desk)
+    card = desk.adapter.last("zjj")
+    assert desk.press("zjj", "zjj-1", card, "申请延期") == Outcome.ANSWERED
+    assert "延期天数 理由" in desk.last("zjj")
+    assert desk.say("zjj", "zjj-1", f"/延期 {number} 几天 需协调") == Outcome.REFUSED
+    assert "延期天数须为数字" in desk.last("zjj")
+    # the draft is still open: the next message completes the command
+    assert desk.say("zjj", "zjj-1", "三天 需协调供电部门") == Outcome.DONE
+    desk.deliver()
+    request = desk.adapter.last("sup")
+    assert request.text.startswith(f"【延期申请】{number}")
+    due = desk.ticket(number).due_date
+    assert desk.say("sup", "ducha1", f"/approve {number} 2 同意") == Outcome.DONE
+    desk.deliver()
+    assert desk.last("zjj").startswith(f"【延期已批准】{number} 延期 2 个工作日")
+    assert desk.ticket(number).due_date > due
+
+
+def test_ledger_errors_become_polite_chinese(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/签收 {number}") == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", f"/签收 {number}") == Outcome.REFUSED
+    assert desk.last("zjj") == f"{number}: 当前状态为「已签收」，不能签收"
+    assert desk.say("zjj", "zjj-1", f"/核查 {number} 通过 5") == Outcome.REFUSED
+    assert "用法" not in desk.last("zjj") and "Traceback" not in desk.last("zjj")
+    assert desk.say("sup", "ducha1", f"/核查 {number} 通过 9") == Outcome.REFUSED
+    assert desk.say("sup", "ducha1", f"/核查 {number} 很好") == Outcome.REFUSED
+    assert desk.last("sup").startswith("用法：/核查")
+    assert desk.say("zjj", "zjj-1", "/签收") == Outcome.REFUSED
+    assert "请写明督办件编号" in desk.last("zjj")
+
+
+def test_detail_shows_masked_text_in_the_unit_chat(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/详情 {number}") == Outcome.ANSWERED
+    detail = desk.last("zjj")
+    assert detail.startswith(f"【详情】{number}") and "住建局" in detail
+    assert desk.say("sup", "ducha1", f"/详情 {number}") == Outcome.ANSWERED
+    # a supervisor in a unit's chat cannot pull another unit's ticket into it
+    assert desk.say("cgj", "ducha1", f"/详情 {number}") == Outcome.REFUSED
+
+
+def test_todo_lists(desk: Desk) -> None:
+    number = assigned(desk)
+    open_ticket(desk.ctx, "滨江花园小区垃圾无人清运")
+    assert desk.say("zjj", "zjj-1", "/待办") == Outcome.ANSWERED
+    assert number in desk.last("zjj") and "共 1 件" in desk.last("zjj")
+    assert desk.say("intake", "luru1", "/todo") == Outcome.ANSWERED
+    assert "【待分办】共 1 件" in desk.last("intake")
+
+
+def test_return_goes_back_to_the_desk(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/退回 {number} 路灯归城管局管理") == Outcome.DONE
+    desk.deliver()
+    assert number in desk.last("intake") and "退回" in desk.last("intake")
+    assert desk.ticket(number).state == TicketState.RETURNED
+
+
+def test_the_same_message_twice_is_handled_once(desk: Desk) -> None:
+    number = assigned(desk)
+    kw = {"message_id": "m-42"}
+    assert desk.say("zjj", "zjj-1", f"/回复 {number} 已处理", **kw) == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", f"/回复 {number} 已处理", **kw) == Outcome.DUPLICATE
+    with desk.ctx.session() as session:
+        assert session.exec(select(func.count()).select_from(Reply)).one() == 1
+        assert session.exec(select(func.count()).select_from(Event).where(
+            Event.action == "reply")).one() == 1
+
+
+def test_report_hook(ctx: RoutingContext) -> None:
+    from tests.bots.conftest import bind_all
+
+    asked: list[ReportRequest] = []
+
+    def report(_ctx: RoutingContext, request: ReportRequest):
+        asked.append(request)
+        return SimpleNamespace(text=f"【督查周报】{request.period or '本周'}", images=[])
+
+    bind_all(ctx, "memory")
+    desk = Desk(ctx, handlers=Handlers(ctx, report=report))
+    assert desk.say("sup", "ducha1", "/报表 上周") == Outcome.ANSWERED
+    assert desk.last("sup") == "【督查周报】上周"
+    assert desk.say("zjj", "zjj-1", "/report") == Outcome.ANSWERED
+    assert [(r.period, r.unit, r.person) for r in asked] == [("上周", None, "ducha1"),
+                                                           ("", "zjj", "zjj-1")]
+
+
+def test_report_without_the_reports_package(desk: Desk) -> None:
+    def missing(_ctx, _request):
+        return None
+
+    desk.hub.handlers.report = missing
+    assert desk.say("sup", "ducha1", "/报表") == Outcome.ANSWERED
+    assert "报表功能尚未启用" in desk.last("sup")
+
+
+def test_whoami_and_help(desk: Desk) -> None:
+    assert desk.say("zjj", "zjj-1", "/身份") == Outcome.ANSWERED
+    assert "刘洋（zjj-1） 住建局 经办人" in desk.last("zjj")
+    assert desk.say("sup", "ducha1", "/帮助") == Outcome.ANSWERED
+    assert "/核查" in desk.last("sup")

@@ -15,6 +15,7 @@ from duban.cli import demo as demo_cmd
 from duban.cli import directory as directory_cmd
 from duban.cli import intake as intake_cmd
 from duban.cli import jobs as jobs_cmd
+from duban.cli import report as report_cmd
 from duban.cli import tickets as tickets_cmd
 from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
 
@@ -55,6 +56,7 @@ tickets_cmd.register(app)
 intake_cmd.register(app)
 jobs_cmd.register(app)
 demo_cmd.register(app)
+report_cmd.register(app)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

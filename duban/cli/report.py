@@ -1,0 +1,200 @@
+"""``duban report weekly|monthly|export`` and ``duban replay``: thin commands over ``reports``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from duban.cli.common import EXIT_BAD_INPUT, JsonOpt, bad_input, emit_json, fail, runtime, say
+from duban.runtime import Runtime
+
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f",
+                 help="md | html | xlsx | json（默认取 --out 的扩展名，否则 md）"),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="写入文件，图表 PNG 写在同一目录 (write to FILE)"),
+]
+WeekOpt = Annotated[
+    str | None, typer.Option("--week", "-w", help="ISO 周，如 2026-W47（默认上一个完整周）")
+]
+MonthOpt = Annotated[
+    str | None, typer.Option("--month", "-m", help="月份，如 2026-11（默认上一个完整月）")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="按此时刻出表，如 2026-11-23T09:00（默认现在，办公地时间）"),
+]
+
+
+def register(app: typer.Typer) -> None:
+    report = typer.Typer(help="统计报表：督查周报、月讲评、导出 (reports)", no_args_is_help=True)
+    report.command("weekly", help="督查周报 (weekly report, ISO week)")(weekly)
+    report.command("monthly", help="月讲评：排名、红旗黄旗、问责提示 (monthly ranking)")(monthly)
+    report.command("export", help="导出全部督办件及各环节时间 CSV (every ticket, every time)")(
+        export
+    )
+    app.add_typer(report, name="report")
+    app.command("replay", help="把真实留言答复 CSV 作为历史重放进台账并出报表 (replay history)")(
+        replay
+    )
+
+
+@contextmanager
+def _report_errors() -> Iterator[None]:
+    from reports.errors import ReportError
+
+    try:
+        yield
+    except ReportError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def _now(rt: Runtime, as_of: str | None) -> datetime:
+    if not as_of:
+        return rt.now()
+    try:
+        moment = datetime.fromisoformat(as_of.strip())
+    except ValueError:
+        bad_input(f"--as-of: 「{as_of}」不是时间，请写成 2026-11-23T09:00 (not a time)")
+    return moment.replace(tzinfo=rt.tz) if moment.tzinfo is None else moment
+
+
+def _format(fmt: str | None, out: Path | None) -> str:
+    from reports.render import FORMATS
+
+    chosen = (fmt or (out.suffix.lstrip(".") if out is not None and out.suffix else "md")).lower()
+    if chosen not in FORMATS:
+        bad_input(f"--format: 不支持「{chosen}」，可选 {' | '.join(FORMATS)}")
+    return chosen
+
+
+def _emit(rt: Runtime, report, fmt: str, out: Path | None, json: bool) -> None:
+    """Print the report, or write it (and its charts) and print the paths."""
+    from reports.render import render_html, render_json, render_markdown, write_report
+
+    if out is None and fmt != "xlsx":
+        if json or fmt == "json":
+            sys.stdout.write(render_json(report))
+        else:
+            say({"md": render_markdown, "html": render_html}[fmt](report).rstrip("\n"))
+        return
+    target = out or rt.settings.reports_path / f"{report.kind}-{report.period.key}.xlsx"
+    written = write_report(report, target, fmt)
+    if json:
+        emit_json({"period": report.period.key, **written.as_dict()})
+        return
+    for path in [*written.files.values(), *written.charts]:
+        say(str(path))
+
+
+def weekly(
+    ctx: typer.Context,
+    week: WeekOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    trend_weeks: Annotated[int, typer.Option("--trend-weeks", min=1, max=104,
+                                             help="趋势周数")] = 8,
+    json: JsonOpt = False,
+) -> None:
+    from reports.periods import last_complete_week, parse_week
+    from reports.weekly import build_weekly
+
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    with _report_errors():
+        period = parse_week(week) if week else last_complete_week(now, rt.tz)
+        chosen = _format(fmt, out)
+        with rt.session() as session:
+            report = build_weekly(session, now=now, rules=rt.rules, policy=rt.policy.ranking,
+                                  week=period, trend_weeks=trend_weeks)
+        _emit(rt, report, chosen, out, json)
+
+
+def monthly(
+    ctx: typer.Context,
+    month: MonthOpt = None,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
+    as_of: AsOfOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    from reports.monthly import build_monthly
+    from reports.periods import last_complete_month, parse_month
+
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    with _report_errors():
+        period = parse_month(month) if month else last_complete_month(now, rt.tz)
+        chosen = _format(fmt, out)
+        with rt.session() as session:
+            report = build_monthly(session, now=now, rules=rt.rules, policy=rt.policy.ranking,
+                                   month=period)
+        _emit(rt, report, chosen, out, json)
+
+
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV 文件 (UTF-8 with BOM)")],
+    as_of: AsOfOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    from reports.render import export_tickets_csv
+
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    with _report_errors(), rt.session() as session:
+        count = export_tickets_csv(session, out, rules=rt.rules, now=now)
+    if json:
+        emit_json({"tickets": count, "path": str(out)})
+    else:
+        say(f"已导出 {count} 件督办件 -> {out}")
+
+
+def replay(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="replies.csv（留言编号, 留言时间, 答复时间 …）")],
+    week: Annotated[str | None, typer.Option("--week", "-w",
+                                             help="周报的 ISO 周（默认收件最多的一周）")] = None,
+    month: Annotated[str | None, typer.Option("--month", "-m",
+                                              help="月讲评的月份（默认收件最多的一月）")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                                             help="报表目录（默认 DUBAN_HOME/reports/replay）")
+                   ] = None,
+    json: JsonOpt = False,
+) -> None:
+    from ledger import schema
+    from ledger.directory import list_units, load_directory
+    from reports.periods import parse_month, parse_week
+    from reports.replay import run_replay, summary_lines
+
+    rt = runtime(ctx)
+    if not file.is_file():
+        fail(f"{file}: 文件不存在 (no such file)", EXIT_BAD_INPUT)
+    with _report_errors():
+        week_period = parse_week(week) if week else None
+        month_period = parse_month(month) if month else None
+        schema.upgrade(rt.engine)
+        with rt.session() as session:
+            if not list_units(session):
+                load_directory(session, rt.settings.data_dir / "units.yaml")
+        with rt.session() as session:
+            summary = run_replay(session, file, rules=rt.rules, policy=rt.policy.ranking,
+                                 week=week_period, month=month_period,
+                                 out_dir=out or rt.settings.reports_path / "replay")
+    if json:
+        from reports.render import to_jsonable
+
+        emit_json(to_jsonable(summary.as_dict()))
+        return
+    for line in summary_lines(summary):
+        say(line)

@@ -1,0 +1,136 @@
+"""``duban report`` and ``duban replay``: output, --json, files, exit codes (0 / 1 / 2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from duban.cli import app
+from duban.settings import Settings
+from ledger.db import make_engine, session_scope
+from tests.reports import scenario
+
+runner = CliRunner()
+AS_OF = "2026-11-23T09:00"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def ledger() -> None:
+    """``duban init`` then the hand-built week in the CLI's own ledger."""
+    code, _, err = run("init")
+    assert code == 0, err
+    engine = make_engine(Settings().db_url)
+    with session_scope(engine) as session:
+        scenario.build(session)
+    engine.dispose()
+
+
+def test_weekly_json_defaults_to_the_last_complete_week(ledger) -> None:
+    code, out, err = run("report", "weekly", "--as-of", AS_OF, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["period"]["key"] == "2026-W47"
+    assert (data["total"]["due"], data["total"]["on_time_rate"]) == (4, 0.75)
+    assert len(data["overdue"]) == 3
+
+
+def test_weekly_markdown_to_stdout(ledger) -> None:
+    code, out, _ = run("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF)
+    assert code == 0
+    assert out.startswith("# 督查周报 2026年第47周") and "按期率 75.0%" in out
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "xlsx", "json"])
+def test_weekly_to_a_file_writes_the_charts_next_to_it(ledger, tmp_path: Path, fmt) -> None:
+    out = tmp_path / f"zhoubao.{fmt}"
+    code, printed, err = run("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF,
+                             "--out", str(out), "--json")
+    assert code == 0, err
+    data = json.loads(printed)
+    assert data["files"] == {fmt: str(out)} and out.stat().st_size > 0
+    assert data["charts"] == [str(tmp_path / "zhoubao-rates.png"),
+                              str(tmp_path / "zhoubao-trend.png")]
+    code, printed, _ = run("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF,
+                           "--out", str(out))
+    assert printed.split() == [str(out), *data["charts"]]
+
+
+def test_monthly(ledger, tmp_path: Path) -> None:
+    code, out, err = run("report", "monthly", "--month", "2026-11", "--as-of", "2026-12-01T09:00",
+                         "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["period"]["key"] == "2026-11" and data["kind"] == "monthly"
+    assert data["ranking"]["entries"][0]["unit"] == "zjj"
+    code, out, _ = run("report", "monthly", "--as-of", "2026-12-01T09:00", "-o",
+                       str(tmp_path / "m.xlsx"))
+    assert code == 0 and (tmp_path / "m-scores.png").exists()
+
+
+def test_export_csv(ledger, tmp_path: Path) -> None:
+    out = tmp_path / "tickets.csv"
+    code, printed, err = run("report", "export", "--out", str(out), "--json")
+    assert code == 0, err
+    assert json.loads(printed) == {"tickets": 10, "path": str(out)}
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert len(rows) == 10 and all(row["received_at"] for row in rows)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("report", "weekly", "--week", "2026-47"),
+        ("report", "weekly", "--week", "2025-W53"),
+        ("report", "weekly", "--format", "pdf"),
+        ("report", "weekly", "--as-of", "yesterday"),
+        ("report", "monthly", "--month", "2026-13"),
+        ("report", "monthly", "--month", "November"),
+        ("report", "export"),
+        ("replay", "/no/such/replies.csv"),
+    ],
+)
+def test_bad_input_exits_2(ledger, args) -> None:
+    code, _, err = run(*args)
+    assert code == 2, err
+    assert err.strip()
+
+
+def test_bad_week_message_names_the_option(ledger) -> None:
+    code, _, err = run("report", "weekly", "--week", "2026-47")
+    assert code == 2 and "--week" in err and "2026-W47" in err
+
+
+SYNTHETIC = [  # self-written rows in the file's shape (two time formats, newlines, commas)
+    ("9001", "U1", "东湖路路灯不亮", "2026/11/2 9:30:00", "东湖路\n路灯，不亮", "已修复" * 60,
+     "2026/11/4 10:00:00"),
+    ("9002", "U2", "小区垃圾未清运", "2026-11-03 08:00:00", "垃圾, 三天没人收", "已清运",
+     "2026/11/20 16:00:00"),
+    ("9003", "U3", "噪音扰民", "2026/11/5 20:00:00", "夜间施工", "已查处", "2026/11/5 19:00:00"),
+]
+
+
+def test_replay_a_small_file(ledger, tmp_path: Path) -> None:
+    path = tmp_path / "replies.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复意见",
+                         "答复时间"])
+        writer.writerows(SYNTHETIC)
+    code, out, err = run("replay", str(path), "--json", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["replay"]["added"] == 2 and data["replay"]["skipped"] == 0
+    assert data["replay"]["rejected"][0]["reason"].startswith("留言 9003")  # replied first
+    assert data["weekly"]["period"] == "2026-W45" and data["monthly"]["period"] == "2026-11"
+    assert Path(data["files"]["weekly"]["charts"][0]).exists()
+    code, out, _ = run("replay", str(path), "--json", "--out", str(tmp_path / "out"))
+    assert json.loads(out)["replay"]["skipped"] == 2  # a second run adds nothing

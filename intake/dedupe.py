@@ -19,12 +19,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import numpy as np
-from sqlmodel import Session, col, select
-
-from ledger.models import Message, MessageBand, Ticket, TicketState
 
 BANDS = 10
 ROWS = 3
@@ -51,6 +47,7 @@ class Fingerprint:
     core_hash: str
     core: str
     bands: list[int]
+    shingles: np.ndarray  # sorted unique trigram codes of ``core``
 
 
 def content_hash(text: str, title: str | None = None) -> str:
@@ -78,9 +75,9 @@ def _trigram_codes(core: str) -> np.ndarray:
         return np.unique(points[:-2] * _P1 + points[1:-1] * _P2 + points[2:])
 
 
-def minhash_bands(core: str) -> list[int]:
+def minhash_bands(core: str, codes: np.ndarray | None = None) -> list[int]:
     """``BANDS`` signed 64-bit band keys (the band number folded in) for ``core``."""
-    codes = _trigram_codes(core)
+    codes = _trigram_codes(core) if codes is None else codes
     with np.errstate(over="ignore"):
         signature = ((codes[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(11)).min(axis=0)
     rows = signature.reshape(BANDS, ROWS)
@@ -94,90 +91,30 @@ def minhash_bands(core: str) -> list[int]:
 
 def fingerprint(text: str, title: str | None = None) -> Fingerprint:
     core = core_text(text)
+    codes = _trigram_codes(core)
     return Fingerprint(
         content_hash=content_hash(text, title),
         core_hash=hashlib.sha256(core.encode("utf-8")).hexdigest(),
         core=core,
-        bands=minhash_bands(core),
+        bands=minhash_bands(core, codes),
+        shingles=codes,
     )
 
 
-def trigrams(core: str) -> set[str]:
-    return {core[i:i + 3] for i in range(max(1, len(core) - 2))}
+def shingles(core: str) -> np.ndarray:
+    """The sorted unique trigram codes of a core text (what ``similar`` compares)."""
+    return _trigram_codes(core)
 
 
-def similar(a: str, b: str, *, threshold: float) -> bool:
-    """Near-duplicate test on two core texts (trigram Jaccard, or containment)."""
-    if a == b:
-        return True
-    x, y = trigrams(a), trigrams(b)
-    common = len(x & y)
+def similar(a: np.ndarray, b: np.ndarray, *, threshold: float) -> bool:
+    """Near-duplicate test on two trigram sets: Jaccard, or one nearly containing the other
+    (an added sentence) while still similar overall."""
+    common = np.intersect1d(a, b, assume_unique=True).size
     if not common:
         return False
-    jaccard = common / len(x | y)
+    union = a.size + b.size - common
+    jaccard = common / union
     if jaccard >= threshold:
         return True
-    smaller = min(len(x), len(y))
-    containment = common / smaller
-    return smaller >= 30 and containment >= 0.92 and jaccard >= threshold - 0.25
-
-
-@dataclass
-class DuplicateFinder:
-    """Finds the original of a message among those stored within the window."""
-
-    session: Session
-    window_days: int
-    threshold: float
-
-    def find(self, fp: Fingerprint, received_at: datetime) -> Message | None:
-        since = received_at - timedelta(days=self.window_days)
-        exact = self.session.exec(
-            select(Message)
-            .where((Message.content_hash == fp.content_hash) | (Message.core_hash == fp.core_hash))
-            .where(Message.received_at >= since)
-            .order_by(col(Message.id))
-            .limit(1)
-        ).first()
-        if exact is not None:
-            return self._open_root(exact)
-        if len(fp.core) < 12:  # too short to call "the same" on similarity alone
-            return None
-        candidates = self.session.exec(
-            select(Message)
-            .join(MessageBand, col(MessageBand.message_id) == col(Message.id))
-            .where(col(MessageBand.value).in_(fp.bands))
-            .where(Message.received_at >= since)
-            .distinct()
-            .order_by(col(Message.id))
-            .limit(50)
-        ).all()
-        for candidate in candidates:
-            if similar(fp.core, core_text(candidate.text), threshold=self.threshold):
-                return self._open_root(candidate)
-        return None
-
-    def _open_root(self, message: Message) -> Message | None:
-        """The first message of the complaint, unless its ticket is archived: a complaint
-        made again after its matter was closed is a new matter."""
-        root = self._root(message)
-        state = self.session.exec(
-            select(Ticket.state).where(Ticket.message_id == root.id)).first()
-        return None if state == TicketState.ARCHIVED.value else root
-
-    def _root(self, message: Message) -> Message:
-        seen = set()
-        while message.duplicate_of_id is not None and message.id not in seen:
-            seen.add(message.id)
-            parent = self.session.get(Message, message.duplicate_of_id)
-            if parent is None:
-                break
-            message = parent
-        return message
-
-
-def add_bands(session: Session, message: Message, fp: Fingerprint) -> None:
-    session.add_all(
-        MessageBand(message_id=message.id, band=band, value=value)
-        for band, value in enumerate(fp.bands)
-    )
+    smaller = min(a.size, b.size)
+    return smaller >= 30 and common / smaller >= 0.92 and jaccard >= threshold - 0.25

@@ -15,14 +15,16 @@ def next_ticket_number(session: Session, year: int) -> str:
     return f"{PREFIX}-{year}-{next_value(session, f'ticket-{year}'):06d}"
 
 
-def next_value(session: Session, name: str) -> int:
+def next_value(session: Session, name: str, *, step: int = 1) -> int:
+    """Add ``step`` to the counter and return its new value (a block of ``step`` numbers)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Counter.__table__
     statement = (
         insert(table)
-        .values(name=name, value=1)
-        .on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + 1})
+        .values(name=name, value=step)
+        .on_conflict_do_update(index_elements=[table.c.name],
+                               set_={"value": table.c.value + step})
         .returning(table.c.value)
     )
     return int(session.execute(statement).scalar_one())

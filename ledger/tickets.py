@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from ledger.deadlines import DeadlineRules
+from ledger.deadlines import Deadline, DeadlineRules
 from ledger.errors import BadInput, IllegalTransition, NotFound, PermissionDenied
 from ledger.models import (
     Event,
@@ -232,8 +232,7 @@ def open_ticket(
             to_state=ticket.state,
             actor_id=actor.person_id,
             actor=actor.label,
-            data={"due_date": deadline.due_date.isoformat(), "limit_days": deadline.limit_days,
-                  "provisional": deadline.provisional},
+            data=register_data(deadline),
             at=now,
         )
     )
@@ -285,11 +284,22 @@ def assign(
                 created_at=now,
             )
         )
-    return _apply(
-        session, ticket, action, actor, now, note=note,
-        data={"unit": unit.code, "from_unit_id": previous, "routed_by": routed_by,
-              "confidence": confidence, "classifier_version": classifier_version},
-    )
+    return _apply(session, ticket, action, actor, now, note=note,
+                  data=assign_data(unit.code, previous, routed_by, confidence,
+                                   classifier_version))
+
+
+def register_data(deadline: Deadline) -> dict[str, Any]:
+    """The data of a 立项 event (shared with ``ledger.bulk``)."""
+    return {"due_date": deadline.due_date.isoformat(), "limit_days": deadline.limit_days,
+            "provisional": deadline.provisional}
+
+
+def assign_data(unit_code: str, from_unit_id: int | None, routed_by: str,
+                confidence: float | None, classifier_version: str | None) -> dict[str, Any]:
+    """The data of a 交办 event (shared with ``ledger.bulk``)."""
+    return {"unit": unit_code, "from_unit_id": from_unit_id, "routed_by": routed_by,
+            "confidence": confidence, "classifier_version": classifier_version}
 
 
 def set_suggestions(ticket: Ticket, suggestions: list[dict[str, Any]]) -> None:

@@ -7,9 +7,10 @@ same notice is never written twice, so a job that runs again writes nothing new.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from ledger.deadlines import DeadlineRules
@@ -57,12 +58,33 @@ def write(
     return row
 
 
+def row(*, dedupe_key: str, kind: str, audience: str, text: str, now: datetime,
+        unit_id: int | None = None, ticket_id: int | None = None,
+        payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An outbox row for a bulk insert (see ``insert_rows``)."""
+    return {"dedupe_key": dedupe_key, "kind": kind, "audience": audience, "unit_id": unit_id,
+            "person_id": None, "ticket_id": ticket_id, "text": text, "payload": payload or {},
+            "status": "pending", "created_at": now, "not_before": now}
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk-insert outbox rows whose keys are new (fresh tickets' keys always are)."""
+    if rows:
+        session.execute(insert(Notification.__table__), rows)
+
+
 def deadline_phrase(ticket: Ticket, rules: DeadlineRules, now: datetime) -> str:
-    left = rules.workdays_left(ticket.due_date, now)
-    provisional = "（临时时限）" if ticket.deadline_provisional else ""
-    if now > ticket.due_at:
-        return f"{ticket.due_date.isoformat()}（已超期 {max(-left, 1)} 个工作日）{provisional}"
-    return f"{ticket.due_date.isoformat()}（剩 {left} 个工作日）{provisional}"
+    return phrase_for(ticket.due_date, ticket.due_at, ticket.deadline_provisional, rules, now)
+
+
+def phrase_for(due_date: date, due_at: datetime, provisional: bool, rules: DeadlineRules,
+               now: datetime) -> str:
+    """"2026-12-07（剩 5 个工作日）" or "…（已超期 2 个工作日）"."""
+    left = rules.workdays_left(due_date, now)
+    note = "（临时时限）" if provisional else ""
+    if now > due_at:
+        return f"{due_date.isoformat()}（已超期 {max(-left, 1)} 个工作日）{note}"
+    return f"{due_date.isoformat()}（剩 {left} 个工作日）{note}"
 
 
 def card_text(
@@ -71,31 +93,39 @@ def card_text(
     """The 交办 card a unit receives: number, masked content, source, deadline, days left."""
     message = session.get(Message, ticket.message_id)
     assert message is not None
-    if message.unit_text is not None:  # masked for units, title included
-        content, title = message.unit_text, ""
+    return compose_card(
+        heading=heading, number=ticket.number, source_kind=ticket.source_kind,
+        received_on=rules.local_date(message.received_at),
+        deadline=deadline_phrase(ticket, rules, now),
+        title=message.title, text=message.text, unit_text=message.unit_text)
+
+
+def compose_card(*, heading: str, number: str, source_kind: str, received_on: date,
+                 deadline: str, title: str | None, text: str, unit_text: str | None) -> str:
+    if unit_text is not None:  # masked for units, title included
+        content, title_line = unit_text, ""
     else:
-        content = message.text
-        title = f"标题：{message.title}\n" if message.title else ""
+        content = text
+        title_line = f"标题：{title}\n" if title else ""
     if len(content) > PREVIEW_CHARS:
-        content = content[:PREVIEW_CHARS] + "……（全文：/详情 " + ticket.number + "）"
+        content = content[:PREVIEW_CHARS] + "……（全文：/详情 " + number + "）"
     return (
-        f"【{heading}】{ticket.number}\n"
-        f"来源：{SOURCE_LABELS[SourceKind(ticket.source_kind)]}　"
-        f"收件：{rules.local_date(message.received_at).isoformat()}\n"
-        f"办理时限：{deadline_phrase(ticket, rules, now)}\n"
-        f"{title}内容：{content}\n"
-        f"操作：/签收 {ticket.number}　/回复 {ticket.number} 内容　"
-        f"/延期 {ticket.number} 天数 理由　/退回 {ticket.number} 理由"
+        f"【{heading}】{number}\n"
+        f"来源：{SOURCE_LABELS[SourceKind(source_kind)]}　收件：{received_on.isoformat()}\n"
+        f"办理时限：{deadline}\n"
+        f"{title_line}内容：{content}\n"
+        f"操作：/签收 {number}　/回复 {number} 内容　/延期 {number} 天数 理由　/退回 {number} 理由"
     )
 
 
-def unit_actions(ticket: Ticket) -> list[dict[str, str]]:
+def unit_actions(ticket: Ticket | str) -> list[dict[str, str]]:
     """Buttons a platform may offer on a unit card (plain commands work everywhere)."""
+    number = ticket if isinstance(ticket, str) else ticket.number
     return [
-        {"label": "签收", "command": f"/签收 {ticket.number}"},
-        {"label": "回复", "command": f"/回复 {ticket.number} "},
-        {"label": "申请延期", "command": f"/延期 {ticket.number} "},
-        {"label": "退回", "command": f"/退回 {ticket.number} "},
+        {"label": "签收", "command": f"/签收 {number}"},
+        {"label": "回复", "command": f"/回复 {number} "},
+        {"label": "申请延期", "command": f"/延期 {number} "},
+        {"label": "退回", "command": f"/退回 {number} "},
     ]
 
 

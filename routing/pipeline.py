@@ -20,11 +20,12 @@ from sqlmodel import Session, col, select
 from intake.items import IntakeItem
 from intake.store import DUPLICATE, KNOWN, NEW, REJECTED, Accepted, accept
 from ledger import tickets as T
+from ledger.bulk import Opened, OpenSpec, open_tickets
 from ledger.directory import list_units
 from ledger.models import Message, MessageStatus, Ticket, TicketState
 from routing import notify
 from routing.context import RoutingContext
-from routing.router import Decision, UnitIndex, decide
+from routing.router import UnitIndex, decide
 
 logger = logging.getLogger(__name__)
 
@@ -150,103 +151,126 @@ def enqueue_routing(ctx: RoutingContext, queue: Any, message_ids: list[int]) -> 
 def route_messages(ctx: RoutingContext, message_ids: list[int]) -> list[ItemOutcome]:
     """Open (or find) the ticket of each message: idempotent, one transaction per call.
 
-    Running it twice for a message makes one ticket; a message that is a 重复件 joins its
-    original's ticket once that exists.
+    Running it twice for a message makes one ticket (a unique constraint backs this up
+    between concurrent workers); a 重复件 joins its original's ticket once that exists.
     """
     now = ctx.now()
-    predictor = ctx.predictor()
     with ctx.session() as session:
         units = UnitIndex(list_units(session))
-        messages = _load(session, message_ids)
-        fresh = [m for m in messages if m.status == MessageStatus.RECEIVED.value]
-        existing = _tickets_of(session, [m.id for m in messages])
-        fresh = [m for m in fresh if m.id not in existing]
-        decisions = decide(fresh, units=units, rules=ctx.route_rules(), predictor=predictor,
+        rows = _load(session, message_ids)
+        existing = _tickets_of(session, [row.id for row in rows])
+        fresh = [r for r in rows if r.status == MessageStatus.RECEIVED.value
+                 and r.id not in existing]
+        decisions = decide(fresh, units=units, rules=ctx.route_rules(),
+                           predictor=ctx.predictor() if fresh else None,
                            threshold=ctx.policy.routing.confidence_threshold)
-        outcomes: dict[int, ItemOutcome] = {}
-        for message, decision in zip(fresh, decisions, strict=True):
-            ticket = _open(session, message, decision, ctx=ctx, now=now)
-            existing[message.id] = ticket
-            outcomes[message.id] = _ticket_outcome(ticket, decision, units)
-        for message in messages:
-            if message.id in outcomes:
+        specs = [
+            OpenSpec(message_id=r.id, source_kind=r.source_kind, received_at=r.received_at,
+                     has_time_limit=r.has_time_limit, time_limit_days=r.time_limit_days,
+                     unit=d.unit, routed_by=d.routed_by, classifier_version=d.classifier_version,
+                     confidence=d.confidence, suggestions=d.suggestions)
+            for r, d in zip(fresh, decisions, strict=True)
+        ]
+        opened = open_tickets(session, specs, rules=ctx.rules, now=now, actor=ROUTER)
+        _notify_opened(session, fresh, specs, opened, ctx=ctx, now=now)
+        outcomes = {
+            o.message_id: _opened_outcome(o, spec) for o, spec in zip(opened, specs, strict=True)
+        }
+        for row in rows:
+            if row.id in outcomes:
                 continue
-            if message.duplicate_of_id is not None:
-                outcomes[message.id] = _link(session, message, ctx=ctx, now=now)
-            elif message.id in existing:
-                outcomes[message.id] = _existing_outcome(existing[message.id], units)
-        _link_waiting(session, [m.id for m in fresh], ctx=ctx, now=now)
-    return [outcomes[m.id] for m in messages if m.id in outcomes]
+            if row.duplicate_of_id is not None:
+                outcomes[row.id] = _link(session, row.id, ctx=ctx, now=now)
+            elif row.id in existing:
+                outcomes[row.id] = _existing_outcome(existing[row.id], units)
+        _link_waiting(session, [r.id for r in fresh], ctx=ctx, now=now)
+    return [outcomes[r.id] for r in rows if r.id in outcomes]
 
 
-def _load(session: Session, ids: list[int]) -> list[Message]:
-    found: list[Message] = []
-    for start in range(0, len(ids), 900):
-        found.extend(session.exec(
-            select(Message).where(col(Message.id).in_(ids[start:start + 900]))
-            .order_by(col(Message.id))))
+def _load(session: Session, ids: list[int]) -> list[Any]:
+    """The columns routing needs, as light rows (no ORM objects: this runs per batch)."""
+    found: list[Any] = []
+    columns = (Message.id, Message.status, Message.title, Message.text, Message.unit_text,
+               Message.source_kind, Message.received_at, Message.has_time_limit,
+               Message.time_limit_days, Message.duplicate_of_id)
+    for part in chunks(sorted(set(ids)), 900):
+        found.extend(session.exec(select(*columns).where(col(Message.id).in_(part))))
     return found
 
 
 def _tickets_of(session: Session, message_ids: list[int]) -> dict[int, Ticket]:
     found: dict[int, Ticket] = {}
-    for start in range(0, len(message_ids), 900):
-        for ticket in session.exec(select(Ticket).where(
-                col(Ticket.message_id).in_(message_ids[start:start + 900]))):
+    for part in chunks(message_ids, 900):
+        for ticket in session.exec(select(Ticket).where(col(Ticket.message_id).in_(part))):
             found[ticket.message_id] = ticket
     return found
 
 
-def _open(session: Session, message: Message, decision: Decision, *, ctx: RoutingContext,
-          now: datetime) -> Ticket:
-    ticket = T.open_ticket(session, message, rules=ctx.rules, now=now, actor=ROUTER)
-    ticket.suggestions = decision.suggestions
-    ticket.confidence = decision.confidence
-    ticket.classifier_version = decision.classifier_version
-    if decision.unit is not None:
-        event = T.assign(session, ticket, decision.unit, actor=ROUTER, now=now,
-                         routed_by=decision.routed_by,
-                         classifier_version=decision.classifier_version,
-                         confidence=decision.confidence)
-        notify.assigned(session, ticket, rules=ctx.rules, now=now, event_id=event.id)
-    else:
-        ticket.routed_by = None
-        session.add(ticket)
-        triage_notice(session, ticket, ctx=ctx, now=now, reason="置信度不足，请人工分办")
-    return ticket
+def _notify_opened(session: Session, rows: list[Any], specs: list[OpenSpec],
+                   opened: list[Opened], *, ctx: RoutingContext, now: datetime) -> None:
+    """The 交办 card for each assigned ticket, a 待分办 notice for each one in triage."""
+    notices = []
+    for row, spec, ticket in zip(rows, specs, opened, strict=True):
+        deadline = ticket.deadline
+        if spec.unit is not None:
+            text = notify.compose_card(
+                heading="交办", number=ticket.number, source_kind=spec.source_kind,
+                received_on=ctx.rules.local_date(row.received_at),
+                deadline=notify.phrase_for(deadline.due_date, deadline.due_at,
+                                           deadline.provisional, ctx.rules, now),
+                title=row.title, text=row.text, unit_text=row.unit_text)
+            notices.append(notify.row(
+                dedupe_key=f"assigned:{ticket.ticket_id}:{ticket.assign_event_id}",
+                kind="assigned", audience=notify.AUDIENCE_UNIT, unit_id=spec.unit.id,
+                ticket_id=ticket.ticket_id, text=text, now=now,
+                payload={"ticket": ticket.number, "actions": notify.unit_actions(ticket.number)}))
+        else:
+            text, actions = triage_text(ticket.number, row.text, spec.suggestions,
+                                        reason="置信度不足，请人工分办")
+            notices.append(notify.row(
+                dedupe_key=f"triage:{ticket.ticket_id}:1", kind="triage",
+                audience=notify.AUDIENCE_INTAKE, ticket_id=ticket.ticket_id, text=text, now=now,
+                payload={"ticket": ticket.number, "actions": actions}))
+    notify.insert_rows(session, notices)
+
+
+def triage_text(number: str, text: str, suggestions: list[dict[str, Any]], *, reason: str
+                ) -> tuple[str, list[dict[str, str]]]:
+    """The 待分办 notice for the intake desk, and its buttons (top suggestions)."""
+    preview = text if len(text) <= 120 else text[:120] + "……"
+    lines = [f"【待分办】{number}：{reason}", f"内容：{preview}"]
+    actions = []
+    for index, suggestion in enumerate(suggestions, start=1):
+        lines.append(f"{index}. {suggestion['unit_name']}（{suggestion['confidence']:.0%}）")
+        actions.append({"label": suggestion["unit_name"],
+                        "command": f"/分办 {number} {suggestion['unit_name']}"})
+    lines.append(f"分办：/分办 {number} 单位名称")
+    return "\n".join(lines), actions
 
 
 def triage_notice(session: Session, ticket: Ticket, *, ctx: RoutingContext, now: datetime,
                   reason: str) -> None:
     """Tell the intake desk a ticket waits in the triage queue, with the top suggestions."""
-    lines = [f"【待分办】{ticket.number}：{reason}"]
     message = session.get(Message, ticket.message_id)
-    if message is not None:
-        preview = message.text if len(message.text) <= 120 else message.text[:120] + "……"
-        lines.append(f"内容：{preview}")
-    actions = []
-    for index, suggestion in enumerate(ticket.suggestions, start=1):
-        lines.append(f"{index}. {suggestion['unit_name']}（{suggestion['confidence']:.0%}）")
-        actions.append({"label": suggestion["unit_name"],
-                        "command": f"/分办 {ticket.number} {suggestion['unit_name']}"})
-    lines.append(f"分办：/分办 {ticket.number} 单位名称")
+    text, actions = triage_text(ticket.number, message.text if message else "",
+                                ticket.suggestions, reason=reason)
     notify.write(session, dedupe_key=f"triage:{ticket.id}:{ticket.version}", kind="triage",
-                 audience=notify.AUDIENCE_INTAKE, ticket=ticket, now=now,
-                 text="\n".join(lines), payload={"ticket": ticket.number, "actions": actions})
+                 audience=notify.AUDIENCE_INTAKE, ticket=ticket, now=now, text=text,
+                 payload={"ticket": ticket.number, "actions": actions})
 
 
-def _ticket_outcome(ticket: Ticket, decision: Decision, units: UnitIndex) -> ItemOutcome:
-    unit = decision.unit
+def _opened_outcome(opened: Opened, spec: OpenSpec) -> ItemOutcome:
+    unit = spec.unit
     return ItemOutcome(
         row=None,
         status="opened" if unit is not None else "triage",
-        ticket=ticket.number,
+        ticket=opened.number,
         unit=unit.code if unit else None,
         unit_name=unit.short_name if unit else None,
-        confidence=decision.confidence,
-        suggestions=decision.suggestions,
-        due_date=ticket.due_date.isoformat(),
-        message_id=ticket.message_id,
+        confidence=spec.confidence,
+        suggestions=spec.suggestions,
+        due_date=opened.deadline.due_date.isoformat(),
+        message_id=opened.message_id,
     )
 
 
@@ -261,9 +285,11 @@ def _existing_outcome(ticket: Ticket, units: UnitIndex) -> ItemOutcome:
     )
 
 
-def _link(session: Session, message: Message, *, ctx: RoutingContext, now: datetime
+def _link(session: Session, message_id: int, *, ctx: RoutingContext, now: datetime
           ) -> ItemOutcome:
     """A 重复件: add it to its original's ticket (once that ticket exists)."""
+    message = session.get(Message, message_id)
+    assert message is not None
     original = session.exec(
         select(Ticket).where(Ticket.message_id == message.duplicate_of_id)).first()
     if original is None:  # the original is still being routed; it links this one later
@@ -293,7 +319,7 @@ def _link_waiting(session: Session, original_ids: list[int], *, ctx: RoutingCont
         .where(Message.status == MessageStatus.DUPLICATE.value)
     ).all()
     for message in waiting:
-        _link(session, message, ctx=ctx, now=now)
+        _link(session, message.id, ctx=ctx, now=now)
 
 
 def chunks(values: list[int], size: int) -> Iterator[list[int]]:

@@ -1,0 +1,117 @@
+"""Synthetic messages for benchmarks, recombined from the bundled sample (data/messages.csv).
+
+Each synthetic message takes 2–4 sentences from different sample messages of one unit,
+swaps in other place names of the district, varies numbers, and sometimes adds a greeting
+or a closing. A controlled share are reposts of an earlier synthetic message (another
+greeting, a changed number, an added sentence) so the duplicate detector has work to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+GREETINGS = ["", "", "", "领导您好！", "您好，", "尊敬的领导：", "各位领导好，", "你好，"]
+CLOSINGS = ["", "", "", "谢谢！", "望尽快处理。", "盼复。", "麻烦了，谢谢。"]
+REPOST_OPENERS = ["您好，再反映一次：", "再次反映：", "领导您好！", "之前反映过，至今没人管："]
+
+
+@dataclass
+class Synthetic:
+    external_id: str
+    user: str
+    title: str
+    time: str
+    text: str
+    unit: str
+    repost_of: str | None = None
+
+
+def load_sample(path: Path | None = None) -> dict[str, list[str]]:
+    """Distinct sentences of the sample messages by unit code, without the boilerplate
+    (greetings, 此致敬礼, "写这封信之前…") that several units' messages share."""
+    path = path or REPO / "data" / "messages.csv"
+    by_unit: dict[str, set[str]] = {}
+    units_of: dict[str, set[str]] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            for sentence in SENTENCE.findall(row["留言详情"]):
+                sentence = sentence.strip()
+                if len(sentence) > 6:
+                    by_unit.setdefault(row["单位代码"], set()).add(sentence)
+                    units_of.setdefault(sentence, set()).add(row["单位代码"])
+    return {unit: sorted(s for s in sentences if len(units_of[s]) == 1)
+            for unit, sentences in by_unit.items()}
+
+
+def places() -> list[str]:
+    document = yaml.safe_load((REPO / "data" / "units.yaml").read_text(encoding="utf-8"))
+    found = document["district"]["places"]
+    return [name for group in found.values() for name in group]
+
+
+def generate(count: int, *, seed: int = 7, repost_rate: float = 0.03) -> Iterator[Synthetic]:
+    rng = random.Random(seed)
+    by_unit = load_sample()
+    units = sorted(by_unit)
+    weights = [len(by_unit[u]) for u in units]
+    names = places()
+    place_pattern = re.compile("|".join(sorted(map(re.escape, names), key=len, reverse=True)))
+    recent: list[Synthetic] = []
+    for index in range(count):
+        minute = index * 3 // 2
+        day, rest = divmod(minute, 24 * 60)
+        month_day = 1 + day % 28
+        month = 1 + (day // 28) % 12
+        stamp = f"2026/{month}/{month_day} {rest // 60}:{rest % 60:02d}:{index % 60:02d}"
+        if recent and rng.random() < repost_rate:
+            base = rng.choice(recent)
+            yield Synthetic(f"S{index:07d}", base.user, base.title, stamp,
+                            _repost(base.text, rng, by_unit[base.unit]), base.unit,
+                            repost_of=base.external_id)
+            continue
+        unit = rng.choices(units, weights)[0]
+        parts = rng.sample(by_unit[unit], k=min(len(by_unit[unit]), rng.randint(2, 4)))
+        text = "".join(parts)
+        text = place_pattern.sub(lambda _m: rng.choice(names), text)
+        text = re.sub(r"\d+", lambda m: str(rng.randint(1, 30 if len(m.group()) < 3 else 999)),
+                      text)
+        text = rng.choice(GREETINGS) + text + rng.choice(CLOSINGS)
+        item = Synthetic(f"S{index:07d}", f"网友{rng.randrange(16**4):04x}",
+                         text[:rng.randint(8, 16)] if rng.random() < 0.6 else "", stamp, text,
+                         unit)
+        recent.append(item)
+        if len(recent) > 500:
+            recent.pop(0)
+        yield item
+
+
+def _repost(text: str, rng: random.Random, sentences: list[str]) -> str:
+    change = rng.random()
+    body = re.sub(r"^(领导您好！|您好，|尊敬的领导：|各位领导好，|你好，)", "", text)
+    if change < 0.4:
+        return rng.choice(REPOST_OPENERS) + body
+    if change < 0.7:
+        return re.sub(r"\d+", lambda m: str(int(m.group()) + 1), body, count=1)
+    return body + rng.choice(sentences)
+
+
+def write_csv(path: Path, count: int, *, seed: int = 7) -> int:
+    """A 留言板-style export of ``count`` synthetic messages; returns the reposts written."""
+    reposts = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "单位代码"])
+        for item in generate(count, seed=seed):
+            reposts += item.repost_of is not None
+            writer.writerow([item.external_id, item.user, item.title, item.time, item.text,
+                             item.unit])
+    return reposts

@@ -133,16 +133,12 @@ def enqueue_routing(ctx: RoutingContext, queue: Any, message_ids: list[int]) -> 
     A failure to reach Redis is logged, not raised: the messages are committed and the
     sweeper (``routing.sweeper``) enqueues them again once the queue is back.
     """
-    from routing.jobs import enqueue_route
+    from routing.jobs import enqueue_route_batch
 
-    done = 0
-    for message_id in message_ids:
-        if not enqueue_route(queue, message_id):
-            logger.warning("queue unreachable: %d message(s) left for the sweeper",
-                           len(message_ids) - done)
-            break
-        done += 1
-    return done
+    if enqueue_route_batch(queue, message_ids):
+        return len(message_ids)
+    logger.warning("queue unreachable: %d message(s) left for the sweeper", len(message_ids))
+    return 0
 
 
 # -- routing ------------------------------------------------------------------------------------

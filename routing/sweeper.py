@@ -49,6 +49,8 @@ def sweep(ctx: RoutingContext, queue: Any | None, *, grace: timedelta = GRACE) -
     if queue is None:
         route_messages(ctx, ids)
         return len(ids)
+    if _queue_busy(queue):  # jobs in flight may cover these; look again next time
+        return 0
     handed = 0
     for message_id in ids:
         if _job_pending(queue, message_id):
@@ -61,6 +63,16 @@ def sweep(ctx: RoutingContext, queue: Any | None, *, grace: timedelta = GRACE) -
     return handed
 
 
+def _queue_busy(queue: Any) -> bool:
+    from redis.exceptions import RedisError
+    from rq.registry import StartedJobRegistry
+
+    try:
+        return queue.count > 0 or StartedJobRegistry(queue=queue).count > 0
+    except RedisError:
+        return True  # unreachable: nothing can be enqueued now anyway
+
+
 def _job_pending(queue: Any, message_id: int) -> bool:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -69,5 +81,5 @@ def _job_pending(queue: Any, message_id: int) -> bool:
         job = Job.fetch(f"route-{message_id}", connection=queue.connection)
     except NoSuchJobError:
         return False
-    return str(job.get_status(refresh=False)) in _PENDING_JOB_STATES or \
-        getattr(job.get_status(refresh=False), "value", None) in _PENDING_JOB_STATES
+    status = job.get_status(refresh=False)
+    return getattr(status, "value", status) in _PENDING_JOB_STATES

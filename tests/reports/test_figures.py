@@ -140,3 +140,25 @@ def test_median_and_nearest_rank_p90() -> None:
     assert p90(list(range(1, 11))) == 9  # ceil(9.0) = 9th
     assert p90(list(range(1, 12))) == 10  # ceil(9.9) = 10th
     assert p90([7]) == 7
+
+
+def test_days_and_weeks_are_the_office_s_local_ones(engine: Engine) -> None:
+    """Late Sunday night belongs to the week ending; Monday 07:30 in Shanghai is still
+    Sunday in UTC, yet one working day after Friday."""
+    actor = T.Actor.system("test")
+    with session_scope(engine) as session:
+        from ledger.directory import find_unit
+
+        unit = find_unit(session, "swj")
+        late = make_ticket(session, scenario.RULES, received_at=local(2026, 11, 20, 23, 30),
+                           external_id="late", text="周五深夜来信")
+        T.assign(session, late, unit, actor=actor, now=local(2026, 11, 22, 23, 30),
+                 routed_by="manual")
+        T.reply(session, late, "已办", actor=actor, now=local(2026, 11, 23, 7, 30))
+        make_ticket(session, scenario.RULES, received_at=local(2026, 11, 23, 0, 30),
+                    external_id="monday", text="周一凌晨来信")
+    w47 = figures(engine, now=local(2026, 12, 1))
+    assert (w47.total.received, w47.total.assigned, w47.total.replied) == (1, 1, 0)
+    w48 = figures(engine, week=parse_week("2026-W48"), now=local(2026, 12, 1)).total
+    assert (w48.received, w48.replied, w48.reply_days_median, w48.ack_days_median) == (
+        1, 1, 1.0, 1.0)

@@ -74,6 +74,21 @@ class Settings(BaseSettings):
     def calendar_file(self) -> Path:
         return self.data_dir / "calendar.yaml"
 
+    # Matrix bot (``duban bot --matrix``): the homeserver, the bot's account and either its
+    # password or an access token. Secrets come only from the environment; never logged.
+    matrix_homeserver: str | None = Field(
+        default=None, description="Matrix homeserver URL, e.g. https://matrix.example.org."
+    )
+    matrix_user: str | None = Field(
+        default=None, description="The bot's Matrix user: @duban:example.org (or the localpart)."
+    )
+    matrix_password: str | None = Field(
+        default=None, repr=False, description="The bot's password (or use the access token)."
+    )
+    matrix_access_token: str | None = Field(
+        default=None, repr=False, description="The bot's access token (instead of a password)."
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -66,6 +66,7 @@ def generate(count: int, *, seed: int = 7, repost_rate: float = 0.03) -> Iterato
     names = places()
     place_pattern = re.compile("|".join(sorted(map(re.escape, names), key=len, reverse=True)))
     recent: list[Synthetic] = []
+    used_pairs: set[tuple[str, str]] = set()
     for index in range(count):
         minute = index * 3 // 2
         day, rest = divmod(minute, 24 * 60)
@@ -79,7 +80,7 @@ def generate(count: int, *, seed: int = 7, repost_rate: float = 0.03) -> Iterato
                             repost_of=base.external_id)
             continue
         unit = rng.choices(units, weights)[0]
-        parts = rng.sample(by_unit[unit], k=min(len(by_unit[unit]), rng.randint(2, 4)))
+        parts = _fresh_parts(rng, by_unit[unit], used_pairs)
         text = "".join(parts)
         text = place_pattern.sub(lambda _m: rng.choice(names), text)
         text = re.sub(r"\d+", lambda m: str(rng.randint(1, 30 if len(m.group()) < 3 else 999)),
@@ -92,6 +93,20 @@ def generate(count: int, *, seed: int = 7, repost_rate: float = 0.03) -> Iterato
         if len(recent) > 500:
             recent.pop(0)
         yield item
+
+
+def _fresh_parts(rng: random.Random, sentences: list[str], used: set[tuple[str, str]],
+                 tries: int = 20) -> list[str]:
+    """2–4 sentences, no two of which appeared together in an earlier message (while the
+    unit has unused pairs left): distinct complaints do not share whole sentence pairs."""
+    parts = rng.sample(sentences, k=min(len(sentences), rng.randint(2, 4)))
+    for _ in range(tries):
+        pairs = {tuple(sorted((a, b))) for i, a in enumerate(parts) for b in parts[i + 1:]}
+        if not pairs & used:
+            break
+        parts = rng.sample(sentences, k=min(len(sentences), rng.randint(2, 4)))
+    used.update(tuple(sorted((a, b))) for i, a in enumerate(parts) for b in parts[i + 1:])
+    return parts
 
 
 def _repost(text: str, rng: random.Random, sentences: list[str]) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from duban.settings import Settings, get_settings
+from intake.places import load_gazetteer
 from ledger.calendar import WorkCalendar, load_calendar
 from ledger.db import make_engine, session_scope
 from ledger.deadlines import DeadlineRules
@@ -77,6 +78,7 @@ class Runtime:
             predictor=self.predictor,
             route_rules=self.route_rules,
             queue=self.queue,
+            gazetteer=load_gazetteer(self.settings.data_dir / "units.yaml"),
         )
 
     # -- the model, the rules file, the queue: built on first use, cached ---------------------

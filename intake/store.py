@@ -24,6 +24,7 @@ from classifier.normalise import normalise_text
 from intake.clean import raw_rejection, rejection
 from intake.dedupe import BANDS, Fingerprint, core_text, fingerprint, shingles, similar
 from intake.items import IntakeItem
+from intake.places import EMPTY, Gazetteer, different_places
 from intake.redact import redact
 from ledger.models import (
     Complainant,
@@ -64,13 +65,18 @@ class _Prepared:
     unit_text: str | None
     received_at: datetime
     fp: Fingerprint
+    places: frozenset[str]
     original_id: int | None = None
 
 
 def accept(
-    session: Session, items: Iterable[IntakeItem], *, policy: Policy, now: datetime
+    session: Session, items: Iterable[IntakeItem], *, policy: Policy, now: datetime,
+    gazetteer: Gazetteer = EMPTY,
 ) -> list[Accepted]:
-    """Store ``items``; returns one ``Accepted`` per item, in order. The caller commits."""
+    """Store ``items``; returns one ``Accepted`` per item, in order. The caller commits.
+
+    ``gazetteer`` holds the district's place names: same words about different places
+    are not duplicates."""
     batch = list(items)
     results: list[Accepted | None] = [None] * len(batch)
     known = _known_ids(session, batch)
@@ -87,7 +93,7 @@ def accept(
             results[index] = Accepted(item, KNOWN)
             seen_keys[key] = index
         else:
-            outcome = _prepare(index, item, policy=policy, now=now)
+            outcome = _prepare(index, item, policy=policy, now=now, gazetteer=gazetteer)
             if isinstance(outcome, Accepted):
                 results[index] = outcome
             else:
@@ -95,7 +101,7 @@ def accept(
                 if key:
                     seen_keys[key] = index
     if prepared:
-        _find_originals(session, prepared, policy=policy)
+        _find_originals(session, prepared, policy=policy, gazetteer=gazetteer)
         ids = _insert(session, prepared, now=now)
         for prep, message_id in zip(prepared, ids, strict=True):
             status = DUPLICATE if prep.original_id is not None else NEW
@@ -105,8 +111,8 @@ def accept(
     return [r for r in results if r is not None]
 
 
-def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime
-             ) -> _Prepared | Accepted:
+def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
+             gazetteer: Gazetteer) -> _Prepared | Accepted:
     raw_text = item.text or ""
     unreadable = raw_rejection(f"{item.title or ''}\n{raw_text}")
     if unreadable:
@@ -124,7 +130,8 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime
         unit_text = redact(shown, names=[item.complainant_name or ""],
                            contacts=[item.complainant_contact or ""])
     return _Prepared(index=index, item=item, text=text, title=title, unit_text=unit_text,
-                     received_at=item.received_at or now, fp=fingerprint(text, title))
+                     received_at=item.received_at or now, fp=fingerprint(text, title),
+                     places=gazetteer.mentions(f"{title or ''}{text}"))
 
 
 def _known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str], int]:
@@ -145,12 +152,13 @@ def _known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str
 # -- duplicates ----------------------------------------------------------------------------------
 
 
-def _find_originals(session: Session, prepared: list[_Prepared], *, policy: Policy) -> None:
+def _find_originals(session: Session, prepared: list[_Prepared], *, policy: Policy,
+                    gazetteer: Gazetteer) -> None:
     """Set ``original_id`` on each prepared item that repeats a stored or earlier item."""
     window = timedelta(days=policy.routing.duplicate_window_days)
     since = min(p.received_at for p in prepared) - window
     threshold = policy.routing.near_duplicate_similarity
-    stored = _stored_candidates(session, prepared, since)
+    stored = _stored_candidates(session, prepared, since, gazetteer)
     # In-batch memory: what earlier items of this batch look like (index into prepared).
     by_hash: dict[str, int] = {}
     by_band: dict[int, list[int]] = {}
@@ -176,11 +184,12 @@ class _Candidate:
     content_hash: str
     core_hash: str | None
     shingles: np.ndarray
+    places: frozenset[str]
     bands: set[int] = field(default_factory=set)
 
 
-def _stored_candidates(session: Session, prepared: list[_Prepared], since: datetime
-                       ) -> dict[str, list[_Candidate]]:
+def _stored_candidates(session: Session, prepared: list[_Prepared], since: datetime,
+                       gazetteer: Gazetteer) -> dict[str, list[_Candidate]]:
     """Stored messages sharing a hash or an LSH band with any prepared item, by key."""
     hashes = sorted({h for p in prepared for h in (p.fp.content_hash, p.fp.core_hash)})
     bands = sorted({b for p in prepared for b in p.fp.bands})
@@ -205,12 +214,14 @@ def _stored_candidates(session: Session, prepared: list[_Prepared], since: datet
     for start in range(0, len(ordered), MAX_PARAMS):
         rows = session.exec(
             select(Message.id, Message.duplicate_of_id, Message.received_at,
-                   Message.content_hash, Message.core_hash, Message.text)
+                   Message.content_hash, Message.core_hash, Message.title, Message.text)
             .where(col(Message.id).in_(ordered[start:start + MAX_PARAMS]))
             .where(Message.received_at >= since))
-        for mid, dup_of, received_at, chash, corehash, text in rows:
+        for mid, dup_of, received_at, chash, corehash, title, text in rows:
             cand = _Candidate(mid, dup_of or mid, received_at, chash, corehash,
-                              shingles(core_text(text)), band_hits.get(mid, set()))
+                              shingles(core_text(text)),
+                              gazetteer.mentions(f"{title or ''}{text}"),
+                              band_hits.get(mid, set()))
             for key in (chash, corehash, *(f"b{b}" for b in cand.bands)):
                 if key:
                     candidates.setdefault(key, []).append(cand)
@@ -247,6 +258,8 @@ def _stored_match(prep: _Prepared, stored: dict[str, list[_Candidate]], window: 
             if candidate.id in seen or not in_window(candidate):
                 continue
             seen.add(candidate.id)
+            if different_places(prep.places, candidate.places):
+                continue
             if similar(prep.fp.shingles, candidate.shingles, threshold=threshold):
                 return candidate.root_id
     return None
@@ -265,7 +278,10 @@ def _batch_match(prep: _Prepared, prepared: list[_Prepared], by_hash: dict[str, 
             if position in seen:
                 continue
             seen.add(position)
-            if similar(prep.fp.shingles, prepared[position].fp.shingles, threshold=threshold):
+            earlier = prepared[position]
+            if different_places(prep.places, earlier.places):
+                continue
+            if similar(prep.fp.shingles, earlier.fp.shingles, threshold=threshold):
                 return position
     return None
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from intake.places import EMPTY, Gazetteer
 from ledger.db import session_scope
 from ledger.deadlines import DeadlineRules
 from ledger.policy import Policy
@@ -35,6 +36,7 @@ class RoutingContext:
     predictor: Callable[[], Any | None] = lambda: None
     route_rules: Callable[[], RuleSet | None] = lambda: None
     queue: Callable[[], Any | None] = lambda: None
+    gazetteer: Gazetteer = EMPTY  # the district's place names, for duplicate detection
     extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:

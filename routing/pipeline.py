@@ -97,7 +97,7 @@ def file_items(
 def _file_chunk(ctx: RoutingContext, chunk: list[IntakeItem]) -> list[ItemOutcome]:
     now = ctx.now()
     with ctx.session() as session:
-        accepted = accept(session, chunk, policy=ctx.policy, now=now)
+        accepted = accept(session, chunk, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer)
     # Committed: from here on nothing of this chunk can be lost.
     to_route = [a.message_id for a in accepted if a.status in (NEW, DUPLICATE)]
     routed: dict[int, ItemOutcome] = {}

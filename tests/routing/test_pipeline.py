@@ -44,7 +44,8 @@ def test_importing_the_inbox_twice_opens_nothing_new(rt: Runtime) -> None:
     assert summary.received == 40
     assert summary.rejected == 1
     assert summary.to_dict()["rejected_rows"] == [
-        {"row": 30, "reason": summary.to_dict()["rejected_rows"][0]["reason"]}]
+        {"row": 30, "reason": summary.to_dict()["rejected_rows"][0]["reason"]}
+    ]
     assert "为空" in summary.to_dict()["rejected_rows"][0]["reason"]
     assert summary.duplicates == 4
     assert summary.opened + summary.triage == 35
@@ -52,7 +53,12 @@ def test_importing_the_inbox_twice_opens_nothing_new(rt: Runtime) -> None:
     assert len(first) == 35
     again = file_items(rt.routing, read_file(INBOX, ImportOptions(tz=rt.tz)))
     assert (again.known, again.rejected, again.opened, again.triage, again.duplicates) == (
-        39, 1, 0, 0, 0)
+        39,
+        1,
+        0,
+        0,
+        0,
+    )
     assert len(_tickets(rt)) == 35
 
 
@@ -61,8 +67,12 @@ def test_duplicates_join_the_first_ticket(rt: Runtime) -> None:
     with rt.session() as session:
         by_id = {m.external_id: m for m in session.exec(select(Message))}
         tickets = {t.message_id: t for t in session.exec(select(Ticket))}
-        for repost, original in [("01015", "01003"), ("01027", "01009"), ("01021", "01005"),
-                                 ("01033", "01012")]:
+        for repost, original in [
+            ("01015", "01003"),
+            ("01027", "01009"),
+            ("01021", "01005"),
+            ("01033", "01012"),
+        ]:
             message = by_id[f"BH2026-{repost}"]
             assert message.duplicate_of_id == by_id[f"BH2026-{original}"].id, repost
             assert message.id not in tickets
@@ -95,8 +105,9 @@ def test_a_repost_after_the_matter_was_archived_is_a_new_ticket(rt: Runtime) -> 
 
         ticket = T.get_ticket(session, first.ticket)
         if ticket.state == "registered":
-            T.assign(session, ticket, find_unit(session, "cgj"), actor=admin, now=now,
-                     routed_by="triage")
+            T.assign(
+                session, ticket, find_unit(session, "cgj"), actor=admin, now=now, routed_by="triage"
+            )
         T.reply(session, ticket, "已补装井盖", actor=admin, now=now)
         T.verify(session, ticket, passed=True, score=5, actor=admin, now=now)
         T.archive(session, ticket, actor=admin, now=now)
@@ -108,8 +119,9 @@ def test_a_repost_after_the_matter_was_archived_is_a_new_ticket(rt: Runtime) -> 
 
 def test_instruction_naming_a_unit_is_routed_by_rule(rt: Runtime) -> None:
     text = "请区城管局牵头，区住建局配合，对东湖路夜间渣土车抛洒问题限5个工作日内整改并反馈。"
-    item = IntakeItem(text=text, source_kind=SourceKind.INSTRUCTION, has_time_limit=True,
-                      time_limit_days=5)
+    item = IntakeItem(
+        text=text, source_kind=SourceKind.INSTRUCTION, has_time_limit=True, time_limit_days=5
+    )
     outcome = file_items(rt.routing, [item]).outcomes[0]
     assert (outcome.status, outcome.unit) == ("opened", "cgj")
     with rt.session() as session:
@@ -122,8 +134,9 @@ def test_instruction_naming_a_unit_is_routed_by_rule(rt: Runtime) -> None:
 
 
 def test_without_a_model_everything_else_waits_in_triage(rt: Runtime) -> None:
-    outcome = file_items(rt.routing, [IntakeItem(text="金色家园7栋电梯又坏了，物业不管。")]
-                         ).outcomes[0]
+    outcome = file_items(
+        rt.routing, [IntakeItem(text="金色家园7栋电梯又坏了，物业不管。")]
+    ).outcomes[0]
     assert outcome.status == "triage"
     with rt.session() as session:
         notice = session.exec(select(Notification).where(Notification.kind == "triage")).one()
@@ -133,17 +146,18 @@ def test_without_a_model_everything_else_waits_in_triage(rt: Runtime) -> None:
 def test_units_never_see_the_complainants_personal_data(rt: Runtime) -> None:
     item = IntakeItem(
         text="我是张建华，家住书香苑3栋，电话13800001234，身份证990101198801011234。"
-             "请区住建局牵头处理楼顶漏水。",
-        source_kind=SourceKind.INSTRUCTION, complainant_name="张建华",
-        complainant_contact="13800001234")
+        "请区住建局牵头处理楼顶漏水。",
+        source_kind=SourceKind.INSTRUCTION,
+        complainant_name="张建华",
+        complainant_contact="13800001234",
+    )
     outcome = file_items(rt.routing, [item]).outcomes[0]
     assert outcome.unit == "zjj"
     with rt.session() as session:
         card = session.exec(select(Notification).where(Notification.kind == "assigned")).one()
         ticket = T.get_ticket(session, outcome.ticket)
         unit_view = ticket_detail(session, ticket, rules=rt.rules, now=rt.now(), for_unit=True)
-        staff_view = ticket_detail(session, ticket, rules=rt.rules, now=rt.now(),
-                                   for_unit=False)
+        staff_view = ticket_detail(session, ticket, rules=rt.rules, now=rt.now(), for_unit=False)
         complainant = session.exec(select(Complainant)).one()
     for secret in ("张建华", "13800001234", "990101198801011234"):
         assert secret not in card.text
@@ -154,16 +168,21 @@ def test_units_never_see_the_complainants_personal_data(rt: Runtime) -> None:
 
 def test_masking_can_be_turned_off(rt: Runtime) -> None:
     rt.policy.intake.redact_for_units = False
-    outcome = file_items(rt.routing, [IntakeItem(text="电话13800001234，请交警大队处理违停")]
-                         ).outcomes[0]
+    outcome = file_items(
+        rt.routing, [IntakeItem(text="电话13800001234，请交警大队处理违停")]
+    ).outcomes[0]
     with rt.session() as session:
         message = session.get(Message, outcome.message_id)
         assert message.unit_text is None
 
 
 def test_rejected_items_name_their_reason_and_nothing_else_is_lost(rt: Runtime) -> None:
-    items = [IntakeItem(text="", row=2), IntakeItem(text="字" * 20_001, row=3),
-             IntakeItem(text="\x00\x01binary\x02", row=4), IntakeItem(text="东湖路路灯不亮", row=5)]
+    items = [
+        IntakeItem(text="", row=2),
+        IntakeItem(text="字" * 20_001, row=3),
+        IntakeItem(text="\x00\x01binary\x02", row=4),
+        IntakeItem(text="东湖路路灯不亮", row=5),
+    ]
     summary = file_items(rt.routing, items)
     reasons = {o.row: o.reason for o in summary.outcomes if o.status == "rejected"}
     assert set(reasons) == {2, 3, 4}
@@ -185,3 +204,18 @@ def test_old_repost_outside_the_window_is_new(rt: Runtime) -> None:
     late = IntakeItem(text=text, received_at=rt.now() - timedelta(hours=1))
     again = file_items(rt.routing, [late]).outcomes[0]
     assert again.status != "duplicate" and again.ticket != first.ticket
+
+
+def test_same_words_about_different_places_are_two_tickets(rt: Runtime) -> None:
+    first = file_items(
+        rt.routing, [IntakeItem(text="柳岸路3号楼又有人从楼上扔东西，差点砸到小孩，有人管吗")]
+    )
+    second = file_items(
+        rt.routing, [IntakeItem(text="江州路3号楼又有人从楼上扔东西，差点砸到小孩，有人管吗")]
+    )
+    again = file_items(
+        rt.routing, [IntakeItem(text="柳岸路3号楼又有人从楼上扔东西，差点砸到小孩，有人管吗？？")]
+    )
+    assert second.outcomes[0].status != "duplicate"
+    assert second.outcomes[0].ticket != first.outcomes[0].ticket
+    assert again.outcomes[0].duplicate_of == first.outcomes[0].ticket

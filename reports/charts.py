@@ -43,15 +43,21 @@ class CJKFont:
 @lru_cache(maxsize=1)
 def find_cjk_font() -> CJKFont:
     """The first CJK font matplotlib can use; :class:`FontMissing` names the apt package."""
+    return locate_font(CJK_FAMILIES, CJK_FILE_HINTS)
+
+
+def locate_font(families: Sequence[str], file_hints: Sequence[str]) -> CJKFont:
+    """A font of one of ``families`` known to matplotlib, else an installed file whose name
+    contains one of ``file_hints`` (added to matplotlib's list), covering :data:`PROBE`."""
     from matplotlib import font_manager
 
     entries = {entry.name: entry.fname for entry in font_manager.fontManager.ttflist}
-    for family in CJK_FAMILIES:
+    for family in families:
         if family in entries and _covers(entries[family]):
             return CJKFont(family, entries[family])
     for path in font_manager.findSystemFonts():
         flat = Path(path).name.lower().replace("-", "").replace("_", "")
-        if any(hint.replace("-", "") in flat for hint in CJK_FILE_HINTS) and _covers(path):
+        if any(hint.replace("-", "") in flat for hint in file_hints) and _covers(path):
             font_manager.fontManager.addfont(path)
             name = font_manager.FontProperties(fname=path).get_name()
             logger.info("CJK font %s loaded from %s", name, path)

@@ -523,17 +523,23 @@ RENDERERS: dict[str, Callable[..., str]] = {"md": render_markdown, "html": rende
 
 
 def write_report(
-    report: Report, out: Path, fmt: str | None = None, *, with_charts: bool = True
+    report: Report,
+    out: Path,
+    fmt: str | None = None,
+    *,
+    charts_done: Sequence[Path] | None = None,
 ) -> WrittenReport:
     """Write ``report`` to ``out`` (format from ``fmt`` or the suffix) and its charts next
-    to it (``<stem>-rates.png`` …)."""
+    to it (``<stem>-rates.png`` …), unless ``charts_done`` names charts already written
+    in the same folder."""
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".") or "md").lower()
     if fmt not in FORMATS:
         raise RenderError(f"--format: 不支持「{fmt}」，可选 {', '.join(FORMATS)}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        chart_paths = write_charts(report, out.parent, out.stem) if with_charts else []
+        chart_paths = (list(charts_done) if charts_done is not None
+                       else write_charts(report, out.parent, out.stem))
         rel = [p.name for p in chart_paths]
         if fmt == "xlsx":
             write_xlsx(report, out)
@@ -548,13 +554,13 @@ def write_report(
 
 def write_all(report: Report, folder: Path, stem: str,
               formats: Sequence[str] = FORMATS) -> WrittenReport:
-    """Every format into ``folder`` (``<stem>.md`` …), the charts once."""
+    """Every format into ``folder`` (``<stem>.md`` …); the charts once, linked from all."""
     folder = Path(folder)
     written = write_report(report, folder / f"{stem}.{formats[0]}", formats[0])
     files = dict(written.files)
     for fmt in formats[1:]:
         files.update(write_report(report, folder / f"{stem}.{fmt}", fmt,
-                                  with_charts=False).files)
+                                  charts_done=written.charts).files)
     return WrittenReport(files=files, charts=written.charts)
 
 

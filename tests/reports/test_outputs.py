@@ -154,6 +154,13 @@ def test_the_chart_font_is_a_cjk_font() -> None:
     assert all(ord(ch) in charmap for ch in "督查周报回复率按期率月讲评红旗黄旗住建局")
 
 
+def test_no_cjk_font_is_a_clear_error() -> None:
+    from reports.errors import FontMissing
+
+    with pytest.raises(FontMissing, match="apt install fonts-wqy-microhei"):
+        charts.locate_font(("No Such Font",), ("no-such-font-file",))
+
+
 def test_charts_are_png_with_every_glyph(built: Engine, tmp_path: Path) -> None:
     from matplotlib.image import imread
 
@@ -170,6 +177,9 @@ def test_charts_are_png_with_every_glyph(built: Engine, tmp_path: Path) -> None:
         assert pixels.std() > 0.05  # something is drawn
     assert set(written.files) == {"md", "html", "json", "xlsx"}
     assert all(p.stat().st_size > 0 for p in written.files.values())
+    page = written.files["html"].read_text(encoding="utf-8")
+    assert 'src="weekly-2026-W47-rates.png"' in page and 'src="weekly-2026-W47-trend.png"' in page
+    assert "](weekly-2026-W47-trend.png)" in written.files["md"].read_text(encoding="utf-8")
 
 
 def test_chat_text_is_short(built: Engine) -> None:

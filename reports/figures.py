@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from ledger.deadlines import DeadlineRules
@@ -87,21 +89,45 @@ class TicketFacts:
         return self.history.number
 
 
-def load_histories(session: Session, *, until: datetime) -> list[TicketHistory]:
-    """Every ticket received before ``until`` with its steps before ``until``."""
-    tickets = session.exec(
+def load_histories(
+    session: Session,
+    *,
+    until: datetime,
+    since: Period | None = None,
+    tz: ZoneInfo | None = None,
+) -> list[TicketHistory]:
+    """The tickets received before ``until`` with their steps before ``until``.
+
+    With ``since`` (the earliest period the caller will ask about, in zone ``tz``), tickets
+    that cannot touch a figure of it or later are left out: received before it, due before
+    it, not owing now, and without a step since its start. Such a ticket was already
+    answered and checked before the period and nothing has happened to it since.
+    """
+    tickets = (
         select(Ticket.id, Ticket.number, Ticket.source_kind, Message.title, Message.received_at,
                Ticket.original_due_date, Ticket.original_due_at)
         .join(Message, col(Message.id) == col(Ticket.message_id))
         .where(Message.received_at < until)
-        .order_by(col(Ticket.id))
-    ).all()
+    )
+    if since is not None:
+        if tz is None:
+            raise ValueError("since needs the office's time zone")
+        start = since.start(tz)
+        touched = select(Event.ticket_id).where(Event.at >= start)
+        tickets = tickets.where(or_(
+            Message.received_at >= start,
+            col(Ticket.due_date) >= since.first,
+            col(Ticket.state).in_([state.value for state in OWING_STATES]),
+            col(Ticket.id).in_(touched),
+        ))
+    found = session.exec(tickets.order_by(col(Ticket.id))).all()
     steps: dict[int, list[Step]] = {}
     rows = session.exec(
         select(Event.ticket_id, Event.id, Event.action, Event.to_state, Event.unit_id, Event.at,
                Event.data, Event.note)
         .where(Event.at < until)
         .where(col(Event.action).in_(STEP_ACTIONS))
+        .where(col(Event.ticket_id).in_(tickets.with_only_columns(Ticket.id)))
         .order_by(col(Event.ticket_id), col(Event.id))
     )
     for ticket_id, *rest in rows:
@@ -110,7 +136,7 @@ def load_histories(session: Session, *, until: datetime) -> list[TicketHistory]:
         TicketHistory(id=t_id, number=number, source_kind=kind, title=title,
                       received_at=received, original_due_date=due_date, original_due_at=due_at,
                       steps=tuple(steps.get(t_id, ())))
-        for t_id, number, kind, title, received, due_date, due_at in tickets
+        for t_id, number, kind, title, received, due_date, due_at in found
     ]
 
 
@@ -281,7 +307,7 @@ def compute_figures(
 ) -> FigureTable:
     """All figures for ``period`` grouped ``by`` unit, source kind or overall."""
     cutoff = cutoff_of(period, now=now, rules=rules)
-    histories = load_histories(session, until=cutoff)
+    histories = load_histories(session, until=cutoff, since=period, tz=rules.tz)
     return figures_from(histories, list_units(session), period=period, now=now, rules=rules,
                         policy=policy, by=by)
 

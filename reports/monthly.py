@@ -54,7 +54,7 @@ def build_monthly(
     if month.kind != "month":
         raise ValueError("build_monthly needs a month")
     cutoff = cutoff_of(month, now=now, rules=rules)
-    histories = load_histories(session, until=cutoff)
+    histories = load_histories(session, until=cutoff, since=month.previous(), tz=rules.tz)
     units = list_units(session)
 
     def table(period: Period, by: str):

@@ -108,7 +108,8 @@ def build_weekly(
     if week.kind != "week":
         raise ValueError("build_weekly needs a week")
     cutoff = cutoff_of(week, now=now, rules=rules)
-    histories = load_histories(session, until=cutoff)
+    weeks = weeks_ending(week, max(1, trend_weeks))
+    histories = load_histories(session, until=cutoff, since=weeks[0], tz=rules.tz)
     units = list_units(session)
 
     def table(period: Period, by: str):
@@ -117,7 +118,7 @@ def build_weekly(
 
     by_unit = table(week, BY_UNIT)
     trend = []
-    for past in weeks_ending(week, max(1, trend_weeks)):
+    for past in weeks:
         figures = table(past, OVERALL).total
         trend.append(TrendPoint(
             week=past.key, first=past.first, received=figures.received, due=figures.due,

@@ -453,8 +453,9 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
             *headline(report.total, tz)]
     items: list[str] = []
     if weekly:
-        low = sorted((f for f in report.by_unit if f.due and f.key is not None),
-                     key=lambda f: (f.on_time_rate or 0.0, f.key))[:3]
+        low = sorted((f for f in report.by_unit
+                      if f.key is not None and f.on_time_rate is not None and f.on_time_rate < 1),
+                     key=lambda f: (f.on_time_rate, -f.due, f.key))[:3]
         if low:
             head.append("按期率较低：" + "，".join(
                 f"{f.label} {text_of(f.on_time_rate, 'pct', tz)}（到期{f.due}）" for f in low))

@@ -187,6 +187,7 @@ def test_chat_text_is_short(built: Engine) -> None:
     text = chat_text(report)
     assert text.startswith("【督查周报】2026年第47周")
     assert "超期10个工作日" in text and len(text) < CHAT_LIMIT
+    assert "按期率较低：城管局 0.0%（到期1）" in text and "住建局 100" not in text
     # A long overdue list is cut, with the rest counted.
     long = chat_text(replace(report, overdue=report.overdue * 400))
     assert len(long) < CHAT_LIMIT and "…另有" in long

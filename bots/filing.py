@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bots import render
 from bots.messages import IncomingMessage, Reply
-from ledger.models import Person, SourceKind, Ticket
+from ledger.models import Notification, Person, SourceKind, Ticket
 from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,8 @@ def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> l
                 summary.duplicates)
     numbers = [o.ticket for o in summary.outcomes if o.ticket]
     ids = _ticket_ids(ctx, numbers)
+    _answered_here(ctx, msg, [ids[o.ticket] for o in summary.outcomes
+                              if o.status == "triage" and o.ticket in ids])
     replies = []
     if len(summary.outcomes) > 1:
         replies.append(Reply(
@@ -89,6 +91,21 @@ def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> l
         text, actions = render.outcome_text(outcome)
         replies.append(Reply(text, actions=actions, ticket_id=ids.get(outcome.ticket or "")))
     return replies
+
+
+def _answered_here(ctx: RoutingContext, msg: IncomingMessage, ticket_ids: list[int]) -> None:
+    """The triage notices just written for these tickets are answered in this chat now."""
+    if not ticket_ids:
+        return
+    from bots.outbox import record_answered
+
+    with ctx.session() as session:
+        notes = session.exec(
+            select(Notification).where(col(Notification.ticket_id).in_(ticket_ids))
+            .where(Notification.kind == "triage").where(Notification.status == "pending"))
+        for note in list(notes):
+            record_answered(session, note, platform=msg.platform, chat_id=msg.chat_id,
+                            now=ctx.now())
 
 
 def _ticket_ids(ctx: RoutingContext, numbers: list[str]) -> dict[str, int]:

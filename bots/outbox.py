@@ -52,7 +52,13 @@ from bots.adapter import ChatAdapter
 from bots.errors import SendFailed
 from bots.hub import compose
 from bots.messages import Action
-from ledger.models import ChatAccount, ChatBinding, ChatDelivery, Notification, Ticket
+from ledger.models import (
+    ChatAccount,
+    ChatBinding,
+    ChatDelivery,
+    Notification,
+    Ticket,
+)
 from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
@@ -179,6 +185,8 @@ class Outbox:
             update(Notification).where(col(Notification.id) == row.id)
             .where(col(Notification.status) == PENDING).values(status=status)
         ).rowcount
+        session.flush()
+        _settle(session, row.id)  # every chat may already have it (answered in the chat)
         if not chats:
             logger.warning("notification %s (%s to %s, unit %s) has no bound chat on %s; it "
                            "waits until one is bound", row.id, row.kind, row.audience,
@@ -341,6 +349,21 @@ def _settle(session: Session, notification_id: int) -> None:
     if note is not None:
         note.status = FAILED if FAILED in statuses else SENT
         session.add(note)
+
+
+def record_answered(session: Session, notification: Notification, *, platform: str,
+                    chat_id: str, now: datetime) -> None:
+    """The bot has just said this notice's content in this chat (it answered the person who
+    pasted the message): count that chat as delivered, so it is not said twice there."""
+    exists = session.exec(
+        select(ChatDelivery.id).where(ChatDelivery.notification_id == notification.id)
+        .where(ChatDelivery.platform == platform).where(ChatDelivery.chat_id == chat_id)
+    ).first()
+    if exists is None:
+        session.add(ChatDelivery(notification_id=notification.id, platform=platform,
+                                 chat_id=chat_id, status=SENT, next_attempt_at=now,
+                                 sent_at=now, created_at=now, last_error="answered in chat"))
+        session.flush()
 
 
 def requeue_failed(session: Session, *, delivery_id: int | None = None, now: datetime) -> int:

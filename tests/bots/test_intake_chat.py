@@ -1,0 +1,118 @@
+"""The intake desk chat: pasting and forwarding file messages through routing.pipeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import func, select
+
+from bots import render
+from bots.messages import Outcome
+from ledger.models import Message, Notification, TicketState
+from routing.pipeline import ItemOutcome
+from tests.bots.conftest import Desk
+from tests.helpers import local
+
+INSTRUCTION = "批示件：请住建局牵头，限5个工作日内办结东湖新城小区积水问题"
+
+
+def numbers_in(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"DB-\d{4}-\d{6}", text)
+
+
+def test_paste_to_verified_story(desk: Desk) -> None:
+    """Paste in the intake chat -> card in the unit chat -> ack, reply -> verified."""
+    assert desk.say("intake", "luru1", INSTRUCTION) == Outcome.DONE
+    answer = desk.last("intake")
+    assert answer.startswith("【已立项】") and "住建局" in answer and "办理时限：" in answer
+    number = numbers_in(answer)[0]
+    assert desk.deliver() == 1
+    card = desk.adapter.last("zjj")
+    assert card.text.startswith(f"【交办】{number}") and "来源：批示件" in card.text
+    assert "剩 5 个工作日" in card.text
+
+    assert desk.press("zjj", "zjj-1", card, "签收") == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", "/回复 已组织排水，积水已清除", reply_to=card.message_id) \
+        == Outcome.DONE
+    desk.deliver()
+    assert desk.say("sup", "ducha1", f"/核查 {number} 通过 4 处置及时") == Outcome.DONE
+    assert desk.ticket(number).state == TicketState.VERIFIED
+    actions = desk.events(number)
+    assert [a for a, _ in actions] == ["register", "assign", "acknowledge", "reply",
+                                       "verify_pass"]
+    assert actions[2:] == [("acknowledge", "刘洋(zjj-1)"), ("reply", "刘洋(zjj-1)"),
+                           ("verify_pass", "陈立新(ducha1)")]
+
+
+def test_low_confidence_goes_to_triage_and_is_assigned_from_the_chat(desk: Desk) -> None:
+    assert desk.say("intake", "luru1", "滨江花园小区垃圾无人清运，臭气熏天") == Outcome.DONE
+    answer = desk.last("intake")
+    assert answer.startswith("【待分办】") and "/分办" in answer
+    number = numbers_in(answer)[0]
+    desk.deliver()
+    # the pipeline's own triage notice is not repeated where the bot has just answered
+    assert len(desk.texts("intake")) == 1
+    with desk.ctx.session() as session:
+        assert session.exec(select(Notification.status).where(
+            Notification.kind == "triage")).all() == ["sent"]
+    assert desk.say("intake", "luru1", f"/分办 {number} 城管") == Outcome.DONE
+    desk.deliver()
+    assert desk.adapter.last("cgj").text.startswith(f"【交办】{number}")
+
+
+def test_triage_answer_offers_the_top_three_units() -> None:
+    outcome = ItemOutcome(
+        row=None, status="triage", ticket="DB-2026-000007", confidence=0.41,
+        suggestions=[{"unit": "zjj", "unit_name": "住建局", "confidence": 0.41},
+                     {"unit": "cgj", "unit_name": "城管局", "confidence": 0.30},
+                     {"unit": "swj", "unit_name": "水务局", "confidence": 0.12},
+                     {"unit": "jtj", "unit_name": "交通运输局", "confidence": 0.05}],
+        due_date="2026-12-07")
+    text, actions = render.outcome_text(outcome)
+    assert "（置信度 0.41）" in text and "1. 住建局 0.41" in text and "3. 水务局" in text
+    assert [a.command for a in actions] == ["/分办 DB-2026-000007 zjj",
+                                            "/分办 DB-2026-000007 cgj",
+                                            "/分办 DB-2026-000007 swj"]
+
+
+def test_several_messages_in_one_paste(desk: Desk) -> None:
+    text = "公司拖欠工资三个月了，老板不见人\n---\n东湖路路灯不亮\n\n解放路井盖丢失"
+    assert desk.say("intake", "luru1", text) == Outcome.DONE
+    texts = desk.texts("intake")
+    assert texts[0].startswith("【登记结果】共 3 条")
+    assert len(texts) == 4 and texts[1].startswith("【已立项】第1条") and "人社局" in texts[1]
+    with desk.ctx.session() as session:
+        ids = session.exec(select(Message.external_id).order_by(Message.id)).all()
+    assert [i.rsplit("#", 1)[1] for i in ids] == ["1", "2", "3"]
+
+
+def test_a_redelivered_message_is_filed_once_and_a_repost_is_a_duplicate(desk: Desk) -> None:
+    text = "东湖路路灯不亮，晚上很黑，请尽快修复"
+    assert desk.say("intake", "luru1", text, message_id="77") == Outcome.DONE
+    number = numbers_in(desk.last("intake"))[0]
+    assert desk.say("intake", "luru1", text, message_id="77") == Outcome.DUPLICATE
+    assert desk.say("intake", "luru1", text, message_id="78") == Outcome.DONE
+    assert desk.last("intake") == f"【重复件】已并入 {number}"
+    with desk.ctx.session() as session:
+        assert session.exec(select(func.count()).select_from(Message)).one() == 2
+
+
+def test_forwarded_message_keeps_its_original_time(desk: Desk) -> None:
+    sent = local(2026, 11, 13, 21, 30)
+    assert desk.say("intake", "luru1", "小区门口占道经营严重\n\n晚上更严重",
+                    forwarded_from="张先生", forwarded_at=sent) == Outcome.DONE
+    assert len(desk.texts("intake")) == 1  # a forwarded message is one item, never split
+    with desk.ctx.session() as session:
+        message = session.exec(select(Message)).one()
+    assert message.received_at == sent and message.channel == "memory"
+    assert message.received_at < desk.ctx.now() - timedelta(days=2)
+
+
+def test_only_intake_staff_file(desk: Desk) -> None:
+    assert desk.say("intake", "zjj-1", "东湖路路灯不亮") == Outcome.REFUSED
+    assert "只有录入员" in desk.last("intake")
+    assert desk.say("intake", "u-stranger", "东湖路路灯不亮") == Outcome.REFUSED
+    with desk.ctx.session() as session:
+        assert session.exec(select(func.count()).select_from(Message)).one() == 0

@@ -88,7 +88,7 @@ def post_weekly_report(rt: Runtime) -> str | None:
     except ImportError:
         return None
     with rt.session() as session:
-        row = weekly_notification(session, now=now, rules=rt.rules, policy=rt.policy,
+        row = weekly_notification(session, now=now, rules=rt.rules, policy=rt.policy.ranking,
                                   out_dir=rt.settings.reports_path)
     return getattr(row, "dedupe_key", None)
 

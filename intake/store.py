@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from classifier.normalise import normalise_text
 from intake.clean import raw_rejection, rejection
 from intake.dedupe import BANDS, Fingerprint, core_text, fingerprint, shingles, similar
+from intake.display import for_reading
 from intake.items import IntakeItem
 from intake.places import EMPTY, Gazetteer, different_places
 from intake.redact import redact
@@ -127,8 +128,8 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
     unit_text = None
     if policy.intake.redact_for_units:
         shown = f"{title}\n{text}" if title else text
-        unit_text = redact(shown, names=[item.complainant_name or ""],
-                           contacts=[item.complainant_contact or ""])
+        unit_text = for_reading(redact(shown, names=[item.complainant_name or ""],
+                                       contacts=[item.complainant_contact or ""]))
     return _Prepared(index=index, item=item, text=text, title=title, unit_text=unit_text,
                      received_at=item.received_at or now, fp=fingerprint(text, title),
                      places=gazetteer.mentions(f"{title or ''}{text}"))

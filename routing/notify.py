@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from intake.display import for_reading
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, Message, Notification, SourceKind, Ticket, Unit
 
@@ -105,8 +106,8 @@ def compose_card(*, heading: str, number: str, source_kind: str, received_on: da
     if unit_text is not None:  # masked for units, title included
         content, title_line = unit_text, ""
     else:
-        content = text
-        title_line = f"标题：{title}\n" if title else ""
+        content = for_reading(text)
+        title_line = f"标题：{for_reading(title)}\n" if title else ""
     if len(content) > PREVIEW_CHARS:
         content = content[:PREVIEW_CHARS] + "……（全文：/详情 " + number + "）"
     return (

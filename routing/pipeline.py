@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from intake.display import for_reading
 from intake.items import IntakeItem
 from intake.store import DUPLICATE, KNOWN, NEW, REJECTED, Accepted, accept
 from ledger import tickets as T
@@ -233,7 +234,7 @@ def _notify_opened(session: Session, rows: list[Any], specs: list[OpenSpec],
 def triage_text(number: str, text: str, suggestions: list[dict[str, Any]], *, reason: str
                 ) -> tuple[str, list[dict[str, str]]]:
     """The 待分办 notice for the intake desk, and its buttons (top suggestions)."""
-    preview = text if len(text) <= 120 else text[:120] + "……"
+    preview = for_reading(text if len(text) <= 120 else text[:120] + "……")
     lines = [f"【待分办】{number}：{reason}", f"内容：{preview}"]
     actions = []
     for index, suggestion in enumerate(suggestions, start=1):

@@ -1,0 +1,381 @@
+"""``duban demo``: one week of 滨河区督查室, told on the console in a minute or two.
+
+Embedded defaults only: a fresh SQLite ledger under ``var/demo``, jobs inline, the console
+chat. The clock is the demo's own, so the week runs in seconds: Monday to Friday, the
+day's export is imported at 09:00, the intake desk pastes what came by other channels,
+units acknowledge, reply, ask for more time or send a ticket back, supervisors decide and
+check, reminders go out as deadlines near, and on the next Monday the 督查周报 is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from duban.runtime import Runtime
+from duban.settings import REPO_ROOT, Settings
+from intake.items import IntakeItem
+from intake.readers import ImportOptions, read_file
+from ledger import schema
+from ledger.directory import load_directory
+from ledger.models import Message, Ticket, TicketState, Unit
+from routing.pipeline import IntakeSummary, file_items
+from routing.reminders import run_reminders
+
+TZ = ZoneInfo("Asia/Shanghai")
+WEEK = [date(2026, 11, 16) + timedelta(days=i) for i in range(5)]  # 2026-W47, Mon–Fri
+
+
+@dataclass
+class DemoClock:
+    now: datetime = field(default_factory=lambda: _at(WEEK[0], 8, 30))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, day: date, hour: int, minute: int = 0) -> None:
+        self.now = _at(day, hour, minute)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ).astimezone(UTC)
+
+
+class Demo:
+    def __init__(self, home: Path, out: TextIO) -> None:
+        self.out = out
+        self.clock = DemoClock()
+        self.home = home
+        self.rt = Runtime(settings=Settings(home=home, database_url=None, redis_url=None,
+                                            data_dir=REPO_ROOT / "data"),
+                          clock=self.clock)
+        self.player: Any = None
+
+    # -- narration ----------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def scene(self, title: str) -> None:
+        local = self.clock.now.astimezone(TZ)
+        weekday = "一二三四五六日"[local.weekday()]
+        self.say()
+        self.say(f"━━ {local:%Y-%m-%d} 星期{weekday} {local:%H:%M} ── {title} " + "━" * 8)
+
+    # -- the story ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        started = time.monotonic()
+        self.setup()
+        self.train()
+        from bots.console import ConsolePlayer
+
+        self.player = ConsolePlayer(self.rt.routing, out=self.out)
+        by_day = self.export_by_day()
+        self.monday(by_day[WEEK[0]])
+        self.tuesday(by_day[WEEK[1]])
+        self.wednesday(by_day[WEEK[2]])
+        self.thursday(by_day[WEEK[3]])
+        self.friday(by_day[WEEK[4]])
+        self.next_monday()
+        self.say()
+        seconds = time.monotonic() - started
+        self.say(f"演示结束，用时 {seconds:.0f} 秒。台账: {self.home / 'duban.db'}")
+        self.say("  再看一看：DUBAN_HOME=var/demo .venv/bin/duban tickets list")
+
+    def setup(self) -> None:
+        self.scene("建库，导入单位和人员")
+        schema.upgrade(self.rt.engine)
+        with self.rt.session() as session:
+            loaded = load_directory(session, self.rt.settings.data_dir / "units.yaml")
+            units = session.exec(select(Unit).where(Unit.kind != "desk")).all()
+        self.say(f"台账 {self.home / 'duban.db'}（SQLite），{loaded.units_created} 个单位，"
+                 f"{loaded.people_created} 名人员。责任单位："
+                 + "、".join(u.short_name for u in units))
+
+    def train(self) -> None:
+        self.scene("用本区历史留言训练分办模型")
+        try:
+            from classifier.registry import Registry
+            from classifier.train import train_from_csv
+        except ImportError:  # TEMP until the classifier lands
+            self.say("（分类器尚未就绪，全部进入人工分办）")
+            return
+
+        data = self.rt.settings.data_dir / "messages.csv"
+        started = time.monotonic()
+        result = train_from_csv(data, label_col="单位代码", registry=Registry(
+            self.rt.settings.models_path), promote=True)
+        self.say(f"训练完成：{result['rows']} 条样本，{len(result['labels'])} 个单位，"
+                 f"交叉验证准确率 {result['metrics']['accuracy']:.1%}，"
+                 f"自动分办阈值 {result['threshold']:.2f}（{time.monotonic() - started:.0f} 秒），"
+                 f"模型版本 {result['version']}")
+
+    def export_by_day(self) -> dict[date, list[IntakeItem]]:
+        path = self.rt.settings.data_dir / "inbox.csv"
+        by_day: dict[date, list[IntakeItem]] = defaultdict(list)
+        for item in read_file(path, ImportOptions(tz=TZ, channel="留言板", submitter="luru1")):
+            day = item.received_at.astimezone(TZ).date() if item.received_at else WEEK[2]
+            by_day[min(max(day, WEEK[0]), WEEK[4])].append(item)
+        return by_day
+
+    def import_day(self, items: list[IntakeItem]) -> IntakeSummary:
+        self.say(f"录入员 王晓燕 导入当日留言板导出（data/inbox.csv 中 {len(items)} 条）：")
+        summary = file_items(self.rt.routing, items, keep_outcomes=True)
+        self.say(f"  收到 {summary.received}：自动交办 {summary.opened}，待人工分办 "
+                 f"{summary.triage}，重复件 {summary.duplicates}，未登记 {summary.rejected}")
+        for outcome in summary.outcomes:
+            where = f"第{outcome.row}行"
+            if outcome.status == "opened":
+                self.say(f"  {where} {outcome.ticket} → {outcome.unit_name}"
+                         f"（置信度 {outcome.confidence:.0%}）" if outcome.confidence else
+                         f"  {where} {outcome.ticket} → {outcome.unit_name}（规则）")
+            elif outcome.status == "triage":
+                names = "、".join(s["unit_name"] for s in outcome.suggestions[:3]) or "无"
+                self.say(f"  {where} {outcome.ticket} 待分办（建议：{names}）")
+            elif outcome.status == "duplicate":
+                self.say(f"  {where} 重复件 → 并入 {outcome.duplicate_of}")
+            elif outcome.status == "rejected":
+                self.say(f"  {where} 未登记：{outcome.reason}")
+            for warning in outcome.warnings:
+                self.say(f"  {where} 提示：{warning}")
+        self.deliver()
+        return summary
+
+    def chat(self, *lines: tuple[str, str, str]) -> None:
+        self.player.play(lines)
+
+    def deliver(self) -> None:
+        self.player.deliver()
+
+    def reminders(self) -> None:
+        result = run_reminders(self.rt.routing)
+        self.say(f"定时任务：临期提醒 {result.reminders}，超期催办 {result.overdue}，"
+                 f"通报 {result.escalated}，待分办超期 {result.triage_overdue}")
+        self.deliver()
+
+    # -- helpers over the ledger ---------------------------------------------------------------
+
+    def tickets(self, *states: TicketState, unit: str | None = None) -> list[tuple[str, str]]:
+        """(number, unit code) of tickets in ``states``, oldest first."""
+        with self.rt.session() as session:
+            units = {u.id: u.code for u in session.exec(select(Unit))}
+            query = select(Ticket).where(col(Ticket.state).in_([s.value for s in states]))
+            rows = [(t.number, units.get(t.unit_id)) for t in
+                    session.exec(query.order_by(col(Ticket.id)))]
+        return [(n, u) for n, u in rows if unit is None or u == unit]
+
+    def ticket_of(self, external_id: str) -> str | None:
+        with self.rt.session() as session:
+            message = session.exec(select(Message).where(Message.external_id == external_id)
+                                   ).first()
+            if message is None:
+                return None
+            ticket = session.exec(select(Ticket).where(
+                Ticket.message_id == (message.duplicate_of_id or message.id))).first()
+            return ticket.number if ticket else None
+
+    def suggestions(self, number: str) -> list[dict[str, Any]]:
+        with self.rt.session() as session:
+            ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+            return list(ticket.suggestions)
+
+    def member_of(self, unit: str) -> str:
+        return {"zjj": "zjj-1", "cgj": "cgj-2", "bjjd": "bjjd-2"}.get(unit, f"{unit}-1")
+
+    # -- the days ------------------------------------------------------------------------------
+
+    def monday(self, items: list[IntakeItem]) -> None:
+        self.clock.set(WEEK[0], 9)
+        self.scene("周一：导入留言，分办")
+        self.import_day(items)
+        self.clock.set(WEEK[0], 10)
+        self.scene("录入台：粘贴领导批示和来电")
+        self.chat(
+            ("luru1", "", "批示件：请区住建局牵头，对金色家园7栋电梯长期停运问题限2个工作日内"
+                          "拿出维修方案并反馈。"),
+            ("luru1", "", "来电记录：东湖新城南门外的人行道被共享单车堵死了，推婴儿车根本过不去，"
+                          "已经一个多月了。\n---\n来电记录：学府路小学门口早上有人卖烤肠和辣条，"
+                          "油烟很大，孩子们围着买，食品安全让人担心。"),
+        )
+        self.triage_all("luru1")
+        self.clock.set(WEEK[0], 15)
+        self.scene("各单位签收")
+        self.acknowledge_all()
+
+    def triage_all(self, staff: str) -> None:
+        waiting = self.tickets(TicketState.REGISTERED, TicketState.RETURNED)
+        if not waiting:
+            return
+        self.say(f"录入台：{len(waiting)} 件待人工分办，逐件选定责任单位")
+        lines = []
+        for number, _ in waiting:
+            suggestions = self.suggestions(number)
+            unit = suggestions[0]["unit_name"] if suggestions else "城管局"
+            lines.append((staff, "", f"/分办 {number} {unit}"))
+        self.chat(*lines)
+
+    def acknowledge_all(self) -> None:
+        lines = [(self.member_of(unit), "", f"/签收 {number}")
+                 for number, unit in self.tickets(TicketState.ASSIGNED) if unit]
+        shown, rest = lines[:4], lines[4:]
+        self.chat(*shown)
+        if rest:
+            self.say(f"（其余 {len(rest)} 件由各单位经办人签收，过程从略）")
+            quiet = _Quiet()
+            saved, self.player.adapter.out = self.player.adapter.out, quiet
+            try:
+                self.chat(*rest)
+            finally:
+                self.player.adapter.out = saved
+
+    def tuesday(self, items: list[IntakeItem]) -> None:
+        self.clock.set(WEEK[1], 9)
+        self.scene("周二：导入、催办、反馈、申请延期")
+        self.import_day(items)
+        self.reminders()
+        self.triage_all("luru2")
+        self.acknowledge_all()
+        self.clock.set(WEEK[1], 11)
+        lift = self.ticket_of_text("金色家园7栋电梯长期停运")
+        zjj_open = [n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="zjj")
+                    if n != lift]
+        cgj_open = [n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="cgj")]
+        lines = []
+        if zjj_open:
+            lines.append(("zjj-1", "", f"/回复 {zjj_open[0]} 经核查，物业公司已于11月17日"
+                                       "完成维修，并向住户公示了维修费用明细。"))
+        if cgj_open:
+            lines.append(("cgj-2", "", f"/延期 {cgj_open[0]} 5 涉及多个部门联合执法，"
+                                       "需协调交警、市场监管共同整治"))
+        if lift:
+            lines.append(("zjj-1", "", f"/延期 {lift} 3 电梯主板需向厂家订货，到货约需一周"))
+        self.chat(*lines)
+        self.clock.set(WEEK[1], 16)
+        self.scene("督查室审批延期")
+        approvals = []
+        if cgj_open:
+            approvals.append(("ducha1", "", f"/批准延期 {cgj_open[0]}"))
+        if lift:
+            approvals.append(("ducha1", "", f"/驳回延期 {lift} 领导批示件须按时反馈方案，"
+                                            "可先反馈阶段性进展"))
+        self.chat(*approvals)
+
+    def ticket_of_text(self, needle: str) -> str | None:
+        with self.rt.session() as session:
+            message = session.exec(select(Message).where(col(Message.text).contains(needle))
+                                   ).first()
+            if message is None:
+                return None
+            ticket = session.exec(select(Ticket).where(Ticket.message_id == message.id)).first()
+            return ticket.number if ticket else None
+
+    def wednesday(self, items: list[IntakeItem]) -> None:
+        self.clock.set(WEEK[2], 9)
+        self.scene("周三：导入、退回错派件、重新分办")
+        self.import_day(items)
+        self.reminders()
+        self.triage_all("luru1")
+        self.acknowledge_all()
+        candidates = [n for n, u in self.tickets(TicketState.ACKNOWLEDGED, unit="sthj")] or [
+            n for n, u in self.tickets(TicketState.ACKNOWLEDGED) if u not in ("zjj", "cgj")]
+        if candidates:
+            number = candidates[-1]
+            unit = next(u for n, u in self.tickets(TicketState.ACKNOWLEDGED) if n == number)
+            self.clock.set(WEEK[2], 10)
+            self.chat((self.member_of(unit), "", f"/退回 {number} 该事项属于街道办事处属地管理"
+                                                 "范围，不属于本单位职责"))
+            self.clock.set(WEEK[2], 11)
+            self.triage_all("luru1")
+            self.acknowledge_all()
+        self.clock.set(WEEK[2], 15)
+        self.scene("督查室核查反馈")
+        self.verify_replied(fail_first=True)
+
+    def verify_replied(self, *, fail_first: bool = False) -> None:
+        replied = self.tickets(TicketState.REPLIED)
+        lines = []
+        for index, (number, _) in enumerate(replied):
+            if fail_first and index == 0:
+                lines.append(("ducha1", "", f"/核查 {number} 不通过 2 未说明维修费用由谁承担，"
+                                            "请补充"))
+            else:
+                lines.append(("ducha1", "", f"/核查 {number} 通过 {5 - index % 2}"))
+        self.chat(*lines)
+
+    def thursday(self, items: list[IntakeItem]) -> None:
+        self.clock.set(WEEK[3], 9)
+        self.scene("周四：导入、催办、续办件重新反馈")
+        self.import_day(items)
+        self.reminders()
+        self.triage_all("luru2")
+        self.acknowledge_all()
+        self.clock.set(WEEK[3], 14)
+        lines = []
+        for number, unit in self.tickets(TicketState.REOPENED):
+            lines.append((self.member_of(unit or ""), "", f"/回复 {number} 补充说明：维修费用由"
+                                                          "物业专项维修资金列支，不向业主收取。"))
+        for number, unit in self.tickets(TicketState.ACKNOWLEDGED)[:6]:
+            lines.append((self.member_of(unit or ""), "", f"/回复 {number} 已到现场核实处理，"
+                                                          "并电话回访了反映人。"))
+        self.chat(*lines)
+        self.clock.set(WEEK[3], 16)
+        self.verify_replied()
+
+    def friday(self, items: list[IntakeItem]) -> None:
+        self.clock.set(WEEK[4], 9)
+        self.scene("周五：导入、超期催办、通报")
+        self.import_day(items)
+        self.reminders()
+        self.triage_all("luru1")
+        self.acknowledge_all()
+        self.clock.set(WEEK[4], 10)
+        self.chat(("ducha1", "", "/待办"))
+        self.clock.set(WEEK[4], 17)
+        self.scene("督查室核查、归档")
+        self.verify_replied()
+
+    def next_monday(self) -> None:
+        monday = WEEK[0] + timedelta(days=7)
+        self.clock.set(monday, 9)
+        self.scene("下周一：催办与督查周报")
+        self.reminders()
+        from reports.post import weekly_chat
+
+        with self.rt.session() as session:
+            report = weekly_chat(session, now=self.rt.now(), rules=self.rt.rules,
+                                 policy=self.rt.policy.ranking,
+                                 out_dir=self.rt.settings.reports_path)
+        self.say(report.text)
+        self.say()
+        self.say(f"周报文件已写入 {Path(report.files['md']).parent}：")
+        for path in [*report.files.values(), *report.charts]:
+            self.say(f"  {path}")
+
+
+class _Quiet:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        return None
+
+
+def run_demo(home: Path | None = None, out: TextIO | None = None) -> Path:
+    """Run the whole story on a fresh ledger under ``home`` (default var/demo)."""
+    home = home or REPO_ROOT / "var" / "demo"
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    Demo(home, out or sys.stdout).run()
+    return home

@@ -1,0 +1,21 @@
+"""Text for people to read: the normalised text with Chinese punctuation given back.
+
+Normalisation makes full-width punctuation half-width (good for the model and for
+matching); in a sentence of Chinese, "，" reads better than ",". Only punctuation that
+follows a Chinese character is turned back, so "3.5元" and "http://…" stay as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HALF_TO_FULL = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"}
+_AFTER_CJK = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff08\uff09])([,!?:;()])")
+_OPEN_BEFORE_CJK = re.compile(r"\((?=[\u3400-\u9fff])")
+
+
+def for_reading(text: str | None) -> str:
+    if not text:
+        return text or ""
+    text = _OPEN_BEFORE_CJK.sub("（", text)
+    return _AFTER_CJK.sub(lambda m: _HALF_TO_FULL[m.group(1)], text)

@@ -88,6 +88,30 @@ class Settings(BaseSettings):
     matrix_access_token: str | None = Field(
         default=None, repr=False, description="The bot's access token (instead of a password)."
     )
+    # Telegram bot (``duban bot --telegram``): the token from @BotFather. Long polling unless
+    # a webhook URL is set. Secrets come only from the environment; never logged.
+    telegram_token: str | None = Field(
+        default=None, repr=False, description="The bot token from @BotFather."
+    )
+    telegram_base_url: str | None = Field(
+        default=None, description="Bot API URL (a local Bot API server); default Telegram's."
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL of the webhook; unset means long polling."
+    )
+    telegram_webhook_secret: str | None = Field(
+        default=None, repr=False, description="Secret Telegram sends with every webhook call."
+    )
+    telegram_webhook_listen: str = Field(
+        default="127.0.0.1:8443", description="host:port the webhook server listens on."
+    )
+    # Chat core knobs.
+    bot_outbox_interval: float = Field(
+        default=0.5, description="Seconds between outbox passes of `duban bot`."
+    )
+    invite_hours: int = Field(
+        default=72, description="Hours a `duban people invite` code stays valid."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ import logging
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -121,8 +121,12 @@ class ConsoleAdapter:
     text_limit = 4096
 
     def __init__(self, cast: Cast, *, out: TextIO | None = None, inp: TextIO | None = None,
-                 echo: bool = False, clock: Callable[[], datetime] = utcnow) -> None:
+                 echo: bool = False, clock: Callable[[], datetime] = utcnow,
+                 settle: Callable[[], Awaitable[object]] | None = None) -> None:
         self.cast = cast
+        # Awaited after each input line (``duban bot --console`` passes the outbox's drain),
+        # so what a line caused is printed before the next line is read.
+        self.settle = settle
         self.out = out or sys.stdout
         self.inp = inp
         self.echo = echo  # print incoming lines too (scripts; a terminal shows what you type)
@@ -140,7 +144,6 @@ class ConsoleAdapter:
     async def start(self, on_message: OnMessage) -> None:
         self._on_message = on_message
         if self.inp is not None:
-            self.closed = asyncio.Event()
             self._reader = asyncio.create_task(self._read(self.inp), name="console-input")
 
     async def stop(self) -> None:
@@ -229,6 +232,8 @@ class ConsoleAdapter:
             chat, _, line = line.partition(" ")
         try:
             await self.speak(self._speaker, chat, line)
+            if self.settle is not None:
+                await self.settle()
         except Exception:
             logger.exception("console line failed")
 

@@ -119,7 +119,7 @@ class Handlers:
         if cmd.name in NEEDS_TICKET and cmd.number is None:
             number = self._number_from_context(msg)
             if number is None:
-                return _refused(f"请写明督办件编号，例如 /{cmd.name} DB-2026-000123，"
+                return _refused(f"请写明督办件编号（DB-年份-序号），例如 /{cmd.name} 编号，"
                                 "或直接回复督办卡片发送命令")
             cmd = Command(name=cmd.name, number=number, args=cmd.args, raw=cmd.raw)
         handler = self._commands[cmd.name]

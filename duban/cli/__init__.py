@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
+from duban.cli import bot as bot_cmd
 from duban.cli import calendar as calendar_cmd
 from duban.cli import db as db_cmd
 from duban.cli import demo as demo_cmd
@@ -57,6 +58,7 @@ intake_cmd.register(app)
 jobs_cmd.register(app)
 demo_cmd.register(app)
 report_cmd.register(app)
+bot_cmd.register(app)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

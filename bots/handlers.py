@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,24 +50,45 @@ HIDDEN = "没有找到该督办件，或您无权查看、办理（请核对编�
 class ReportRequest:
     """What ``/报表`` asks the reports package for."""
 
-    period: str  # as typed: "", "本周", "上周", "本月", "上月", "2026-W47", "2026-11"
+    period: str  # as typed: "" (= 上周), "上周", "本周", "2026-W47"
     unit: str | None  # a unit code for a unit's own figures; None for the whole district
     person: str  # the asking person's code
     now: datetime
+    out_dir: Path  # where report files and charts are written
 
 
-# The hook ``/报表`` calls: returns an object with ``.text`` (and optionally ``.images``, a
-# list of image paths), or None when reports are not available in this build.
+@dataclass(frozen=True, slots=True)
+class ReportAnswer:
+    text: str
+    images: tuple[Path, ...] = ()
+
+
+# The hook ``/报表`` calls; returns a ReportAnswer (or anything with ``.text`` and
+# ``.images``), or None when reports are not available in this build.
 ReportHook = Callable[[RoutingContext, ReportRequest], Any]
 
 
-def default_report(ctx: RoutingContext, request: ReportRequest) -> Any:
-    """``reports.chat.chat_report(ctx, request)`` when the reports package provides it."""
+def weekly_report(ctx: RoutingContext, request: ReportRequest) -> ReportAnswer | None:
+    """The 督查周报 from ``reports.post.weekly_chat``: its chat text and its charts."""
     try:
-        from reports.chat import chat_report  # written with the reports issue
+        from reports.errors import BadPeriod
+        from reports.periods import last_complete_week, parse_week, week_of
+        from reports.post import weekly_chat
     except ImportError:
         return None
-    return chat_report(ctx, request)
+    period = request.period.strip()
+    if period in ("", "上周", "周报"):
+        week = last_complete_week(request.now, ctx.rules.tz)
+    elif period == "本周":
+        week = week_of(ctx.rules.local_date(request.now))
+    elif period[:1].isdigit():
+        week = parse_week(period)
+    else:
+        raise BadPeriod(f"「{period}」不是周，请写 上周、本周 或 2026-W47")
+    with ctx.session() as session:
+        chat = weekly_chat(session, now=request.now, rules=ctx.rules,
+                           policy=ctx.policy.ranking, out_dir=request.out_dir, week=week)
+    return ReportAnswer(text=chat.text, images=tuple(chat.charts))
 
 
 class Handlers:
@@ -74,11 +96,13 @@ class Handlers:
         self,
         ctx: RoutingContext,
         *,
-        report: ReportHook = default_report,
+        report: ReportHook = weekly_report,
+        report_dir: Path | None = None,
         refusal_every: timedelta = timedelta(hours=1),
     ) -> None:
         self.ctx = ctx
         self.report = report
+        self.report_dir = report_dir or Path(tempfile.gettempdir()) / "duban-reports"
         self.refusal_every = refusal_every
         self._commands: dict[str, Callable[[IncomingMessage, Speaker, Command], Response]] = {
             "签收": self._acknowledge, "回复": self._reply, "办结": self._finish,
@@ -230,6 +254,10 @@ class Handlers:
         if msg.reply_to and who.role == ROLE_UNIT and self._number_from_context(msg):
             return Response(Outcome.ANSWERED, [Reply(
                 "如需办理，请回复卡片并发送命令，例如 /签收、/回复 办理情况；/帮助 查看全部命令")])
+        if msg.private:
+            return Response(Outcome.ANSWERED, [Reply(
+                "请发送命令，例如 /待办、/详情 编号；/帮助 查看全部命令。"
+                "登记留言请在录入台群中粘贴或转发。")])
         return Response(Outcome.IGNORED)
 
     def _file(self, msg: IncomingMessage, who: Speaker) -> Response:
@@ -448,17 +476,14 @@ class Handlers:
         return [ticket_row(t, units=units, rules=self.ctx.rules, now=now) for t in tickets]
 
     def _report(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
+        """督查周报 for supervisors (and the intake desk); not posted into a unit's chat."""
         person = who.person
         assert person is not None
-        district = person.has_role(Role.SUPERVISOR, Role.ADMIN, Role.INTAKE) and \
-            who.role != ROLE_UNIT
-        with self.ctx.session() as session:
-            unit = who.unit if who.role == ROLE_UNIT else (
-                session.get(Unit, person.unit_id) if person.unit_id else None)
-        if not district and unit is None:
-            return _refused("报表仅供督查人员和单位查看")
-        request = ReportRequest(period=cmd.args.strip(), unit=None if district else unit.code,
-                                person=person.code, now=self.ctx.now())
+        if who.role == ROLE_UNIT or not person.has_role(Role.SUPERVISOR, Role.ADMIN,
+                                                          Role.INTAKE):
+            return _refused("督查周报由督查室发布；单位可用 /待办 查看本单位办理情况")
+        request = ReportRequest(period=cmd.args.strip(), unit=None, person=person.code,
+                                now=self.ctx.now(), out_dir=self.report_dir)
         try:
             answer = self.report(self.ctx, request)
         except _known_errors() as exc:
@@ -549,7 +574,7 @@ def polite(exc: BaseException) -> str:
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors a step may raise on bad input or a refused step: each package's base error."""
     known: list[type[BaseException]] = [LedgerError, BotError]
-    for module in ("routing.errors", "intake.errors"):
+    for module in ("routing.errors", "intake.errors", "reports.errors"):
         try:
             imported = __import__(module, fromlist=["BASE_ERROR"])
         except ImportError:

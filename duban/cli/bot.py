@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import logging
 import signal
 import sys
 from typing import Annotated, Any
@@ -63,7 +64,11 @@ def bot(
         bad_input("请选择平台：--console、--telegram、--matrix（可同时选择多个）")
     rt = runtime(ctx)
     _check_schema(rt)
+    from bots.handlers import Handlers
     from bots.runner import BotRunner
+
+    # httpx logs every request URL at INFO, and a Telegram URL carries the bot token
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
 
     adapters: list[Any] = []
     if telegram:
@@ -82,7 +87,9 @@ def bot(
         until = adapter.closed
         if interactive:
             say(CONSOLE_BANNER)
-    runner = BotRunner(rt.routing, adapters, outbox_interval=rt.settings.bot_outbox_interval)
+    handlers = Handlers(rt.routing, report_dir=rt.settings.reports_path)
+    runner = BotRunner(rt.routing, adapters, handlers=handlers,
+                       outbox_interval=rt.settings.bot_outbox_interval)
     if console:
         adapters[-1].settle = runner.outbox.drain  # each line's cards before the next line
     asyncio.run(_serve(runner, until))

@@ -208,22 +208,38 @@ def test_the_same_message_twice_is_handled_once(desk: Desk) -> None:
             Event.action == "reply")).one() == 1
 
 
-def test_report_hook(ctx: RoutingContext) -> None:
+def test_report_hook(ctx: RoutingContext, tmp_path) -> None:
     from tests.bots.conftest import bind_all
 
     asked: list[ReportRequest] = []
 
     def report(_ctx: RoutingContext, request: ReportRequest):
         asked.append(request)
-        return SimpleNamespace(text=f"【督查周报】{request.period or '本周'}", images=[])
+        return SimpleNamespace(text=f"【督查周报】{request.period or '上周'}", images=[])
 
     bind_all(ctx, "memory")
-    desk = Desk(ctx, handlers=Handlers(ctx, report=report))
+    desk = Desk(ctx, handlers=Handlers(ctx, report=report, report_dir=tmp_path))
+    assert desk.say("sup", "ducha1", "/报表 本周") == Outcome.ANSWERED
+    assert desk.last("sup") == "【督查周报】本周"
+    assert desk.say("zjj", "zjj-1", "/report") == Outcome.REFUSED  # not into a unit's chat
+    assert "督查周报由督查室发布" in desk.last("zjj")
+    assert [(r.period, r.unit, r.person, r.out_dir) for r in asked] == [
+        ("本周", None, "ducha1", tmp_path)]
+
+
+def test_the_weekly_report_from_the_reports_package(ctx: RoutingContext, tmp_path) -> None:
+    from tests.bots.conftest import bind_all
+
+    bind_all(ctx, "memory")
+    desk = Desk(ctx, handlers=Handlers(ctx, report_dir=tmp_path))
     assert desk.say("sup", "ducha1", "/报表 上周") == Outcome.ANSWERED
-    assert desk.last("sup") == "【督查周报】上周"
-    assert desk.say("zjj", "zjj-1", "/report") == Outcome.ANSWERED
-    assert [(r.period, r.unit, r.person) for r in asked] == [("上周", None, "ducha1"),
-                                                           ("", "zjj", "zjj-1")]
+    posted = desk.adapter.in_chat("sup")
+    assert posted[0].text and "Traceback" not in posted[0].text
+    images = [p for p in posted if p.images]
+    assert images and all(p.images[0].exists() and p.images[0].is_relative_to(tmp_path)
+                          for p in images)
+    assert desk.say("sup", "ducha1", "/报表 下个月") == Outcome.REFUSED
+    assert desk.last("sup").startswith("未能生成报表：「下个月」不是周")
 
 
 def test_report_without_the_reports_package(desk: Desk) -> None:

@@ -165,6 +165,16 @@ def link_account(
     return account
 
 
+def unlink_account(session: Session, *, platform: str, account_id: str) -> bool:
+    """Forget a chat account's link (a lost phone, a person who left)."""
+    account = account_of(session, platform=platform, account_id=account_id)
+    if account is None:
+        return False
+    session.delete(account)
+    session.flush()
+    return True
+
+
 def note_private_chat(session: Session, account: ChatAccount, chat_id: str) -> None:
     """Remember the 1:1 chat where the bot can reach this account (for personal notices)."""
     if account.private_chat_id != chat_id:

@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     people.command("invite", help="生成绑定码 (a one-time code that links a chat account)")(
         invite)
     people.command("link", help="直接绑定聊天账号 (link a chat account to a person)")(link)
+    people.command("unlink", help="解除聊天账号绑定 (forget a chat account's link)")(unlink)
     outbox = typer.Typer(help="发送队列 (the outbox: notifications and their deliveries)",
                          no_args_is_help=True)
     outbox.command("list", help="列表 (notifications with their deliveries)")(outbox_list)
@@ -276,6 +277,25 @@ def link(
         emit_json(row)
     else:
         say(f"已绑定：{platform}:{account} → {row['name']}（{row['person']}）")
+
+
+def unlink(
+    ctx: typer.Context,
+    platform: Annotated[str, typer.Option(help="平台：telegram、matrix")],
+    account: Annotated[str, typer.Option(help="账号：Telegram 用户 ID / Matrix ID")],
+    json: JsonOpt = False,
+) -> None:
+    from bots import identity
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        removed = identity.unlink_account(session, platform=platform, account_id=account)
+    if json:
+        emit_json({"platform": platform, "account_id": account, "removed": removed})
+    elif removed:
+        say(f"已解除：{platform}:{account}")
+    else:
+        fail(f"{platform}:{account} 未绑定", 2)
 
 
 # -- duban outbox -------------------------------------------------------------------------------

@@ -66,6 +66,12 @@ def test_invite_and_link() -> None:
     code, _, err = run("people", "link", "cgj-1", "--platform", "matrix", "--account",
                        "@liuyang:example.org")
     assert code == 2 and "已绑定到「刘洋」" in err
+    assert run("people", "unlink", "--platform", "matrix", "--account",
+               "@liuyang:example.org")[1] == "已解除：matrix:@liuyang:example.org\n"
+    assert run("people", "unlink", "--platform", "matrix", "--account",
+               "@liuyang:example.org")[0] == 2
+    assert run("people", "link", "cgj-1", "--platform", "matrix", "--account",
+               "@liuyang:example.org")[0] == 0
 
 
 def test_console_bot_finishes_when_input_ends_and_outbox_lists() -> None:

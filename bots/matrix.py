@@ -78,6 +78,7 @@ TEXT_LIMIT = 16_000
 SYNC_TIMEOUT_MS = 30_000
 TIMELINE_LIMIT = 50
 REQUEST_TIMEOUT = 30.0  # seconds, for every request but the long poll
+LONG_REQUEST_TIMEOUT = 120.0  # the first sync and uploads (nio gives them no timeout)
 DEVICE_NAME = "duban-bot"
 GAP_PAGE = 100  # events per /messages page when filling a gap
 GAP_PAGES = 50  # at most this many pages per room and batch (5,000 events)
@@ -211,7 +212,7 @@ class MatrixAdapter:
                     raise NotConfigured(f"Matrix 访问令牌无效 (access token rejected: "
                                         f"{who.status_code})")
                 client.user_id, client.device_id = who.user_id, who.device_id or ""
-            else:
+            else:  # the device is keyed by the configured user: the MXID is known after login
                 stored = await asyncio.to_thread(self.state.get, f"{self.user}:device_id")
                 client.device_id = stored or ""
                 resp = await client.login(self._password, device_name=self.device_name)
@@ -236,7 +237,8 @@ class MatrixAdapter:
         once = sync_filter(1)
         once["room"]["not_rooms"] = [f"!first-start-{uuid.uuid4().hex}:invalid"]
         try:
-            resp = await client.sync(timeout=0, sync_filter=once)
+            resp = await asyncio.wait_for(client.sync(timeout=0, sync_filter=once),
+                                          LONG_REQUEST_TIMEOUT)
         except TRANSPORT_ERRORS as exc:
             raise BotError(f"Matrix 首次同步失败 (first sync failed: {type(exc).__name__})"
                            ) from exc
@@ -494,9 +496,9 @@ class MatrixAdapter:
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
             raise SendFailed(f"image {path.name} unreadable: {exc}", permanent=True) from exc
-        uploaded, _ = await _call(self._client.upload(
+        uploaded, _ = await _call(asyncio.wait_for(self._client.upload(
             lambda *_: data, content_type=mime, filename=path.name, filesize=len(data)),
-            f"upload {path.name}")
+            LONG_REQUEST_TIMEOUT), f"upload {path.name}")  # nio sets no timeout on uploads
         return {"msgtype": "m.image", "body": caption, "filename": path.name,
                 "url": uploaded.content_uri, "info": {"mimetype": mime, "size": len(data)}}
 

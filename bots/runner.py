@@ -9,6 +9,7 @@ delivery in flight finish and be recorded before the adapters disconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -34,6 +35,7 @@ class BotRunner:
         handlers: Handlers | None = None,
         outbox_interval: float = 0.5,
         policy: OutboxPolicy | None = None,
+        redis_url: str | None = None,
     ) -> None:
         if not adapters:
             raise ValueError("a bot needs at least one adapter")
@@ -43,6 +45,7 @@ class BotRunner:
             self.hub.add(adapter)
         self.outbox = Outbox(ctx, self.hub.adapters, policy=policy)
         self.outbox_interval = outbox_interval
+        self.redis_url = redis_url  # workers publish on OUTBOX_CHANNEL after committing rows
         self._stop: asyncio.Event | None = None
 
     def _activity(self) -> None:
@@ -61,6 +64,7 @@ class BotRunner:
                                 before=self.ctx.now() - INBOX_KEEP)
         started: list[ChatAdapter] = []
         outbox_task: asyncio.Task | None = None
+        listener: asyncio.Task | None = None
         try:
             for adapter in self.hub.adapters.values():
                 await adapter.start(self.hub.on_message)
@@ -68,6 +72,8 @@ class BotRunner:
                 logger.info("%s adapter started", adapter.platform)
             outbox_task = asyncio.create_task(
                 self.outbox.run(outbox_stop, interval=self.outbox_interval), name="outbox")
+            if self.redis_url:
+                listener = asyncio.create_task(self._listen(self.redis_url), name="nudges")
             if ready is not None:
                 ready.set()
             waiters = [asyncio.ensure_future(stop.wait())]
@@ -85,6 +91,10 @@ class BotRunner:
                 await outbox_task
                 await self.outbox.drain()
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             outbox_stop.set()
             if outbox_task is not None and not outbox_task.done():
                 await outbox_task
@@ -94,3 +104,28 @@ class BotRunner:
                 except Exception:
                     logger.exception("stopping the %s adapter failed", adapter.platform)
             logger.info("bot stopped")
+
+    async def _listen(self, url: str) -> None:
+        """Wake the outbox whenever a worker says it committed new rows (Redis pub/sub).
+
+        Best effort: the outbox still polls, so a lost nudge or a Redis outage only
+        delays a card to the next poll. Reconnects after an error.
+        """
+        from redis.asyncio import Redis
+        from redis.exceptions import RedisError
+
+        from routing.notify import OUTBOX_CHANNEL
+
+        while True:
+            client = Redis.from_url(url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(OUTBOX_CHANNEL)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self.outbox.wake()
+            except (RedisError, OSError) as exc:
+                logger.warning("outbox nudges unavailable (%s); polling only, retrying", exc)
+                await asyncio.sleep(5)
+            finally:
+                await client.aclose()

@@ -79,6 +79,7 @@ class Runtime:
             route_rules=self.route_rules,
             queue=self.queue,
             gazetteer=load_gazetteer(self.settings.data_dir / "units.yaml"),
+            nudge=self.nudge_bots,
         )
 
     # -- the model, the rules file, the queue: built on first use, cached ---------------------
@@ -98,6 +99,20 @@ class Runtime:
             self.__dict__["_route_rules"] = load_rules(
                 self.settings.data_dir / "routing_rules.yaml", units)
         return self.__dict__["_route_rules"]
+
+    def nudge_bots(self) -> None:
+        """Tell bot processes new outbox rows are committed (best effort: they also poll)."""
+        queue = self.queue()
+        if queue is None:
+            return
+        from redis.exceptions import RedisError
+
+        from routing.notify import OUTBOX_CHANNEL
+
+        try:
+            queue.connection.publish(OUTBOX_CHANNEL, "1")
+        except RedisError as exc:
+            logger.debug("outbox nudge not published: %s", exc)
 
     def queue(self) -> Any | None:
         """The rq queue when DUBAN_REDIS_URL is set; None means jobs run inline."""

@@ -45,6 +45,7 @@ def _run(
         text = step(session, ticket, now)
         units = {u.id: u for u in _units(session)}
         row = ticket_row(ticket, units=units, rules=ctx.rules, now=now)
+    ctx.nudge()
     return StepResult(
         number=row["number"], state=row["state"], state_label=row["state_label"],
         unit=row["unit"], unit_name=row["unit_name"], due_date=row["due_date"].isoformat(),

@@ -37,6 +37,9 @@ class RoutingContext:
     route_rules: Callable[[], RuleSet | None] = lambda: None
     queue: Callable[[], Any | None] = lambda: None
     gazetteer: Gazetteer = EMPTY  # the district's place names, for duplicate detection
+    # Called after a transaction that wrote outbox rows has committed: tells bot processes
+    # to deliver now rather than at their next poll (Redis pub/sub when there is a Redis).
+    nudge: Callable[[], None] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:

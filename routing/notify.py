@@ -17,6 +17,8 @@ from intake.display import for_reading
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, Message, Notification, SourceKind, Ticket, Unit
 
+OUTBOX_CHANNEL = "duban:outbox"  # Redis pub/sub: "the outbox has new rows"
+
 AUDIENCE_UNIT = "unit"
 AUDIENCE_SUPERVISORS = "supervisors"
 AUDIENCE_INTAKE = "intake"

@@ -181,6 +181,8 @@ def route_messages(ctx: RoutingContext, message_ids: list[int]) -> list[ItemOutc
             elif row.id in existing:
                 outcomes[row.id] = _existing_outcome(existing[row.id], units)
         _link_waiting(session, [r.id for r in fresh], ctx=ctx, now=now)
+    if fresh:
+        ctx.nudge()  # committed: the cards can go out now
     return [outcomes[r.id] for r in rows if r.id in outcomes]
 
 

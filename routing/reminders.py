@@ -93,8 +93,9 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
                     f"【临期提醒】{ticket.number} 还剩 {left} 个工作日（时限 {ticket.due_date}）",
                     key=f"remind:{ticket.id}:{ticket.due_date}:{left}"):
                 result.reminders += 1
-    if result.reminders or result.overdue or result.escalated:
+    if result.reminders or result.overdue or result.escalated or result.triage_overdue:
         logger.info("reminders: %s", result)
+        ctx.nudge()
     return result
 
 

@@ -90,7 +90,8 @@ def bot(
             say(CONSOLE_BANNER)
     handlers = Handlers(rt.routing, report_dir=rt.settings.reports_path)
     runner = BotRunner(rt.routing, adapters, handlers=handlers,
-                       outbox_interval=rt.settings.bot_outbox_interval)
+                       outbox_interval=rt.settings.bot_outbox_interval,
+                       redis_url=rt.settings.redis_url)
     if console:
         adapters[-1].settle = runner.outbox.drain  # each line's cards before the next line
     asyncio.run(_serve(runner, until))

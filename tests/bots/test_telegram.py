@@ -200,7 +200,6 @@ def test_another_unit_and_a_stranger_are_refused(world_ctx: RoutingContext,
             w.press("stranger", card, "签收")
             w.press("cgj-1", card, "签收")
             await api.wait_for(lambda: len(api.called("answerCallbackQuery")) == 2)
-            await asyncio.sleep(0.2)
 
             assert "无权" in w.texts("cgj")[-1]
             zjj = w.texts("zjj")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,6 @@ class RoutingContext:
     # Called after a transaction that wrote outbox rows has committed: tells bot processes
     # to deliver now rather than at their next poll (Redis pub/sub when there is a Redis).
     nudge: Callable[[], None] = lambda: None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
-from enum import Enum
-from pathlib import Path
+from datetime import date
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from duban.runtime import Runtime
 from duban.settings import Settings
+from reports.render import to_jsonable
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -30,27 +29,8 @@ def runtime(ctx: typer.Context) -> Runtime:
     return root.obj
 
 
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    return value
-
-
 def emit_json(data: Any) -> None:
     """One JSON document on stdout (UTF-8, Chinese kept readable)."""
-    sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False) + "\n")
-
-
-def emit_jsonl(data: Any) -> None:
-    """One JSON object per line, for streams of results."""
     sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False) + "\n")
 
 

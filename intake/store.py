@@ -70,6 +70,19 @@ class _Prepared:
     original_id: int | None = None
 
 
+@dataclass
+class PreparedBatch:
+    """Items after the checks that need no database: ready for ``store``.
+
+    ``prepare`` is pure (it can run in another process); ``store`` does the rest in the
+    caller's transaction. ``accept`` is the two in a row.
+    """
+
+    items: list[IntakeItem]
+    done: dict[int, Accepted]  # index -> refused (or known) before storing
+    prepared: list[_Prepared]
+
+
 def accept(
     session: Session, items: Iterable[IntakeItem], *, policy: Policy, now: datetime,
     gazetteer: Gazetteer = EMPTY,
@@ -79,28 +92,59 @@ def accept(
     ``gazetteer`` holds the district's place names: same words about different places
     are not duplicates."""
     batch = list(items)
-    results: list[Accepted | None] = [None] * len(batch)
-    known = _known_ids(session, batch)
+    known = known_ids(session, batch)
+    return store(session, prepare(batch, policy=policy, now=now, gazetteer=gazetteer,
+                                  known=known), policy=policy, now=now, gazetteer=gazetteer)
+
+
+def prepare(
+    items: list[IntakeItem], *, policy: Policy, now: datetime, gazetteer: Gazetteer = EMPTY,
+    known: dict[tuple[str, str], int] | None = None,
+) -> PreparedBatch:
+    """Clean, normalise, fingerprint and redact ``items`` (no database, no side effects).
+
+    ``known`` maps (channel, external id) of messages already stored to their ids: those
+    items are reported as known and not prepared again.
+    """
+    known = known or {}
+    done: dict[int, Accepted] = {}
     prepared: list[_Prepared] = []
-    seen_keys: dict[tuple[str, str], int] = {}
-    for index, item in enumerate(batch):
+    seen_keys: set[tuple[str, str]] = set()
+    for index, item in enumerate(items):
         key = (item.channel, item.external_id) if item.external_id else None
         if item.reject_reason:
-            results[index] = Accepted(item, REJECTED, reason=item.reject_reason,
-                                      warnings=list(item.warnings))
+            done[index] = Accepted(item, REJECTED, reason=item.reject_reason,
+                                   warnings=list(item.warnings))
         elif key and key in known:
-            results[index] = Accepted(item, KNOWN, message_id=known[key])
+            done[index] = Accepted(item, KNOWN, message_id=known[key])
         elif key and key in seen_keys:  # the same id twice in one batch
-            results[index] = Accepted(item, KNOWN)
-            seen_keys[key] = index
+            done[index] = Accepted(item, KNOWN)
         else:
             outcome = _prepare(index, item, policy=policy, now=now, gazetteer=gazetteer)
             if isinstance(outcome, Accepted):
-                results[index] = outcome
+                done[index] = outcome
             else:
                 prepared.append(outcome)
                 if key:
-                    seen_keys[key] = index
+                    seen_keys.add(key)
+    return PreparedBatch(items=items, done=done, prepared=prepared)
+
+
+def store(
+    session: Session, batch: PreparedBatch, *, policy: Policy, now: datetime,
+    gazetteer: Gazetteer = EMPTY,
+) -> list[Accepted]:
+    """Store a prepared batch: duplicates found, messages inserted. The caller commits."""
+    results: dict[int, Accepted] = dict(batch.done)
+    # Known again here: another import may have stored some since ``prepare`` ran.
+    known = known_ids(session, [p.item for p in batch.prepared])
+    prepared = []
+    for prep in batch.prepared:
+        key = (prep.item.channel, prep.item.external_id)
+        if prep.item.external_id and key in known:
+            results[prep.index] = Accepted(prep.item, KNOWN, message_id=known[key])
+        else:
+            prepared.append(prep)
     if prepared:
         _find_originals(session, prepared, policy=policy, gazetteer=gazetteer)
         ids = _insert(session, prepared, now=now)
@@ -109,7 +153,7 @@ def accept(
             results[prep.index] = Accepted(prep.item, status, message_id=message_id,
                                            original_id=prep.original_id,
                                            warnings=list(prep.item.warnings))
-    return [r for r in results if r is not None]
+    return [results[index] for index in range(len(batch.items))]
 
 
 def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
@@ -135,7 +179,7 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
                      places=gazetteer.mentions(f"{title or ''}{text}"))
 
 
-def _known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str], int]:
+def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str], int]:
     keys = {(i.channel, i.external_id) for i in batch if i.external_id}
     found: dict[tuple[str, str], int] = {}
     for channel in {channel for channel, _ in keys}:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BANDS = 10
-ROWS = 3
+BANDS = 8
+ROWS = 4
 _HASHES = BANDS * ROWS
 _rng = np.random.default_rng(20261122)
 _A = (_rng.integers(1, 2**63 - 1, size=_HASHES, dtype=np.uint64) | np.uint64(1))

@@ -9,7 +9,10 @@ sweeper enqueues it later: nothing accepted is lost.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -19,7 +22,17 @@ from sqlmodel import Session, col, select
 
 from intake.display import for_reading
 from intake.items import IntakeItem
-from intake.store import DUPLICATE, KNOWN, NEW, REJECTED, Accepted, accept
+from intake.store import (
+    DUPLICATE,
+    KNOWN,
+    NEW,
+    REJECTED,
+    Accepted,
+    PreparedBatch,
+    known_ids,
+    prepare,
+    store,
+)
 from ledger import tickets as T
 from ledger.bulk import Opened, OpenSpec, open_tickets
 from ledger.directory import list_units
@@ -81,34 +94,119 @@ class IntakeSummary:
 
 
 def file_items(
-    ctx: RoutingContext, items: Iterable[IntakeItem], *, keep_outcomes: bool = True
+    ctx: RoutingContext,
+    items: Iterable[IntakeItem],
+    *,
+    keep_outcomes: bool = True,
+    parallel: bool = False,
 ) -> IntakeSummary:
     """Store and route ``items`` in chunks (memory stays flat on big imports).
 
     ``keep_outcomes=False`` keeps only rejected rows and rows with warnings in the summary.
+    ``parallel=True`` (bulk imports) prepares and classifies the next chunk in a second
+    process while this one stores and routes the current chunk; the result is the same.
     """
     summary = IntakeSummary()
-    iterator = iter(items)
-    while chunk := list(islice(iterator, CHUNK)):
-        for outcome in _file_chunk(ctx, chunk):
+    chunks_of_items = _chunks(items)
+    if parallel and (os.cpu_count() or 1) > 1:
+        outcome_lists = _pipelined(ctx, chunks_of_items)
+    else:
+        outcome_lists = (_file_chunk(ctx, chunk) for chunk in chunks_of_items)
+    for outcomes in outcome_lists:
+        for outcome in outcomes:
             summary.add(outcome, keep=keep_outcomes)
     return summary
+
+
+def _chunks(items: Iterable[IntakeItem]) -> Iterator[list[IntakeItem]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
 
 
 def _file_chunk(ctx: RoutingContext, chunk: list[IntakeItem]) -> list[ItemOutcome]:
     now = ctx.now()
     with ctx.session() as session:
-        accepted = accept(session, chunk, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer)
+        known = known_ids(session, chunk)
+    batch = prepare(chunk, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer, known=known)
+    return _store_and_route(ctx, batch, now=now, predictions=None)
+
+
+def _store_and_route(ctx: RoutingContext, batch: PreparedBatch, *, now: datetime,
+                     predictions: dict[int, Any] | None) -> list[ItemOutcome]:
+    """Store a prepared chunk (one transaction), then route it or enqueue its routing.
+
+    ``predictions`` maps an item's index in the chunk to its classifier prediction when
+    it was computed beforehand (the parallel path)."""
+    with ctx.session() as session:
+        accepted = store(session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer)
     # Committed: from here on nothing of this chunk can be lost.
     to_route = [a.message_id for a in accepted if a.status in (NEW, DUPLICATE)]
     routed: dict[int, ItemOutcome] = {}
     if to_route:
         queue = ctx.queue()
         if queue is None:
-            routed = {o.message_id: o for o in route_messages(ctx, to_route)}
+            known_predictions = None
+            if predictions is not None:
+                known_predictions = {
+                    accepted[index].message_id: prediction
+                    for index, prediction in predictions.items()
+                    if accepted[index].message_id is not None
+                }
+            routed = {o.message_id: o for o in route_messages(
+                ctx, to_route, predictions=known_predictions)}
         else:
             enqueue_routing(ctx, queue, to_route)
     return [_outcome(a, routed) for a in accepted]
+
+
+# The second process of a parallel import: its settings arrive once, when it starts (it is
+# forked, so the model already in memory is not loaded or pickled again).
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(policy: Any, gazetteer: Any, predictor: Any) -> None:
+    _WORKER.update(policy=policy, gazetteer=gazetteer, predictor=predictor)
+
+
+def _prepare_in_worker(chunk: list[IntakeItem], now: datetime,
+                       known: dict[tuple[str, str], int]) -> tuple[PreparedBatch, dict[int, Any]]:
+    batch = prepare(chunk, policy=_WORKER["policy"], now=now, gazetteer=_WORKER["gazetteer"],
+                    known=known)
+    predictor = _WORKER["predictor"]
+    predictions: dict[int, Any] = {}
+    if predictor is not None and batch.prepared:
+        texts = [f"{p.title}\n{p.text}" if p.title else p.text for p in batch.prepared]
+        for prep, prediction in zip(batch.prepared, predictor.predict(texts), strict=True):
+            predictions[prep.index] = prediction
+    return batch, predictions
+
+
+def _pipelined(ctx: RoutingContext, chunks_of_items: Iterator[list[IntakeItem]]
+               ) -> Iterator[list[ItemOutcome]]:
+    """Chunk k+1 is prepared and classified in a forked process while chunk k is stored."""
+    predictor = ctx.predictor() if ctx.queue() is None else None
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
+                             initargs=(ctx.policy, ctx.gazetteer, predictor)) as pool:
+        pending: tuple[Future, datetime] | None = None
+        for chunk in chunks_of_items:
+            now = ctx.now()
+            with ctx.session() as session:
+                known = known_ids(session, chunk)
+            future = pool.submit(_prepare_in_worker, chunk, now, known)
+            if pending is not None:
+                yield _finish(ctx, *pending, have_predictor=predictor is not None)
+            pending = (future, now)
+        if pending is not None:
+            yield _finish(ctx, *pending, have_predictor=predictor is not None)
+
+
+def _finish(ctx: RoutingContext, future: Future, now: datetime, *, have_predictor: bool
+            ) -> list[ItemOutcome]:
+    batch, predictions = future.result()
+    return _store_and_route(ctx, batch, now=now,
+                            predictions=predictions if have_predictor else None)
 
 
 def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
@@ -145,7 +243,8 @@ def enqueue_routing(ctx: RoutingContext, queue: Any, message_ids: list[int]) -> 
 # -- routing ------------------------------------------------------------------------------------
 
 
-def route_messages(ctx: RoutingContext, message_ids: list[int]) -> list[ItemOutcome]:
+def route_messages(ctx: RoutingContext, message_ids: list[int], *,
+                   predictions: dict[int, Any] | None = None) -> list[ItemOutcome]:
     """Open (or find) the ticket of each message: idempotent, one transaction per call.
 
     Running it twice for a message makes one ticket (a unique constraint backs this up
@@ -160,7 +259,8 @@ def route_messages(ctx: RoutingContext, message_ids: list[int]) -> list[ItemOutc
                  and r.id not in existing]
         decisions = decide(fresh, units=units, rules=ctx.route_rules(),
                            predictor=ctx.predictor() if fresh else None,
-                           threshold=ctx.policy.routing.confidence_threshold)
+                           threshold=ctx.policy.routing.confidence_threshold,
+                           predictions=predictions)
         specs = [
             OpenSpec(message_id=r.id, source_kind=r.source_kind, received_at=r.received_at,
                      has_time_limit=r.has_time_limit, time_limit_days=r.time_limit_days,

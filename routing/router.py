@@ -66,8 +66,10 @@ def decide(
     predictor: Predictor | None,
     threshold: float | None,
     excluded: dict[int, list[int]] | None = None,
+    predictions: dict[int, Any] | None = None,
 ) -> list[Decision]:
-    """One decision per message. ``excluded`` maps message id -> unit ids not to suggest."""
+    """One decision per message. ``excluded`` maps message id -> unit ids not to suggest;
+    ``predictions`` holds the classifier's answers already computed, by message id."""
     decisions: list[Decision | None] = [None] * len(messages)
     for index, message in enumerate(messages):
         if rules is None:
@@ -79,9 +81,13 @@ def decide(
                 decisions[index] = Decision(unit=unit, routed_by=f"rule:{hit[1]}")
     pending = [i for i, d in enumerate(decisions) if d is None]
     if pending and predictor is not None:
-        predictions = predictor.predict([model_text(messages[i]) for i in pending])
+        given = predictions or {}
+        missing = [i for i in pending if messages[i].id not in given]
+        texts = [model_text(messages[i]) for i in missing]
+        computed = dict(zip(missing, predictor.predict(texts), strict=True)) if missing else {}
         cut = predictor.threshold if threshold is None else threshold
-        for i, prediction in zip(pending, predictions, strict=True):
+        for i in pending:
+            prediction = given[messages[i].id] if messages[i].id in given else computed[i]
             skip = set((excluded or {}).get(messages[i].id or -1, []))
             decisions[i] = _from_prediction(prediction, units, cut, predictor.version, skip)
     return [d or Decision(unit=None, routed_by="triage") for d in decisions]

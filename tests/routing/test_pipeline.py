@@ -219,3 +219,13 @@ def test_same_words_about_different_places_are_two_tickets(rt: Runtime) -> None:
     assert second.outcomes[0].status != "duplicate"
     assert second.outcomes[0].ticket != first.outcomes[0].ticket
     assert again.outcomes[0].duplicate_of == first.outcomes[0].ticket
+
+
+def test_the_parallel_path_gives_the_same_result(rt: Runtime) -> None:
+    items = list(read_file(INBOX, ImportOptions(tz=rt.tz)))
+    summary = file_items(rt.routing, items, keep_outcomes=True, parallel=True)
+    assert (summary.received, summary.rejected, summary.duplicates) == (40, 1, 4)
+    assert summary.opened + summary.triage == 35
+    assert len(_tickets(rt)) == 35
+    again = file_items(rt.routing, items, keep_outcomes=False, parallel=True)
+    assert (again.known, again.rejected) == (39, 1)

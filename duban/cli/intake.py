@@ -57,7 +57,8 @@ def intake(
             columns=Columns(id=id_col, user=user_col, title=title_col, time=time_col,
                             text=text_col),
         )
-        summary = file_items(rt.routing, read_file(file, options), keep_outcomes=False)
+        summary = file_items(rt.routing, read_file(file, options), keep_outcomes=False,
+                             parallel=True)
     else:
         items = [_pasted(part, kind, limit_days, by) for part in split_pasted(text or "")]
         if not items:

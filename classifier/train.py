@@ -1,0 +1,303 @@
+"""Training: cross-validate the pipeline, choose the abstain threshold, fit the final model.
+
+``train_from_csv`` is the whole run (read, train, save a version, maybe promote);
+``train`` is the part that learns:
+
+1. Normalise and segment every text once (those steps learn nothing).
+2. Split into stratified folds grouped by text hash, so a duplicated text never sits on
+   both sides of a split. For each fold, fit the vectoriser and both linear models on the
+   training part and score the held-out part: out-of-fold scores for every row.
+3. Turn the scores into probabilities with a stacker fitted on the *other* folds' scores
+   (cross-fitted), which gives honest cross-validated figures, and choose the abstain
+   threshold: the lowest confidence at which the most confident messages still reach the
+   target precision.
+4. Fit the vectoriser and models on all rows and the stacker on all out-of-fold scores.
+
+Same data and seed give the same model, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from classifier.dataset import (
+    DEFAULT_TEXT_COL,
+    DEFAULT_TITLE_COL,
+    LabelledData,
+    read_labelled,
+    rows_digest,
+)
+from classifier.ensemble import cross_fitted, cv_folds
+from classifier.errors import BadInput
+from classifier.metrics import at_threshold, confusion, coverage_at, per_class, summary
+from classifier.pipeline import DEFAULT_PARAMS, build_pipeline, prepare
+from classifier.registry import Registry
+from classifier.segment import DEFAULT_ENGINE, Segmenter, build_user_dictionary, engine_version
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+DEFAULT_TARGET_PRECISION = 0.97
+DEFAULT_FOLDS = 5
+MIN_PER_LABEL = 2
+PIPELINE_DESCRIPTION = (
+    "normalise (OpenCC t2s, full-width, HTML, _x000D_, zero-width, whitespace) -> "
+    "segment ({engine} + user dictionary, digits folded to 0) -> TF-IDF (sublinear, "
+    "smoothed idf, min_df 2) over words, character 1-2-grams and the first 50 characters "
+    "(words + character 1-2-grams), each block L2-normalised -> LinearSVC (C=1) + NB-SVM "
+    "(binary LinearSVC per label on NB log-count-ratio scaled features, C=0.3) -> "
+    "multinomial logistic regression stacked on out-of-fold scores (calibrated "
+    "probabilities, top-k) + a logistic confidence model (P(top label right) from both "
+    "models' margins and votes) -> abstain below the threshold chosen on cross-validation"
+)
+
+
+@dataclass(slots=True)
+class TrainedModel:
+    """A fitted pipeline and what is written beside it."""
+
+    pipeline: Pipeline
+    manifest: dict[str, Any]
+    report: dict[str, Any]
+    rows: list[str] = field(default_factory=list)  # text_key<TAB>label per training row
+
+
+def library_versions(engine: str) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("scikit-learn", "numpy", "scipy", "joblib", "opencc"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    versions[engine] = engine_version(engine)
+    return versions
+
+
+def git_commit(where: Path | None = None) -> str | None:
+    """The checkout's commit, or ``None`` outside a git checkout."""
+    folder = where or Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+            timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def _group_keys(texts: Sequence[str]) -> np.ndarray:
+    return np.array([hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts])
+
+
+def _drop_rare_labels(
+    texts: Sequence[str], labels: Sequence[str]
+) -> tuple[list[str], list[str], dict[str, int]]:
+    counts = Counter(labels)
+    rare = {label: n for label, n in counts.items() if n < MIN_PER_LABEL}
+    if not rare:
+        return list(texts), list(labels), {}
+    kept = [(t, lab) for t, lab in zip(texts, labels, strict=True) if lab not in rare]
+    return [t for t, _ in kept], [lab for _, lab in kept], dict(sorted(rare.items()))
+
+
+def cross_validate(
+    pipeline: Pipeline, docs: list, encoded: np.ndarray, folds: list, n_labels: int
+) -> np.ndarray:
+    """Out-of-fold base scores: vectoriser and models refitted on each fold."""
+    vectoriser, model = pipeline.named_steps["vectorise"], pipeline.named_steps["model"]
+    scores = np.zeros((len(docs), 2 * n_labels))
+    for train, test in folds:
+        fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train])
+        X_train = fold_vectoriser.transform([docs[i] for i in train])
+        X_test = fold_vectoriser.transform([docs[i] for i in test])
+        scores[test] = clone(model).fold_scores(X_train, encoded[train], X_test, n_labels)
+    return scores
+
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """The lowest confidence that still gives ``target`` precision on cross-validation;
+    1.0 (always abstain, except at certainty) when no threshold reaches it."""
+    found = coverage_at(confidence, correct, target)
+    return 1.0 if found["threshold"] is None else float(found["threshold"])
+
+
+def train(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    segmenter: Segmenter,
+    seed: int = 0,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    folds: int = DEFAULT_FOLDS,
+    params: dict[str, Any] | None = None,
+    data_info: dict[str, Any] | None = None,
+) -> TrainedModel:
+    """Cross-validate, choose the threshold and fit the final pipeline on all rows."""
+    if not 0.5 <= target_precision < 1.0:
+        raise BadInput(f"目标精确率须在 0.5 到 1 之间 (target precision {target_precision})")
+    started = time.perf_counter()
+    texts, labels, rare = _drop_rare_labels(texts, labels)
+    if len(set(labels)) < 2:
+        raise BadInput("训练至少需要 2 个类别、每类至少 2 条 (need 2+ labels with 2+ rows each)")
+    pipeline = build_pipeline(segmenter, seed=seed, params=params)
+    docs = prepare(pipeline, texts)
+    y = np.asarray(labels)
+    classes, encoded = np.unique(y, return_inverse=True)
+    groups = _group_keys([doc[0] for doc in docs])
+    splits = cv_folds(encoded, groups, folds, seed)
+    scores = cross_validate(pipeline, docs, encoded, splits, len(classes))
+    stack_c = pipeline.named_steps["model"].stack_c
+    oof, confidence = cross_fitted(scores, encoded, splits, stack_c)
+    correct = oof.argmax(axis=1) == encoded
+    threshold = choose_threshold(confidence, correct, target_precision)
+
+    vectoriser = pipeline.named_steps["vectorise"].fit(docs)
+    pipeline.named_steps["model"].fit(
+        vectoriser.transform(docs), y, oof_scores=scores, folds=splits
+    )
+    seconds = time.perf_counter() - started
+
+    predicted = [str(classes[i]) for i in oof.argmax(axis=1)]
+    cv = summary(classes, labels, oof, confidence)
+    cv["folds"] = len(splits)
+    cv["at_threshold"] = at_threshold(confidence, correct, threshold)
+    digest, rows = rows_digest(texts, labels)
+    engine = segmenter.engine
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pipeline": PIPELINE_DESCRIPTION.format(engine=engine),
+        "labels": [str(label) for label in classes],
+        "data": {
+            "sha256": digest,
+            "rows": len(texts),
+            "label_counts": dict(sorted(Counter(labels).items())),
+            "dropped_labels": rare,
+            **(data_info or {}),
+        },
+        "params": {**DEFAULT_PARAMS, **(params or {}), "folds": len(splits)},
+        "seeds": {"seed": seed, "cv": seed, "liblinear": seed},
+        "segmenter": {
+            "engine": engine,
+            "version": engine_version(engine),
+            "dictionary_sha256": segmenter.dictionary_sha256,
+            "dictionary_words": len(segmenter.words),
+        },
+        "libraries": library_versions(engine),
+        "git_commit": git_commit(),
+        "threshold": threshold,
+        "target_precision": target_precision,
+        "metrics": {"cv": cv},
+        "train_seconds": round(seconds, 2),
+    }
+    report = {
+        "cv": cv,
+        "per_class": per_class(classes, labels, predicted),
+        "confusion": confusion(classes, labels, predicted),
+    }
+    logger.info("trained on %d rows, %d labels: cv macro-F1 %.4f, threshold %.4f, %.1f s",
+                len(texts), len(classes), cv["macro_f1"], threshold, seconds)
+    return TrainedModel(pipeline=pipeline, manifest=manifest, report=report, rows=rows)
+
+
+def user_dictionary(data_dir: Path | None) -> list[str]:
+    """The user dictionary from a data folder (``units.yaml``, ``terms.txt``; either may be
+    missing); no folder, no dictionary."""
+    if data_dir is None:
+        return []
+    units = Path(data_dir) / "units.yaml"
+    return build_user_dictionary(units if units.exists() else None, Path(data_dir) / "terms.txt")
+
+
+def train_version(
+    data: LabelledData,
+    registry: Registry,
+    *,
+    data_dir: Path | None = None,
+    engine: str = DEFAULT_ENGINE,
+    seed: int = 0,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    promote: bool = False,
+    params: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train on ``data``, save a new version in ``registry`` and (optionally) promote it.
+
+    Returns the summary ``duban train --json`` prints.
+    """
+    if not len(data):
+        raise BadInput("没有可用于训练的数据行 (no usable rows)")
+    segmenter = Segmenter(engine, user_dictionary(data_dir))
+    trained = train(
+        data.texts, data.labels, segmenter=segmenter, seed=seed,
+        target_precision=target_precision, params=params,
+        data_info={"sources": data.sources, "skipped": data.skipped_summary(), **(extra or {})},
+    )
+    folder = registry.save(trained)
+    version = folder.name
+    if promote:
+        registry.promote(version)
+    return summarise(registry.manifest(version), folder, promoted=promote)
+
+
+def summarise(manifest: dict[str, Any], folder: Path, *, promoted: bool) -> dict[str, Any]:
+    """The short form of a manifest: what a script reads after training."""
+    data = manifest["data"]
+    return {
+        "version": manifest["version"],
+        "path": str(folder),
+        "rows": data["rows"],
+        "labels": data["label_counts"],
+        "skipped": data.get("skipped", {"count": 0, "rows": []}),
+        "dropped_labels": data.get("dropped_labels", {}),
+        "metrics": manifest["metrics"]["cv"],
+        "threshold": manifest["threshold"],
+        "target_precision": manifest["target_precision"],
+        "segmenter": manifest["segmenter"]["engine"],
+        "train_seconds": manifest["train_seconds"],
+        "model_bytes": manifest["model"]["bytes"],
+        "promoted": promoted,
+    }
+
+
+def train_from_csv(
+    path: Path,
+    *,
+    label_col: str,
+    registry: Registry,
+    text_col: str = DEFAULT_TEXT_COL,
+    title_col: str | None = DEFAULT_TITLE_COL,
+    data_dir: Path | None = None,
+    engine: str = DEFAULT_ENGINE,
+    seed: int = 0,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    promote: bool = False,
+) -> dict[str, Any]:
+    """Read a labelled CSV and train a new version (see ``train_version``).
+
+    ``data_dir`` holds the user dictionary's sources; by default the CSV's own folder when
+    it has a ``units.yaml`` (as ``data/messages.csv`` does).
+    """
+    path = Path(path)
+    if data_dir is None and (path.parent / "units.yaml").exists():
+        data_dir = path.parent
+    data = read_labelled(path, label_col=label_col, text_col=text_col, title_col=title_col)
+    return train_version(data, registry, data_dir=data_dir, engine=engine, seed=seed,
+                         target_precision=target_precision, promote=promote)

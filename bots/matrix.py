@@ -376,7 +376,8 @@ class MatrixAdapter:
         else:
             logger.warning("matrix: more than %d events missed in room %s; the oldest are "
                            "skipped", GAP_PAGE * GAP_PAGES, room_id)
-        logger.info("matrix: filled a gap of %d event(s) in room %s", len(found), room_id)
+        if found:
+            logger.info("matrix: filled a gap of %d event(s) in room %s", len(found), room_id)
         return found[::-1]
 
     def _after_own_join(self, events: list[Any]) -> list[Any]:

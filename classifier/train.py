@@ -45,7 +45,7 @@ from classifier.dataset import (
 from classifier.ensemble import cross_fitted, cv_folds
 from classifier.errors import BadInput
 from classifier.metrics import at_threshold, confusion, coverage_at, per_class, summary
-from classifier.pipeline import DEFAULT_PARAMS, build_pipeline, prepare
+from classifier.pipeline import DEFAULT_PARAMS, build_pipeline
 from classifier.registry import Registry
 from classifier.segment import DEFAULT_ENGINE, Segmenter, build_user_dictionary, engine_version
 
@@ -102,8 +102,9 @@ def git_commit(where: Path | None = None) -> str | None:
     return commit if result.returncode == 0 and commit else None
 
 
-def _group_keys(texts: Sequence[str]) -> np.ndarray:
-    return np.array([hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts])
+def _group_keys(normalised: Sequence[str]) -> np.ndarray:
+    """Fold groups: rows with the same normalised text share a group (and a fold)."""
+    return np.array([hashlib.sha256(text.encode("utf-8")).hexdigest() for text in normalised])
 
 
 def _drop_rare_labels(
@@ -157,11 +158,11 @@ def train(
     if len(set(labels)) < 2:
         raise BadInput("训练至少需要 2 个类别、每类至少 2 条 (need 2+ labels with 2+ rows each)")
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
-    docs = prepare(pipeline, texts)
+    normalised = pipeline[:1].transform(texts)
+    docs = pipeline.named_steps["segment"].transform(normalised)
     y = np.asarray(labels)
     classes, encoded = np.unique(y, return_inverse=True)
-    groups = _group_keys([doc[0] for doc in docs])
-    splits = cv_folds(encoded, groups, folds, seed)
+    splits = cv_folds(encoded, _group_keys(normalised), folds, seed)
     scores = cross_validate(pipeline, docs, encoded, splits, len(classes))
     stack_c = pipeline.named_steps["model"].stack_c
     oof, confidence = cross_fitted(scores, encoded, splits, stack_c)
@@ -215,6 +216,65 @@ def train(
     logger.info("trained on %d rows, %d labels: cv macro-F1 %.4f, threshold %.4f, %.1f s",
                 len(texts), len(classes), cv["macro_f1"], threshold, seconds)
     return TrainedModel(pipeline=pipeline, manifest=manifest, report=report, rows=rows)
+
+
+_ABSENT = -10.0  # the score of a label a fold's model never saw (below any real score)
+
+
+def cross_validated_summary(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    segmenter: Segmenter,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    folds: int = DEFAULT_FOLDS,
+    trained_on: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Cross-validated figures of one recipe (segmenter + params) on these rows, with the
+    folds ``train`` uses for the same rows and seed, so two recipes compare fairly.
+
+    ``trained_on`` (text_key -> label) restricts each fold's training part to those texts,
+    with those labels: how an older version's data would do on today's folds.
+    """
+    texts, labels, _ = _drop_rare_labels(texts, labels)
+    pipeline = build_pipeline(segmenter, seed=seed, params=params)
+    normalised = pipeline[:1].transform(texts)
+    docs = pipeline.named_steps["segment"].transform(normalised)
+    classes, encoded = np.unique(np.asarray(labels), return_inverse=True)
+    splits = cv_folds(encoded, _group_keys(normalised), folds, seed)
+    names = [str(label) for label in classes]
+    if trained_on is None:
+        usable = np.ones(len(texts), dtype=bool)
+        train_labels = list(names[i] for i in encoded)
+    else:
+        keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in normalised]
+        usable = np.array([key in trained_on for key in keys])
+        train_labels = [trained_on.get(key, "") for key in keys]
+        names += sorted({label for label in trained_on.values() if label not in names})
+    index = {name: i for i, name in enumerate(names)}
+    train_index = np.array([index.get(label, -1) for label in train_labels])
+    width = len(names)
+    scores = np.full((len(texts), 2 * width), _ABSENT)
+    vectoriser, model = pipeline.named_steps["vectorise"], pipeline.named_steps["model"]
+    for train_rows, test in splits:
+        train_rows = train_rows[usable[train_rows]]
+        seen = np.unique(train_index[train_rows])
+        if len(seen) < 2:
+            continue
+        local = np.searchsorted(seen, train_index[train_rows])
+        fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train_rows])
+        part = clone(model).fold_scores(
+            fold_vectoriser.transform([docs[i] for i in train_rows]), local,
+            fold_vectoriser.transform([docs[i] for i in test]), len(seen),
+        )
+        columns = np.concatenate([seen, seen + width])
+        scores[np.ix_(test, columns)] = part
+    proba, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
+    result = summary(classes, labels, proba, confidence)
+    result["folds"] = len(splits)
+    result["training_rows_used"] = int(usable.sum())
+    return result
 
 
 def user_dictionary(data_dir: Path | None) -> list[str]:

@@ -70,6 +70,9 @@ def bot(
 
     # httpx logs every request URL at INFO, and a Telegram URL carries the bot token
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+    # matrix-nio logs a line per event at INFO and whole sync bodies (citizens' text) at
+    # DEBUG: keep it at WARNING whatever the level asked for.
+    logging.getLogger("nio").setLevel(logging.WARNING)
 
     adapters: list[Any] = []
     if telegram:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -105,12 +105,8 @@ class Demo:
 
     def train(self) -> None:
         self.scene("用本区历史留言训练分办模型")
-        try:
-            from classifier.registry import Registry
-            from classifier.train import train_from_csv
-        except ImportError:  # TEMP until the classifier lands
-            self.say("（分类器尚未就绪，全部进入人工分办）")
-            return
+        from classifier.registry import Registry
+        from classifier.train import train_from_csv
 
         data = self.rt.settings.data_dir / "messages.csv"
         started = time.monotonic()
@@ -175,16 +171,6 @@ class Demo:
                     session.exec(query.order_by(col(Ticket.id)))]
         return [(n, u) for n, u in rows if unit is None or u == unit]
 
-    def ticket_of(self, external_id: str) -> str | None:
-        with self.rt.session() as session:
-            message = session.exec(select(Message).where(Message.external_id == external_id)
-                                   ).first()
-            if message is None:
-                return None
-            ticket = session.exec(select(Ticket).where(
-                Ticket.message_id == (message.duplicate_of_id or message.id))).first()
-            return ticket.number if ticket else None
-
     def suggestions(self, number: str) -> list[dict[str, Any]]:
         with self.rt.session() as session:
             ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
@@ -195,25 +181,37 @@ class Demo:
 
     # -- the days ------------------------------------------------------------------------------
 
+    LIFT = "金色家园7栋电梯长期停运"  # the leader's 批示件 (限2个工作日)
+    SNACKS = "学府路小学门口早上有人卖烤肠"  # a phone note the desk first gives to 城管局
+    REPLIES: ClassVar[list[str]] = [
+        "已到现场核实，责令当事人立即整改，并电话回访了反映人。",
+        "已约谈相关责任方，明确整改时限，将持续跟踪并向反映人反馈。",
+        "经现场查看，问题属实，已协调相关部门处置完毕，群众表示满意。",
+        "已安排专人跟进，本周内完成处置，处理情况已告知反映人。",
+    ]
+
     def monday(self, items: list[IntakeItem]) -> None:
         self.clock.set(WEEK[0], 9)
-        self.scene("周一：导入留言，分办")
+        self.scene("周一：导入留言，自动分办")
         self.import_day(items)
         self.clock.set(WEEK[0], 10)
         self.scene("录入台：粘贴领导批示和来电")
         self.chat(
-            ("luru1", "", "批示件：请区住建局牵头，对金色家园7栋电梯长期停运问题限2个工作日内"
+            ("luru1", "", f"批示件：请区住建局牵头，对{self.LIFT}问题限2个工作日内"
                           "拿出维修方案并反馈。"),
             ("luru1", "", "来电记录：东湖新城南门外的人行道被共享单车堵死了，推婴儿车根本过不去，"
                           "已经一个多月了。\n---\n来电记录：学府路小学门口早上有人卖烤肠和辣条，"
                           "油烟很大，孩子们围着买，食品安全让人担心。"),
         )
-        self.triage_all("luru1")
+        snacks = self.ticket_of_text(self.SNACKS)
+        self.triage_all("luru1", override={snacks: "城管局"} if snacks else None)
         self.clock.set(WEEK[0], 15)
         self.scene("各单位签收")
         self.acknowledge_all()
 
-    def triage_all(self, staff: str) -> None:
+    def triage_all(self, staff: str, override: dict[str, str] | None = None) -> None:
+        """The desk picks a unit for every ticket in triage: the model's first suggestion
+        (or ``override``'s unit for a ticket)."""
         waiting = self.tickets(TicketState.REGISTERED, TicketState.RETURNED)
         if not waiting:
             return
@@ -221,19 +219,23 @@ class Demo:
         lines = []
         for number, _ in waiting:
             suggestions = self.suggestions(number)
-            unit = suggestions[0]["unit_name"] if suggestions else "城管局"
+            unit = (override or {}).get(number) or (
+                suggestions[0]["unit_name"] if suggestions else "城管局")
             lines.append((staff, "", f"/分办 {number} {unit}"))
         self.chat(*lines)
 
     def acknowledge_all(self) -> None:
         lines = [(self.member_of(unit), "", f"/签收 {number}")
                  for number, unit in self.tickets(TicketState.ASSIGNED) if unit]
-        shown, rest = lines[:4], lines[4:]
-        self.chat(*shown)
+        self.quietly(lines, shown=4, what="由各单位经办人签收")
+
+    def quietly(self, lines: list[tuple[str, str, str]], *, shown: int, what: str) -> None:
+        """Play every line; print the first ``shown`` of them, summarise the rest."""
+        self.chat(*lines[:shown])
+        rest = lines[shown:]
         if rest:
-            self.say(f"（其余 {len(rest)} 件由各单位经办人签收，过程从略）")
-            quiet = _Quiet()
-            saved, self.player.adapter.out = self.player.adapter.out, quiet
+            self.say(f"（其余 {len(rest)} 件{what}，过程从略）")
+            saved, self.player.adapter.out = self.player.adapter.out, _Quiet()
             try:
                 self.chat(*rest)
             finally:
@@ -241,35 +243,55 @@ class Demo:
 
     def tuesday(self, items: list[IntakeItem]) -> None:
         self.clock.set(WEEK[1], 9)
-        self.scene("周二：导入、催办、反馈、申请延期")
+        self.scene("周二：导入、分办、退回错派件")
         self.import_day(items)
         self.reminders()
         self.triage_all("luru2")
         self.acknowledge_all()
+        snacks = self.ticket_of_text(self.SNACKS)
+        holder = self.unit_of(snacks) if snacks else None
+        if snacks and holder:
+            self.clock.set(WEEK[1], 10)
+            self.chat((self.member_of(holder), "", f"/退回 {snacks} 校门口流动摊贩售卖的食品安全"
+                                                   "问题属市场监管部门职责，请改派"))
+            self.clock.set(WEEK[1], 10, 30)
+            target = "市场监管局" if holder != "scjg" else "城管局"
+            self.triage_all("luru2", override={snacks: target})
+            self.acknowledge_all()
         self.clock.set(WEEK[1], 11)
-        lift = self.ticket_of_text("金色家园7栋电梯长期停运")
-        zjj_open = [n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="zjj")
-                    if n != lift]
-        cgj_open = [n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="cgj")]
-        lines = []
-        if zjj_open:
-            lines.append(("zjj-1", "", f"/回复 {zjj_open[0]} 经核查，物业公司已于11月17日"
-                                       "完成维修，并向住户公示了维修费用明细。"))
-        if cgj_open:
-            lines.append(("cgj-2", "", f"/延期 {cgj_open[0]} 5 涉及多个部门联合执法，"
+        self.scene("单位反馈、申请延期，督查室审批")
+        lift = self.ticket_of_text(self.LIFT)
+        first_cgj = next((n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="cgj")),
+                         None)
+        lines = self.reply_lines(exclude={lift} if lift else set(), limit=2)
+        if first_cgj:
+            lines.append(("cgj-2", "", f"/延期 {first_cgj} 5 涉及多个部门联合执法，"
                                        "需协调交警、市场监管共同整治"))
         if lift:
             lines.append(("zjj-1", "", f"/延期 {lift} 3 电梯主板需向厂家订货，到货约需一周"))
         self.chat(*lines)
         self.clock.set(WEEK[1], 16)
-        self.scene("督查室审批延期")
-        approvals = []
-        if cgj_open:
-            approvals.append(("ducha1", "", f"/批准延期 {cgj_open[0]}"))
+        decisions = []
+        if first_cgj:
+            decisions.append(("ducha1", "", f"/批准延期 {first_cgj}"))
         if lift:
-            approvals.append(("ducha1", "", f"/驳回延期 {lift} 领导批示件须按时反馈方案，"
+            decisions.append(("ducha1", "", f"/驳回延期 {lift} 领导批示件须按时反馈方案，"
                                             "可先反馈阶段性进展"))
-        self.chat(*approvals)
+        self.chat(*decisions)
+
+    def reply_lines(self, *, exclude: set[str], limit: int) -> list[tuple[str, str, str]]:
+        """Units answer their oldest acknowledged tickets (not those in ``exclude``)."""
+        open_ones = [(n, u) for n, u in self.tickets(TicketState.ACKNOWLEDGED)
+                     if n not in exclude and u]
+        return [(self.member_of(unit), "", f"/回复 {number} "
+                 f"{self.REPLIES[index % len(self.REPLIES)]}")
+                for index, (number, unit) in enumerate(open_ones[:limit])]
+
+    def unit_of(self, number: str) -> str | None:
+        with self.rt.session() as session:
+            ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+            unit = session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+            return unit.code if unit else None
 
     def ticket_of_text(self, needle: str) -> str | None:
         with self.rt.session() as session:
@@ -277,85 +299,76 @@ class Demo:
                                    ).first()
             if message is None:
                 return None
-            ticket = session.exec(select(Ticket).where(Ticket.message_id == message.id)).first()
+            ticket = session.exec(select(Ticket).where(
+                Ticket.message_id == (message.duplicate_of_id or message.id))).first()
             return ticket.number if ticket else None
 
     def wednesday(self, items: list[IntakeItem]) -> None:
         self.clock.set(WEEK[2], 9)
-        self.scene("周三：导入、退回错派件、重新分办")
+        self.scene("周三：导入、临期提醒、核查（一件不通过，续办）")
         self.import_day(items)
         self.reminders()
         self.triage_all("luru1")
         self.acknowledge_all()
-        candidates = [n for n, u in self.tickets(TicketState.ACKNOWLEDGED, unit="sthj")] or [
-            n for n, u in self.tickets(TicketState.ACKNOWLEDGED) if u not in ("zjj", "cgj")]
-        if candidates:
-            number = candidates[-1]
-            unit = next(u for n, u in self.tickets(TicketState.ACKNOWLEDGED) if n == number)
-            self.clock.set(WEEK[2], 10)
-            self.chat((self.member_of(unit), "", f"/退回 {number} 该事项属于街道办事处属地管理"
-                                                 "范围，不属于本单位职责"))
-            self.clock.set(WEEK[2], 11)
-            self.triage_all("luru1")
-            self.acknowledge_all()
         self.clock.set(WEEK[2], 15)
-        self.scene("督查室核查反馈")
         self.verify_replied(fail_first=True)
 
     def verify_replied(self, *, fail_first: bool = False) -> None:
-        replied = self.tickets(TicketState.REPLIED)
         lines = []
-        for index, (number, _) in enumerate(replied):
+        for index, (number, _) in enumerate(self.tickets(TicketState.REPLIED)):
             if fail_first and index == 0:
-                lines.append(("ducha1", "", f"/核查 {number} 不通过 2 未说明维修费用由谁承担，"
-                                            "请补充"))
+                lines.append(("ducha1", "", f"/核查 {number} 不通过 2 答复未说明整改措施和完成"
+                                            "时间，请补充"))
             else:
                 lines.append(("ducha1", "", f"/核查 {number} 通过 {5 - index % 2}"))
         self.chat(*lines)
 
     def thursday(self, items: list[IntakeItem]) -> None:
         self.clock.set(WEEK[3], 9)
-        self.scene("周四：导入、催办、续办件重新反馈")
+        self.scene("周四：导入、超期催办、续办件重新反馈")
         self.import_day(items)
         self.reminders()
         self.triage_all("luru2")
         self.acknowledge_all()
         self.clock.set(WEEK[3], 14)
-        lines = []
-        for number, unit in self.tickets(TicketState.REOPENED):
-            lines.append((self.member_of(unit or ""), "", f"/回复 {number} 补充说明：维修费用由"
-                                                          "物业专项维修资金列支，不向业主收取。"))
-        for number, unit in self.tickets(TicketState.ACKNOWLEDGED)[:6]:
-            lines.append((self.member_of(unit or ""), "", f"/回复 {number} 已到现场核实处理，"
-                                                          "并电话回访了反映人。"))
-        self.chat(*lines)
-        self.clock.set(WEEK[3], 16)
-        self.verify_replied()
+        lines = [(self.member_of(unit or ""), "", f"/回复 {number} 补充：已责令责任方于11月25日"
+                                                  "前完成整改，届时现场复查并回访反映人。")
+                 for number, unit in self.tickets(TicketState.REOPENED)]
+        lift = self.ticket_of_text(self.LIFT)
+        lines += self.reply_lines(exclude={lift} if lift else set(), limit=8)
+        self.quietly(lines, shown=3, what="由各单位经办人反馈")
 
     def friday(self, items: list[IntakeItem]) -> None:
         self.clock.set(WEEK[4], 9)
-        self.scene("周五：导入、超期催办、通报")
+        self.scene("周五：导入、核查、归档")
         self.import_day(items)
         self.reminders()
         self.triage_all("luru1")
         self.acknowledge_all()
-        self.clock.set(WEEK[4], 10)
+        self.clock.set(WEEK[4], 16)
         self.chat(("ducha1", "", "/待办"))
-        self.clock.set(WEEK[4], 17)
-        self.scene("督查室核查、归档")
         self.verify_replied()
+        verified = self.tickets(TicketState.VERIFIED)
+        self.quietly([("ducha1", "", f"/归档 {number}") for number, _ in verified],
+                     shown=2, what="由督查室归档")
 
     def next_monday(self) -> None:
         monday = WEEK[0] + timedelta(days=7)
         self.clock.set(monday, 9)
-        self.scene("下周一：催办与督查周报")
+        self.scene("下周一：超期通报与督查周报")
         self.reminders()
+        lift = self.ticket_of_text(self.LIFT)
+        if lift and self.unit_of(lift):
+            self.clock.set(monday, 10)
+            self.chat(("zjj-ld", "", f"/回复 {lift} 已督促物业更换电梯主板，11月24日恢复运行，"
+                                     "后续纳入老旧电梯更新计划。"))
         from reports.post import weekly_chat
 
         with self.rt.session() as session:
             report = weekly_chat(session, now=self.rt.now(), rules=self.rt.rules,
                                  policy=self.rt.policy.ranking,
                                  out_dir=self.rt.settings.reports_path)
+        self.say()
         self.say(report.text)
         self.say()
         self.say(f"周报文件已写入 {Path(report.files['md']).parent}：")

@@ -131,11 +131,8 @@ class Runtime:
 def load_promoted_predictor(models_path: Path) -> Any | None:
     """The registry's promoted model, or None (logged) when there is none yet."""
     from classifier.errors import NoPromotedModel
+    from classifier.registry import load_promoted
 
-    try:
-        from classifier.registry import load_promoted
-    except ModuleNotFoundError:  # the registry lands with issue 3
-        return None
     try:
         return load_promoted(models_path)
     except NoPromotedModel:

@@ -263,7 +263,7 @@ class Demo:
         lift = self.ticket_of_text(self.LIFT)
         first_cgj = next((n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="cgj")),
                          None)
-        lines = self.reply_lines(exclude={lift} if lift else set(), limit=2)
+        lines = self.reply_lines(exclude={n for n in (lift, first_cgj) if n}, limit=2)
         if first_cgj:
             lines.append(("cgj-2", "", f"/延期 {first_cgj} 5 涉及多个部门联合执法，"
                                        "需协调交警、市场监管共同整治"))

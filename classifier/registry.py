@@ -175,13 +175,18 @@ class Registry:
     # -- reading ---------------------------------------------------------------------------
 
     def versions(self) -> list[str]:
-        """Version ids, oldest first."""
+        """Version ids, oldest first (by the manifest's creation time, then the id)."""
         if not self.root.is_dir():
             return []
-        return sorted(
-            entry.name for entry in self.root.iterdir()
-            if entry.is_dir() and not entry.name.startswith(".") and is_version_folder(entry)
-        )
+        found = []
+        for entry in self.root.iterdir():
+            if entry.is_dir() and not entry.name.startswith(".") and is_version_folder(entry):
+                try:
+                    created = str(read_manifest(entry).get("created_at", ""))
+                except ModelRefused:
+                    created = ""
+                found.append((created, entry.name))
+        return [name for _, name in sorted(found)]
 
     def folder(self, version: str) -> Path:
         folder = self.root / version

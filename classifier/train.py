@@ -183,7 +183,7 @@ def train(
     engine = segmenter.engine
     manifest: dict[str, Any] = {
         "format": FORMAT,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(),
         "pipeline": PIPELINE_DESCRIPTION.format(engine=engine),
         "labels": [str(label) for label in classes],
         "data": {
@@ -230,14 +230,21 @@ def cross_validated_summary(
     params: dict[str, Any] | None = None,
     folds: int = DEFAULT_FOLDS,
     trained_on: dict[str, str] | None = None,
+    scored: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
     """Cross-validated figures of one recipe (segmenter + params) on these rows, with the
     folds ``train`` uses for the same rows and seed, so two recipes compare fairly.
 
     ``trained_on`` (text_key -> label) restricts each fold's training part to those texts,
-    with those labels: how an older version's data would do on today's folds.
+    with those labels: how an older version's data would do on today's folds. ``scored``
+    (one flag per row) limits the figures to those rows; every row is still predicted.
     """
-    texts, labels, _ = _drop_rare_labels(texts, labels)
+    counts = Counter(labels)
+    kept = [i for i, label in enumerate(labels) if counts[label] >= MIN_PER_LABEL]
+    texts = [texts[i] for i in kept]
+    labels = [labels[i] for i in kept]
+    mask = np.ones(len(kept), dtype=bool) if scored is None else np.array(
+        [bool(scored[i]) for i in kept], dtype=bool)
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
     normalised = pipeline[:1].transform(texts)
     docs = pipeline.named_steps["segment"].transform(normalised)
@@ -271,7 +278,8 @@ def cross_validated_summary(
         columns = np.concatenate([seen, seen + width])
         scores[np.ix_(test, columns)] = part
     proba, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
-    result = summary(classes, labels, proba, confidence)
+    result = summary(classes, [labels[i] for i in np.flatnonzero(mask)], proba[mask],
+                     confidence[mask])
     result["folds"] = len(splits)
     result["training_rows_used"] = int(usable.sum())
     return result

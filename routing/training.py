@@ -13,8 +13,11 @@ the base sample (``data/messages.csv``), the ledger winning on a repeated text.
 
 The new version is compared with the promoted one on the same cross-validation folds of
 today's rows: the current version's recipe trained, in each fold, only on the rows it was
-trained on (with its labels), against the new version's recipe on all of them. The new
-version is promoted unless its macro-F1 is lower by more than ``TOLERANCE`` (or ``force``).
+trained on (with its labels), against the new version's recipe on all of them; both are
+scored on the rows whose label has not changed since the current version (relabelled rows
+are the staff's corrections: they teach the new version but cannot referee). The new
+version is promoted unless its macro-F1 there is lower by more than ``TOLERANCE``, or when
+``force`` is given.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from classifier.dataset import LabelledData, compose_text, deduplicate, merge, read_labelled
+from classifier.dataset import (
+    LabelledData,
+    compose_text,
+    deduplicate,
+    merge,
+    read_labelled,
+    text_key,
+)
 from classifier.errors import ClassifierError
 from classifier.registry import Registry, load_pipeline
 from classifier.train import cross_validated_summary, train_version
@@ -101,7 +111,9 @@ def _base_examples(base_csv: Path | None) -> LabelledData:
 def compare(
     registry: Registry, candidate: str, data: LabelledData, *, seed: int
 ) -> dict[str, Any]:
-    """The candidate's and the promoted version's recipes on the same folds of ``data``."""
+    """The candidate's and the promoted version's recipes on the same folds of ``data``,
+    scored on the rows whose label has not changed since the promoted version was trained
+    (rows it never saw count too): a relabelled row says nothing about which is better."""
     current = registry.current()
     if current is None:
         return {"current": None}
@@ -116,15 +128,20 @@ def compare(
         return {"segmenter": pipeline.named_steps["segment"].segmenter, "params": params}
 
     trained_on = dict(registry.training_rows(current))
-    old = cross_validated_summary(data.texts, data.labels, seed=seed, trained_on=trained_on,
-                                  **recipe(current_pipeline, current_manifest))
-    new = cross_validated_summary(data.texts, data.labels, seed=seed,
-                                  **recipe(candidate_pipeline, candidate_manifest))
+    keys = [text_key(text) for text in data.texts]
+    scored = [trained_on.get(key, label) == label
+              for key, label in zip(keys, data.labels, strict=True)]
+    common = {"seed": seed, "scored": scored}
+    old = cross_validated_summary(data.texts, data.labels, trained_on=trained_on,
+                                  **common, **recipe(current_pipeline, current_manifest))
+    new = cross_validated_summary(data.texts, data.labels,
+                                  **common, **recipe(candidate_pipeline, candidate_manifest))
     return {
         "current": current,
         "candidate": candidate,
-        "rows": new["rows"],
         "folds": new["folds"],
+        "rows_scored": new["rows"],
+        "rows_relabelled": scored.count(False),
         "current_training_rows_used": old["training_rows_used"],
         "current_macro_f1": old["macro_f1"],
         "candidate_macro_f1": new["macro_f1"],

@@ -220,7 +220,8 @@ def retrain(
     if comparison.get("current") is None:
         say("  之前没有启用的版本")
     else:
-        say(f"  同一交叉验证折上宏平均F1：当前 {comparison['current_macro_f1']:.4f}"
+        say(f"  同一交叉验证折上宏平均F1（{comparison['rows_scored']} 条未改标注的样本）："
+            f"当前 {comparison['current_macro_f1']:.4f}"
             f"（{comparison['current']}），新 {comparison['candidate_macro_f1']:.4f}")
     say(f"  {'已启用新版本' if result['promoted'] else '未启用'}：{result['reason']}")
 

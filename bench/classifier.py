@@ -1,0 +1,327 @@
+"""The classifier's figures on real data, against a plain baseline measured in the same run.
+
+    .venv/bin/python bench/classifier.py --data ../shared/data/teddy2020c [--repeats 1] [--json]
+
+On ``labelled.csv`` (2,782 real messages, 7 labels; evaluation and benchmark only, never
+copied into the repository):
+
+1. Accuracy: 5-fold cross-validation, stratified and grouped by text hash (a duplicated
+   text never sits on both sides). In each fold the *whole* training run is repeated on the
+   training part (its own inner cross-validation for the stacker, the confidence model and
+   the threshold) and the held-out part is predicted as ``duban classify`` would. Prints
+   macro-F1, accuracy, top-3 accuracy, coverage at 95/97/99 % precision, what the model's
+   own threshold gives on held-out rows, and per-class precision/recall/F1. ``--repeats``
+   repeats it with other fold seeds (mean and spread).
+2. The baseline on the same folds: jieba + ``TfidfVectorizer`` + ``LinearSVC`` (coverage from
+   a sigmoid-calibrated copy, ``CalibratedClassifierCV``).
+3. Throughput on all rows, best of three, in this process: the baseline's predict path
+   (``jieba.lcut`` + ``transform`` + ``predict``) against ``Predictor.predict`` (normalise,
+   rjieba, features, both models, stacker, confidence); the segmenters alone for context.
+4. A training run on all rows in a child process (``PYTHONHASHSEED`` changed): train seconds,
+   model file size, the child's peak RSS (train + save + load + predict all rows), and the
+   model file's sha256 against one trained here: the determinism check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+
+from classifier.dataset import read_labelled  # noqa: E402
+from classifier.ensemble import cv_folds  # noqa: E402
+from classifier.metrics import PRECISIONS, per_class, summary  # noqa: E402
+from classifier.normalise import normalise_texts  # noqa: E402
+from classifier.predict import Predictor  # noqa: E402
+from classifier.registry import Registry  # noqa: E402
+from classifier.segment import Segmenter  # noqa: E402
+from classifier.train import PIPELINE_DESCRIPTION, train, user_dictionary  # noqa: E402
+
+LABEL_COL = "一级标签"
+DATA_DIR = REPO / "data"
+
+
+def load(data: Path):
+    return read_labelled(data / "labelled.csv", label_col=LABEL_COL)
+
+
+def group_keys(texts: list[str]) -> np.ndarray:
+    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest()
+                     for t in normalise_texts(texts)])
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def model_bytes(pipeline) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer)
+    return buffer.getvalue()
+
+
+# -- 1. the pipeline, cross-validated ---------------------------------------------------------
+
+
+def cross_validate_ours(texts, labels, folds, segmenter) -> dict[str, Any]:
+    classes = sorted(set(labels))
+    proba = np.zeros((len(texts), len(classes)))
+    confidence = np.zeros(len(texts))
+    dispatched = np.zeros(len(texts), dtype=bool)
+    thresholds, seconds = [], []
+    for train_rows, test_rows in folds:
+        started = time.perf_counter()
+        trained = train([texts[i] for i in train_rows], [labels[i] for i in train_rows],
+                        segmenter=segmenter, seed=0)
+        seconds.append(time.perf_counter() - started)
+        predictor = Predictor(trained.pipeline, {"version": "bench", **trained.manifest})
+        part, sure, _ = predictor.predict_proba([texts[i] for i in test_rows])
+        order = [predictor.labels.index(c) for c in classes]
+        proba[test_rows] = part[:, order]
+        confidence[test_rows] = sure
+        dispatched[test_rows] = sure >= predictor.threshold
+        thresholds.append(predictor.threshold)
+    result = summary(classes, labels, proba, confidence)
+    truth = np.array([classes.index(label) for label in labels])
+    correct = proba.argmax(axis=1) == truth
+    result["at_own_threshold"] = {
+        "coverage": float(dispatched.mean()),
+        "precision": float(correct[dispatched].mean()) if dispatched.any() else None,
+        "thresholds": [round(t, 4) for t in thresholds],
+    }
+    result["per_class"] = per_class(classes, labels, [classes[i] for i in proba.argmax(axis=1)])
+    result["fold_train_seconds"] = [round(s, 1) for s in seconds]
+    return result
+
+
+# -- 2. the plain baseline --------------------------------------------------------------------
+
+
+def jieba_join(texts: list[str]) -> list[str]:
+    import jieba
+
+    return [" ".join(jieba.lcut(text)) for text in texts]
+
+
+def plain_pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    return make_pipeline(TfidfVectorizer(), LinearSVC())
+
+
+def cross_validate_plain(joined, labels, folds) -> dict[str, Any]:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    classes = sorted(set(labels))
+    y = np.array(labels)
+    proba = np.zeros((len(joined), len(classes)))
+    predicted = np.empty(len(joined), dtype=object)
+    for train_rows, test_rows in folds:
+        vectoriser = TfidfVectorizer().fit([joined[i] for i in train_rows])
+        X_train = vectoriser.transform([joined[i] for i in train_rows])
+        X_test = vectoriser.transform([joined[i] for i in test_rows])
+        predicted[test_rows] = LinearSVC().fit(X_train, y[train_rows]).predict(X_test)
+        calibrated = CalibratedClassifierCV(LinearSVC(), cv=5, method="sigmoid")
+        proba[test_rows] = calibrated.fit(X_train, y[train_rows]).predict_proba(X_test)
+    result = summary(classes, labels, proba)  # coverage and top-3 from the calibrated copy
+    from sklearn.metrics import accuracy_score, f1_score
+
+    result["accuracy"] = float(accuracy_score(y, predicted))
+    result["macro_f1"] = float(f1_score(y, predicted.astype(str), average="macro"))
+    return result
+
+
+# -- 3. throughput ----------------------------------------------------------------------------
+
+
+def best_of(runs: int, work) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def throughput(texts, labels, predictor: Predictor, runs: int = 3) -> dict[str, Any]:
+    import jieba
+    import rjieba
+
+    jieba.lcut("预热")  # load jieba's dictionary before timing
+    baseline = plain_pipeline().fit(jieba_join(texts), labels)
+    predictor.predict(texts[:10])  # build the segmenter before timing
+    cutter = rjieba.Jieba()
+    n = len(texts)
+    plain = best_of(runs, lambda: baseline.predict(jieba_join(texts)))
+    ours = best_of(runs, lambda: predictor.predict(texts))
+    jieba_only = best_of(1, lambda: [jieba.lcut(t) for t in texts])
+    rjieba_only = best_of(runs, lambda: [cutter.cut(t) for t in texts])
+    normalise_only = best_of(runs, lambda: normalise_texts(texts))
+    return {
+        "rows": n,
+        "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
+        "plain_rows_per_s": n / plain,
+        "ours_rows_per_s": n / ours,
+        "ratio": plain / ours,
+        "jieba_only_rows_per_s": n / jieba_only,
+        "rjieba_only_rows_per_s": n / rjieba_only,
+        "normalise_only_rows_per_s": n / normalise_only,
+    }
+
+
+# -- 4. a full training run in a child process -------------------------------------------------
+
+
+def child(data: Path) -> None:
+    """Train on all rows, save, load, predict all rows; print figures as JSON."""
+    labelled = load(data)
+    segmenter = Segmenter("rjieba", user_dictionary(DATA_DIR))
+    started = time.perf_counter()
+    trained = train(labelled.texts, labelled.labels, segmenter=segmenter, seed=0)
+    train_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        registry = Registry(Path(folder))
+        version = registry.save(trained)
+        size = (version / "model.joblib").stat().st_size
+        digest = registry.manifest(version.name)["model"]["sha256"]
+        predictor = Predictor.load(version)
+        predictor.predict(labelled.texts)
+    print(json.dumps({
+        "train_seconds": train_seconds,
+        "model_bytes": size,
+        "sha256": digest,
+        "peak_rss_mb": peak_rss_mb(),
+        "threshold": trained.manifest["threshold"],
+        "cv_in_training": trained.manifest["metrics"]["cv"],
+    }))
+
+
+def run_child(data: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, __file__, "--data", str(data), "--child"], env=env, check=True,
+        capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def spread(runs: list[dict[str, Any]], key: str) -> str:
+    values = [run[key] for run in runs]
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with labelled.csv")
+    parser.add_argument("--repeats", type=int, default=1, help="cross-validation seeds (0..n-1)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.data)
+        return
+
+    labelled = load(args.data)
+    texts, labels = labelled.texts, labelled.labels
+    segmenter = Segmenter("rjieba", user_dictionary(DATA_DIR))
+    y = np.unique(labels, return_inverse=True)[1]
+    groups = group_keys(texts)
+    joined = jieba_join(texts)
+    ours_runs, plain_runs = [], []
+    for seed in range(args.repeats):
+        folds = cv_folds(y, groups, 5, seed)
+        ours_runs.append(cross_validate_ours(texts, labels, folds, segmenter))
+        plain_runs.append(cross_validate_plain(joined, labels, folds))
+
+    trained = train(texts, labels, segmenter=segmenter, seed=0)
+    here_sha = hashlib.sha256(model_bytes(trained.pipeline)).hexdigest()
+    predictor = Predictor(trained.pipeline, {"version": "bench", **trained.manifest})
+    speed = throughput(texts, labels, predictor)
+    full = run_child(args.data)
+    figures = {
+        "data": {"rows": len(texts), "labels": len(set(labels)),
+                 "skipped": len(labelled.skipped)},
+        "pipeline": PIPELINE_DESCRIPTION.format(engine="rjieba"),
+        "cv": ours_runs,
+        "baseline_cv": plain_runs,
+        "throughput": speed,
+        "full_training": full,
+        "deterministic": full["sha256"] == here_sha,
+        "bench_peak_rss_mb": peak_rss_mb(),
+    }
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    report(figures, args.repeats)
+
+
+def report(f: dict[str, Any], repeats: int) -> None:
+    ours, plain = f["cv"], f["baseline_cv"]
+    print(f"classifier bench: {f['data']['rows']} rows, {f['data']['labels']} labels, "
+          f"5-fold CV grouped by text hash x {repeats} seed(s)")
+    print(f"pipeline: {f['pipeline']}\n")
+    print(f"{'':28}{'ours':>18}{'plain baseline':>18}")
+    rows = [("macro-F1", "macro_f1"), ("accuracy", "accuracy"), ("top-3 accuracy", "top3_accuracy")]
+    rows += [(f"coverage @ {round(p * 100)} % precision", f"coverage_at_{round(p * 100)}")
+             for p in PRECISIONS]
+    for name, key in rows:
+        print(f"{name:28}{spread(ours, key):>18}{spread(plain, key):>18}")
+    own = ours[0]["at_own_threshold"]
+    print(f"\nheld-out folds at each fold model's own threshold (target 97 %): coverage "
+          f"{own['coverage']:.4f}, precision {fmt(own['precision'])} "
+          f"(thresholds {own['thresholds']})")
+    print("\nper class (seed 0):          precision  recall      F1  support")
+    for label, row in ours[0]["per_class"].items():
+        print(f"  {label:14}{row['precision']:>19.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}"
+              f"{row['support']:>9}")
+    s = f["throughput"]
+    print(f"\nthroughput on {s['rows']} rows (mean {s['mean_chars']} chars), best of 3:")
+    print(f"  plain jieba + TfidfVectorizer + LinearSVC  {s['plain_rows_per_s']:>9.0f} rows/s")
+    print(f"  ours (Predictor.predict, all steps)        {s['ours_rows_per_s']:>9.0f} rows/s")
+    print(f"  ratio                                      {s['ratio']:>9.1f} x")
+    print(f"  (segmenters alone: jieba {s['jieba_only_rows_per_s']:.0f}, rjieba "
+          f"{s['rjieba_only_rows_per_s']:.0f} rows/s; normalise alone "
+          f"{s['normalise_only_rows_per_s']:.0f} rows/s)")
+    full = f["full_training"]
+    print(f"\ntraining on all {f['data']['rows']} rows: {full['train_seconds']:.1f} s; "
+          f"model file {full['model_bytes'] / 1e6:.1f} MB; peak RSS of train + save + load + "
+          f"predict {full['peak_rss_mb']:.0f} MB (this bench process: "
+          f"{f['bench_peak_rss_mb']:.0f} MB)")
+    print(f"deterministic (same data + seed -> same model sha256, across processes with "
+          f"different PYTHONHASHSEED): {'yes' if f['deterministic'] else 'NO'} "
+          f"({full['sha256'][:16]}…)")
+    inner = full["cv_in_training"]
+    print(f"the full model's own training CV: macro-F1 {inner['macro_f1']:.4f}, coverage @ 97 % "
+          f"{inner['coverage_at_97']:.4f}, threshold {full['threshold']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

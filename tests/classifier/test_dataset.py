@@ -1,0 +1,79 @@
+"""Reading CSV exports: encodings, real CSV quoting, skipped rows, missing columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from classifier.dataset import compose_text, read_labelled, read_texts
+from classifier.errors import BadInput, NotFound
+
+ROWS = [
+    ["留言主题", "留言详情", "单位代码"],
+    ["路灯不亮", "东湖路的路灯,\n坏了三天", "cgj"],
+    ["", "望江社区停水,什么时候来水?", "swj"],
+    ["学校", "", "jyj"],
+    ["噪音", "工地夜间施工", ""],
+    ["繁體", "滨河區的路燈壞了", "cgj"],
+]
+
+
+def write(path: Path, rows: list[list[str]], encoding: str) -> Path:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_encodings_read_the_same(tmp_path: Path, encoding: str) -> None:
+    data = read_labelled(write(tmp_path / "m.csv", ROWS, encoding), label_col="单位代码")
+    assert data.texts == ["路灯不亮\n东湖路的路灯,\n坏了三天", "望江社区停水,什么时候来水?",
+                          "学校", "繁體\n滨河區的路燈壞了"]
+    assert data.labels == ["cgj", "swj", "jyj", "cgj"]
+    assert data.rows == [2, 3, 4, 6]
+    assert [(s.row, s.reason) for s in data.skipped] == [(5, "empty label")]
+    assert data.sources[0]["encoding"] == encoding
+
+
+def test_rows_without_text_are_skipped_and_counted(tmp_path: Path) -> None:
+    rows = [["留言详情", "标签"], ["", "a"], ["_x000D_ ", "a"], ["有内容", "b"]]
+    data = read_labelled(write(tmp_path / "m.csv", rows, "utf-8"), label_col="标签")
+    assert data.texts == ["有内容"]
+    assert data.skipped_summary() == {"count": 2, "by_reason": {"empty text": 2}, "rows": [2, 3]}
+
+
+def test_without_a_title_column_the_text_alone_is_used(tmp_path: Path) -> None:
+    rows = [["留言详情"], ["只有正文"], [""]]
+    texts = read_texts(write(tmp_path / "m.csv", rows, "utf-8"))
+    assert texts.texts == ["只有正文", ""]
+    assert texts.rows == [2, 3]
+
+
+def test_missing_column_names_it_and_lists_the_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.csv", ROWS, "utf-8")
+    with pytest.raises(BadInput) as caught:
+        read_labelled(path, label_col="一级标签")
+    assert caught.value.exit_code == 2
+    assert "一级标签" in str(caught.value) and "留言详情、单位代码" in str(caught.value)
+    with pytest.raises(BadInput, match="正文"):
+        read_texts(path, text_col="正文")
+
+
+def test_missing_file_and_undecodable_file(tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        read_texts(tmp_path / "nope.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xef\xbb\xbf\xff\xfe\xfd")
+    with pytest.raises(BadInput):
+        read_texts(bad)
+
+
+def test_compose_text() -> None:
+    assert compose_text("标题", "正文") == "标题\n正文"
+    assert compose_text("", "正文") == "正文"
+    assert compose_text(None, "正文") == "正文"
+    assert compose_text("标题", "  ") == "标题"

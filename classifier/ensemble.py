@@ -21,6 +21,7 @@ so the abstain threshold is set on it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,12 @@ def cv_folds(
         return list(splitter.split(placeholder, labels))
     splitter = StratifiedGroupKFold(splits, shuffle=True, random_state=seed)
     return list(splitter.split(placeholder, labels, groups))
+
+
+# liblinear draws from one process-wide random generator (seeded at the start of each fit):
+# two fits at once would interleave their draws, so fits take turns (everything around
+# them, vectorising included, still runs in parallel). Same data and seed, same model.
+_LIBLINEAR = threading.Lock()
 
 
 def _stacker(stack_c: float) -> LogisticRegression:
@@ -143,7 +150,8 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
     # -- base models -----------------------------------------------------------------------
 
     def _fit_svm(self, X: sp.csr_matrix, y: np.ndarray, n_labels: int):
-        model = LinearSVC(C=self.svm_c, random_state=self.random_state).fit(X, y)
+        with _LIBLINEAR:
+            model = LinearSVC(C=self.svm_c, random_state=self.random_state).fit(X, y)
         coef, intercept = model.coef_, model.intercept_
         if n_labels == 2:  # liblinear keeps one row for two labels
             coef = np.vstack([-coef[0], coef[0]])
@@ -170,7 +178,8 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         for label in range(n_labels):
             scaled = X @ sp.diags(ratios[label])
             model = LinearSVC(C=self.nb_c, random_state=self.random_state)
-            model.fit(scaled, (y == label).astype(int))
+            with _LIBLINEAR:
+                model.fit(scaled, (y == label).astype(int))
             coef[label] = model.coef_[0] * ratios[label]
             intercept[label] = model.intercept_[0]
         return coef, intercept
@@ -201,21 +210,39 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> StackedLinearClassifier:
         X = sp.csr_matrix(X)
-        self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
-        if len(self.classes_) < 2:
-            raise BadInput("training needs at least 2 labels")
-        n_labels = len(self.classes_)
+        encoded = self._encode(y)
         if oof_scores is None:
             folds = cv_folds(encoded, None if groups is None else np.asarray(groups), self.cv,
                              self.random_state)
             oof_scores = self.cross_val_scores(X, encoded, folds)
         elif folds is None:
             raise ValueError("oof_scores need the folds they were computed on")
+        self.fit_stack(oof_scores, y, folds)
+        return self.fit_base(X, y)
+
+    def _encode(self, y: Any) -> np.ndarray:
+        self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) < 2:
+            raise BadInput("training needs at least 2 labels")
+        return encoded
+
+    def fit_base(self, X: sp.csr_matrix, y: Any) -> StackedLinearClassifier:
+        """The two linear models on all rows (the part ``fit`` shares with nothing)."""
+        encoded = self._encode(y)
+        self.weights_, self.intercept_ = self._fit_base(
+            sp.csr_matrix(X), encoded, len(self.classes_)
+        )
+        return self
+
+    def fit_stack(
+        self, oof_scores: np.ndarray, y: Any, folds: list[tuple[np.ndarray, np.ndarray]]
+    ) -> StackedLinearClassifier:
+        """The stacker and the confidence model, from out-of-fold base scores."""
+        encoded = self._encode(y)
         self.stacker_ = _stacker(self.stack_c).fit(oof_scores, encoded)
         proba, _ = cross_fitted(oof_scores, encoded, folds, self.stack_c)
         features = confidence_features(oof_scores, proba)
         self.confidence_ = _fit_confidence(features, proba.argmax(axis=1) == encoded)
-        self.weights_, self.intercept_ = self._fit_base(X, encoded, n_labels)
         return self
 
     def cross_val_scores(

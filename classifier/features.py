@@ -234,18 +234,11 @@ def _has_no_gap(codes: np.ndarray, n: int) -> np.ndarray:
     return ok
 
 
-def _unique_per_row(rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Each code once per row (for document frequencies)."""
-    order = np.lexsort((codes, rows))
-    rows, codes = rows[order], codes[order]
-    first = np.ones(len(codes), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (codes[1:] != codes[:-1])
-    return codes[first]
-
-
 def _frequent(rows: np.ndarray, codes: np.ndarray, min_df: int) -> tuple[np.ndarray, np.ndarray]:
     """The codes found in at least ``min_df`` rows, and in how many rows each is found."""
-    values, df = np.unique(_unique_per_row(rows, codes), return_counts=True)
+    values, ids = np.unique(codes, return_inverse=True)
+    pairs = np.unique(rows.astype(np.int64) * max(len(values), 1) + ids.ravel())
+    df = np.bincount(pairs % max(len(values), 1), minlength=len(values))
     keep = df >= min_df
     return values[keep], df[keep]
 

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import platform
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -118,18 +120,28 @@ def _drop_rare_labels(
     return [t for t, _ in kept], [lab for _, lab in kept], dict(sorted(rare.items()))
 
 
-def cross_validate(
-    pipeline: Pipeline, docs: list, encoded: np.ndarray, folds: list, n_labels: int
-) -> np.ndarray:
-    """Out-of-fold base scores: vectoriser and models refitted on each fold."""
-    vectoriser, model = pipeline.named_steps["vectorise"], pipeline.named_steps["model"]
-    scores = np.zeros((len(docs), 2 * n_labels))
-    for train, test in folds:
-        fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train])
-        X_train = fold_vectoriser.transform([docs[i] for i in train])
-        X_test = fold_vectoriser.transform([docs[i] for i in test])
-        scores[test] = clone(model).fold_scores(X_train, encoded[train], X_test, n_labels)
-    return scores
+def in_threads(jobs: list[Callable[[], Any]], n_jobs: int | None) -> list[Any]:
+    """Run independent jobs on up to ``n_jobs`` threads (liblinear and numpy release the
+    GIL); results in job order, so the outcome does not depend on the scheduling."""
+    workers = max(1, min(len(jobs), n_jobs or os.cpu_count() or 1))
+    if workers == 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]
+
+
+def _fold_job(vectoriser, model, docs, train_rows, train_labels, test_rows, n_labels):
+    """Fit a fresh vectoriser and the base models on one fold; score its held-out rows."""
+
+    def job() -> np.ndarray:
+        fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train_rows])
+        return clone(model).fold_scores(
+            fold_vectoriser.transform([docs[i] for i in train_rows]), train_labels,
+            fold_vectoriser.transform([docs[i] for i in test_rows]), n_labels,
+        )
+
+    return job
 
 
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
@@ -149,8 +161,12 @@ def train(
     folds: int = DEFAULT_FOLDS,
     params: dict[str, Any] | None = None,
     data_info: dict[str, Any] | None = None,
+    n_jobs: int | None = None,
 ) -> TrainedModel:
-    """Cross-validate, choose the threshold and fit the final pipeline on all rows."""
+    """Cross-validate, choose the threshold and fit the final pipeline on all rows.
+
+    ``n_jobs`` threads (default: one per CPU) share the folds and the final fit; the
+    model does not depend on it."""
     if not 0.5 <= target_precision < 1.0:
         raise BadInput(f"目标精确率须在 0.5 到 1 之间 (target precision {target_precision})")
     started = time.perf_counter()
@@ -163,16 +179,23 @@ def train(
     y = np.asarray(labels)
     classes, encoded = np.unique(y, return_inverse=True)
     splits = cv_folds(encoded, _group_keys(normalised), folds, seed)
-    scores = cross_validate(pipeline, docs, encoded, splits, len(classes))
-    stack_c = pipeline.named_steps["model"].stack_c
-    oof, confidence = cross_fitted(scores, encoded, splits, stack_c)
+    vectoriser, model = pipeline.named_steps["vectorise"], pipeline.named_steps["model"]
+
+    def final() -> None:  # the model on all rows, fitted alongside the folds
+        model.fit_base(vectoriser.fit(docs).transform(docs), y)
+
+    jobs = [final] + [
+        _fold_job(vectoriser, model, docs, train_rows, encoded[train_rows], test_rows,
+                  len(classes))
+        for train_rows, test_rows in splits
+    ]
+    scores = np.zeros((len(docs), 2 * len(classes)))
+    for (_, test_rows), part in zip(splits, in_threads(jobs, n_jobs)[1:], strict=True):
+        scores[test_rows] = part
+    model.fit_stack(scores, y, splits)
+    oof, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
     correct = oof.argmax(axis=1) == encoded
     threshold = choose_threshold(confidence, correct, target_precision)
-
-    vectoriser = pipeline.named_steps["vectorise"].fit(docs)
-    pipeline.named_steps["model"].fit(
-        vectoriser.transform(docs), y, oof_scores=scores, folds=splits
-    )
     seconds = time.perf_counter() - started
 
     predicted = [str(classes[i]) for i in oof.argmax(axis=1)]
@@ -264,18 +287,16 @@ def cross_validated_summary(
     width = len(names)
     scores = np.full((len(texts), 2 * width), _ABSENT)
     vectoriser, model = pipeline.named_steps["vectorise"], pipeline.named_steps["model"]
+    jobs, placed = [], []
     for train_rows, test in splits:
         train_rows = train_rows[usable[train_rows]]
         seen = np.unique(train_index[train_rows])
         if len(seen) < 2:
             continue
         local = np.searchsorted(seen, train_index[train_rows])
-        fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train_rows])
-        part = clone(model).fold_scores(
-            fold_vectoriser.transform([docs[i] for i in train_rows]), local,
-            fold_vectoriser.transform([docs[i] for i in test]), len(seen),
-        )
-        columns = np.concatenate([seen, seen + width])
+        jobs.append(_fold_job(vectoriser, model, docs, train_rows, local, test, len(seen)))
+        placed.append((test, np.concatenate([seen, seen + width])))
+    for (test, columns), part in zip(placed, in_threads(jobs, None), strict=True):
         scores[np.ix_(test, columns)] = part
     proba, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
     result = summary(classes, [labels[i] for i in np.flatnonzero(mask)], proba[mask],

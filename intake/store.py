@@ -27,6 +27,7 @@ from intake.display import for_reading
 from intake.items import IntakeItem
 from intake.places import EMPTY, Gazetteer, different_places
 from intake.redact import redact
+from ledger.bulk import insert_rows
 from ledger.models import (
     Complainant,
     Message,
@@ -358,9 +359,7 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
             "created_at": now,
         })
     table = Message.__table__
-    result = session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    ids = [row[0] for row in result]
+    ids = insert_rows(session, table, rows)
     # Duplicates of earlier items of this batch point at those items' new ids.
     links = []
     for prep in prepared:  # in order, so an earlier item is already resolved

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from ledger.deadlines import Deadline, DeadlineRules
@@ -79,9 +79,7 @@ def open_tickets(
             "reopen_count": 0, "return_count": 0, "duplicate_count": 0,
             "version": 2 if assigned else 1,
         })
-    table = Ticket.__table__
-    ticket_ids = [row[0] for row in session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)]
+    ticket_ids = insert_rows(session, Ticket.__table__, rows)
     events = []
     for spec, deadline, ticket_id in zip(specs, deadlines, ticket_ids, strict=True):
         events.append(_event(ticket_id, "register", None, TicketState.REGISTERED, None, actor,
@@ -91,11 +89,7 @@ def open_tickets(
                 ticket_id, "assign", TicketState.REGISTERED, TicketState.ASSIGNED, spec.unit.id,
                 actor, assign_data(spec.unit.code, None, spec.routed_by or "", spec.confidence,
                                    spec.classifier_version), now))
-    event_table = Event.__table__
-    event_ids = [row[0] for row in session.execute(
-        insert(event_table).returning(event_table.c.id, event_table.c.ticket_id,
-                                      event_table.c.action, sort_by_parameter_order=True),
-        events)]
+    event_ids = insert_rows(session, Event.__table__, events)
     assign_ids: dict[int, int] = {}
     for row, event in zip(event_ids, events, strict=True):
         if event["action"] == "assign":
@@ -111,6 +105,27 @@ def open_tickets(
         for spec, deadline, number, tid, row in zip(specs, deadlines, numbers, ticket_ids, rows,
                                                       strict=True)
     ]
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in bulk and return their new ids, in the order of ``rows``.
+
+    PostgreSQL returns them from one batched ``INSERT … RETURNING``. SQLite cannot tie
+    RETURNING rows to parameter sets in a batch (SQLAlchemy would fall back to one
+    statement per row), so there the rows go in with one ``executemany`` and their ids are
+    read back: a rowid table gives each new row the largest rowid so far plus one, and the
+    transaction holds SQLite's write lock from its first write to its commit, so the ids
+    of the batch are the last ``len(rows)`` ones.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "sqlite":
+        result = session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return [row[0] for row in result]
+    session.execute(insert(table), rows)
+    last = session.execute(select(func.max(table.c.id))).scalar_one()
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _deadline(rules: DeadlineRules, spec: OpenSpec) -> Deadline:

@@ -1,0 +1,193 @@
+"""Bulk import + routing throughput: SQLite inline, and PostgreSQL with rq workers.
+
+    .venv/bin/python bench/pipeline.py [--count 100000] [--workers 2] [--skip-postgres]
+
+1. Writes ``--count`` synthetic messages (bench/synth.py, recombined from data/messages.csv)
+   as a 留言板 CSV export.
+2. Trains a model on data/messages.csv (``duban train``) and promotes it, as an office would.
+3. SQLite, jobs inline: ``duban intake``'s code path (read the CSV, normalise, dedupe,
+   redact, store, classify, open tickets, write 交办 cards) end to end; prints messages/s and
+   the process's resident memory as the import goes (it should stay flat).
+4. PostgreSQL + Redis: the same import enqueues one routing job per chunk; ``--workers`` rq
+   worker processes (``duban worker``) route them. Prints messages/s from the start of the
+   import until the last ticket is open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlmodel import func, select  # noqa: E402
+
+from bench.synth import write_csv  # noqa: E402
+from duban.runtime import Runtime  # noqa: E402
+from duban.settings import Settings  # noqa: E402
+from intake.readers import ImportOptions, read_file  # noqa: E402
+from ledger import schema  # noqa: E402
+from ledger.directory import load_directory  # noqa: E402
+from ledger.models import Message, MessageStatus, Ticket  # noqa: E402
+from routing import pipeline  # noqa: E402
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process and, separately, of its finished children."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def train(home: Path) -> dict:
+    env = {**os.environ, "DUBAN_HOME": str(home)}
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "duban", "train", "--input", str(REPO / "data" / "messages.csv"),
+         "--label-col", "单位代码", "--promote", "--json"],
+        env=env, check=True, capture_output=True, text=True)
+    summary = json.loads(out.stdout)
+    summary["seconds"] = time.perf_counter() - started
+    return summary
+
+
+def fresh_ledger(rt: Runtime) -> None:
+    schema.upgrade(rt.engine)
+    with rt.session() as session:
+        load_directory(session, REPO / "data" / "units.yaml")
+
+
+def counts(rt: Runtime) -> tuple[int, int, int]:
+    with rt.session() as session:
+        messages = session.exec(select(func.count()).select_from(Message)).one()
+        tickets = session.exec(select(func.count()).select_from(Ticket)).one()
+        waiting = session.exec(select(func.count()).select_from(Message).where(
+            Message.status == MessageStatus.RECEIVED.value)).one()
+    return messages, tickets, waiting
+
+
+def run_sqlite(csv_path: Path, home: Path, count: int) -> dict:
+    rt = Runtime(settings=Settings(home=home / "sqlite", model_dir=home / "models"))
+    fresh_ledger(rt)
+    rt.predictor()  # load the model before timing, as a running service has it loaded
+    samples: list[tuple[int, float]] = []
+    original = pipeline._store_and_route
+
+    def chunk_with_memory(ctx, batch, **kwargs):
+        result = original(ctx, batch, **kwargs)
+        samples.append((len(samples) * pipeline.CHUNK + len(batch.items), rss_mb()))
+        return result
+
+    pipeline._store_and_route = chunk_with_memory
+    started = time.perf_counter()
+    try:
+        summary = pipeline.file_items(rt.routing, read_file(csv_path, ImportOptions(tz=rt.tz)),
+                                      keep_outcomes=False, parallel=True)
+    finally:
+        pipeline._store_and_route = original
+    seconds = time.perf_counter() - started
+    marks = [samples[max(0, int(len(samples) * f) - 1)] for f in (0.1, 0.5, 1.0)]
+    return {"seconds": seconds, "rate": count / seconds, "summary": summary,
+            "rss": marks, "peak": peak_mb(), "child_peak": children_peak_mb(),
+            "counts": counts(rt)}
+
+
+def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
+    from tests.services.postgres import start_cluster
+    from tests.services.redis import start_redis
+
+    cluster = start_cluster()
+    redis = start_redis()
+    procs: list[subprocess.Popen] = []
+    try:
+        url = cluster.create_database()
+        settings = Settings(home=home / "pg", database_url=url, redis_url=redis.url,
+                            model_dir=home / "models", queue_name="bench")
+        rt = Runtime(settings=settings)
+        fresh_ledger(rt)
+        env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_REDIS_URL": redis.url,
+               "DUBAN_HOME": str(home / "pg"), "DUBAN_MODEL_DIR": str(home / "models"),
+               "DUBAN_QUEUE_NAME": "bench"}
+        for index in range(workers):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "duban", "worker", "--name", f"bench-{index}"],
+                env=env, stdout=subprocess.DEVNULL,
+                stderr=(home / f"worker-{index}.log").open("wb")))
+        time.sleep(3)  # workers load the model before the clock starts
+        started = time.perf_counter()
+        pipeline.file_items(rt.routing, read_file(csv_path, ImportOptions(tz=rt.tz)),
+                            keep_outcomes=False, parallel=True)
+        imported = time.perf_counter() - started
+        while True:
+            messages, tickets, waiting = counts(rt)
+            if waiting == 0:
+                break
+            time.sleep(0.5)
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "import_seconds": imported, "rate": count / seconds,
+                "counts": (messages, tickets, waiting)}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+        redis.stop()
+        cluster.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="duban-bench-"))
+    try:
+        csv_path = home / "export.csv"
+        reposts = write_csv(csv_path, args.count)
+        print(f"synthetic export: {args.count} messages ({reposts} reposts), "
+              f"{csv_path.stat().st_size / 1e6:.1f} MB")
+        model = train(home)
+        print(f"model {model.get('version')} trained in {model['seconds']:.1f} s "
+              f"(cv macro-F1 {model.get('metrics', {}).get('macro_f1', float('nan')):.3f})")
+        result = run_sqlite(csv_path, home, args.count)
+        summary = result["summary"]
+        print(f"\nSQLite, jobs inline: {result['rate']:,.0f} messages/s "
+              f"({args.count:,} in {result['seconds']:.1f} s)")
+        print(f"  opened {summary.opened:,}  triage {summary.triage:,}  duplicates "
+              f"{summary.duplicates:,}  rejected {summary.rejected:,}")
+        print("  resident memory at 10 % / 50 % / 100 % of the import: "
+              + " / ".join(f"{mb:.0f} MB" for _, mb in result["rss"])
+              + f"; peak {result['peak']:.0f} MB (the preparing process: "
+              f"{result['child_peak']:.0f} MB)")
+        if not args.skip_postgres:
+            pg = run_postgres(csv_path, home, args.count, args.workers)
+            print(f"\nPostgreSQL + Redis, {args.workers} rq workers: {pg['rate']:,.0f} messages/s "
+                  f"end to end ({pg['seconds']:.1f} s; the import itself "
+                  f"{pg['import_seconds']:.1f} s)")
+            print(f"  messages {pg['counts'][0]:,}  tickets {pg['counts'][1]:,}")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ from classifier.errors import BadInput
 from classifier.normalise import normalise_text
 
 logger = logging.getLogger(__name__)
+
+_DIGITS = re.compile(r"[0-9]+")
 
 ENGINES = ("rjieba", "jieba")
 DEFAULT_ENGINE = "rjieba"
@@ -120,19 +123,24 @@ class Segmenter:
     def __repr__(self) -> str:
         return f"Segmenter(engine={self.engine!r}, words={len(self.words)})"
 
+    def _entries(self) -> list[str]:
+        """The words, plus their digit-folded spelling (the pipeline folds digits to 0
+        before segmenting, so 12345热线 must also be known as 0热线)."""
+        return sorted({*self.words, *(_DIGITS.sub("0", word) for word in self.words)})
+
     def _build(self):
         if self.engine == "rjieba":
             import rjieba
 
             tokenizer = rjieba.Jieba()
-            for word in self.words:
+            for word in self._entries():
                 tokenizer.add_word(word, tokenizer.suggest_freq(word), None)
             return tokenizer.cut
         import jieba
 
         tokenizer = jieba.Tokenizer()
         tokenizer.initialize()
-        for word in self.words:
+        for word in self._entries():
             tokenizer.add_word(word, tokenizer.suggest_freq(word, tune=False))
         return tokenizer.lcut
 

@@ -67,3 +67,9 @@ def test_segmenter_pickles_as_engine_and_words() -> None:
 def test_unknown_engine_is_bad_input() -> None:
     with pytest.raises(BadInput):
         Segmenter("thulac")
+
+
+def test_dictionary_words_with_digits_match_digit_folded_text() -> None:
+    segmenter = Segmenter("rjieba", ["12345热线"])
+    assert "0热线" in segmenter.cut("打了0热线也没人管")
+    assert segmenter.words == ("12345热线",)

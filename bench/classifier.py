@@ -96,7 +96,7 @@ def cross_validate_ours(texts, labels, folds, segmenter) -> dict[str, Any]:
                         segmenter=segmenter, seed=0)
         seconds.append(time.perf_counter() - started)
         predictor = Predictor(trained.pipeline, {"version": "bench", **trained.manifest})
-        part, sure, _ = predictor.predict_proba([texts[i] for i in test_rows])
+        part, sure, _ = predictor.probabilities([texts[i] for i in test_rows])
         order = [predictor.labels.index(c) for c in classes]
         proba[test_rows] = part[:, order]
         confidence[test_rows] = sure

@@ -14,7 +14,7 @@ from classifier.predict import Predictor
 def evaluate(predictor: Predictor, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, top-3 accuracy, coverage at 95/97/99 % precision, per class,
     the confusion matrix, and what the model's own threshold gives on these rows."""
-    proba, confidence, _ = predictor.predict_proba(texts)
+    proba, confidence, _ = predictor.probabilities(texts)
     index = {label: i for i, label in enumerate(predictor.labels)}
     truth = np.array([index.get(label, -1) for label in labels])
     predicted = [predictor.labels[i] for i in proba.argmax(axis=1)]

@@ -82,7 +82,9 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor(version={self.version!r}, labels={len(self.labels)})"
 
-    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    def probabilities(
+        self, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[bool]]:
         """Label probabilities (rows x ``labels``), confidences, and which texts were empty."""
         texts = [text or "" for text in texts]
         probas, confidences, empty = [], [], []
@@ -101,7 +103,7 @@ class Predictor:
         """One ``Prediction`` per text, in order."""
         if isinstance(texts, str):
             raise BadInput("predict() takes a list of texts; use predict_one() for one text")
-        proba, confidence, empty = self.predict_proba(texts)
+        proba, confidence, empty = self.probabilities(texts)
         k = min(top_k, len(self.labels))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         labels = self.labels

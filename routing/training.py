@@ -52,6 +52,7 @@ KEPT_STATES = frozenset({
 })
 TOLERANCE = 0.005  # macro-F1 the new version may lose and still be promoted
 BASE_LABEL_COL = "单位代码"
+_CHUNK = 500
 
 
 def ledger_labels(session: Session) -> dict[int, tuple[str, str]]:
@@ -85,9 +86,11 @@ def ledger_examples(session: Session) -> LabelledData:
     labels = ledger_labels(session)
     data = LabelledData()
     counts: dict[str, int] = {}
-    if labels:
+    ids = sorted(labels)
+    for start in range(0, len(ids), _CHUNK):  # bounded IN lists (SQLite's variable limit)
+        chunk = ids[start : start + _CHUNK]
         messages = session.exec(
-            select(Message).where(Message.id.in_(list(labels))).order_by(Message.id)  # type: ignore[union-attr]
+            select(Message).where(Message.id.in_(chunk)).order_by(Message.id)  # type: ignore[union-attr]
         )
         for message in messages:
             unit, source = labels[message.id]

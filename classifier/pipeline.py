@@ -65,7 +65,7 @@ class SegmentStep(_Stateless):
     """Normalised texts -> ``(text, tokens)`` documents.
 
     Runs of digits become ``0`` first: numbers (dates, amounts, house numbers, the
-    anonymised ``A7县``) say little about which unit a message belongs to, and folding
+    numbered place codes of exports) say little about which unit a message belongs to, and folding
     them keeps the vocabulary small.
     """
 

@@ -65,8 +65,8 @@ class SegmentStep(_Stateless):
     """Normalised texts -> ``(text, tokens)`` documents.
 
     Runs of digits become ``0`` first: numbers (dates, amounts, house numbers, the
-    numbered place codes of exports) say little about which unit a message belongs to, and folding
-    them keeps the vocabulary small.
+    numbered place codes of exports) say little about which unit a message belongs to,
+    and folding them keeps the vocabulary small.
     """
 
     def __init__(self, segmenter: Segmenter | None = None, fold_digits: bool = True) -> None:

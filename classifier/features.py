@@ -44,13 +44,9 @@ _MAX_CHUNK = 4096
 _WHITESPACE = (ord(" "), ord("\n"))  # all the whitespace normalised text has
 
 
-class CodeTable:
-    """An exact ``int64 -> index`` lookup for many keys at once (open addressing).
-
-    Keys are placed by Fibonacci hashing with linear probing at a load of at most 1/4;
-    ``lookup`` probes all queries together, so a batch costs a few vectorised passes.
-    Only the keys are pickled; the slot table is rebuilt (deterministically) on load.
-    """
+class _KeyTable:
+    """Sorted int64 keys and a lookup structure built from them: only the keys are pickled,
+    the structure is rebuilt (deterministically) on load."""
 
     def __init__(self, codes: np.ndarray) -> None:
         self.codes = np.ascontiguousarray(codes, dtype=np.int64)
@@ -65,6 +61,21 @@ class CodeTable:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def lookup(self, queries: np.ndarray) -> np.ndarray:
+        """The index of each query among the keys, or -1."""
+        raise NotImplementedError
+
+
+class CodeTable(_KeyTable):
+    """An exact ``int64 -> index`` lookup for many keys at once (open addressing).
+
+    Keys are placed by Fibonacci hashing with linear probing at a load of at most 1/4;
+    ``lookup`` probes all queries together, so a batch costs a few vectorised passes.
+    """
 
     def _home(self, codes: np.ndarray) -> np.ndarray:
         return ((codes.view(np.uint64) * _GOLDEN) >> self._shift).astype(np.int64)
@@ -113,22 +124,8 @@ class CodeTable:
         return result
 
 
-class UnigramTable:
+class UnigramTable(_KeyTable):
     """Code point -> index by direct addressing (a code point is below 2**21)."""
-
-    def __init__(self, codes: np.ndarray) -> None:
-        self.codes = np.ascontiguousarray(codes, dtype=np.int64)
-        self._build()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"codes": self.codes}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.codes = state["codes"]
-        self._build()
-
-    def __len__(self) -> int:
-        return len(self.codes)
 
     def _build(self) -> None:
         size = int(self.codes.max()) + 2 if len(self.codes) else 1

@@ -7,11 +7,12 @@
 2. Split into stratified folds grouped by text hash, so a duplicated text never sits on
    both sides of a split. For each fold, fit the vectoriser and both linear models on the
    training part and score the held-out part: out-of-fold scores for every row.
-3. Turn the scores into probabilities with a stacker fitted on the *other* folds' scores
-   (cross-fitted), which gives honest cross-validated figures, and choose the abstain
-   threshold: the lowest confidence at which the most confident messages still reach the
-   target precision.
-4. Fit the vectoriser and models on all rows and the stacker on all out-of-fold scores.
+3. Turn the scores into probabilities and confidences with a stacker and a confidence
+   model fitted on the *other* folds' scores (cross-fitted), which gives honest
+   cross-validated figures, and choose the abstain threshold: the lowest confidence at
+   which the most confident messages still reach the target precision.
+4. Fit the vectoriser and models on all rows (alongside the folds, on threads), and the
+   stacker and confidence model on all out-of-fold scores.
 
 Same data and seed give the same model, byte for byte.
 """
@@ -109,15 +110,12 @@ def _group_keys(normalised: Sequence[str]) -> np.ndarray:
     return np.array([hashlib.sha256(text.encode("utf-8")).hexdigest() for text in normalised])
 
 
-def _drop_rare_labels(
-    texts: Sequence[str], labels: Sequence[str]
-) -> tuple[list[str], list[str], dict[str, int]]:
+def _common_labels(labels: Sequence[str]) -> tuple[list[int], dict[str, int]]:
+    """The rows whose label has at least ``MIN_PER_LABEL`` rows (cross-validation needs
+    them), and the labels left out with their counts."""
     counts = Counter(labels)
-    rare = {label: n for label, n in counts.items() if n < MIN_PER_LABEL}
-    if not rare:
-        return list(texts), list(labels), {}
-    kept = [(t, lab) for t, lab in zip(texts, labels, strict=True) if lab not in rare]
-    return [t for t, _ in kept], [lab for _, lab in kept], dict(sorted(rare.items()))
+    rare = {label: n for label, n in sorted(counts.items()) if n < MIN_PER_LABEL}
+    return [i for i, label in enumerate(labels) if label not in rare], rare
 
 
 def in_threads(jobs: list[Callable[[], Any]], n_jobs: int | None) -> list[Any]:
@@ -170,7 +168,8 @@ def train(
     if not 0.5 <= target_precision < 1.0:
         raise BadInput(f"目标精确率须在 0.5 到 1 之间 (target precision {target_precision})")
     started = time.perf_counter()
-    texts, labels, rare = _drop_rare_labels(texts, labels)
+    kept, rare = _common_labels(labels)
+    texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
     if len(set(labels)) < 2:
         raise BadInput("训练至少需要 2 个类别、每类至少 2 条 (need 2+ labels with 2+ rows each)")
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
@@ -262,10 +261,8 @@ def cross_validated_summary(
     with those labels: how an older version's data would do on today's folds. ``scored``
     (one flag per row) limits the figures to those rows; every row is still predicted.
     """
-    counts = Counter(labels)
-    kept = [i for i, label in enumerate(labels) if counts[label] >= MIN_PER_LABEL]
-    texts = [texts[i] for i in kept]
-    labels = [labels[i] for i in kept]
+    kept, _ = _common_labels(labels)
+    texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
     mask = np.ones(len(kept), dtype=bool) if scored is None else np.array(
         [bool(scored[i]) for i in kept], dtype=bool)
     pipeline = build_pipeline(segmenter, seed=seed, params=params)

@@ -21,6 +21,15 @@ REPO = Path(__file__).resolve().parent.parent
 SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 GREETINGS = ["", "", "", "领导您好！", "您好，", "尊敬的领导：", "各位领导好，", "你好，"]
 CLOSINGS = ["", "", "", "谢谢！", "望尽快处理。", "盼复。", "麻烦了，谢谢。"]
+SITUATIONS = [
+    "我家住在{place}{n}号楼{m}单元。", "{mo}月{d}日晚上{h}点左右又是这样。",
+    "这个问题已经持续{n}天了。",
+    "{place}附近的{n}户居民都受到影响。", "上周{wd}我拨打过热线，工单号{code}。",
+    "我是{place}的住户，姓{surname}。", "从{mo}月初到现在前后反映了{m}次。",
+    "早上{h}点到{h2}点之间最严重。", "涉及的门面在{place}{n}号。",
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+WEEKDAYS = "一二三四五六日"
 REPOST_OPENERS = ["您好，再反映一次：", "再次反映：", "领导您好！", "之前反映过，至今没人管："]
 
 
@@ -83,8 +92,14 @@ def generate(count: int, *, seed: int = 7, repost_rate: float = 0.03) -> Iterato
         parts = _fresh_parts(rng, by_unit[unit], used_pairs)
         text = "".join(parts)
         text = place_pattern.sub(lambda _m: rng.choice(names), text)
-        text = re.sub(r"\d+", lambda m: str(rng.randint(1, 30 if len(m.group()) < 3 else 999)),
-                      text)
+        text = re.sub(r"\d+", lambda m: m.group() if len(m.group()) >= 8 else str(
+            rng.randint(1, 30 if len(m.group()) < 3 else 999)), text)
+        for situation in rng.sample(SITUATIONS, k=rng.randint(1, 2)):  # what makes it one's own
+            text += situation.format(
+                place=rng.choice(names), n=rng.randint(1, 60), m=rng.randint(1, 9),
+                mo=rng.randint(1, 12), d=rng.randint(1, 28), h=rng.randint(5, 11),
+                h2=rng.randint(12, 23), wd=rng.choice(WEEKDAYS), surname=rng.choice(SURNAMES),
+                code=f"{rng.randrange(10**8):08d}")
         text = rng.choice(GREETINGS) + text + rng.choice(CLOSINGS)
         item = Synthetic(f"S{index:07d}", f"网友{rng.randrange(16**4):04x}",
                          text[:rng.randint(8, 16)] if rng.random() < 0.6 else "", stamp, text,

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 NEW, KNOWN, DUPLICATE, REJECTED = "new", "known", "duplicate", "rejected"
 MAX_PARAMS = 900  # SQLite's bound-parameter limit is generous, but keep IN lists modest
+MAX_CANDIDATES = 12  # stored near-duplicate candidates examined per item
 
 
 @dataclass
@@ -249,10 +250,12 @@ def _stored_candidates(session: Session, prepared: list[_Prepared], since: datet
     for start in range(0, len(bands), MAX_PARAMS):
         rows = session.exec(
             select(MessageBand.message_id, MessageBand.value)
-            .where(col(MessageBand.value).in_(bands[start:start + MAX_PARAMS])))
+            .join(Message, col(Message.id) == col(MessageBand.message_id))
+            .where(col(MessageBand.value).in_(bands[start:start + MAX_PARAMS]))
+            .where(Message.received_at >= since))
         for message_id, value in rows:
             band_hits.setdefault(message_id, set()).add(value)
-    ids.update(band_hits)
+    ids.update(_best_band_hits(prepared, band_hits))
     if not ids:
         return {}
     candidates: dict[str, list[_Candidate]] = {}
@@ -273,6 +276,25 @@ def _stored_candidates(session: Session, prepared: list[_Prepared], since: datet
                     candidates.setdefault(key, []).append(cand)
     archived = _archived_roots(session, {c.root_id for cs in candidates.values() for c in cs})
     return {key: [c for c in cs if c.root_id not in archived] for key, cs in candidates.items()}
+
+
+def _best_band_hits(prepared: list[_Prepared], band_hits: dict[int, set[int]]) -> set[int]:
+    """For each item, the stored messages sharing the most LSH bands with it (at most
+    ``MAX_CANDIDATES``): the likeliest near-duplicates, found without reading every text
+    that shares one band by chance in a large ledger."""
+    by_value: dict[int, list[int]] = {}
+    for message_id, values in band_hits.items():
+        for value in values:
+            by_value.setdefault(value, []).append(message_id)
+    chosen: set[int] = set()
+    for prep in prepared:
+        shared: dict[int, int] = {}
+        for value in prep.fp.bands:
+            for message_id in by_value.get(value, ()):
+                shared[message_id] = shared.get(message_id, 0) + 1
+        best = sorted(shared, key=lambda mid: (-shared[mid], -mid))[:MAX_CANDIDATES]
+        chosen.update(best)
+    return chosen
 
 
 def _archived_roots(session: Session, roots: set[int]) -> set[int]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from classifier.normalise import normalise_text
@@ -27,7 +27,7 @@ from intake.display import for_reading
 from intake.items import IntakeItem
 from intake.places import EMPTY, Gazetteer, different_places
 from intake.redact import redact
-from ledger.bulk import insert_rows
+from ledger.bulk import insert_plain, insert_rows
 from ledger.models import (
     Complainant,
     Message,
@@ -397,7 +397,7 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
             update(table).where(table.c.id == bindparam("m_id")).values(
                 duplicate_of_id=bindparam("orig"), status=MessageStatus.DUPLICATE.value),
             links)
-    session.execute(insert(MessageBand.__table__), [
+    insert_plain(session, MessageBand.__table__, [
         {"message_id": message_id, "band": band, "value": value}
         for prep, message_id in zip(prepared, ids, strict=True)
         for band, value in enumerate(prep.fp.bands[:BANDS])
@@ -412,6 +412,6 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
         or prep.item.forwarded_from
     ]
     if complainants:
-        session.execute(insert(Complainant.__table__), complainants)
+        insert_plain(session, Complainant.__table__, complainants)
     return ids
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from intake.display import for_reading
+from ledger.bulk import insert_plain
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, Message, Notification, SourceKind, Ticket, Unit
 
@@ -73,7 +73,7 @@ def row(*, dedupe_key: str, kind: str, audience: str, text: str, now: datetime,
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk-insert outbox rows whose keys are new (fresh tickets' keys always are)."""
     if rows:
-        session.execute(insert(Notification.__table__), rows)
+        insert_plain(session, Notification.__table__, rows)
 
 
 def deadline_phrase(ticket: Ticket, rules: DeadlineRules, now: datetime) -> str:

@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -30,6 +31,7 @@ SITUATIONS = [
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
 WEEKDAYS = "一二三四五六日"
+START = datetime(2024, 1, 1, 7, 0)
 REPOST_OPENERS = ["您好，再反映一次：", "再次反映：", "领导您好！", "之前反映过，至今没人管："]
 
 
@@ -77,11 +79,10 @@ def generate(count: int, *, seed: int = 7, repost_rate: float = 0.03) -> Iterato
     recent: list[Synthetic] = []
     used_pairs: set[tuple[str, str]] = set()
     for index in range(count):
-        minute = index * 3 // 2
-        day, rest = divmod(minute, 24 * 60)
-        month_day = 1 + day % 28
-        month = 1 + (day // 28) % 12
-        stamp = f"2026/{month}/{month_day} {rest // 60}:{rest % 60:02d}:{index % 60:02d}"
+        # About 100 messages a day, the load of a large district, from 2024-01-01 on: a
+        # 100,000-row import is three years of history.
+        moment = START + timedelta(minutes=index * 14 + rng.randrange(14))
+        stamp = f"{moment.year}/{moment.month}/{moment.day} {moment:%H:%M:%S}"
         if recent and rng.random() < repost_rate:
             base = rng.choice(recent)
             yield Synthetic(f"S{index:07d}", base.user, base.title, stamp,

@@ -250,9 +250,8 @@ def _stored_candidates(session: Session, prepared: list[_Prepared], since: datet
     for start in range(0, len(bands), MAX_PARAMS):
         rows = session.exec(
             select(MessageBand.message_id, MessageBand.value)
-            .join(Message, col(Message.id) == col(MessageBand.message_id))
             .where(col(MessageBand.value).in_(bands[start:start + MAX_PARAMS]))
-            .where(Message.received_at >= since))
+            .where(MessageBand.day >= epoch_day(since)))
         for message_id, value in rows:
             band_hits.setdefault(message_id, set()).add(value)
     ids.update(_best_band_hits(prepared, band_hits))
@@ -276,6 +275,11 @@ def _stored_candidates(session: Session, prepared: list[_Prepared], since: datet
                     candidates.setdefault(key, []).append(cand)
     archived = _archived_roots(session, {c.root_id for cs in candidates.values() for c in cs})
     return {key: [c for c in cs if c.root_id not in archived] for key, cs in candidates.items()}
+
+
+def epoch_day(moment: datetime) -> int:
+    """Days since 1970-01-01 (UTC) of an aware moment: the LSH bands' time key."""
+    return int(moment.timestamp() // 86400)
 
 
 def _best_band_hits(prepared: list[_Prepared], band_hits: dict[int, set[int]]) -> set[int]:
@@ -398,7 +402,8 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
                 duplicate_of_id=bindparam("orig"), status=MessageStatus.DUPLICATE.value),
             links)
     insert_plain(session, MessageBand.__table__, [
-        {"message_id": message_id, "band": band, "value": value}
+        {"message_id": message_id, "band": band, "value": value,
+         "day": epoch_day(prep.received_at)}
         for prep, message_id in zip(prepared, ids, strict=True)
         for band, value in enumerate(prep.fp.bands[:BANDS])
     ])

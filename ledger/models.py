@@ -166,14 +166,17 @@ class Message(SQLModel, table=True):
 class MessageBand(SQLModel, table=True):
     """Locality-sensitive hash bands of a message (MinHash), to find near-duplicates fast.
 
-    ``value`` folds the band number in, so one index on it finds every candidate.
+    ``value`` folds the band number in; ``day`` is the day of receipt (days since
+    1970-01-01, UTC), so the index on (value, day) finds the candidates within the
+    duplicate window without reading a ledger's whole history.
     """
 
-    __table_args__ = (Index("ix_messageband_value", "value"),)
+    __table_args__ = (Index("ix_messageband_value_day", "value", "day"),)
 
     message_id: int = Field(foreign_key="message.id", primary_key=True)
     band: int = Field(primary_key=True)
     value: int = Field(sa_type=BigInteger)
+    day: int
 
 
 class Complainant(SQLModel, table=True):

@@ -80,11 +80,12 @@ def upgrade() -> None:
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("band", sa.Integer(), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["message_id"], ["message.id"]),
         sa.PrimaryKeyConstraint("message_id", "band"),
     )
     with op.batch_alter_table("messageband", schema=None) as batch_op:
-        batch_op.create_index("ix_messageband_value", ["value"], unique=False)
+        batch_op.create_index("ix_messageband_value_day", ["value", "day"], unique=False)
 
     op.create_table(
         "complainant",
@@ -381,7 +382,7 @@ def downgrade() -> None:
     op.drop_table("person")
     op.drop_table("complainant")
     with op.batch_alter_table("messageband", schema=None) as batch_op:
-        batch_op.drop_index("ix_messageband_value")
+        batch_op.drop_index("ix_messageband_value_day")
 
     op.drop_table("messageband")
     with op.batch_alter_table("unit", schema=None) as batch_op:

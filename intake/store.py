@@ -12,13 +12,13 @@ single pasted message goes through the very same code as a batch of one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import bindparam, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from classifier.normalise import normalise_text
 from intake.clean import raw_rejection, rejection
@@ -69,7 +69,8 @@ class _Prepared:
     received_at: datetime
     fp: Fingerprint
     places: frozenset[str]
-    original_id: int | None = None
+    stored_original: int | None = None  # the original found among stored messages
+    original_id: int | None = None  # the original in the end (stored, recent or this batch)
 
 
 @dataclass
@@ -83,6 +84,21 @@ class PreparedBatch:
     items: list[IntakeItem]
     done: dict[int, Accepted]  # index -> refused (or known) before storing
     prepared: list[_Prepared]
+    # Set by ``lookup_stored``: the newest message id the lookup could see. Messages
+    # stored after it are compared in memory (``store``'s ``recent``).
+    seen_up_to: int | None = None
+    stored: list[Recent] = field(default_factory=list)  # what ``store`` stored, for later
+
+
+@dataclass
+class Recent:
+    """A message stored by an earlier batch of the same import, kept in memory."""
+
+    message_id: int
+    root_id: int
+    received_at: datetime
+    fp: Fingerprint
+    places: frozenset[str]
 
 
 def accept(
@@ -134,10 +150,15 @@ def prepare(
 
 def store(
     session: Session, batch: PreparedBatch, *, policy: Policy, now: datetime,
-    gazetteer: Gazetteer = EMPTY,
+    gazetteer: Gazetteer = EMPTY, recent: Sequence[Recent] = (),
 ) -> list[Accepted]:
-    """Store a prepared batch: duplicates found, messages inserted. The caller commits."""
+    """Store a prepared batch: duplicates found, messages inserted. The caller commits.
+
+    ``recent`` are messages stored by the batches just before this one that its
+    ``lookup_stored`` (done ahead, in another process) could not see yet."""
     results: dict[int, Accepted] = dict(batch.done)
+    if batch.seen_up_to is None:
+        lookup_stored(session, batch, policy=policy, gazetteer=gazetteer)
     # Known again here: another import may have stored some since ``prepare`` ran.
     known = known_ids(session, [p.item for p in batch.prepared])
     prepared = []
@@ -148,14 +169,33 @@ def store(
         else:
             prepared.append(prep)
     if prepared:
-        _find_originals(session, prepared, policy=policy, gazetteer=gazetteer)
+        unseen = [r for r in recent if r.message_id > (batch.seen_up_to or 0)]
+        _find_originals(prepared, unseen, policy=policy)
         ids = _insert(session, prepared, now=now)
         for prep, message_id in zip(prepared, ids, strict=True):
             status = DUPLICATE if prep.original_id is not None else NEW
             results[prep.index] = Accepted(prep.item, status, message_id=message_id,
                                            original_id=prep.original_id,
                                            warnings=list(prep.item.warnings))
+            batch.stored.append(Recent(message_id, prep.original_id or message_id,
+                                       prep.received_at, prep.fp, prep.places))
     return [results[index] for index in range(len(batch.items))]
+
+
+def lookup_stored(session: Session, batch: PreparedBatch, *, policy: Policy,
+                  gazetteer: Gazetteer = EMPTY) -> None:
+    """The database half of duplicate detection: each prepared item's original among the
+    stored messages. It reads only, so a parallel import runs it in its second process,
+    on its own connection, while the previous batch is being stored."""
+    batch.seen_up_to = session.exec(select(func.max(Message.id))).one() or 0
+    if not batch.prepared:
+        return
+    window = timedelta(days=policy.routing.duplicate_window_days)
+    since = min(p.received_at for p in batch.prepared) - window
+    threshold = policy.routing.near_duplicate_similarity
+    stored = _stored_candidates(session, batch.prepared, since, gazetteer)
+    for prep in batch.prepared:
+        prep.stored_original = _stored_match(prep, stored, window, threshold)
 
 
 def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
@@ -199,28 +239,66 @@ def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str]
 # -- duplicates ----------------------------------------------------------------------------------
 
 
-def _find_originals(session: Session, prepared: list[_Prepared], *, policy: Policy,
-                    gazetteer: Gazetteer) -> None:
-    """Set ``original_id`` on each prepared item that repeats a stored or earlier item."""
+def _find_originals(prepared: list[_Prepared], recent: list[Recent], *, policy: Policy
+                    ) -> None:
+    """Set ``original_id``: the stored original if ``lookup_stored`` found one, else one of
+    the ``recent`` messages, else an earlier item of this batch."""
     window = timedelta(days=policy.routing.duplicate_window_days)
-    since = min(p.received_at for p in prepared) - window
     threshold = policy.routing.near_duplicate_similarity
-    stored = _stored_candidates(session, prepared, since, gazetteer)
-    # In-batch memory: what earlier items of this batch look like (index into prepared).
+    # In memory: what recent messages and earlier items of this batch look like. Positions
+    # below len(recent) are recent messages, the others items of this batch.
+    pool: list[Recent | _Prepared] = list(recent)
     by_hash: dict[str, int] = {}
     by_band: dict[int, list[int]] = {}
-    for position, prep in enumerate(prepared):
-        original = _stored_match(prep, stored, window, threshold)
-        if original is None:
-            earlier = _batch_match(prep, prepared, by_hash, by_band, threshold)
-            if earlier is not None:
-                prep.original_id = -(earlier + 1)  # resolved to a message id after insert
-        else:
-            prep.original_id = original
-        by_hash.setdefault(prep.fp.content_hash, position)
-        by_hash.setdefault(prep.fp.core_hash, position)
-        for value in prep.fp.bands:
+
+    def remember(position: int, fp: Fingerprint) -> None:
+        by_hash.setdefault(fp.content_hash, position)
+        by_hash.setdefault(fp.core_hash, position)
+        for value in fp.bands:
             by_band.setdefault(value, []).append(position)
+
+    for position, item in enumerate(recent):
+        remember(position, item.fp)
+    for prep in prepared:
+        position = len(pool)
+        if prep.stored_original is not None:
+            prep.original_id = prep.stored_original
+        else:
+            match = _memory_match(prep, pool, by_hash, by_band, window, threshold)
+            if match is not None:
+                earlier = pool[match]
+                if isinstance(earlier, Recent):
+                    prep.original_id = earlier.root_id
+                else:  # an earlier item of this batch: resolved to its id after insert
+                    prep.original_id = -(match - len(recent) + 1)
+        pool.append(prep)
+        remember(position, prep.fp)
+
+
+def _memory_match(prep: _Prepared, pool: list[Recent | _Prepared], by_hash: dict[str, int],
+                  by_band: dict[int, list[int]], window: timedelta, threshold: float
+                  ) -> int | None:
+    def usable(position: int) -> bool:
+        return prep.received_at - window <= pool[position].received_at
+
+    for key in (prep.fp.content_hash, prep.fp.core_hash):
+        position = by_hash.get(key)
+        if position is not None and usable(position):
+            return position
+    if len(prep.fp.core) < 12:
+        return None
+    seen: set[int] = set()
+    for value in prep.fp.bands:
+        for position in by_band.get(value, []):
+            if position in seen or not usable(position):
+                continue
+            seen.add(position)
+            earlier = pool[position]
+            if different_places(prep.places, earlier.places):
+                continue
+            if similar(prep.fp.shingles, earlier.fp.shingles, threshold=threshold):
+                return position
+    return None
 
 
 @dataclass
@@ -334,27 +412,6 @@ def _stored_match(prep: _Prepared, stored: dict[str, list[_Candidate]], window: 
                 continue
             if similar(prep.fp.shingles, candidate.shingles, threshold=threshold):
                 return candidate.root_id
-    return None
-
-
-def _batch_match(prep: _Prepared, prepared: list[_Prepared], by_hash: dict[str, int],
-                 by_band: dict[int, list[int]], threshold: float) -> int | None:
-    for key in (prep.fp.content_hash, prep.fp.core_hash):
-        if key in by_hash:
-            return by_hash[key]
-    if len(prep.fp.core) < 12:
-        return None
-    seen: set[int] = set()
-    for value in prep.fp.bands:
-        for position in by_band.get(value, []):
-            if position in seen:
-                continue
-            seen.add(position)
-            earlier = prepared[position]
-            if different_places(prep.places, earlier.places):
-                continue
-            if similar(prep.fp.shingles, earlier.fp.shingles, threshold=threshold):
-                return position
     return None
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -29,7 +30,9 @@ from intake.store import (
     REJECTED,
     Accepted,
     PreparedBatch,
+    Recent,
     known_ids,
+    lookup_stored,
     prepare,
     store,
 )
@@ -133,13 +136,15 @@ def _file_chunk(ctx: RoutingContext, chunk: list[IntakeItem]) -> list[ItemOutcom
 
 
 def _store_and_route(ctx: RoutingContext, batch: PreparedBatch, *, now: datetime,
-                     predictions: dict[int, Any] | None) -> list[ItemOutcome]:
+                     predictions: dict[int, Any] | None,
+                     recent: Sequence[Recent] = ()) -> list[ItemOutcome]:
     """Store a prepared chunk (one transaction), then route it or enqueue its routing.
 
     ``predictions`` maps an item's index in the chunk to its classifier prediction when
     it was computed beforehand (the parallel path)."""
     with ctx.session() as session:
-        accepted = store(session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer)
+        accepted = store(session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer,
+                         recent=recent)
     # Committed: from here on nothing of this chunk can be lost.
     to_route = [a.message_id for a in accepted if a.status in (NEW, DUPLICATE)]
     routed: dict[int, ItemOutcome] = {}
@@ -161,18 +166,25 @@ def _store_and_route(ctx: RoutingContext, batch: PreparedBatch, *, now: datetime
 
 
 # The second process of a parallel import: its settings arrive once, when it starts (it is
-# forked, so the model already in memory is not loaded or pickled again).
+# forked, so the model already in memory is not loaded or pickled again). It opens its own
+# connections to the ledger: it only reads.
 _WORKER: dict[str, Any] = {}
+RECENT_CHUNKS = 4  # stored chunks kept in memory for the lookups that could not see them
 
 
-def _start_worker(policy: Any, gazetteer: Any, predictor: Any) -> None:
-    _WORKER.update(policy=policy, gazetteer=gazetteer, predictor=predictor)
+def _start_worker(policy: Any, gazetteer: Any, predictor: Any, database_url: str) -> None:
+    from ledger.db import make_engine
+
+    _WORKER.update(policy=policy, gazetteer=gazetteer, predictor=predictor,
+                   engine=make_engine(database_url))
 
 
 def _prepare_in_worker(chunk: list[IntakeItem], now: datetime,
                        known: dict[tuple[str, str], int]) -> tuple[PreparedBatch, dict[int, Any]]:
-    batch = prepare(chunk, policy=_WORKER["policy"], now=now, gazetteer=_WORKER["gazetteer"],
-                    known=known)
+    policy, gazetteer = _WORKER["policy"], _WORKER["gazetteer"]
+    batch = prepare(chunk, policy=policy, now=now, gazetteer=gazetteer, known=known)
+    with Session(_WORKER["engine"]) as session:
+        lookup_stored(session, batch, policy=policy, gazetteer=gazetteer)
     predictor = _WORKER["predictor"]
     predictions: dict[int, Any] = {}
     if predictor is not None and batch.prepared:
@@ -184,11 +196,14 @@ def _prepare_in_worker(chunk: list[IntakeItem], now: datetime,
 
 def _pipelined(ctx: RoutingContext, chunks_of_items: Iterator[list[IntakeItem]]
                ) -> Iterator[list[ItemOutcome]]:
-    """Chunk k+1 is prepared and classified in a forked process while chunk k is stored."""
+    """Chunk k+1 is prepared, looked up and classified in a forked process while chunk k
+    is stored; what the lookup could not see yet is compared in memory."""
     predictor = ctx.predictor() if ctx.queue() is None else None
     context = multiprocessing.get_context("fork")
+    url = ctx.engine.url.render_as_string(hide_password=False)
+    recent: deque[list[Recent]] = deque(maxlen=RECENT_CHUNKS)
     with ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
-                             initargs=(ctx.policy, ctx.gazetteer, predictor)) as pool:
+                             initargs=(ctx.policy, ctx.gazetteer, predictor, url)) as pool:
         pending: tuple[Future, datetime] | None = None
         for chunk in chunks_of_items:
             now = ctx.now()
@@ -196,17 +211,21 @@ def _pipelined(ctx: RoutingContext, chunks_of_items: Iterator[list[IntakeItem]]
                 known = known_ids(session, chunk)
             future = pool.submit(_prepare_in_worker, chunk, now, known)
             if pending is not None:
-                yield _finish(ctx, *pending, have_predictor=predictor is not None)
+                yield _finish(ctx, *pending, have_predictor=predictor is not None,
+                              recent=recent)
             pending = (future, now)
         if pending is not None:
-            yield _finish(ctx, *pending, have_predictor=predictor is not None)
+            yield _finish(ctx, *pending, have_predictor=predictor is not None, recent=recent)
 
 
-def _finish(ctx: RoutingContext, future: Future, now: datetime, *, have_predictor: bool
-            ) -> list[ItemOutcome]:
+def _finish(ctx: RoutingContext, future: Future, now: datetime, *, have_predictor: bool,
+            recent: deque[list[Recent]]) -> list[ItemOutcome]:
     batch, predictions = future.result()
-    return _store_and_route(ctx, batch, now=now,
-                            predictions=predictions if have_predictor else None)
+    outcomes = _store_and_route(ctx, batch, now=now,
+                                predictions=predictions if have_predictor else None,
+                                recent=[item for stored in recent for item in stored])
+    recent.append(batch.stored)
+    return outcomes
 
 
 def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:

@@ -221,7 +221,15 @@ def test_same_words_about_different_places_are_two_tickets(rt: Runtime) -> None:
     assert again.outcomes[0].duplicate_of == first.outcomes[0].ticket
 
 
-def test_the_parallel_path_gives_the_same_result(rt: Runtime) -> None:
+@pytest.mark.parametrize("chunk", [500, 3])
+def test_the_parallel_path_gives_the_same_result(
+    rt: Runtime, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small chunks put reposts and their originals in different chunks, looked up while
+    the chunk before is still being stored."""
+    import routing.pipeline
+
+    monkeypatch.setattr(routing.pipeline, "CHUNK", chunk)
     items = list(read_file(INBOX, ImportOptions(tz=rt.tz)))
     summary = file_items(rt.routing, items, keep_outcomes=True, parallel=True)
     assert (summary.received, summary.rejected, summary.duplicates) == (40, 1, 4)

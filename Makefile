@@ -47,10 +47,12 @@ test: venv system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
-bench: venv
+bench: venv system-deps fonts
 	$(PY) bench/classifier.py --data $(DATA)
 	$(PY) bench/pipeline.py
+	$(PY) bench/dedupe.py
 	$(PY) bench/chat_latency.py
+	$(PY) bench/replay.py $(DATA)/replies.csv
 
 replay: venv fonts
 	$(VENV)/bin/duban replay $(DATA)/replies.csv

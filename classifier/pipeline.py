@@ -21,7 +21,7 @@ from classifier.segment import DEFAULT_ENGINE, Segmenter
 
 _DIGITS = re.compile(r"[0-9]+")
 
-# The chosen pipeline (see bench/RESULTS-classifier.md for how it was chosen).
+# The chosen pipeline (README.md, "The chosen pipeline", says how it was chosen).
 DEFAULT_PARAMS: dict[str, Any] = {
     "vectorise__char_ngram_max": 2,
     "vectorise__head_chars": 50,

@@ -3,7 +3,7 @@
 The report sees the ledger as it stood at the *cut-off* ``c = min(now, end of period)``:
 only events strictly before ``c`` count, so a past week's report never changes when it is
 produced again later. A ticket's history is read from its ``Event`` rows, which carry the
-exact moment of every step. The definitions are written out in ``reports/DEFINITIONS.md``;
+exact moment of every step. The definitions are written out in README.md ("统计口径");
 keep the two in step.
 """
 

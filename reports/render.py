@@ -189,7 +189,7 @@ def _as_of_line(report: Report, tz: ZoneInfo) -> str:
     as_of = report.as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     rule = "计入批准的延期" if report.extensions_count_on_time else "不计延期，按原时限"
     return (f"统计截至 {as_of}（{report.timezone}）；按期率{rule}；"
-            "口径见 reports/DEFINITIONS.md")
+            "口径见使用手册《统计口径》")
 
 
 def headline(total: Figures, tz: ZoneInfo) -> list[str]:

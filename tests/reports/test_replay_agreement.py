@@ -5,7 +5,7 @@ skip even under CI), the file is replayed into a fresh SQLite ledger and the wee
 monthly reports are made for the busiest week and month. Then the same figures are worked
 out here in plain Python straight from the CSV rows — no ledger, no ``reports`` code: times
 parsed here, working days counted with ``chinese_calendar`` itself, the definitions of
-``reports/DEFINITIONS.md`` applied by hand — and compared figure by figure.
+the definitions in README.md ("统计口径") applied by hand — and compared figure by figure.
 
 Everything here is in local (Asia/Shanghai) naive time: the replay puts every moment there.
 """

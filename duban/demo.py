@@ -162,13 +162,15 @@ class Demo:
 
     # -- helpers over the ledger ---------------------------------------------------------------
 
-    def tickets(self, *states: TicketState, unit: str | None = None) -> list[tuple[str, str]]:
-        """(number, unit code) of tickets in ``states``, oldest first."""
+    def tickets(self, *states: TicketState, unit: str | None = None, by_due: bool = False
+                ) -> list[tuple[str, str]]:
+        """(number, unit code) of tickets in ``states``, oldest (or soonest due) first."""
         with self.rt.session() as session:
             units = {u.id: u.code for u in session.exec(select(Unit))}
             query = select(Ticket).where(col(Ticket.state).in_([s.value for s in states]))
+            order = (col(Ticket.due_at), col(Ticket.id)) if by_due else (col(Ticket.id),)
             rows = [(t.number, units.get(t.unit_id)) for t in
-                    session.exec(query.order_by(col(Ticket.id)))]
+                    session.exec(query.order_by(*order))]
         return [(n, u) for n, u in rows if unit is None or u == unit]
 
     def suggestions(self, number: str) -> list[dict[str, Any]]:
@@ -199,6 +201,10 @@ class Demo:
         self.chat(
             ("luru1", "", f"批示件：请区住建局牵头，对{self.LIFT}问题限2个工作日内"
                           "拿出维修方案并反馈。"),
+            ("luru1", "", "批示件：请区城管局对东湖菜市场周边占道经营开展专项整治，"
+                          "限3个工作日内反馈整治情况。\n---\n批示件：请区生态环境分局核查高新"
+                          "产业园夜间异味问题，限3个工作日内报告监测结果。\n---\n批示件：请区交警"
+                          "大队在学府路小学上下学时段加强疏导，限4个工作日内反馈。"),
             ("luru1", "", "来电记录：东湖新城南门外的人行道被共享单车堵死了，推婴儿车根本过不去，"
                           "已经一个多月了。\n---\n来电记录：学府路小学门口早上有人卖烤肠和辣条，"
                           "油烟很大，孩子们围着买，食品安全让人担心。"),
@@ -280,8 +286,8 @@ class Demo:
         self.chat(*decisions)
 
     def reply_lines(self, *, exclude: set[str], limit: int) -> list[tuple[str, str, str]]:
-        """Units answer their oldest acknowledged tickets (not those in ``exclude``)."""
-        open_ones = [(n, u) for n, u in self.tickets(TicketState.ACKNOWLEDGED)
+        """Units answer the acknowledged tickets due soonest (not those in ``exclude``)."""
+        open_ones = [(n, u) for n, u in self.tickets(TicketState.ACKNOWLEDGED, by_due=True)
                      if n not in exclude and u]
         return [(self.member_of(unit), "", f"/回复 {number} "
                  f"{self.REPLIES[index % len(self.REPLIES)]}")

@@ -60,8 +60,27 @@ class Runtime:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        self.check_schema()
         with session_scope(self.engine) as session:
             yield session
+
+    def check_schema(self) -> None:
+        """Refuse, once and clearly, a database with no ledger or an older schema."""
+        if self.__dict__.get("_schema_ok"):
+            return
+        from ledger import schema
+        from ledger.errors import SchemaNotReady
+
+        current = schema.current_revision(self.engine)
+        if current is None:
+            raise SchemaNotReady(
+                f"台账尚未建立（{self.engine.url.render_as_string(hide_password=True)}）："
+                "请先运行 duban init (no ledger in this database yet)")
+        if current != schema.head_revision():
+            raise SchemaNotReady(
+                f"台账结构版本 {current} 较旧：请先备份，再运行 duban db upgrade "
+                f"(schema {current} is older than {schema.head_revision()})")
+        self.__dict__["_schema_ok"] = True
 
     def close(self) -> None:
         if "engine" in self.__dict__:
@@ -70,6 +89,7 @@ class Runtime:
     @cached_property
     def routing(self) -> RoutingContext:
         """The routing context on this runtime's ledger, rules, clock, model and queue."""
+        self.check_schema()
         return RoutingContext(
             engine=self.engine,
             policy=self.policy,

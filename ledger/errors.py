@@ -29,6 +29,10 @@ class PermissionDenied(LedgerError):
     """The person may not do this to this ticket. Nothing changed."""
 
 
+class SchemaNotReady(LedgerError):
+    """The database has no ledger yet, or an older schema than this version of duban."""
+
+
 class CalendarError(LedgerError):
     """The calendar override file is malformed."""
 

@@ -7,6 +7,7 @@ import os
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from duban.cli import bot as bot_cmd
@@ -39,6 +40,9 @@ class DubanGroup(TyperGroup):
         except known as exc:
             typer.echo(f"错误: {exc}", err=True)
             raise typer.Exit(getattr(exc, "exit_code", EXIT_FAILURE)) from None
+        except OperationalError as exc:  # the database cannot be reached or is locked
+            typer.echo(f"错误: 数据库不可用 (database unavailable): {exc.orig}", err=True)
+            raise typer.Exit(EXIT_FAILURE) from None
 
 
 app = typer.Typer(

@@ -164,3 +164,14 @@ def test_db_current_and_upgrade() -> None:
     assert code == 0 and json.loads(out)["to"] is not None
     code, out, _ = run("db", "current", "--json")
     assert json.loads(out)["up_to_date"] is True
+
+
+def test_a_command_before_init_says_what_to_do() -> None:
+    code, _, err = run("tickets", "list")
+    assert code == 1 and "duban init" in err
+
+
+def test_an_unreachable_database_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUBAN_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    code, _, err = run("tickets", "list")
+    assert code == 1 and "数据库不可用" in err

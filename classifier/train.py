@@ -326,7 +326,9 @@ def train_version(
 ) -> dict[str, Any]:
     """Train on ``data``, save a new version in ``registry`` and (optionally) promote it.
 
-    Returns the summary ``duban train --json`` prints.
+    The first version of an empty registry is always promoted: there is nothing it could
+    replace, and a registry folder then works as ``--model`` at once. Returns the summary
+    ``duban train --json`` prints.
     """
     if not len(data):
         raise BadInput("没有可用于训练的数据行 (no usable rows)")
@@ -336,11 +338,12 @@ def train_version(
         target_precision=target_precision, params=params,
         data_info={"sources": data.sources, "skipped": data.skipped_summary(), **(extra or {})},
     )
+    first = registry.current() is None
     folder = registry.save(trained)
     version = folder.name
-    if promote:
+    if promote or first:
         registry.promote(version)
-    return summarise(registry.manifest(version), folder, promoted=promote)
+    return summarise(registry.manifest(version), folder, promoted=promote or first)
 
 
 def summarise(manifest: dict[str, Any], folder: Path, *, promoted: bool) -> dict[str, Any]:

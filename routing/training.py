@@ -112,12 +112,12 @@ def _base_examples(base_csv: Path | None) -> LabelledData:
 
 
 def compare(
-    registry: Registry, candidate: str, data: LabelledData, *, seed: int
+    registry: Registry, candidate: str, data: LabelledData, *, seed: int, current: str | None
 ) -> dict[str, Any]:
     """The candidate's and the promoted version's recipes on the same folds of ``data``,
     scored on the rows whose label has not changed since the promoted version was trained
-    (rows it never saw count too): a relabelled row says nothing about which is better."""
-    current = registry.current()
+    (rows it never saw count too): a relabelled row says nothing about which is better.
+    ``current`` is the version promoted before the candidate was trained."""
     if current is None:
         return {"current": None}
     try:
@@ -170,12 +170,13 @@ def retrain(
     ledger = ledger_examples(session)
     base = _base_examples(base_csv)
     data, duplicates = deduplicate(merge([base, ledger]))
+    current = registry.current()  # before training: an empty registry promotes its first
     summary = train_version(
         data, registry, data_dir=data_dir, seed=seed,
         extra={"ledger_rows": len(ledger), "base_rows": len(base), "duplicates": duplicates},
     )
     candidate = summary["version"]
-    comparison = compare(registry, candidate, data, seed=seed)
+    comparison = compare(registry, candidate, data, seed=seed, current=current)
     if comparison.get("current") is None:
         promote, reason = True, "之前没有启用的版本 (no promoted version yet)"
     elif "unusable" in comparison:
@@ -193,7 +194,7 @@ def retrain(
                 f"宏平均F1 比当前版本低 {drop:.4f}，超过容差 {TOLERANCE} (worse than current)"
                 + ("；--force 仍启用 (forced)" if force else "")
             )
-    if promote:
+    if promote and registry.current() != candidate:
         registry.promote(candidate)
     logger.info("retrained %s on %d rows (%d from the ledger): %s", candidate, len(data),
                 len(ledger), "promoted" if promote else "not promoted")

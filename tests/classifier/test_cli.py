@@ -59,12 +59,19 @@ def test_train_prints_its_summary(tmp_path: Path, training_csv: Path) -> None:
     assert summary["rows"] == 64
     assert summary["labels"] == {"jjdd": 16, "jyj": 16, "rsj": 16, "swj": 16}
     assert summary["skipped"]["count"] == 2 and summary["skipped"]["rows"] == [66, 67]
-    assert summary["target_precision"] == 0.95 and not summary["promoted"]
+    # The first version of an empty registry is promoted: ``--model DIR`` works at once.
+    assert summary["target_precision"] == 0.95 and summary["promoted"]
     assert 0 < summary["threshold"] <= 1 and summary["train_seconds"] >= 0
     for key in ("accuracy", "macro_f1", "top3_accuracy", "coverage_at_97"):
         assert 0 <= summary["metrics"][key] <= 1
     assert json.loads((out_dir / summary["version"] / "manifest.json").read_text())[
         "seeds"]["seed"] == 3
+    assert run("classify", "--model", str(out_dir), "东湖路路灯不亮", "--json")[0] == 0
+    # A later one is not, without --promote.
+    code, out, err = run("train", "--input", str(training_csv), "--label-col", "单位代码",
+                         "--out", str(out_dir), "--seed", "4", "--json")
+    assert code == 0, err
+    assert not json.loads(out)["promoted"]
 
 
 def test_classify_prints_one_json_object_per_row_in_order(models: Path, tmp_path: Path) -> None:

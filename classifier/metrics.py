@@ -69,8 +69,10 @@ def summary(
     correct = predicted == truth_index
     if confidence is None:
         confidence = proba.max(axis=1)
-    all_labels = sorted(set(labels) | set(truth))
     predicted_labels = [labels[i] for i in predicted]
+    # Macro-F1 over the labels that occur (in the truth or the predictions), as
+    # scikit-learn does by default: a model label absent from a small file is not a zero.
+    all_labels = sorted(set(truth) | set(predicted_labels))
     result: dict[str, Any] = {
         "rows": len(truth),
         "accuracy": float(np.mean(correct)) if len(truth) else 0.0,

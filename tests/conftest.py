@@ -22,17 +22,12 @@ from duban.settings import REPO_ROOT, Settings
 from ledger import schema
 from ledger.db import make_engine, session_scope
 from ledger.directory import load_directory
+from tests.helpers import unavailable
 from tests.services.fixtures import synapse, unique_username  # noqa: F401
 from tests.services.postgres import PostgresCluster, start_cluster
 from tests.services.redis import RedisServer, start_redis
 
 DATA_DIR = REPO_ROOT / "data"
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

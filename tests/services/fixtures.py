@@ -16,12 +16,12 @@ Until it does, a test module imports them itself the same way.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.helpers import unavailable
 from tests.services.synapse import (
     SynapseServer,
     SynapseUnavailable,
@@ -32,12 +32,6 @@ from tests.services.synapse import (
 __all__ = ["SynapseServer", "synapse", "unique_username"]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
     try:
@@ -45,7 +39,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]
         server = SynapseServer(bin_dir, tmp_path_factory.mktemp("synapse"))
         server.start()
     except SynapseUnavailable as exc:
-        _unavailable(f"no Synapse homeserver: {exc}")
+        unavailable(f"no Synapse homeserver: {exc}")
     try:
         yield server
     finally:

@@ -174,10 +174,8 @@ def decide_extension(
         else:
             text = (f"【延期未批准】{ticket.number} 仍按原时限 {ticket.due_date.isoformat()} 办理"
                     + (f"\n意见：{note}" if note else ""))
-        notify.write(session, dedupe_key=f"extension-decided:{ticket.id}:{extension.id}",
-                     kind="extension_decided", audience=notify.AUDIENCE_UNIT,
-                     unit_id=ticket.unit_id, ticket=ticket, now=now, text=text,
-                     payload={"ticket": ticket.number})
+        notify.to_unit(session, ticket, kind="extension_decided", key=str(extension.id),
+                       text=text, now=now)
         return text
 
     return _run(ctx, number, actor, step)
@@ -200,9 +198,7 @@ def verify(
         else:
             text = (f"【续办】{ticket.number} 核查未通过（评分 {score}），请继续办理并重新反馈\n"
                     f"意见：{note}\n办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}")
-        notify.write(session, dedupe_key=f"verified:{ticket.id}:{event.id}", kind="verified",
-                     audience=notify.AUDIENCE_UNIT, unit_id=ticket.unit_id, ticket=ticket,
-                     now=now, text=text, payload={"ticket": ticket.number})
+        notify.to_unit(session, ticket, kind="verified", key=str(event.id), text=text, now=now)
         return text
 
     return _run(ctx, number, actor, step)
@@ -212,9 +208,7 @@ def reopen(ctx: RoutingContext, number: str, reason: str, *, actor: T.Actor) -> 
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         event = T.reopen(session, ticket, reason, actor=actor, now=now)
         text = f"【续办】{ticket.number} 请继续办理并重新反馈\n理由：{event.note}"
-        notify.write(session, dedupe_key=f"reopened:{ticket.id}:{event.id}", kind="reopened",
-                     audience=notify.AUDIENCE_UNIT, unit_id=ticket.unit_id, ticket=ticket,
-                     now=now, text=text, payload={"ticket": ticket.number})
+        notify.to_unit(session, ticket, kind="reopened", key=str(event.id), text=text, now=now)
         return text
 
     return _run(ctx, number, actor, step)

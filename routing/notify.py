@@ -61,6 +61,14 @@ def write(
     return row
 
 
+def to_unit(session: Session, ticket: Ticket, *, kind: str, key: str, text: str,
+            now: datetime) -> Notification | None:
+    """A notice to the chats of the ticket's unit (dedupe key ``<kind>:<ticket>:<key>``)."""
+    return write(session, dedupe_key=f"{kind}:{ticket.id}:{key}", kind=kind,
+                 audience=AUDIENCE_UNIT, unit_id=ticket.unit_id, ticket=ticket, now=now,
+                 text=text, payload={"ticket": ticket.number})
+
+
 def row(*, dedupe_key: str, kind: str, audience: str, text: str, now: datetime,
         unit_id: int | None = None, ticket_id: int | None = None,
         payload: dict[str, Any] | None = None) -> dict[str, Any]:

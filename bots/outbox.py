@@ -98,6 +98,7 @@ class Outbox:
         self.adapters = adapters  # the hub's: platform -> adapter (this process's platforms)
         self.policy = policy or OutboxPolicy()
         self._wake: asyncio.Event | None = None
+        self._pass_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -121,8 +122,21 @@ class Outbox:
         if self._wake is not None:
             self._wake.set()
 
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._pass_lock is None or self._pass_lock[0] is not loop:
+            self._pass_lock = (loop, asyncio.Lock())
+        return self._pass_lock[1]
+
     async def run_once(self, *, stop: asyncio.Event | None = None) -> int:
-        """Plan what is due, then send every due delivery; returns how many were attempted."""
+        """Plan what is due, then send every due delivery; returns how many were attempted.
+
+        Passes in one process take turns: a :meth:`drain` called while the loop's pass is
+        sending waits for it, so "drained" means the claimed deliveries were sent too."""
+        async with self._lock():
+            return await self._pass(stop)
+
+    async def _pass(self, stop: asyncio.Event | None) -> int:
         await asyncio.to_thread(self.plan)
         attempted = 0
         for delivery_id in await asyncio.to_thread(self.due):

@@ -6,12 +6,14 @@ import asyncio
 import dataclasses
 
 import pytest
+from redis import Redis
 
 from bots.memory import MemoryAdapter
 from bots.runner import BotRunner
 from duban.runtime import Runtime
 from intake.items import IntakeItem
 from ledger.models import SourceKind
+from routing.notify import OUTBOX_CHANNEL
 from routing.pipeline import file_items
 from tests.bots.conftest import bind_all
 
@@ -34,6 +36,7 @@ def test_a_committed_card_is_delivered_without_waiting_for_a_poll(
     bind_all(ctx, "memory")
     adapter = MemoryAdapter("memory", clock=ctx.now)
     runner = BotRunner(ctx, [adapter], outbox_interval=3600, redis_url=redis_url)
+    redis = Redis.from_url(redis_url)
 
     def cards() -> list[str]:
         return [p.chat_id for p in adapter.sent if "【交办】" in p.text]
@@ -42,7 +45,13 @@ def test_a_committed_card_is_delivered_without_waiting_for_a_poll(
         ready = asyncio.Event()
         task = asyncio.create_task(runner.run(ready=ready))
         await ready.wait()
-        await asyncio.sleep(0.5)  # the listener subscribes
+        for _ in range(300):  # the listener subscribes (under load this takes a while)
+            if dict(await asyncio.to_thread(redis.pubsub_numsub, OUTBOX_CHANNEL)).get(
+                    OUTBOX_CHANNEL.encode()):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the bot never subscribed to the outbox channel")
         await asyncio.to_thread(_route_a_card, runtime)
         for _ in range(200):  # an hour-long poll interval: only the nudge can deliver it
             if cards():

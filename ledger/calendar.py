@@ -14,15 +14,16 @@ unknown year.
 from __future__ import annotations
 
 import logging
+import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import MAXYEAR, date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ledger.errors import CalendarError
+from ledger.errors import BadInput, CalendarError
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,10 @@ class WorkCalendar:
 
     # -- counting --------------------------------------------------------------------
     def add_workdays(self, start: date, days: int) -> DueDate:
-        """The ``days``-th working day strictly after ``start`` (``days`` >= 1)."""
+        """The ``days``-th working day strictly after ``start`` (``days`` >= 1).
+
+        :class:`BadInput` when the count runs past 9999-12-31, the last date there is.
+        """
         if days < 1:
             raise ValueError(f"days must be >= 1, got {days}")
         provisional = False
@@ -73,6 +77,11 @@ class WorkCalendar:
         after = start.toordinal()
         remaining = days
         while True:
+            if year > MAXYEAR:
+                raise BadInput(
+                    f"从 {start.isoformat()} 起第 {days} 个工作日超出日历范围 "
+                    f"({days} working days after {start.isoformat()} is beyond {date.max})"
+                )
             ordinals, known = self._year(year)
             first = bisect_right(ordinals, after)
             available = len(ordinals) - first
@@ -120,9 +129,10 @@ class WorkCalendar:
                 "(add the State Council notice to the calendar override file)",
                 year,
             )
-        day = date(year, 1, 1)
         ordinals = []
-        while day.year == year:
+        # By ordinal, not ``day += 1``: that overflows after 9999-12-31.
+        for ordinal in range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1):
+            day = date.fromordinal(ordinal)
             working = _builtin_is_workday(day) if builtin else day.weekday() < 5
             if override:
                 if day in override.holidays:
@@ -130,8 +140,7 @@ class WorkCalendar:
                 elif day in override.workdays:
                     working = True
             if working:
-                ordinals.append(day.toordinal())
-            day += timedelta(days=1)
+                ordinals.append(ordinal)
         return ordinals, known
 
 
@@ -160,43 +169,105 @@ def load_calendar(path: Path | None, *, use_builtin: bool = True) -> WorkCalenda
     return WorkCalendar(overrides=overrides, use_builtin=use_builtin)
 
 
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_DATE_TEXT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_TOP_KEYS = frozenset({"years"})
+_YEAR_KEYS = frozenset({"published", "holidays", "workdays", "notice"})
+
+
+class _OverrideLoader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text and refuses a key given twice.
+
+    Dates are checked by :func:`_date`, so a wrong one (``2027-02-30``) is reported with
+    the entry that holds it instead of PyYAML's bare "day is out of range for month"; a
+    year (or a field of one) written twice would otherwise silently keep the last only.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable: let PyYAML report it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_OverrideLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_overrides(path: Path) -> dict[int, YearOverride]:
+    """The years in an override file; a :class:`CalendarError` naming the bad entry."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CalendarError(f"{path}: not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise CalendarError(f"{path}: cannot be read: {exc}") from exc
+    try:
+        document = yaml.load(text, Loader=_OverrideLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise CalendarError(f"{path}: not valid YAML: {exc}") from exc
-    except ValueError as exc:  # YAML's own date parsing, e.g. 2027-13-01
-        raise CalendarError(f"{path}: a date is not valid: {exc}") from exc
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise CalendarError(f"{path}: expected a mapping with a 'years' key")
+    _known_keys(document, _TOP_KEYS, str(path))
     years = document.get("years") or {}
     if not isinstance(years, dict):
         raise CalendarError(f"{path}: 'years' must be a mapping of year -> schedule")
     result = {}
     for key, body in years.items():
         year = _as_year(key, path)
+        where = f"{path}: years.{year}"
         body = body or {}
         if not isinstance(body, dict):
-            raise CalendarError(f"{path}: years.{year} must be a mapping")
-        holidays = _dates(body.get("holidays"), f"{path}: years.{year}.holidays", year)
-        workdays = _dates(body.get("workdays"), f"{path}: years.{year}.workdays", year)
+            raise CalendarError(f"{where} must be a mapping")
+        _known_keys(body, _YEAR_KEYS, where)
+        published = body.get("published", False)
+        if not isinstance(published, bool):
+            raise CalendarError(f"{where}.published: expected true or false, got {published!r}")
+        notice = body.get("notice")
+        if notice is not None and not isinstance(notice, str | int | float):
+            raise CalendarError(f"{where}.notice: expected text, got {notice!r}")
+        holidays = _dates(body.get("holidays"), f"{where}.holidays", year)
+        workdays = _dates(body.get("workdays"), f"{where}.workdays", year)
         both = holidays & workdays
         if both:
             first = min(both).isoformat()
-            raise CalendarError(f"{path}: years.{year}: {first} is both a holiday and a workday")
+            raise CalendarError(f"{where}: {first} is both a holiday and a workday")
         result[year] = YearOverride(
             year=year,
-            published=bool(body.get("published", False)),
+            published=published,
             holidays=frozenset(holidays),
             workdays=frozenset(workdays),
-            notice=body.get("notice"),
+            notice=None if notice is None else str(notice),
         )
     return result
 
 
+def _known_keys(mapping: dict, allowed: frozenset[str], where: str) -> None:
+    unknown = [key for key in mapping if key not in allowed]
+    if unknown:
+        raise CalendarError(
+            f"{where}: unknown key {unknown[0]!r} (expected one of {', '.join(sorted(allowed))})"
+        )
+
+
 def _as_year(key: Any, path: Path) -> int:
-    try:
-        year = int(key)
-    except (TypeError, ValueError):
-        raise CalendarError(f"{path}: year key {key!r} is not a year") from None
+    text = str(key).strip()
+    if isinstance(key, bool) or not isinstance(key, int | str) or not text.isdigit():
+        raise CalendarError(f"{path}: year key {key!r} is not a year")
+    year = int(text)
     if not 1990 <= year <= 2200:
         raise CalendarError(f"{path}: year {year} out of range")
     return year
@@ -209,26 +280,33 @@ def _dates(items: Any, where: str, year: int) -> set[date]:
         raise CalendarError(f"{where}: expected a list of dates or [first, last] ranges")
     out: set[date] = set()
     for index, item in enumerate(items):
-        if isinstance(item, list) and len(item) == 2:
-            first, last = (_date(x, f"{where}[{index}]") for x in item)
+        if isinstance(item, list):
+            if len(item) != 2:
+                raise CalendarError(
+                    f"{where}[{index}]: a range is [first, last], got {len(item)} items")
+            first, last = (_date(x, f"{where}[{index}]", year) for x in item)
             if last < first:
                 raise CalendarError(f"{where}[{index}]: range ends before it starts")
-            day = first
-            while day <= last:
-                out.add(day)
-                day += timedelta(days=1)
+            out.update(date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1))
         else:
-            out.add(_date(item, f"{where}[{index}]"))
-    for day in out:
-        if day.year != year:
-            raise CalendarError(f"{where}: {day.isoformat()} is not in {year}")
+            out.add(_date(item, f"{where}[{index}]", year))
     return out
 
 
-def _date(value: Any, where: str) -> date:
+def _date(value: Any, where: str, year: int) -> date:
+    """A date of ``year`` written YYYY-MM-DD (a date object is accepted too)."""
+    if isinstance(value, datetime):
+        raise CalendarError(f"{where}: {value!r} has a time of day; write the date only")
     if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise CalendarError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+        day = value
+    else:
+        match = _DATE_TEXT.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise CalendarError(f"{where}: {value!r} is not a date (YYYY-MM-DD)")
+        try:
+            day = date(*(int(part) for part in match.groups()))
+        except ValueError as exc:
+            raise CalendarError(f"{where}: {value!r} is not a valid date: {exc}") from None
+    if day.year != year:
+        raise CalendarError(f"{where}: {day.isoformat()} is not in {year}")
+    return day

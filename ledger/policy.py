@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -39,7 +40,8 @@ class DeadlinePolicy(_Strict):
 
 
 class ReminderPolicy(_Strict):
-    before_due_workdays: list[int] = Field(default_factory=lambda: [2])
+    before_due_workdays: list[Annotated[int, Field(ge=1, le=365)]] = Field(
+        default_factory=lambda: [2])
     due_day_hour: int = Field(default=9, ge=0, le=23)
     overdue_every_workday: bool = True
     escalate_after_overdue_workdays: int = Field(default=3, ge=0)
@@ -97,10 +99,13 @@ def load_policy(path: Path | None) -> Policy:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return Policy.model_validate(document)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text: {exc}") from exc
     except yaml.YAMLError as exc:
         raise BadInput(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(the file)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise BadInput(f"{path}: {problems}") from exc

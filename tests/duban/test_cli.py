@@ -65,6 +65,30 @@ def test_bad_input_exits_2(args: tuple[str, ...]) -> None:
     assert code == 2, err
 
 
+def test_calendar_at_the_end_of_the_date_range() -> None:
+    # is-workday 9999-12-31 was an OverflowError traceback (exit 1).
+    code, out, err = run("calendar", "is-workday", "9999-12-31", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"date": "9999-12-31", "workday": True, "provisional": True}
+    code, out, err = run("calendar", "due", "--from", "9999-12-29", "--days", "3")
+    assert (code, out) == (2, "")
+    assert "超出日历范围" in err and "Traceback" not in err
+
+
+def test_a_bad_calendar_file_names_the_entry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "calendar.yaml").write_text(
+        "years:\n  2027:\n    published: true\n    workdays: [2027-02-30]\n", encoding="utf-8")
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(data))
+    for args in (("is-workday", "2026-10-10"), ("due", "--from", "2026-09-30", "--days", "7")):
+        code, out, err = run("calendar", *args)
+        assert (code, out) == (2, "")
+        assert "years.2027.workdays[0]" in err and "2027-02-30" in err
+
+
 def test_bad_timezone_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUBAN_TIMEZONE", "Mars/Olympus")
     code, _, err = run("calendar", "due", "--from", "2026-09-30", "--days", "7")

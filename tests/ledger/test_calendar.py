@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.calendar import WorkCalendar, load_calendar, parse_overrides
-from ledger.errors import CalendarError
+from ledger.errors import BadInput, CalendarError
 
 
 @pytest.fixture
@@ -115,6 +115,28 @@ def test_override_corrects_a_builtin_year(tmp_path: Path) -> None:
         ("years:\n  2027:\n    holidays: [2027-01-02]\n    workdays: [2027-01-02]\n", "both"),
         ("years:\n  2027:\n    holidays: [[2027-02-10, 2027-02-01]]\n", "ends before"),
         ("years: {2027: [", "not valid YAML"),
+        # an impossible date names its entry, not only PyYAML's "day is out of range"
+        ("years:\n  2027:\n    workdays: [2027-02-06, 2027-02-30]\n",
+         "years.2027.workdays[1]: '2027-02-30' is not a valid date"),
+        # the whole document is not a mapping: was an AttributeError
+        ("- 2027\n- 2028\n", "expected a mapping"),
+        # a quoted 'false' is not false: it used to publish the year
+        ("years:\n  2027:\n    published: 'false'\n", "years.2027.published"),
+        # a misspelt key used to be ignored (the holidays silently lost)
+        ("years:\n  2027:\n    published: true\n    holiday: [2027-01-01]\n",
+         "unknown key 'holiday'"),
+        ("year:\n  2027:\n    published: true\n", "unknown key 'year'"),
+        # a year given twice used to keep only the second
+        ("years:\n  2027:\n    holidays: [2027-01-01]\n  2027:\n    workdays: [2027-01-02]\n",
+         "appears twice"),
+        # a time of day used to be kept as a datetime that never equals a date
+        ("years:\n  2027:\n    holidays: [2027-01-01 10:00:00]\n", "years.2027.holidays[0]"),
+        ("years:\n  2027:\n    holidays: [[2027-02-01, 2027-02-02, 2027-02-03]]\n",
+         "a range is [first, last]"),
+        ("years:\n  2027:\n    holidays: [20270101]\n", "years.2027.holidays[0]"),
+        # a range running into the next year is refused before it is expanded
+        ("years:\n  2027:\n    holidays: [[2027-12-31, 9999-12-31]]\n", "9999-12-31 is not in"),
+        ("years:\n  2027.5: {}\n", "not a year"),
     ],
 )
 def test_bad_override_files_name_the_problem(tmp_path: Path, body: str, needle: str) -> None:
@@ -122,6 +144,35 @@ def test_bad_override_files_name_the_problem(tmp_path: Path, body: str, needle: 
     path.write_text(body, encoding="utf-8")
     with pytest.raises(CalendarError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         parse_overrides(path)
+
+
+def test_override_file_not_in_utf8_is_a_calendar_error(tmp_path: Path) -> None:
+    # An editor on Windows may save it as GBK: was a UnicodeDecodeError called "a date".
+    path = tmp_path / "calendar.yaml"
+    path.write_bytes("years:\n  2027:\n    notice: 国办发明电\n".encode("gbk"))
+    with pytest.raises(CalendarError, match="not UTF-8"):
+        parse_overrides(path)
+
+
+def test_override_dates_quoted_or_with_one_digit_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "calendar.yaml"
+    path.write_text(
+        "years:\n  '2027':\n    published: yes\n    notice: 12\n"
+        "    holidays: ['2027-01-01', [2027-2-8, '2027-02-09']]\n    workdays: [2027-2-20]\n",
+        encoding="utf-8",
+    )
+    override = parse_overrides(path)[2027]
+    assert override.published is True and override.notice == "12"
+    assert override.holidays == {date(2027, 1, 1), date(2027, 2, 8), date(2027, 2, 9)}
+    assert override.workdays == {date(2027, 2, 20)}
+
+
+def test_the_last_year_a_date_can_hold_does_not_overflow(cal: WorkCalendar) -> None:
+    # Building 9999 stepped a date past 9999-12-31: OverflowError from `is-workday`.
+    assert cal.is_workday(date(9999, 12, 31))  # a Friday, Monday–Friday fallback
+    assert cal.add_workdays(date(9999, 12, 29), 2).due == date(9999, 12, 31)
+    with pytest.raises(BadInput, match="9999-12-31"):
+        cal.add_workdays(date(9999, 12, 29), 3)
 
 
 def test_workdays_between(cal: WorkCalendar) -> None:

@@ -9,12 +9,18 @@ Two sources, the later one winning for any date it names:
 A year neither source knows is counted Monday–Friday and every result that depends on it
 is marked *provisional*; a warning is logged once per year. Nothing here raises for an
 unknown year.
+
+A calendar loaded from a file notices when the file changes (checked at most every
+``RELOAD_CHECK_SECONDS``), so a long-running bot, worker or scheduler counts the new year's
+schedule without a restart once an admin has entered it. A changed file that does not parse
+is logged and the calendar keeps counting on the version it had.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, date, datetime
@@ -26,6 +32,8 @@ import yaml
 from ledger.errors import BadInput, CalendarError
 
 logger = logging.getLogger(__name__)
+
+RELOAD_CHECK_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +59,11 @@ class WorkCalendar:
 
     overrides: dict[int, YearOverride] = field(default_factory=dict)
     use_builtin: bool = True
+    source: Path | None = None  # the override file, watched for changes
     _years: dict[int, tuple[list[int], bool]] = field(default_factory=dict, repr=False)
     _warned: set[int] = field(default_factory=set, repr=False)
+    _stamp: tuple[int, int] | None = field(default=None, repr=False)
+    _checked_at: float = field(default=0.0, repr=False)
 
     # -- single days -----------------------------------------------------------------
     def is_workday(self, day: date) -> bool:
@@ -111,7 +122,37 @@ class WorkCalendar:
         return self.add_workdays(day, 1).due
 
     # -- data --------------------------------------------------------------------------
+    def reload_if_changed(self, *, force: bool = False) -> bool:
+        """Re-read ``source`` when it has changed since it was read; True when it was.
+
+        Called by every count, but looks at the file at most every ``RELOAD_CHECK_SECONDS``
+        (``force`` looks now). A file that no longer parses keeps the current overrides.
+        """
+        if self.source is None:
+            return False
+        now = time.monotonic()
+        if not force and now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return False
+        self._checked_at = now
+        stamp = _stamp(self.source)
+        if stamp == self._stamp:
+            return False
+        try:
+            overrides = parse_overrides(self.source) if stamp is not None else {}
+        except CalendarError as exc:
+            logger.error("calendar file changed but cannot be used, keeping the previous "
+                         "version: %s", exc)
+            self._stamp = stamp  # not again until it changes once more
+            return False
+        # new containers, not clear(): a count running in another thread keeps the old ones
+        self.overrides, self._stamp, self._years, self._warned = overrides, stamp, {}, set()
+        logger.warning("calendar file %s changed: reloaded (%s)", self.source,
+                       ", ".join(str(y) for y in sorted(overrides)) or "no overrides")
+        return True
+
     def _year(self, year: int) -> tuple[list[int], bool]:
+        if self.source is not None:
+            self.reload_if_changed()
         cached = self._years.get(year)
         if cached is None:
             cached = self._build_year(year)
@@ -164,9 +205,21 @@ def _builtin_is_workday(day: date) -> bool:
 
 
 def load_calendar(path: Path | None, *, use_builtin: bool = True) -> WorkCalendar:
-    """A calendar with the overrides in ``path`` (missing file: no overrides)."""
-    overrides = parse_overrides(path) if path is not None and path.exists() else {}
-    return WorkCalendar(overrides=overrides, use_builtin=use_builtin)
+    """A calendar with the overrides in ``path`` (missing file: no overrides), watching
+    the file for changes."""
+    stamp = _stamp(path) if path is not None else None
+    overrides = parse_overrides(path) if path is not None and stamp is not None else {}
+    return WorkCalendar(overrides=overrides, use_builtin=use_builtin, source=path,
+                        _stamp=stamp, _checked_at=time.monotonic())
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size) of the file, or None when it is not there."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.calendar import WorkCalendar, load_calendar, parse_overrides
+from ledger.calendar import DueDate, WorkCalendar, load_calendar, parse_overrides
 from ledger.errors import BadInput, CalendarError
 
 
@@ -187,3 +187,28 @@ def test_bundled_override_file_loads(cal: WorkCalendar) -> None:
 
     loaded = load_calendar(REPO_ROOT / "data" / "calendar.yaml")
     assert loaded.add_workdays(date(2026, 9, 30), 7).due == date(2026, 10, 15)
+
+
+def test_a_running_process_picks_up_the_published_year(tmp_path: Path, caplog) -> None:
+    """An admin enters next year's notice; a long-running bot or worker counts it without a
+    restart, and a broken edit keeps the version that worked."""
+    path = tmp_path / "calendar.yaml"
+    path.write_text("years: {}\n", encoding="utf-8")
+    cal = load_calendar(path)
+    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 1), True)
+    path.write_text(
+        "years:\n"
+        "  2027:\n"
+        "    published: true\n"
+        "    holidays: [[2027-02-01, 2027-02-05]]\n", encoding="utf-8")
+    assert cal.add_workdays(date(2027, 1, 29), 1).due == date(2027, 2, 1)  # not looked yet
+    assert cal.reload_if_changed(force=True) is True
+    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 8), False)
+    path.write_text("years:\n  2027:\n    published: maybe\n", encoding="utf-8")
+    with caplog.at_level("ERROR", logger="ledger.calendar"):
+        assert cal.reload_if_changed(force=True) is False
+    assert "keeping the previous version" in caplog.text and "published" in caplog.text
+    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 8), False)
+    path.unlink()
+    assert cal.reload_if_changed(force=True) is True
+    assert cal.add_workdays(date(2027, 1, 29), 1).provisional

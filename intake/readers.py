@@ -1,6 +1,7 @@
 """Reading 留言板 exports: CSV, XLSX and JSONL, in UTF-8, UTF-8 with BOM or GB18030.
 
-Readers yield ``IntakeItem`` rows lazily (a 100,000-row file is never held in memory).
+Readers yield ``IntakeItem`` rows lazily (a 100,000-row file is never held in memory;
+only a .json file holding one array is read whole).
 A row that cannot be read becomes an item with ``reject_reason`` and its row number, so
 one bad row never aborts the others. Row numbers are spreadsheet rows: the header is 1.
 """
@@ -11,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,11 +67,11 @@ def read_file(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
         raise BadFile(f"文件不存在: {path}")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _rows_to_items(_xlsx_rows(path), options, path)
+        return _xlsx_items(path, options)
     if suffix in (".jsonl", ".ndjson", ".json"):
         return _jsonl_items(path, options)
     if suffix in (".csv", ".txt", ".tsv", ""):
-        return _rows_to_items(_csv_rows(path), options, path)
+        return _rows_to_items(_csv_rows(path), options, path, strict_width=True)
     if suffix == ".xls":
         raise BadFile(f"{path.name}: 旧版 .xls 格式不支持，请另存为 .xlsx 或 .csv")
     raise BadFile(f"{path.name}: 不支持的文件类型 {suffix}（支持 csv、xlsx、jsonl）")
@@ -98,8 +100,8 @@ def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
         non_ascii = sum(1 for byte in trimmed if byte >= 0x80)
         if _count_utf8_errors(trimmed) <= max(4, non_ascii // 100):
             return "utf-8-sig"
-        try:
-            trimmed.decode("gb18030")
+        try:  # the sample may end inside a character
+            codecs.getincrementaldecoder("gb18030")().decode(head, final=len(head) < sample_bytes)
             return "gb18030"
         except UnicodeDecodeError:
             raise BadFile(
@@ -125,24 +127,36 @@ def _count_utf8_errors(data: bytes) -> int:
 # -- CSV -----------------------------------------------------------------------------------
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+@dataclass(frozen=True)
+class _Unreadable:
+    """A row the reader could not split into cells, and why (Simplified Chinese)."""
+
+    reason: str
+
+
+Row = tuple[int, list[Any] | _Unreadable]  # spreadsheet row number, cells (or why not)
+FIELD_LIMIT = 1 << 26  # a cell far over the message limit is read whole, then refused
+UNCLOSED_QUOTE = "引号未闭合：从本行起到文件末尾都被读成了一个单元格，请检查本行的引号"
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
     encoding = detect_encoding(path)
+    # The default (128 KiB) would stop inside a long cell and read its rest as rows.
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
     raw = path.open("rb")
     text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
     with text:
         sample = text.read(64 * 1024)
         text.seek(0)
-        delimiter = _sniff_delimiter(sample)
-        reader = csv.reader(text, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise BadFile(f"{path.name}: 文件是空的") from None
-        except csv.Error as exc:
-            raise BadFile(f"{path.name}: 第 1 行无法解析: {exc}") from None
-        header = [h.strip().lstrip("\ufeff") for h in header]
-        yield 1, {"__header__": header}
-        row_number = 1
+        ended = False
+
+        def lines() -> Iterator[str]:
+            nonlocal ended
+            yield from text
+            ended = True
+
+        reader = csv.reader(lines(), delimiter=_sniff_delimiter(sample))
+        row_number = 0
         while True:
             row_number += 1
             try:
@@ -150,50 +164,56 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield row_number, {"__error__": f"CSV 格式错误: {exc}"}
+                yield row_number, _Unreadable(f"CSV 格式错误: {exc}")
                 continue
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) > len(header) and any(v.strip() for v in values[len(header):]):
-                yield row_number, {"__error__": f"列数 {len(values)} 多于表头 {len(header)} 列"}
-                continue
-            yield row_number, dict(zip(header, values, strict=False))
+            if ended:  # the reader ran out of lines inside a quoted cell
+                yield row_number, _Unreadable(UNCLOSED_QUOTE)
+                return
+            yield row_number, values
 
 
 def _sniff_delimiter(sample: str) -> str:
-    first = sample.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
+    """The delimiter of the first line that has one (a title line may stand above)."""
+    for line in sample.split("\n")[:10]:
+        counts = {d: line.count(d) for d in (",", "\t", ";", "|")}
+        best = max(counts, key=counts.get)
+        if counts[best]:
+            return best
+    return ","
 
 
 # -- XLSX -------------------------------------------------------------------------------------
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _xlsx_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
+    """Every sheet with a header that names the message column; other sheets (notes,
+    summaries, empty ones) are passed over. Only when none has one is the file refused."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise BadFile(f"{path.name}: 不是有效的 xlsx 文件: {exc}") from None
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise BadFile(f"{path.name}: 不是有效的 xlsx 文件（已损坏、加密或改了扩展名）: {exc}"
+                      ) from None
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header: list[str] | None = None
-        for row_number, values in enumerate(rows, start=1):
-            if header is None:
-                if not any(v not in (None, "") for v in values):
-                    continue
-                header = [str(v).strip() if v is not None else "" for v in values]
-                yield row_number, {"__header__": header}
-                continue
-            if not any(v not in (None, "") for v in values):
-                continue
-            yield row_number, dict(zip(header, values, strict=False))
-        if header is None:
-            raise BadFile(f"{path.name}: 工作表是空的")
+        sheets = workbook.worksheets
+        refused: BadFile | None = None
+        read_any = False
+        for sheet in sheets:
+            label = f"工作表「{sheet.title}」：" if len(sheets) > 1 else ""
+            rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+            try:
+                for item in _rows_to_items(rows, options, path, strict_width=False):
+                    if label and item.reject_reason:
+                        item.reject_reason = label + item.reject_reason
+                    item.warnings = [label + warning for warning in item.warnings]
+                    yield item
+                read_any = True
+            except BadFile as exc:  # raised before the sheet's first item
+                refused = refused or exc
+        if not read_any:
+            raise refused or BadFile(f"{path.name}: 工作表是空的")
     finally:
         workbook.close()
 
@@ -202,47 +222,131 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _jsonl_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
+    """One JSON object a line; a .json file holding one array of objects is read too.
+    Columns are recognised per object: an export may leave out empty fields."""
+    mappings: dict[frozenset[str], dict[str, str | None] | BadFile] = {}
+    for row_number, record in _json_records(path):
+        if isinstance(record, _Unreadable):
+            yield IntakeItem(text="", row=row_number, channel=options.channel,
+                             reject_reason=record.reason)
+            continue
+        record = {str(key).strip(): value for key, value in record.items()}
+        keys = frozenset(record)
+        if keys not in mappings:
+            if len(mappings) > 256:
+                mappings.clear()
+            try:
+                mappings[keys] = resolve_columns(list(record), options.columns, path,
+                                                 present_label="本行的字段")
+            except BadFile as exc:
+                mappings[keys] = exc
+        mapping = mappings[keys]
+        if isinstance(mapping, BadFile):
+            yield IntakeItem(text="", row=row_number, channel=options.channel,
+                             reject_reason=str(mapping))
+            continue
+        yield _item(row_number, record, mapping, options)
+
+
+def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | _Unreadable]]:
     encoding = detect_encoding(path)
-    mapping: dict[str, str | None] | None = None
     with path.open(encoding=encoding, errors="surrogateescape") as handle:
+        if path.suffix.lower() == ".json" and handle.read(4096).lstrip().startswith("["):
+            handle.seek(0)  # one array, read whole
+            try:
+                records = json.load(handle)
+            except json.JSONDecodeError as exc:
+                raise BadFile(f"{path.name}: JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）:"
+                              f" {exc.msg}") from None
+            if not records:
+                raise BadFile(f"{path.name}: 文件是空的")
+            for number, record in enumerate(records, start=1):
+                yield number, (record if isinstance(record, dict)
+                               else _Unreadable("每条须为一个 JSON 对象"))
+            return
+        handle.seek(0)
+        empty = True
         for line_number, line in enumerate(handle, start=1):
+            line = line.lstrip("\ufeff")  # files joined together keep their BOMs
             if not line.strip():
                 continue
+            empty = False
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield IntakeItem(text="", row=line_number, channel=options.channel,
-                                 reject_reason=f"JSON 格式错误: {exc.msg}（第 {exc.colno} 列）")
+                yield line_number, _Unreadable(f"JSON 格式错误: {exc.msg}（第 {exc.colno} 列）")
                 continue
-            if not isinstance(record, dict):
-                yield IntakeItem(text="", row=line_number, channel=options.channel,
-                                 reject_reason="每行须为一个 JSON 对象")
-                continue
-            if mapping is None:
-                mapping = resolve_columns(list(record), options.columns, path)
-            yield _item(line_number, record, mapping, options)
+            yield line_number, (record if isinstance(record, dict)
+                                else _Unreadable("每行须为一个 JSON 对象"))
+        if empty:
+            raise BadFile(f"{path.name}: 文件是空的")
 
 
 # -- rows -> items --------------------------------------------------------------------------------
 
 
+HEADER_SCAN = 20  # rows looked at for the header: a title or a note may stand above it
+
+
 def _rows_to_items(
-    rows: Iterator[tuple[int, dict[str, Any]]], options: ImportOptions, path: Path
+    rows: Iterator[Row], options: ImportOptions, path: Path, *, strict_width: bool
 ) -> Iterator[IntakeItem]:
-    mapping: dict[str, str | None] | None = None
-    for row_number, record in rows:
-        if "__header__" in record:
-            mapping = resolve_columns(record["__header__"], options.columns, path)
-            continue
-        if "__error__" in record:
+    """Items from a sheet's rows. The header is the first row that names the message
+    column; a header further down (exports joined together) is read as a header, with its
+    own columns. ``strict_width``: a row wider than the header is refused (CSV)."""
+    header: list[str] | None = None
+    mapping: dict[str, str | None] = {}
+    refused: tuple[int, BadFile] | None = None  # the widest row that was not a header
+    scanned = 0
+    for row_number, cells in rows:
+        if isinstance(cells, _Unreadable):
             yield IntakeItem(text="", row=row_number, channel=options.channel,
-                             reject_reason=record["__error__"])
+                             reject_reason=cells.reason)
             continue
-        assert mapping is not None
-        yield _item(row_number, record, mapping, options)
+        names = [_name(cell) for cell in cells]
+        if not any(names):
+            continue
+        if header is None:
+            try:
+                mapping, header = resolve_columns(names, options.columns, path), names
+            except BadFile as exc:
+                width = sum(1 for name in names if name)
+                if refused is None or width > refused[0]:
+                    refused = (width, exc)
+                scanned += 1
+                if scanned >= HEADER_SCAN:
+                    raise refused[1] from None
+            continue
+        if again := _header_again(names, mapping, options, path):
+            mapping, header = again, names
+            continue
+        if strict_width and len(cells) > len(header) and any(names[len(header):]):
+            yield IntakeItem(text="", row=row_number, channel=options.channel,
+                             reject_reason=f"列数 {len(cells)} 多于表头 {len(header)} 列")
+            continue
+        yield _item(row_number, dict(zip(header, cells, strict=False)), mapping, options)
+    if header is None:
+        raise refused[1] if refused else BadFile(f"{path.name}: 文件是空的")
 
 
-def resolve_columns(header: list[str], chosen: Columns, path: Path) -> dict[str, str | None]:
+def _name(cell: Any) -> str:
+    return "" if cell is None else str(cell).strip().lstrip("\ufeff").strip()
+
+
+def _header_again(names: list[str], mapping: dict[str, str | None], options: ImportOptions,
+                  path: Path) -> dict[str, str | None] | None:
+    """The mapping of a row that is a header (it names two of the columns in use), or None."""
+    used = {column for column in mapping.values() if column}
+    if len(used.intersection(names)) < min(2, len(used)):
+        return None
+    try:
+        return resolve_columns(names, options.columns, path)
+    except BadFile:
+        return None  # it names some columns but not the message's: a row after all
+
+
+def resolve_columns(header: list[str], chosen: Columns, path: Path, *,
+                    present_label: str = "文件中的列") -> dict[str, str | None]:
     """Field -> column name. A column the user named must exist; text is required."""
     present = [h for h in header if h]
     mapping: dict[str, str | None] = {}
@@ -251,7 +355,7 @@ def resolve_columns(header: list[str], chosen: Columns, path: Path) -> dict[str,
         if wanted:
             if wanted not in present:
                 raise BadFile(
-                    f"{path.name}: 找不到列「{wanted}」（--{name}-col）；文件中的列: "
+                    f"{path.name}: 找不到列「{wanted}」（--{name}-col）；{present_label}: "
                     + "、".join(present)
                 )
             mapping[name] = wanted
@@ -260,7 +364,7 @@ def resolve_columns(header: list[str], chosen: Columns, path: Path) -> dict[str,
     if mapping["text"] is None and mapping["title"] is None:
         raise BadFile(
             f"{path.name}: 找不到留言内容列（如 留言详情 / 内容），请用 --text-col 指定；"
-            "文件中的列: " + "、".join(present)
+            f"{present_label}: " + "、".join(present)
         )
     return mapping
 
@@ -287,12 +391,14 @@ def _item(
         title=str(title) if title is not None else None,
         source_kind=options.source_kind,
         channel=options.channel,
-        external_id=str(external_id) if external_id is not None else None,
+        external_id=_str(external_id),
         submitter=options.submitter,
         complainant_name=_str(_cell(record, mapping["user"])),
         complainant_contact=_str(_cell(record, mapping["contact"])),
         row=row_number,
     )
+    if isinstance(text, dict | list) or isinstance(title, dict | list):
+        item.reject_reason = "留言内容不是文字（是 JSON 对象或数组）"
     source = _cell(record, mapping["source"])
     if source is not None:
         try:
@@ -321,6 +427,8 @@ def _item(
 
 
 def _str(value: Any) -> str | None:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel keeps every number as a float: 188006.0 is 188006
     return None if value is None else str(value)
 
 

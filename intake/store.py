@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 NEW, KNOWN, DUPLICATE, REJECTED = "new", "known", "duplicate", "rejected"
 MAX_PARAMS = 900  # SQLite's bound-parameter limit is generous, but keep IN lists modest
 MAX_CANDIDATES = 12  # stored near-duplicate candidates examined per item
+CLOCK_SKEW = timedelta(days=1)  # a message "received" later than now + this: a typo
 
 
 @dataclass
@@ -211,13 +212,17 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
     reason = rejection(raw_text, text, max_chars=policy.intake.max_message_chars)
     if reason:
         return Accepted(item, REJECTED, reason=reason, warnings=list(item.warnings))
+    received_at = item.received_at or now
+    if received_at > now + CLOCK_SKEW:  # 2091 for 2019: a deadline decades away
+        item.warnings.append("留言时间晚于导入时间，按导入时间登记")
+        received_at = now
     unit_text = None
     if policy.intake.redact_for_units:
         shown = f"{title}\n{text}" if title else text
         unit_text = for_reading(redact(shown, names=[item.complainant_name or ""],
                                        contacts=[item.complainant_contact or ""]))
     return _Prepared(index=index, item=item, text=text, title=title, unit_text=unit_text,
-                     received_at=item.received_at or now, fp=fingerprint(text, title),
+                     received_at=received_at, fp=fingerprint(text, title),
                      places=gazetteer.mentions(f"{title or ''}{text}"))
 
 

@@ -11,6 +11,7 @@ _DATE_TIME = re.compile(
     r"(?:[T\s]*(\d{1,2})\s*[:时点]\s*(?:(\d{1,2})\s*分?)?\s*(?::?\s*(\d{1,2})(?:\.(\d+))?\s*秒?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
+YEARS = range(1950, 2101)  # outside: a placeholder (0001-01-01, 9999-12-31) or a typo
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
 
@@ -39,7 +40,8 @@ def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
 
     Accepts datetime/date objects (from XLSX), ``2019/4/25 9:32:09``, ``2019-04-25 09:32``,
     ISO 8601 with or without an offset, ``2019年4月25日 9时32分``, Excel serial numbers.
-    Times without an offset are in ``tz`` (the office's zone).
+    Times without an offset are in ``tz`` (the office's zone). A year outside ``YEARS``
+    is not a time the message was received: None.
     """
     if value is None:
         return None
@@ -61,11 +63,11 @@ def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
     try:
         moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
                           int(second or 0), int((fraction or "0")[:6].ljust(6, "0")))
+        if offset:  # "+99:99" is not an offset
+            moment = datetime.fromisoformat(
+                moment.isoformat() + ("+00:00" if offset == "Z" else _colon(offset)))
     except ValueError:
         return None
-    if offset:
-        iso = moment.isoformat() + ("+00:00" if offset == "Z" else _colon(offset))
-        return datetime.fromisoformat(iso).astimezone(UTC)
     return _aware(moment, tz)
 
 
@@ -73,7 +75,9 @@ def _colon(offset: str) -> str:
     return offset if ":" in offset else offset[:3] + ":" + offset[3:]
 
 
-def _aware(moment: datetime, tz: tzinfo) -> datetime:
+def _aware(moment: datetime, tz: tzinfo) -> datetime | None:
+    if moment.year not in YEARS:
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)

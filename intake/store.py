@@ -36,7 +36,7 @@ from ledger.models import (
     Ticket,
     TicketState,
 )
-from ledger.policy import Policy
+from ledger.policy import MAX_TIME_LIMIT_DAYS, Policy
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +210,9 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
     if not text and title and len(title) >= 8:  # some exports put the message in the title
         text, title = title, None
     reason = rejection(raw_text, text, max_chars=policy.intake.max_message_chars)
+    days = item.time_limit_days
+    if not reason and days is not None and not 1 <= days <= MAX_TIME_LIMIT_DAYS:
+        reason = f"限办时限 {days} 个工作日不合理（应在 1 到 {MAX_TIME_LIMIT_DAYS} 之间）"
     if reason:
         return Accepted(item, REJECTED, reason=reason, warnings=list(item.warnings))
     received_at = item.received_at or now

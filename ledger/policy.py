@@ -16,6 +16,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_TIME_LIMIT_DAYS = 365  # a stated limit beyond a year of working days is a typo
+
+
 class DeadlinePolicy(_Strict):
     instruction_with_limit: int = Field(default=7, ge=1, le=365)
     instruction: int = Field(default=15, ge=1, le=365)
@@ -27,8 +30,9 @@ class DeadlinePolicy(_Strict):
     def limit_for(self, kind: SourceKind, *, explicit_days: int | None, has_limit: bool) -> int:
         """Working days for a message: an explicit limit wins, then 限期, then the kind."""
         if explicit_days is not None:
-            if explicit_days < 1:
-                raise BadInput(f"time limit must be at least 1 working day, got {explicit_days}")
+            if not 1 <= explicit_days <= MAX_TIME_LIMIT_DAYS:
+                raise BadInput(f"限办时限须在 1 到 {MAX_TIME_LIMIT_DAYS} 个工作日之间 "
+                               f"(time limit {explicit_days} working days)")
             return explicit_days
         if kind is SourceKind.INSTRUCTION:
             return self.instruction_with_limit if has_limit else self.instruction

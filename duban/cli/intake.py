@@ -12,6 +12,7 @@ from intake.items import IntakeItem
 from intake.paste import parse_instruction, split_pasted
 from intake.readers import Columns, ImportOptions, read_file
 from ledger.models import SourceKind
+from ledger.policy import MAX_TIME_LIMIT_DAYS
 from routing.pipeline import IntakeSummary, file_items
 
 
@@ -48,6 +49,8 @@ def intake(
         kind = SourceKind.parse(source)
     except ValueError as exc:
         bad_input(f"--source: {exc}")
+    if limit_days is not None and not 1 <= limit_days <= MAX_TIME_LIMIT_DAYS:
+        bad_input(f"--limit-days: 限办工作日须在 1 到 {MAX_TIME_LIMIT_DAYS} 之间（{limit_days}）")
     if (file is None) == (text is None):
         bad_input("请给出一个文件，或用 --text 粘贴文字（二者选一）")
     rt = runtime(ctx)

@@ -133,6 +133,24 @@ def test_instruction_naming_a_unit_is_routed_by_rule(rt: Runtime) -> None:
         assert card.audience == "unit" and card.text.startswith("【交办】" + ticket.number)
 
 
+@pytest.mark.parametrize("days", [0, -3, 366, 99999999])
+def test_an_impossible_time_limit_is_refused_before_anything_is_stored(
+    rt: Runtime, days: int
+) -> None:
+    """Stored first and failing at routing, it would wait forever without a ticket."""
+    item = IntakeItem(text=f"请区住建局限{days}个工作日内解决金色家园积水问题。",
+                      source_kind=SourceKind.INSTRUCTION, has_time_limit=True,
+                      time_limit_days=days)
+    ok = IntakeItem(text="请区城管局限3个工作日内清理东湖路渣土。",
+                    source_kind=SourceKind.INSTRUCTION, has_time_limit=True, time_limit_days=3)
+    summary = file_items(rt.routing, [item, ok])
+    bad, good = summary.outcomes
+    assert bad.status == "rejected" and f"限办时限 {days} 个工作日不合理" in bad.reason
+    assert good.status == "opened"
+    with rt.session() as session:
+        assert len(session.exec(select(Message)).all()) == 1
+
+
 def test_without_a_model_everything_else_waits_in_triage(rt: Runtime) -> None:
     outcome = file_items(
         rt.routing, [IntakeItem(text="金色家园7栋电梯又坏了，物业不管。")]

@@ -1,0 +1,101 @@
+"""``duban intake``: the JSON summary, rejected rows by number, re-import, pasted text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from duban.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(autouse=True)
+def ledger() -> None:
+    assert run("init")[0] == 0
+
+
+def _export(path: Path) -> Path:
+    """A 留言板 export in GB18030 with CRLF, one good row spanning lines, an empty one, a
+    row wider than the header and a row with an unreadable time."""
+    rows = [
+        "留言编号,留言用户,留言主题,留言时间,留言详情",
+        'Q-1,网友甲,东湖路积水,2026/11/16 8:12:33,"东湖路与学府路交叉口一下雨就积水，\r\n'
+        '车辆熄火，行人只能蹚水，希望尽快疏通排水管。"',
+        "Q-2,网友乙,,2026/11/16 9:01:00,",
+        "Q-3,网友丙,噪音,2026/11/16 9:30:00,滨江花园旁工地夜间施工,多出来的一列",
+        "Q-4,网友丁,路灯,某天,柳岸路北段路灯连续一周不亮，晚上散步很不安全。",
+    ]
+    path.write_bytes("\r\n".join(rows).encode("gb18030") + b"\r\n")
+    return path
+
+
+def test_import_summary_names_rejected_rows_and_a_second_import_opens_nothing(
+    tmp_path: Path,
+) -> None:
+    export = _export(tmp_path / "export.csv")
+    code, out, err = run("intake", str(export), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["received"], summary["rejected"]) == (4, 2)
+    assert summary["opened"] + summary["triage"] == 2
+    rejected = {r["row"]: r["reason"] for r in summary["rejected_rows"]}
+    assert set(rejected) == {3, 4}  # spreadsheet rows: the header is row 1
+    assert "空" in rejected[3] and "列数" in rejected[4]
+    code, out, _ = run("intake", str(export), "--json")
+    again = json.loads(out)
+    assert code == 0
+    assert (again["opened"], again["triage"], again["known"]) == (0, 0, 2)
+    code, out, _ = run("tickets", "list", "--json")
+    assert len(json.loads(out)) == 2
+
+
+def test_pasted_text_splits_on_a_separator_line_and_reports_each() -> None:
+    code, out, err = run("intake", "--text",
+                         "学府路菜市场门口占道经营严重\n---\n金色家园小区电梯三天没修好", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["received"] == 2
+    assert [o["ticket"] is not None for o in summary["outcomes"]] == [True, True]
+    code, out, _ = run("intake", "--text", "学府路菜市场门口占道经营严重", "--json")
+    assert json.loads(out)["duplicates"] == 1
+
+
+def test_an_instruction_keeps_its_stated_limit() -> None:
+    code, out, err = run("intake", "--text", "请区住建局限3个工作日内解决东湖新城积水问题",
+                         "--source", "批示件", "--json")
+    assert code == 0, err
+    outcome = json.loads(out)["outcomes"][0]
+    code, out, _ = run("tickets", "show", outcome["ticket"], "--json")
+    assert json.loads(out)["limit_days"] == 3
+
+
+@pytest.mark.parametrize("args", [
+    ("intake",),
+    ("intake", "--text", "   "),
+    ("intake", "no-such-file.csv"),
+    ("intake", "--text", "某事", "--source", "传真"),
+    ("intake", "--text", "请住建局办理某事", "--source", "批示件", "--limit-days", "0"),
+    ("intake", "--text", "请住建局办理某事", "--source", "批示件", "--limit-days", "400"),
+])
+def test_bad_input_exits_2_and_stores_nothing(args: tuple[str, ...]) -> None:
+    code, _, err = run(*args)
+    assert code == 2 and err.startswith("错误"), err
+    assert json.loads(run("tickets", "list", "--json")[1]) == []
+
+
+def test_a_file_where_every_row_is_refused_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "empty-rows.csv"
+    path.write_text("留言主题,留言详情\n,\n 无 ,\n,   \n", encoding="utf-8")
+    code, out, _ = run("intake", str(path), "--json")
+    summary = json.loads(out)  # blank rows are passed over; the title alone is no message
+    assert code == 2 and summary["rejected"] == summary["received"] == 1
+    assert summary["rejected_rows"] == [{"row": 3, "reason": "留言内容为空"}]

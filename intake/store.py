@@ -22,7 +22,15 @@ from sqlmodel import Session, col, func, select
 
 from classifier.normalise import normalise_text
 from intake.clean import raw_rejection, rejection
-from intake.dedupe import BANDS, Fingerprint, core_text, fingerprint, shingles, similar
+from intake.dedupe import (
+    BANDS,
+    Fingerprint,
+    content_hash,
+    core_text,
+    fingerprint,
+    shingles,
+    similar,
+)
 from intake.display import for_reading
 from intake.items import IntakeItem
 from intake.places import EMPTY, Gazetteer, different_places
@@ -44,6 +52,7 @@ NEW, KNOWN, DUPLICATE, REJECTED = "new", "known", "duplicate", "rejected"
 MAX_PARAMS = 900  # SQLite's bound-parameter limit is generous, but keep IN lists modest
 MAX_CANDIDATES = 12  # stored near-duplicate candidates examined per item
 CLOCK_SKEW = timedelta(days=1)  # a message "received" later than now + this: a typo
+Known = tuple[int, str | None]  # a stored message's id and content hash
 
 
 @dataclass
@@ -118,26 +127,39 @@ def accept(
 
 def prepare(
     items: list[IntakeItem], *, policy: Policy, now: datetime, gazetteer: Gazetteer = EMPTY,
-    known: dict[tuple[str, str], int] | None = None,
+    known: dict[tuple[str, str], Known] | None = None,
 ) -> PreparedBatch:
     """Clean, normalise, fingerprint and redact ``items`` (no database, no side effects).
 
-    ``known`` maps (channel, external id) of messages already stored to their ids: those
-    items are reported as known and not prepared again.
+    ``known`` maps (channel, external id) of messages already stored to their id and
+    content hash: an item with the same content is reported as known and not prepared
+    again; one with other content under the same id is refused with the reason (two
+    platforms numbering alike, or an edited export) — never dropped silently.
     """
     known = known or {}
     done: dict[int, Accepted] = {}
     prepared: list[_Prepared] = []
-    seen_keys: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], tuple[IntakeItem, str]] = {}  # earlier in this batch
     for index, item in enumerate(items):
         key = (item.channel, item.external_id) if item.external_id else None
         if item.reject_reason:
             done[index] = Accepted(item, REJECTED, reason=item.reject_reason,
                                    warnings=list(item.warnings))
         elif key and key in known:
-            done[index] = Accepted(item, KNOWN, message_id=known[key])
-        elif key and key in seen_keys:  # the same id twice in one batch
-            done[index] = Accepted(item, KNOWN)
+            message_id, stored_hash = known[key]
+            if stored_hash and _content_hash(item) != stored_hash:
+                done[index] = Accepted(item, REJECTED, reason=_id_conflict(item),
+                                       warnings=list(item.warnings))
+            else:
+                done[index] = Accepted(item, KNOWN, message_id=message_id)
+        elif key and key in seen:  # the same id twice in one batch
+            first, first_hash = seen[key]
+            if _content_hash(item) != first_hash:
+                where = f"第 {first.row} 行" if first.row is not None else "前面一条"
+                done[index] = Accepted(item, REJECTED, reason=_id_conflict(item, where),
+                                       warnings=list(item.warnings))
+            else:
+                done[index] = Accepted(item, KNOWN)
         else:
             outcome = _prepare(index, item, policy=policy, now=now, gazetteer=gazetteer)
             if isinstance(outcome, Accepted):
@@ -145,8 +167,22 @@ def prepare(
             else:
                 prepared.append(outcome)
                 if key:
-                    seen_keys.add(key)
+                    seen[key] = (item, outcome.fp.content_hash)
     return PreparedBatch(items=items, done=done, prepared=prepared)
+
+
+def _content_hash(item: IntakeItem) -> str:
+    """The content hash ``_prepare`` would give the item (to compare with a stored one)."""
+    text = normalise_text(item.text or "")
+    title = normalise_text(item.title) or None
+    if not text and title and len(title) >= 8:
+        text, title = title, None
+    return content_hash(text, title)
+
+
+def _id_conflict(item: IntakeItem, where: str = "台账中") -> str:
+    return (f"编号「{item.external_id}」{where}已登记过，但内容不同，本行未登记"
+            f"（来自另一平台的导出请用 --channel 区分；原留言有修改请在原件上补充）")
 
 
 def store(
@@ -165,8 +201,14 @@ def store(
     prepared = []
     for prep in batch.prepared:
         key = (prep.item.channel, prep.item.external_id)
-        if prep.item.external_id and key in known:
-            results[prep.index] = Accepted(prep.item, KNOWN, message_id=known[key])
+        if prep.item.external_id and key in known:  # stored meanwhile (or an earlier chunk)
+            message_id, stored_hash = known[key]
+            if stored_hash and stored_hash != prep.fp.content_hash:
+                results[prep.index] = Accepted(prep.item, REJECTED,
+                                               reason=_id_conflict(prep.item),
+                                               warnings=list(prep.item.warnings))
+            else:
+                results[prep.index] = Accepted(prep.item, KNOWN, message_id=message_id)
         else:
             prepared.append(prep)
     if prepared:
@@ -229,18 +271,19 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
                      places=gazetteer.mentions(f"{title or ''}{text}"))
 
 
-def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str], int]:
+def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str], Known]:
+    """(channel, external id) -> (message id, content hash) of the items already stored."""
     keys = {(i.channel, i.external_id) for i in batch if i.external_id}
-    found: dict[tuple[str, str], int] = {}
+    found: dict[tuple[str, str], Known] = {}
     for channel in {channel for channel, _ in keys}:
         ids = sorted(external for ch, external in keys if ch == channel)
         for start in range(0, len(ids), MAX_PARAMS):
             rows = session.exec(
-                select(Message.id, Message.external_id)
+                select(Message.id, Message.external_id, Message.content_hash)
                 .where(Message.channel == channel)
                 .where(col(Message.external_id).in_(ids[start:start + MAX_PARAMS]))
             )
-            found.update({(channel, external): mid for mid, external in rows})
+            found.update({(channel, external): (mid, digest) for mid, external, digest in rows})
     return found
 
 

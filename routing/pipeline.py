@@ -29,6 +29,7 @@ from intake.store import (
     NEW,
     REJECTED,
     Accepted,
+    Known,
     PreparedBatch,
     Recent,
     known_ids,
@@ -180,7 +181,8 @@ def _start_worker(policy: Any, gazetteer: Any, predictor: Any, database_url: str
 
 
 def _prepare_in_worker(chunk: list[IntakeItem], now: datetime,
-                       known: dict[tuple[str, str], int]) -> tuple[PreparedBatch, dict[int, Any]]:
+                       known: dict[tuple[str, str], Known]
+                       ) -> tuple[PreparedBatch, dict[int, Any]]:
     policy, gazetteer = _WORKER["policy"], _WORKER["gazetteer"]
     batch = prepare(chunk, policy=policy, now=now, gazetteer=gazetteer, known=known)
     with Session(_WORKER["engine"]) as session:

@@ -99,3 +99,27 @@ def test_a_file_where_every_row_is_refused_exits_2(tmp_path: Path) -> None:
     summary = json.loads(out)  # blank rows are passed over; the title alone is no message
     assert code == 2 and summary["rejected"] == summary["received"] == 1
     assert summary["rejected_rows"] == [{"row": 3, "reason": "留言内容为空"}]
+
+
+def test_an_id_reused_for_other_content_is_refused_by_row_not_dropped(tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text("留言编号,留言详情\n"
+                     "1001,东湖路与学府路交叉口一下雨就积水，希望疏通排水管\n"
+                     "1002,柳岸路北段路灯连续一周不亮\n"
+                     "1002,柳岸路北段路灯连续一周不亮\n"
+                     "1002,金色家园7栋电梯停运三天无人维修\n", encoding="utf-8")
+    summary = json.loads(run("intake", str(first), "--json")[1])
+    assert summary["received"] == 4 and summary["known"] == 1  # row 4 repeats row 3
+    assert summary["rejected_rows"] == [{"row": 5, "reason": summary["rejected_rows"][0]["reason"]}]
+    assert "编号「1002」第 3 行已登记过，但内容不同" in summary["rejected_rows"][0]["reason"]
+    # Another platform's export numbering alike: refused by row, and with --channel it goes in.
+    other = tmp_path / "b.csv"
+    other.write_text("留言编号,留言详情\n1001,滨江花园旁工地夜间施工噪音扰民\n", encoding="utf-8")
+    code, out, _ = run("intake", str(other), "--json")
+    summary = json.loads(out)
+    assert code == 2 and summary["rejected_rows"][0]["row"] == 2
+    assert "台账中已登记过，但内容不同" in summary["rejected_rows"][0]["reason"]
+    assert "--channel" in summary["rejected_rows"][0]["reason"]
+    code, out, _ = run("intake", str(other), "--channel", "12345热线", "--json")
+    assert code == 0 and json.loads(out)["rejected"] == 0
+    assert len(json.loads(run("tickets", "list", "--json")[1])) == 3

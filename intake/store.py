@@ -510,9 +510,9 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
                 duplicate_of_id=bindparam("orig"), status=MessageStatus.DUPLICATE.value),
             links)
     insert_plain(session, MessageBand.__table__, [
-        {"message_id": message_id, "band": band, "value": value,
-         "day": epoch_day(prep.received_at)}
+        {"message_id": message_id, "band": band, "value": value, "day": day}
         for prep, message_id in zip(prepared, ids, strict=True)
+        for day in (epoch_day(prep.received_at),)
         for band, value in enumerate(prep.fp.bands[:BANDS])
     ])
     complainants = [

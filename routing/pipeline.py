@@ -48,7 +48,7 @@ from routing.router import UnitIndex, decide
 logger = logging.getLogger(__name__)
 
 ROUTER = T.Actor.system("router")
-CHUNK = 500
+CHUNK = 1000
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 A command is a slash (``/`` or the full-width ``／``), a name in Chinese or its ASCII alias,
 and arguments. Telegram's ``/ack@duban_bot`` form is accepted. The ticket number may be
-omitted when the message replies to a card; short numbers (``DB-2026-123``) are padded.
+omitted when the message replies to a card; short numbers (``DB-2026-123``) are padded, and
+one typed with full-width characters (``ＤＢ－２０２６－１２３``) is read as well. A space
+left out after the name (``/签收DB-2026-000123``) is tolerated.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ _HEAD = re.compile(r"^[/／]\s*([^\s@/／]+)(?:@\S+)?")
 TICKET_NUMBER = re.compile(r"^(?:DB)-(\d{4})-(\d{1,6})$", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"^(DB-\d{4}-\d{1,6})(?=\s|$)", re.IGNORECASE)
 TICKET_IN_TEXT = re.compile(r"\bDB-\d{4}-\d{1,6}\b", re.IGNORECASE)
+# full-width letters, digits and dashes (Chinese input methods) -> ASCII, one for one
+_NUMBER_CHARS = str.maketrans("ＤＢｄｂ０１２３４５６７８９－—–‐－", "DBdb0123456789-----")
+_NUMBER_LIKE = re.compile(r"^DB[-\d]", re.IGNORECASE)  # meant as a number, maybe mistyped
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +67,58 @@ def parse(text: str) -> Command | None:
         return None
     word = head.group(1)
     name = _BY_NAME.get(word) or _BY_NAME.get(word.lower())
+    rest = stripped[head.end():]
     if name is None:
-        return None
-    rest = stripped[head.end():].strip()
+        name, glued = _split_glued(word)
+        if name is None:
+            return None
+        rest = glued + rest
+    rest = rest.strip()
     number = None
-    lead = _LEADING_NUMBER.match(rest)
+    lead = _LEADING_NUMBER.match(rest.translate(_NUMBER_CHARS))
     if lead is not None:
         number = normalise_number(lead.group(1))
         rest = rest[lead.end():]
     return Command(name=name, number=number, args=rest.strip(), raw=stripped)
 
 
+def _split_glued(word: str) -> tuple[str | None, str]:
+    """``签收DB-2026-1`` -> (签收, DB-2026-1); ``回复已修复`` -> (回复, 已修复); else (None, "").
+
+    A Chinese name may be followed by anything; an ASCII alias only by a ticket number.
+    """
+    for known in sorted(_BY_NAME, key=len, reverse=True):
+        if len(known) < 2 or not word.lower().startswith(known) or len(word) == len(known):
+            continue  # a one-character name (我) glued to text is more likely another word
+        rest = word[len(known):]
+        if not known.isascii() or _NUMBER_LIKE.match(rest.translate(_NUMBER_CHARS)):
+            return _BY_NAME[known], rest
+    return None, ""
+
+
+def unknown_command(text: str) -> str | None:
+    """The name in a slash command duban does not know (``/qianshou``), else None.
+
+    A command addressed to another bot (``/start@other_bot``) is not ours to answer: None.
+    """
+    stripped = (text or "").strip()
+    head = _HEAD.match(stripped)
+    if head is None or "@" in head.group(0) or parse(stripped) is not None:
+        return None
+    return head.group(1)
+
+
+def bad_number(args: str) -> str | None:
+    """The first word of ``args`` when it looks meant as a ticket number but is not one."""
+    first = (args or "").split(maxsplit=1)[0] if (args or "").strip() else ""
+    if first and _NUMBER_LIKE.match(first.translate(_NUMBER_CHARS)):
+        return first
+    return None
+
+
 def normalise_number(text: str) -> str | None:
     """``db-2026-123`` -> ``DB-2026-000123``; None if ``text`` is not a ticket number."""
-    match = TICKET_NUMBER.match((text or "").strip())
+    match = TICKET_NUMBER.match((text or "").strip().translate(_NUMBER_CHARS))
     if match is None:
         return None
     return f"DB-{match.group(1)}-{int(match.group(2)):06d}"

@@ -43,7 +43,7 @@ def build_items(msg: IncomingMessage, person: Person) -> list:
 
     kind, body = source_of(msg.text)
     texts = [body.strip()] if msg.forwarded_from or msg.forwarded_at else split_pasted(body)
-    texts = [t for t in texts if t]
+    texts = [t for t in texts if _has_words(t)]
     items = []
     for index, text in enumerate(texts, start=1):
         has_limit, days = parse_instruction(text) if kind == SourceKind.INSTRUCTION else \
@@ -64,6 +64,11 @@ def build_items(msg: IncomingMessage, person: Person) -> list:
     return items
 
 
+def _has_words(text: str) -> bool:
+    """Anything to file: a letter, a digit or a Chinese character (not only 👍 or ``---``)."""
+    return any(ch.isalnum() for ch in text)
+
+
 def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> list[Reply]:
     """File the message; one answer per item (ticket, unit, deadline, confidence)."""
     try:
@@ -72,7 +77,7 @@ def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> l
         raise IntakeUnavailable(str(exc)) from exc
     items = build_items(msg, person)
     if not items:
-        return [Reply("【未登记】内容为空")]
+        return [Reply("【未登记】内容为空（没有文字），未立项")]
     summary = file_items(ctx, items)
     logger.info("intake chat %s:%s filed %d item(s): %d opened, %d triage, %d duplicates",
                 msg.platform, msg.chat_id, summary.received, summary.opened, summary.triage,

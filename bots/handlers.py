@@ -135,19 +135,47 @@ class Handlers:
             return self._refuse(msg, self._stranger_text(msg))
         if who.binding is None and not msg.private:
             return self._refuse(msg, self._unbound_text(msg))
+        if cmd is None and (unknown := commands.unknown_command(msg.text)) is not None:
+            # never filed as a citizen's message, never silently dropped
+            return _refused(f"没有「/{unknown}」这个命令，发送 /帮助 查看可用命令")
         if cmd is None:
             return self._plain(msg, who)
         return self._command(msg, who, cmd)
 
     def _command(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if cmd.name in NEEDS_TICKET and cmd.number is None:
+            bad = commands.bad_number(cmd.args)
+            if bad is not None:
+                return _refused(f"编号「{bad}」格式不对，应为 DB-年份-序号（序号至多六位），"
+                                "请核对后重发")
             number = self._number_from_context(msg)
             if number is None:
                 return _refused(f"请写明督办件编号（DB-年份-序号），例如 /{cmd.name} 编号，"
                                 "或直接回复督办卡片发送命令")
             cmd = Command(name=cmd.name, number=number, args=cmd.args, raw=cmd.raw)
-        handler = self._commands[cmd.name]
-        return handler(msg, who, cmd)
+        # A command waiting for its text (not a multi-part reply) ends when the sender moves
+        # on, or does it in full: the next chat message must not complete it after all.
+        waiting = self._waiting_prompt(msg) if cmd.name != "取消" else None
+        this = f"/{cmd.name} {cmd.number}"
+        if waiting is not None and waiting != this:
+            self._drop_draft(msg)
+        response = self._commands[cmd.name](msg, who, cmd)
+        if waiting is not None and waiting != this:
+            response.replies.append(Reply(f"（未完成的「{waiting}」已取消）", quote=False))
+        elif waiting == this and response.outcome == Outcome.DONE:
+            self._drop_draft(msg)
+        return response
+
+    def _waiting_prompt(self, msg: IncomingMessage) -> str | None:
+        with self.ctx.session() as session:
+            draft = state.get_draft(session, platform=msg.platform, chat_id=msg.chat_id,
+                                    account_id=msg.sender_id, now=self.ctx.now())
+            return None if draft is None or _is_reply_draft(draft.command) else draft.command
+
+    def _drop_draft(self, msg: IncomingMessage) -> None:
+        with self.ctx.session() as session:
+            state.drop_draft(session, platform=msg.platform, chat_id=msg.chat_id,
+                             account_id=msg.sender_id)
 
     def _number_from_context(self, msg: IncomingMessage) -> str | None:
         """The ticket named by replying to a card, or by the sender's open draft."""
@@ -318,10 +346,13 @@ class Handlers:
     def _extend(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if not cmd.args:
             return self._prompt(msg, who, cmd, "请发送：延期天数 理由，例如：3 需协调供电部门检修")
-        first, _, reason = cmd.args.partition(" ")
+        first, reason = [*cmd.args.split(maxsplit=1), ""][:2]
         days = commands.parse_int(first)
+        example = f"例如：/延期 {cmd.number} 3 需协调供电部门检修"
         if days is None:
-            return _refused(f"延期天数须为数字，例如：/延期 {cmd.number} 3 需协调供电部门检修")
+            return _refused(f"延期天数须为正整数（工作日），{example}")
+        if not reason.strip():
+            return _refused(f"请写明延期理由，{example}")
         return self._step(who, cmd, lambda ctx, actor: A.request_extension(
             ctx, cmd.number, days, reason.strip(), actor=actor))
 
@@ -335,7 +366,7 @@ class Handlers:
     # -- the supervisors' steps -----------------------------------------------------------------
 
     def _approve(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
-        first, _, rest = cmd.args.partition(" ")
+        first, rest = [*cmd.args.split(maxsplit=1), "", ""][:2]
         days = commands.parse_int(first) if first else None
         note = (rest if days is not None else cmd.args).strip() or None
         return self._step(who, cmd, lambda ctx, actor: A.decide_extension(
@@ -358,6 +389,9 @@ class Handlers:
             return _refused(usage)
         passed = words[0].lower() in PASS_WORDS
         note = words[2] if len(words) > 2 else None
+        if not passed and note is None:
+            return _refused(f"核查不通过须写明意见，例如：/核查 {cmd.number} 不通过 {score} "
+                            "未答复费用问题")
         return self._step(who, cmd, lambda ctx, actor: A.verify(
             ctx, cmd.number, passed=passed, score=score, actor=actor, note=note))
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from ledger import tickets as T
 from ledger.directory import find_unit
-from ledger.models import Ticket, TicketState
+from ledger.errors import BadInput
+from ledger.models import Reply, Ticket, TicketState
 from ledger.views import ticket_row
 from routing import notify
 from routing.context import RoutingContext
@@ -94,6 +95,9 @@ def acknowledge(ctx: RoutingContext, number: str, *, actor: T.Actor) -> StepResu
 def reply(ctx: RoutingContext, number: str, text: str, *, actor: T.Actor) -> StepResult:
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         first = ticket.state != TicketState.REPLIED
+        if not first and _last_reply_text(session, ticket) == text.strip():
+            T.check_allowed(ticket, "reply", actor)
+            return f"{ticket.number} 该反馈内容已记录，无需重复发送"  # sent twice: kept once
         event = T.reply(session, ticket, text, actor=actor, now=now)
         unit = notify.unit_name(session, ticket.unit_id)
         notify.write(
@@ -110,6 +114,13 @@ def reply(ctx: RoutingContext, number: str, text: str, *, actor: T.Actor) -> Ste
         return (f"{ticket.number} 已收到反馈" + ("，等待核查" if first else "（补充内容已记录）"))
 
     return _run(ctx, number, actor, step)
+
+
+def _last_reply_text(session: Session, ticket: Ticket) -> str | None:
+    last = session.exec(select(Reply.text).where(Reply.ticket_id == ticket.id)
+                        .where(Reply.round == ticket.reopen_count + 1)
+                        .order_by(col(Reply.id).desc())).first()
+    return last.strip() if last is not None else None
 
 
 def request_extension(
@@ -166,6 +177,11 @@ def decide_extension(
     note: str | None = None,
 ) -> StepResult:
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
+        asked = T.pending_extension(session, ticket)
+        if approve and days is not None and asked is not None and days > asked.days:
+            T.check_allowed(ticket, "approve_extension", actor)  # who may, before how many
+            raise BadInput(f"{ticket.number} 申请延期 {asked.days} 个工作日，批准天数不能多于"
+                           f"申请天数 (days={days} > {asked.days})")
         extension = T.decide_extension(session, ticket, approve=approve, actor=actor, now=now,
                                        rules=ctx.rules, days=days, note=note)
         if approve:

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 
 from bots.handlers import Handlers, ReportRequest
 from bots.messages import Outcome
-from ledger.models import Event, Reply, TicketState
+from ledger.models import Event, Reply, Ticket, TicketState
 from routing.context import RoutingContext
 from tests.bots.conftest import Desk
 from tests.helpers import make_ticket
@@ -143,7 +143,7 @@ def test_extension_asked_by_button_and_approved(desk: Desk) -> None:
     assert desk.press("zjj", "zjj-1", card, "申请延期") == Outcome.ANSWERED
     assert "延期天数 理由" in desk.last("zjj")
     assert desk.say("zjj", "zjj-1", f"/延期 {number} 几天 需协调") == Outcome.REFUSED
-    assert "延期天数须为数字" in desk.last("zjj")
+    assert "延期天数须为正整数" in desk.last("zjj")
     # the draft is still open: the next message completes the command
     assert desk.say("zjj", "zjj-1", "三天 需协调供电部门") == Outcome.DONE
     desk.deliver()
@@ -256,3 +256,72 @@ def test_whoami_and_help(desk: Desk) -> None:
     assert "刘洋（zjj-1） 住建局 经办人" in desk.last("zjj")
     assert desk.say("sup", "ducha1", "/帮助") == Outcome.ANSWERED
     assert "/核查" in desk.last("sup")
+
+
+def test_a_mistyped_command_is_answered_and_never_filed(desk: Desk) -> None:
+    number = open_ticket(desk.ctx)
+    assert desk.say("intake", "luru1", f"/fenban {number} 住建局") == Outcome.REFUSED
+    assert desk.last("intake") == "没有「/fenban」这个命令，发送 /帮助 查看可用命令"
+    assert desk.say("zjj", "zjj-1", f"/qianshou {number}") == Outcome.REFUSED
+    assert "/帮助" in desk.last("zjj")
+    with desk.ctx.session() as session:  # no ticket opened for the typo
+        assert session.exec(select(func.count()).select_from(Ticket)).one() == 1
+    # the space left out after the name, a full-width number: understood
+    assert desk.say("intake", "luru1", f"/分办{number} 住建局") == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", "/签收 " + number.replace("-", "－")) == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", "/回复 DB-2026-0000001 已修复") == Outcome.REFUSED
+    assert "编号「DB-2026-0000001」格式不对" in desk.last("zjj")
+    assert desk.ticket(number).state == TicketState.ACKNOWLEDGED
+
+
+def test_a_new_command_ends_a_command_waiting_for_its_text(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/退回 {number}") == Outcome.ANSWERED
+    assert desk.say("zjj", "zjj-1", f"/详情 {number}") == Outcome.ANSWERED
+    assert desk.last("zjj") == f"（未完成的「/退回 {number}」已取消）"
+    # the next chatter is chatter, not the reason of a 退回 given up
+    assert desk.say("zjj", "zjj-1", "好的，我先看看") == Outcome.IGNORED
+    assert desk.ticket(number).state == TicketState.ASSIGNED
+    # the same command given in full ends its prompt too: a note is written once
+    assert desk.say("zjj", "zjj-1", f"/备注 {number}") == Outcome.ANSWERED
+    assert desk.say("zjj", "zjj-1", f"/备注 {number} 已联系供电公司") == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", "收到") == Outcome.IGNORED
+    assert [a for a, _ in desk.events(number)].count("comment") == 1
+
+
+def test_approval_grants_at_most_the_days_asked(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/延期 {number} 5 需协调供电公司") == Outcome.DONE
+    due = desk.ticket(number).due_date
+    assert desk.say("sup", "ducha1", f"/批准延期 {number} 10") == Outcome.REFUSED
+    assert "批准天数不能多于申请天数" in desk.last("sup")
+    assert desk.ticket(number).due_date == due
+    assert desk.say("zjj", "zjj-1", f"/批准延期 {number} 10") == Outcome.REFUSED
+    assert "只有督查人员" in desk.last("zjj")  # who may, before how many
+    # a full-width space between the days and the note
+    assert desk.say("sup", "ducha1", f"/批准延期 {number} ３　同意三天") == Outcome.DONE
+    assert "延期 3 个工作日" in desk.last("sup")
+
+
+def test_the_same_reply_sent_twice_is_recorded_once(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/办结 {number} 已更换灯具") == Outcome.DONE
+    assert desk.say("zjj", "zjj-1", f"/办结 {number} 已更换灯具") == Outcome.DONE
+    assert "无需重复发送" in desk.last("zjj")
+    assert desk.say("zjj", "zjj-1", f"/回复 {number} 补充：费用由财政承担") == Outcome.DONE
+    with desk.ctx.session() as session:
+        assert session.exec(select(Reply.text).order_by(Reply.id)).all() == [
+            "已更换灯具", "补充：费用由财政承担"]
+    assert desk.deliver() == 2  # the supervisors got each part once
+
+
+def test_missing_reason_or_opinion_says_what_to_write(desk: Desk) -> None:
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/延期 {number} 3") == Outcome.REFUSED
+    assert desk.last("zjj") == f"请写明延期理由，例如：/延期 {number} 3 需协调供电部门检修"
+    assert desk.say("zjj", "zjj-1", f"/延期 {number} -3 需协调") == Outcome.REFUSED
+    assert "须为正整数" in desk.last("zjj")
+    assert desk.say("zjj", "zjj-1", f"/回复 {number} 已修复") == Outcome.DONE
+    assert desk.say("sup", "ducha1", f"/核查 {number} 不合格 2") == Outcome.REFUSED
+    assert desk.last("sup").startswith("核查不通过须写明意见")
+    assert desk.ticket(number).state == TicketState.REPLIED

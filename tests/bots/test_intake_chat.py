@@ -116,3 +116,14 @@ def test_only_intake_staff_file(desk: Desk) -> None:
     assert desk.say("intake", "u-stranger", "东湖路路灯不亮") == Outcome.REFUSED
     with desk.ctx.session() as session:
         assert session.exec(select(func.count()).select_from(Message)).one() == 0
+
+
+def test_a_paste_without_words_is_not_filed(desk: Desk) -> None:
+    """👍 in the intake chat opens no ticket, and 😀 is no duplicate of *_[]."""
+    for text in ("👍", "😀😀😀", "*_[]<>&", "---\n\n---"):
+        assert desk.say("intake", "luru1", text) == Outcome.DONE
+        assert desk.last("intake").startswith("【未登记】内容为空")
+    assert desk.say("intake", "luru1", "东湖路路灯不亮\n---\n👍") == Outcome.DONE
+    assert len(desk.texts("intake")) == 5  # one answer: one item filed
+    with desk.ctx.session() as session:
+        assert session.exec(select(Message.text)).all() == ["东湖路路灯不亮"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.commands import first_number, parse, parse_int
+from bots.commands import bad_number, first_number, parse, parse_int, unknown_command
 from bots.handlers import polite
 from bots.text import escape_html, escape_markdown_v2, length, split_text
 
@@ -19,6 +19,11 @@ from bots.text import escape_html, escape_markdown_v2, length, split_text
     ("/核查 DB-2026-000001 不通过 2 未附照片", "核查", "DB-2026-000001", "不通过 2 未附照片"),
     ("/start ABCD2345", "帮助", None, "ABCD2345"),
     ("/交办 DB-2026-000002 住建局", "分办", "DB-2026-000002", "住建局"),
+    # typed with a Chinese input method: full-width number, or no space after the name
+    ("/签收 ＤＢ－２０２６－１２３", "签收", "DB-2026-000123", ""),
+    ("/分办DB-2026-000002 住建局", "分办", "DB-2026-000002", "住建局"),
+    ("/ackdb-2026-5", "签收", "DB-2026-000005", ""),
+    ("/回复已修复", "回复", None, "已修复"),
 ])
 def test_parse(text: str, name: str, number: str | None, args: str) -> None:
     cmd = parse(text)
@@ -28,6 +33,17 @@ def test_parse(text: str, name: str, number: str | None, args: str) -> None:
 @pytest.mark.parametrize("text", ["你好", "/unknown x", "", "DB-2026-000001 /签收", "/"])
 def test_not_commands(text: str) -> None:
     assert parse(text) is None
+
+
+def test_unknown_commands_and_mistyped_numbers() -> None:
+    assert unknown_command("/fenban DB-2026-000001 住建局") == "fenban"
+    assert unknown_command("/listing") == "listing"
+    assert unknown_command("/start@other_bot") is None  # another bot's
+    assert unknown_command("/签收 DB-2026-000001") is None
+    assert unknown_command("东湖路路灯不亮") is None
+    assert bad_number("DB-2026-0000001 已修复") == "DB-2026-0000001"
+    assert bad_number("DB2026-1") == "DB2026-1"
+    assert bad_number("已修复") is None and bad_number("") is None
 
 
 def test_numbers() -> None:

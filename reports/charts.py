@@ -152,6 +152,7 @@ def weekly_trend(
         counts.bar(positions, list(received), color=GREY, alpha=0.45, label="收件（件）")
         counts.set_ylabel("收件（件）")
         counts.yaxis.set_major_locator(MaxNLocator(integer=True))
+        counts.set_ylim(0, max(1.0, counts.get_ylim()[1]))  # no negative counts when all are 0
         counts.set_xticks(positions, [week.split("-")[-1] for week in weeks], fontsize=9)
         counts.set_xlabel(f"ISO 周（{weeks[0]} 至 {weeks[-1]}）" if weeks else "ISO 周")
         rates = counts.twinx()

@@ -24,6 +24,7 @@ from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, Event, Message, SourceKind, Ticket, TicketState, Unit
 from ledger.policy import RankingPolicy
 from ledger.views import OWING_STATES
+from reports.errors import BadPeriod
 from reports.periods import Period
 
 BY_UNIT, BY_SOURCE, OVERALL = "unit", "source", "overall"
@@ -184,6 +185,10 @@ def cutoff_of(period: Period, *, now: datetime, rules: DeadlineRules) -> datetim
     """``min(now, end of period)``: the report sees what happened strictly before it."""
     if now.tzinfo is None:
         raise ValueError("naive datetime: pass a timezone-aware now")
+    if now < period.start(rules.tz):
+        # Before its start a period has no figures; the stock (超期未反馈) would be today's.
+        raise BadPeriod(f"{period.key} 尚未开始（{period.first:%Y-%m-%d} 起），还没有可统计的数据 "
+                        f"(the period has not started yet)")
     return min(now, period.end(rules.tz))
 
 

@@ -11,6 +11,9 @@ from reports.errors import BadPeriod
 
 WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+# Years a report may name: the trend looks back up to two years and the end of a period is
+# the day after it, so years near 1 or 9999 would overflow ``date``.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ def parse_week(text: str) -> Period:
     if not match:
         raise BadPeriod(f"--week: 「{text}」不是 ISO 周，请写成 2026-W47 (not an ISO week)")
     year, week = int(match[1]), int(match[2])
+    _check_year(year, "--week", text)
     try:
         first = date.fromisocalendar(year, week, 1)
     except ValueError:
@@ -75,7 +79,14 @@ def parse_month(text: str) -> Period:
     match = MONTH_RE.match((text or "").strip())
     if not match or not 1 <= int(match[2]) <= 12:
         raise BadPeriod(f"--month: 「{text}」不是月份，请写成 2026-11 (not a month)")
+    _check_year(int(match[1]), "--month", text)
     return month_of(date(int(match[1]), int(match[2]), 1))
+
+
+def _check_year(year: int, option: str, text: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise BadPeriod(f"{option}: 「{text}」的年份须在 {MIN_YEAR}–{MAX_YEAR} 之间 "
+                        f"(year out of range)")
 
 
 def last_complete_week(now: datetime, tz: ZoneInfo) -> Period:

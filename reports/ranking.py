@@ -20,6 +20,9 @@ from reports.figures import Figures, FigureTable
 from reports.periods import Period
 
 RED, YELLOW = "红旗", "黄旗"
+# Scores are compared at this many decimals: equal scores reached by different sums
+# (0.3 x 76.67 + 3.5 and 9 + 17.5, both 26.5) differ in a float's last bits; they tie.
+SCORE_PLACES = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,8 @@ def rank_units(
 
     ranked = sorted(
         (c for c in candidates if c[4] is None),
-        key=lambda c: (-c[3], -(c[0].on_time_rate or 0.0), c[0].overdue_open, c[0].key),
+        key=lambda c: (-round(c[3], SCORE_PLACES), -(c[0].on_time_rate or 0.0),
+                       c[0].overdue_open, c[0].key),
     )
     red = min(policy.red_flags, len(ranked))
     yellow = min(policy.yellow_flags, len(ranked) - red)

@@ -380,6 +380,13 @@ def _xlsx_value(value: Any, kind: str, tz: ZoneInfo) -> Any:
     return value
 
 
+def _keep_text(cell) -> None:
+    """Text stays text: openpyxl stores a string starting with "=" as a formula, so a title
+    like "=== 紧急 ===" would be a broken formula (and "=HYPERLINK(…)" a live one)."""
+    if isinstance(cell.value, str) and cell.value.startswith("="):
+        cell.data_type = "s"
+
+
 def _sheet(book, title: str, columns: Sequence[Column], items: Sequence[Any], tz: ZoneInfo,
            *, first: str | None = None) -> None:
     from openpyxl.styles import Font
@@ -392,6 +399,8 @@ def _sheet(book, title: str, columns: Sequence[Column], items: Sequence[Any], tz
         cell.font = Font(bold=True)
     for item in items:
         sheet.append([_xlsx_value(getattr(item, c.field), c.kind, tz) for c in columns])
+        for cell in sheet[sheet.max_row]:
+            _keep_text(cell)
     for index, column in enumerate(columns, start=1):
         fmt = XLSX_FORMATS.get(column.kind)
         if fmt:
@@ -427,6 +436,9 @@ def write_xlsx(report: Report, path: Path) -> Path:
         fmt = XLSX_FORMATS.get(column.kind)
         if fmt:
             overview.cell(overview.max_row, 2).number_format = fmt
+    if not weekly:  # flags and 问责提示, as the Markdown states them
+        for line in ranking_summary(report):
+            overview.append(["排名说明", line])
     overview.column_dimensions["A"].width = 18
     overview.column_dimensions["B"].width = 18
     if not weekly:
@@ -537,6 +549,9 @@ def write_report(
     fmt = (fmt or out.suffix.lstrip(".") or "md").lower()
     if fmt not in FORMATS:
         raise RenderError(f"--format: 不支持「{fmt}」，可选 {', '.join(FORMATS)}")
+    if out.is_dir():  # before the charts, so a refused report leaves nothing behind
+        raise RenderError(f"{out}: 是目录，请给出文件名，如 {out / f'report.{fmt}'} "
+                          "(a folder, not a file)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         chart_paths = (list(charts_done) if charts_done is not None
@@ -599,8 +614,8 @@ def export_tickets_csv(
 
     count = 0
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("w", encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise RenderError(f"{path}: 无法写入 (cannot write): {exc}") from exc

@@ -43,6 +43,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -271,7 +272,7 @@ class TelegramAdapter:
             if update.callback_query is not None:
                 await self._on_callback(update)
                 return
-            msg = translate_message(update.message)
+            msg = translate_message(update.message, bot_username=self.app.bot.username)
         except Exception:  # a shape we do not know: log it, never block the updates behind
             logger.exception("telegram update %s could not be read; skipped", update.update_id)
             return
@@ -364,9 +365,17 @@ class TelegramAdapter:
         return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
-def translate_message(message: Message | None) -> IncomingMessage | None:
-    """A Telegram message as an :class:`IncomingMessage`; None for what the bot ignores."""
+_ADDRESSED = re.compile(r"^\s*[/／][^\s@/／]+@(\w+)")
+
+
+def translate_message(message: Message | None, *, bot_username: str | None = None
+                      ) -> IncomingMessage | None:
+    """A Telegram message as an :class:`IncomingMessage`; None for what the bot ignores
+    (among them a command addressed to another bot in the group: ``/help@other_bot``)."""
     if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    addressed = _ADDRESSED.match(message.text or "")
+    if addressed and bot_username and addressed[1].lower() != bot_username.lower():
         return None
     if message.migrate_to_chat_id:
         logger.warning("telegram chat %s became %s: bind the new id (duban bind)",

@@ -214,6 +214,22 @@ def test_another_unit_and_a_stranger_are_refused(world_ctx: RoutingContext,
     run(scenario)
 
 
+def test_a_command_for_another_bot_in_the_group_is_left_alone(world_ctx: RoutingContext,
+                                                             clock: Clock) -> None:
+    ctx = world_ctx
+
+    async def scenario(api: FakeBotAPI) -> None:
+        w = World(api, clock)
+        async with telegram_bot(ctx, api):
+            w.say("zjj", "zjj-1", "/help@other_bot")
+            w.say("zjj", "zjj-1", "/帮助@duban_test_bot")
+            await api.wait_for(lambda: w.texts("zjj"))
+            await asyncio.sleep(0.3)  # time for a second answer, if one were coming
+            assert len(w.texts("zjj")) == 1 and "/签收" in w.texts("zjj")[0]
+
+    run(scenario)
+
+
 def test_restart_neither_repeats_nor_skips_an_update(world_ctx: RoutingContext,
                                                      clock: Clock) -> None:
     ctx = world_ctx

@@ -58,6 +58,7 @@ from ledger.models import (
     ChatDelivery,
     Notification,
     Ticket,
+    TicketState,
 )
 from routing.context import RoutingContext
 
@@ -65,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 QUEUED, UNBOUND = "queued", "unbound"  # notification states besides pending / sent / failed
+OUTDATED = "outdated"  # a reminder the ticket has moved past before it could be sent
+REMINDER_KINDS = frozenset({"reminder", "overdue", "triage-overdue"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,12 @@ class Outbox:
                   now: datetime) -> int:
         row = session.get(Notification, notification_id)
         if row is None or row.status != PENDING:
+            return 0
+        if outdated(session, row):
+            row.status = OUTDATED
+            session.add(row)
+            logger.info("notification %s (%s, ticket %s) outdated before it was sent: dropped",
+                        row.id, row.kind, row.ticket_id)
             return 0
         chats = targets(session, row, platforms)
         for platform, chat_id in chats:
@@ -350,6 +359,23 @@ def targets(session: Session, note: Notification, platforms: list[str]
         logger.warning("notification %s: unknown audience %r", note.id, note.audience)
         return []
     return sorted(set(session.exec(query).all()))
+
+
+def outdated(session: Session, row: Notification) -> bool:
+    """A reminder whose ticket has moved on since it was written (the bot was away, say):
+    replied, returned, re-assigned to another unit or given a new deadline by an extension.
+    Sent late it would tell a unit its answered ticket is overdue."""
+    if row.kind not in REMINDER_KINDS or row.ticket_id is None:
+        return False
+    from routing.reminders import DESK_OWES, UNIT_OWES
+
+    ticket = session.get(Ticket, row.ticket_id)
+    if ticket is None:
+        return True
+    if row.kind == "triage-overdue":
+        return TicketState(ticket.state) not in DESK_OWES
+    return (TicketState(ticket.state) not in UNIT_OWES or ticket.unit_id != row.unit_id
+            or f":{ticket.due_date.isoformat()}" not in row.dedupe_key)
 
 
 def _settle(session: Session, notification_id: int) -> None:

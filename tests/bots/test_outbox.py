@@ -26,11 +26,11 @@ SECRET = "市民王某某反映：东湖路12号楼下井盖丢失"
 
 def notify(ctx: RoutingContext, key: str, *, audience: str = "unit", unit: str | None = "zjj",
            text: str = SECRET, person: str | None = None, ticket_id: int | None = None,
-           not_before=None, payload: dict | None = None) -> int:
+           not_before=None, payload: dict | None = None, kind: str = "notice") -> int:
     with ctx.session() as session:
         unit_id = find_unit(session, unit).id if unit else None
         person_id = get_person(session, person).id if person else None
-        row = Notification(dedupe_key=key, kind="reminder", audience=audience, unit_id=unit_id,
+        row = Notification(dedupe_key=key, kind=kind, audience=audience, unit_id=unit_id,
                            person_id=person_id, ticket_id=ticket_id, text=text,
                            payload=payload or {}, created_at=ctx.now(),
                            not_before=not_before or ctx.now())
@@ -166,6 +166,33 @@ def test_a_permanent_failure_is_recorded_and_can_be_retried(
         assert requeue_failed(session, now=ctx.now()) == 1
     assert desk.deliver() == 1 and desk.texts("zjj") == [SECRET]
     assert status_of(ctx, note) == "sent"
+
+
+def test_a_reminder_the_ticket_has_moved_past_is_not_sent(desk: Desk,
+                                                          ctx: RoutingContext) -> None:
+    """The bot was away; meanwhile the unit replied, or an extension moved the deadline."""
+    from ledger import tickets as T
+
+    admin = T.Actor.system("test")
+    with ctx.session() as session:
+        replied = make_ticket(session, ctx.rules, now=ctx.now(), text="东湖路井盖丢失")
+        extended = make_ticket(session, ctx.rules, now=ctx.now(), text="学府路路灯不亮")
+        for ticket in (replied, extended):
+            T.assign(session, ticket, find_unit(session, "zjj"), actor=admin, now=ctx.now(),
+                     routed_by="manual")
+        T.reply(session, replied, "已补装井盖", actor=admin, now=ctx.now())
+        ids = {name: (t.id, t.due_date.isoformat()) for name, t in
+               (("replied", replied), ("extended", extended))}
+    late = notify(ctx, f"overdue:{ids['replied'][0]}:{ids['replied'][1]}:2026-11-30",
+                  kind="overdue", ticket_id=ids["replied"][0], text="【超期催办】已答复的件")
+    old_deadline = notify(ctx, f"due:{ids['extended'][0]}:2026-01-05", kind="reminder",
+                          ticket_id=ids["extended"][0], text="【今日到期】旧的时限")
+    current = notify(ctx, f"due:{ids['extended'][0]}:{ids['extended'][1]}", kind="reminder",
+                     ticket_id=ids["extended"][0], text="【今日到期】现在的时限")
+    desk.deliver()
+    assert desk.texts("zjj") == ["【今日到期】现在的时限"]
+    assert [status_of(ctx, n) for n in (late, old_deadline, current)] == [
+        "outdated", "outdated", "sent"]
 
 
 def test_a_long_text_goes_in_numbered_parts_and_resumes(desk: Desk, ctx: RoutingContext,

@@ -50,24 +50,37 @@ def scheduler(
     once: Annotated[bool, typer.Option(help="只运行一次 (one tick, then exit)")] = False,
 ) -> None:
     rt = runtime(ctx)
-    while True:
+    if once:
         tick(rt, interval=interval)
-        if once:
-            return
+        return
+    while True:
+        try:
+            tick(rt, interval=interval)
+        except Exception:  # the database away for a moment: the next tick tries again
+            logger.exception("scheduler tick failed; the next one in %d s", interval)
         time.sleep(interval)
 
 
 def tick(rt: Runtime, *, interval: int = 60) -> dict[str, object]:
-    """One scheduler tick. With Redis, one tick per interval across all schedulers."""
+    """One scheduler tick. With Redis, one tick per interval across all schedulers; with
+    Redis unreachable, this scheduler sweeps and reminds itself (both are idempotent)."""
+    from redis.exceptions import RedisError
+
     queue = rt.queue()
     result: dict[str, object] = {}
     if queue is not None:
-        if not queue.connection.set("duban:scheduler:tick", "1", nx=True, ex=max(interval - 1, 1)):
-            return {"skipped": "another scheduler ticked"}
-        queue.enqueue("routing.jobs.sweep", job_timeout=600, result_ttl=600)
-        queue.enqueue("routing.jobs.send_reminders", job_timeout=600, result_ttl=600)
-        result["enqueued"] = ["sweep", "send_reminders"]
-    else:
+        try:
+            if not queue.connection.set("duban:scheduler:tick", "1", nx=True,
+                                        ex=max(interval - 1, 1)):
+                return {"skipped": "another scheduler ticked"}
+            queue.enqueue("routing.jobs.sweep", job_timeout=600, result_ttl=600)
+            queue.enqueue("routing.jobs.send_reminders", job_timeout=600, result_ttl=600)
+            result["enqueued"] = ["sweep", "send_reminders"]
+        except RedisError as exc:
+            logger.warning("Redis unavailable (%s): reminders run in the scheduler itself", exc)
+            result["redis_unavailable"] = str(exc)
+            queue = None
+    if queue is None:
         from routing.reminders import run_reminders
         from routing.sweeper import sweep as run_sweep
 

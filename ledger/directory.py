@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from ledger.errors import BadInput, NotFound
-from ledger.models import Person, Role, Unit
+from ledger.models import Person, Role, Ticket, TicketState, Unit
 
 UNIT_KINDS = {"department", "street", "desk"}
 
@@ -21,6 +22,12 @@ class LoadResult:
     units_updated: int
     people_created: int
     people_updated: int
+    # Units and people in the ledger but no longer in the file: kept (their tickets and
+    # history refer to them), marked inactive.
+    units_deactivated: int = 0
+    people_deactivated: int = 0
+    # Inactive units that still hold unfinished tickets: code -> how many (to be reassigned).
+    open_at_inactive: dict[str, int] = field(default_factory=dict)
 
 
 def read_directory(path: Path) -> dict[str, Any]:
@@ -29,60 +36,109 @@ def read_directory(path: Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise BadInput(f"{path}: {exc}") from exc
-    units = document.get("units") or []
-    people = document.get("people") or []
+    if not isinstance(document, dict):
+        raise BadInput(f"{path}: 须为含 units 和 people 的映射 (expected a mapping)")
+    units = _entries(document, "units", path)
+    people = _entries(document, "people", path)
     codes: set[str] = set()
+    names: dict[str, int] = {}
     for index, entry in enumerate(units):
         where = f"{path}: units[{index}]"
         for key in ("code", "name", "short"):
             if not str(entry.get(key) or "").strip():
-                raise BadInput(f"{where}: '{key}' is required")
+                raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
+            entry[key] = str(entry[key]).strip()
         if entry["code"] in codes:
-            raise BadInput(f"{where}: duplicate code {entry['code']!r}")
+            raise BadInput(f"{where}: 单位代码 {entry['code']!r} 重复 (duplicate code)")
+        if entry["name"] in names:
+            raise BadInput(f"{where}: 全称「{entry['name']}」与 units[{names[entry['name']]}]"
+                           f" 重复 (duplicate name)")
         if entry.get("kind", "department") not in UNIT_KINDS:
-            raise BadInput(f"{where}: kind must be one of {sorted(UNIT_KINDS)}")
+            raise BadInput(f"{where}: kind 须为 {sorted(UNIT_KINDS)} 之一")
+        if not isinstance(entry.get("aliases") or [], list):
+            raise BadInput(f"{where}: aliases 须为列表 (aliases must be a list)")
         codes.add(entry["code"])
+        names[entry["name"]] = index
     for index, entry in enumerate(units):
         parent = entry.get("parent")
-        if parent and parent not in codes:
-            raise BadInput(f"{path}: units[{index}]: unknown parent {parent!r}")
+        if parent and str(parent) not in codes:
+            raise BadInput(f"{path}: units[{index}]: 上级单位 {parent!r} 不在名册中"
+                           f" (unknown parent)")
     valid_roles = {role.value for role in Role}
+    people_codes: set[str] = set()
     for index, entry in enumerate(people):
         where = f"{path}: people[{index}]"
         for key in ("code", "name"):
             if not str(entry.get(key) or "").strip():
-                raise BadInput(f"{where}: '{key}' is required")
-        bad = set(entry.get("roles") or []) - valid_roles
+                raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
+            entry[key] = str(entry[key]).strip()
+        if entry["code"] in people_codes:
+            raise BadInput(f"{where}: 人员编号 {entry['code']!r} 重复 (duplicate code)")
+        people_codes.add(entry["code"])
+        roles = entry.get("roles") or []
+        if not isinstance(roles, list):
+            raise BadInput(f"{where}: roles 须为列表，如 [member] (roles must be a list)")
+        bad = {str(role) for role in roles} - valid_roles
         if bad:
-            raise BadInput(f"{where}: unknown roles {sorted(bad)} (use {sorted(valid_roles)})")
-        if entry.get("unit") and entry["unit"] not in codes:
-            raise BadInput(f"{where}: unknown unit {entry['unit']!r}")
+            raise BadInput(f"{where}: 未知角色 {sorted(bad)} (use {sorted(valid_roles)})")
+        if entry.get("unit") and str(entry["unit"]) not in codes:
+            raise BadInput(f"{where}: 单位 {entry['unit']!r} 不在名册中 (unknown unit)")
     return document
 
 
+def _entries(document: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    entries = document.get(key) or []
+    if not isinstance(entries, list):
+        raise BadInput(f"{path}: {key} 须为列表 ({key} must be a list)")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise BadInput(f"{path}: {key}[{index}]: 须为映射，如 {{code: …, name: …}}"
+                           f" (expected a mapping)")
+    return entries
+
+
 def load_directory(session: Session, path: Path) -> LoadResult:
-    """Create or update units and people from ``path`` (matched by ``code``); idempotent."""
+    """Create or update units and people from ``path`` (matched by ``code``); idempotent.
+
+    The file is the whole directory: a unit or person left out of it is kept (tickets and
+    events refer to it) but marked inactive, so a person removed from the file can no
+    longer act. A unit's code is its stable identity and cannot be changed here.
+    """
     document = read_directory(path)
+    entries = document.get("units") or []
     by_code = {unit.code: unit for unit in session.exec(select(Unit))}
+    listed = {entry["code"] for entry in entries}
+    _check_names_free(entries, by_code, listed, path)
     created = updated = 0
-    for entry in document.get("units") or []:
+    renamed = []
+    for entry in entries:
+        unit = by_code.get(entry["code"])
+        if unit is None:
+            continue
+        updated += 1
+        if unit.name != entry["name"]:  # free the old name first: names may be swapped
+            unit.name = f"~renaming~{unit.code}"
+            session.add(unit)
+            renamed.append(unit)
+    if renamed:
+        session.flush()
+    for entry in entries:
         unit = by_code.get(entry["code"])
         if unit is None:
             unit = Unit(code=entry["code"], name=entry["name"], short_name=entry["short"])
             by_code[unit.code] = unit
             created += 1
-        else:
-            updated += 1
         unit.name = entry["name"]
         unit.short_name = entry["short"]
-        unit.aliases = list(entry.get("aliases") or [])
+        unit.aliases = [str(alias) for alias in entry.get("aliases") or []]
         unit.kind = entry.get("kind", "department")
         unit.active = bool(entry.get("active", True))
         session.add(unit)
+    units_deactivated = _deactivate(session, [u for c, u in by_code.items() if c not in listed])
     session.flush()
-    for entry in document.get("units") or []:
+    for entry in entries:
         parent = entry.get("parent")
-        by_code[entry["code"]].parent_id = by_code[parent].id if parent else None
+        by_code[entry["code"]].parent_id = by_code[str(parent)].id if parent else None
     people_by_code = {person.code: person for person in session.exec(select(Person))}
     p_created = p_updated = 0
     for entry in document.get("people") or []:
@@ -93,12 +149,50 @@ def load_directory(session: Session, path: Path) -> LoadResult:
         else:
             p_updated += 1
         person.name = entry["name"]
-        person.roles = list(entry.get("roles") or [])
-        person.unit_id = by_code[entry["unit"]].id if entry.get("unit") else None
+        person.roles = [str(role) for role in entry.get("roles") or []]
+        person.unit_id = by_code[str(entry["unit"])].id if entry.get("unit") else None
         person.active = bool(entry.get("active", True))
         session.add(person)
+    in_file = {entry["code"] for entry in document.get("people") or []}
+    people_deactivated = _deactivate(
+        session, [p for c, p in people_by_code.items() if c not in in_file])
     session.flush()
-    return LoadResult(created, updated, p_created, p_updated)
+    return LoadResult(created, updated, p_created, p_updated, units_deactivated,
+                      people_deactivated, _open_at_inactive(session))
+
+
+def _check_names_free(entries: list[dict[str, Any]], by_code: dict[str, Unit],
+                      listed: set[str], path: Path) -> None:
+    """A full name still held by a unit left out of the file: its code was changed."""
+    held = {unit.name: unit for code, unit in by_code.items() if code not in listed}
+    for index, entry in enumerate(entries):
+        other = held.get(entry["name"])
+        if other is not None:
+            raise BadInput(
+                f"{path}: units[{index}]: 全称「{entry['name']}」已属于单位 {other.code}，"
+                f"单位代码不能更改，请保留代码 {other.code} (unit codes are permanent)")
+
+
+def _deactivate(session: Session, rows: list[Any]) -> int:
+    count = 0
+    for row in rows:
+        if row.active:
+            row.active = False
+            session.add(row)
+            count += 1
+    return count
+
+
+def _open_at_inactive(session: Session) -> dict[str, int]:
+    done = (TicketState.VERIFIED.value, TicketState.ARCHIVED.value)
+    rows = session.exec(
+        select(Unit.code, func.count(col(Ticket.id)))
+        .join(Ticket, col(Ticket.unit_id) == col(Unit.id))
+        .where(Unit.active == False)  # noqa: E712 (SQL expression)
+        .where(col(Ticket.state).not_in(done))
+        .group_by(Unit.code)
+    ).all()
+    return {code: count for code, count in rows}
 
 
 def list_units(session: Session, *, active_only: bool = False) -> list[Unit]:
@@ -109,30 +203,54 @@ def list_units(session: Session, *, active_only: bool = False) -> list[Unit]:
 
 
 def find_unit(session: Session, name: str) -> Unit:
-    """A unit by code, full name, short name or alias (exact, then unique substring)."""
+    """A unit by code, full name, short name or alias (exact, then unique substring).
+
+    Codes match in any case. When several units match, the active ones win (a unit left
+    out of ``units.yaml`` may share an alias with its successor).
+    """
     key = (name or "").strip()
     if not key:
         raise BadInput("单位名称不能为空 (unit name is required)")
     units = list_units(session)
-    for unit in units:
-        if key in (unit.code, unit.name, unit.short_name, *unit.aliases):
-            return unit
+    exact = [unit for unit in units
+             if key in (unit.name, unit.short_name, *unit.aliases)
+             or key.casefold() == unit.code.casefold()]
+    found = _one(exact, key)
+    if found is not None:
+        return found
     partial = [
         unit for unit in units
         if any(key in candidate for candidate in (unit.name, unit.short_name, *unit.aliases))
     ]
-    if len(partial) == 1:
-        return partial[0]
-    if partial:
-        names = "、".join(unit.short_name for unit in partial)
+    found = _one(partial, key)
+    if found is not None:
+        return found
+    names = {candidate: unit for unit in units if unit.active
+             for candidate in (unit.name, unit.short_name, *unit.aliases)}
+    close = {names[c].short_name: None for c in difflib.get_close_matches(key, names, 3, 0.5)}
+    hint = f"，您是否要找：{'、'.join(close)}" if close else ""
+    raise NotFound(f"找不到单位「{key}」{hint} (no unit {key!r})")
+
+
+def _one(units: list[Unit], key: str) -> Unit | None:
+    """The one unit meant, the active one among several, or ``None`` when there is none."""
+    if len(units) > 1:
+        units = [unit for unit in units if unit.active] or units
+    if len(units) == 1:
+        return units[0]
+    if units:
+        names = "、".join(unit.short_name for unit in units)
         raise BadInput(f"「{key}」对应多个单位：{names}，请写全称 (ambiguous unit name)")
-    raise NotFound(f"找不到单位「{key}」 (no unit {key!r})")
+    return None
 
 
 def get_person(session: Session, code: str) -> Person:
-    person = session.exec(select(Person).where(Person.code == code)).first()
+    key = (code or "").strip()
+    if not key:
+        raise BadInput("人员编号不能为空 (person code is required)")
+    person = session.exec(select(Person).where(Person.code == key)).first()
     if person is None:
-        raise NotFound(f"找不到人员「{code}」 (no person {code!r})")
+        raise NotFound(f"找不到人员「{key}」 (no person {key!r})")
     return person
 
 

@@ -534,6 +534,8 @@ def get_ticket(session: Session, number_or_id: str | int, *, for_update: bool = 
     """A ticket by number (``DB-2026-000123``, case-insensitive) or numeric id."""
     query = select(Ticket)
     key = str(number_or_id).strip()
+    if not key:
+        raise BadInput("督办件编号不能为空，如 DB-2026-000123 (ticket number is required)")
     if key.isdigit():
         query = query.where(Ticket.id == int(key))
     else:

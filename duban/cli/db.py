@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from duban.cli.common import JsonOpt, emit_json, runtime, say
+from duban.cli.common import JsonOpt, bad_input, emit_json, runtime, say
 from ledger import schema
 from ledger.directory import load_directory
 
@@ -41,6 +41,9 @@ def init(
         "units_updated": loaded.units_updated,
         "people_created": loaded.people_created,
         "people_updated": loaded.people_updated,
+        "units_deactivated": loaded.units_deactivated,
+        "people_deactivated": loaded.people_deactivated,
+        "open_at_inactive_units": loaded.open_at_inactive,
     }
     if json:
         emit_json(result)
@@ -48,6 +51,12 @@ def init(
     say(f"台账已就绪: {result['database']} (结构版本 {revision})")
     say(f"单位: 新增 {loaded.units_created}, 更新 {loaded.units_updated}; "
         f"人员: 新增 {loaded.people_created}, 更新 {loaded.people_updated}")
+    if loaded.units_deactivated or loaded.people_deactivated:
+        say(f"名册中已没有的: 停用单位 {loaded.units_deactivated}, "
+            f"停用人员 {loaded.people_deactivated} (记录保留)")
+    for code, count in loaded.open_at_inactive.items():
+        say(f"注意: 已停用的单位 {code} 仍有 {count} 件未办结，请改派 "
+            f"(duban tickets list --unit {code} --open)")
 
 
 def upgrade(
@@ -55,6 +64,9 @@ def upgrade(
     revision: Annotated[str, typer.Option(help="目标版本 (target revision)")] = "head",
     json: JsonOpt = False,
 ) -> None:
+    if revision != "head" and revision not in schema.revisions():
+        known = "、".join(["head", *schema.revisions()])
+        bad_input(f"--revision: 未知版本「{revision}」，可选：{known}")
     rt = runtime(ctx)
     before = schema.current_revision(rt.engine)
     after = schema.upgrade(rt.engine, revision)

@@ -49,4 +49,5 @@ def people_list(ctx: typer.Context, json: JsonOpt = False) -> None:
         return
     for row in rows:
         roles = "、".join(ROLE_LABELS[Role(r)] for r in row["roles"])
-        say(f"{row['code']:<8} {row['name']:<4} {row['unit'] or '-':<6} {roles}")
+        mark = "" if row["active"] else " (停用)"
+        say(f"{row['code']:<8} {row['name']:<4} {row['unit'] or '-':<6} {roles}{mark}")

@@ -54,6 +54,8 @@ def intake(
     if (file is None) == (text is None):
         bad_input("请给出一个文件，或用 --text 粘贴文字（二者选一）")
     rt = runtime(ctx)
+    if by is not None:
+        by = _submitter(rt, by)
     if file is not None:
         options = ImportOptions(
             source_kind=kind, channel=channel, tz=rt.tz, submitter=by,
@@ -70,6 +72,24 @@ def intake(
     _report(summary, json)
     if summary.received and summary.rejected == summary.received:
         raise typer.Exit(2)
+
+
+def _submitter(rt, by: str) -> str:
+    """``--by``: an active person who may file (录入员, 督查员, 管理员), as in the chat."""
+    from ledger.directory import get_person
+    from ledger.errors import PermissionDenied
+    from ledger.models import Role
+
+    if not by.strip():
+        bad_input("--by: 录入人编号不能为空；不登记录入人请省略 --by")
+    with rt.session() as session:
+        person = get_person(session, by)
+    if not person.active:
+        raise PermissionDenied(f"{person.name} 的账号已停用 (person is inactive)")
+    if not person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN):
+        raise PermissionDenied(f"{person.name}({person.code}) 不是录入员或督查人员，不能登记留言"
+                               f" (only intake staff or supervisors may file)")
+    return person.code
 
 
 def _pasted(text: str, kind: SourceKind, limit_days: int | None, by: str | None) -> IntakeItem:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
 import typer
@@ -44,8 +45,13 @@ def register(app: typer.Typer) -> None:
 
 
 def actor_for(session: Session, by: str | None) -> T.Actor:
-    """The person acting, or the console operator (a trusted system actor)."""
-    if by:
+    """The person acting, or the console operator (a trusted system actor).
+
+    ``--by ""`` (say, an unset shell variable) is refused, never taken as the operator.
+    """
+    if by is not None:
+        if not by.strip():
+            bad_input("--by: 人员编号不能为空；省略 --by 则记为控制台操作员")
         return T.Actor.of(get_person(session, by))
     try:
         user = getpass.getuser()
@@ -67,10 +73,9 @@ def list_cmd(
     json: JsonOpt = False,
 ) -> None:
     rt = runtime(ctx)
-    try:
-        wanted = TicketState(state) if state else None
-    except ValueError:
-        bad_input(f"--state: 未知状态「{state}」 ({', '.join(s.value for s in TicketState)})")
+    wanted = _state(state) if state is not None else None
+    if limit < 1:
+        bad_input(f"--limit: 须为正整数（{limit}）")
     with rt.session() as session:
         unit_row = find_unit(session, unit) if unit else None
         rows = list_tickets(session, rules=rt.rules, now=rt.now(), state=wanted, unit=unit_row,
@@ -88,6 +93,21 @@ def list_cmd(
             f"时限 {row['due_date']} {clock}")
 
 
+def _state(value: str) -> TicketState:
+    """A state by its value in any case (``assigned``) or its label (``已交办``)."""
+    key = value.strip()
+    for state in TicketState:
+        if key.casefold() == state.value or key == state.label:
+            return state
+    known = "、".join(f"{s.value}({s.label})" for s in TicketState)
+    bad_input(f"--state: 未知状态「{value}」，可选：{known}")
+
+
+def _local(value: datetime | None, tz: tzinfo) -> str:
+    """A stored UTC timestamp as the office reads it: ``2026-11-16 08:12``."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
 def show(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None:
     rt = runtime(ctx)
     with rt.session() as session:
@@ -96,24 +116,31 @@ def show(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None:
     if json:
         emit_json(detail)
         return
-    say(_render_detail(detail))
+    say(_render_detail(detail, rt.tz))
 
 
-def _render_detail(d: dict[str, Any]) -> str:
+EXTENSION_LABELS = {"requested": "待审批", "approved": "已批准", "denied": "已驳回"}
+
+
+def _render_detail(d: dict[str, Any], tz: tzinfo) -> str:
     lines = [
         f"{d['number']}  [{d['state_label']}]  {d['source_label']}",
         f"责任单位: {d['unit_name'] or '待分办'}   分办方式: {d['routed_by'] or '-'}"
         + (f" (置信度 {d['confidence']:.2f})" if d["confidence"] is not None else ""),
-        f"收件: {d['message']['received_at']}   时限: {d['due_date']}"
+        f"收件: {_local(d['message']['received_at'], tz)}   时限: {d['due_date']}"
         + (" (临时)" if d["deadline_provisional"] else "")
         + (f"  原时限 {d['original_due_date']}" if d["extension_days"] else ""),
         "",
         (d["message"]["title"] + "\n" if d["message"]["title"] else "") + d["message"]["text"],
     ]
     for r in d["replies"]:
-        lines += ["", f"反馈(第{r['round']}轮, {r['author'] or '-'}, {r['at']}): {r['text']}"]
+        lines += ["", f"反馈(第{r['round']}轮, {r['author'] or '-'}, {_local(r['at'], tz)}): "
+                      f"{r['text']}"]
     for x in d["extensions"]:
-        lines += [f"延期申请 {x['days']}个工作日 [{x['status']}]: {x['reason']}"]
+        granted = (f"，批准{x['granted_days']}个工作日" if x["granted_days"] is not None
+                   and x["granted_days"] != x["days"] else "")
+        lines += [f"延期申请 {x['days']}个工作日 [{EXTENSION_LABELS.get(x['status'], x['status'])}"
+                  f"{granted}]: {x['reason']}"]
     return "\n".join(lines)
 
 
@@ -126,7 +153,7 @@ def events(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None
         return
     for row in rows:
         note = f"  {row['note']}" if row["note"] else ""
-        say(f"{row['at']}  {row['action_label']:<6} {row['from_state'] or '-'} -> "
+        say(f"{_local(row['at'], rt.tz)}  {row['action_label']:<6} {row['from_state'] or '-'} -> "
             f"{row['to_state']}  {row['actor']}{note}")
 
 

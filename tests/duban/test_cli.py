@@ -199,3 +199,74 @@ def test_an_unreachable_database_is_a_clear_failure(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DUBAN_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     code, _, err = run("tickets", "list")
     assert code == 1 and "数据库不可用" in err
+
+
+def _event_count(number: str) -> int:
+    code, out, _ = run("tickets", "events", number, "--json")
+    assert code == 0
+    return len(json.loads(out))
+
+
+def test_an_empty_by_is_refused_not_taken_as_the_operator() -> None:
+    # `--by "$WHO"` with WHO unset acted as the console operator, who has admin rights.
+    number = _ledger_with_assigned_ticket()
+    before = _event_count(number)
+    for step in (("ack", number), ("return", number, "--reason", "不属于本单位")):
+        code, _, err = run("ticket", *step, "--by", "")
+        assert code == 2 and "--by" in err
+    assert _event_count(number) == before
+    assert run("ticket", "ack", number, "--by", " zjj-1 ")[0] == 0
+
+
+def test_list_filters_refuse_bad_values_and_take_labels() -> None:
+    number = _ledger_with_assigned_ticket()
+    for state in ("assigned", "ASSIGNED", "已交办"):
+        code, out, err = run("tickets", "list", "--state", state, "--json")
+        assert code == 0, err
+        assert [r["number"] for r in json.loads(out)] == [number]
+    assert run("tickets", "list", "--state", "")[0] == 2
+    code, _, err = run("tickets", "list", "--limit", "-1")  # all rows on SQLite, error on PG
+    assert code == 2 and "--limit" in err
+    code, _, err = run("tickets", "list", "--unit", "住健局")
+    assert code == 2 and "住建局" in err
+
+
+def test_show_and_events_print_office_time() -> None:
+    number = _ledger_with_assigned_ticket()  # received 2026-11-16 09:00 Shanghai
+    code, out, _ = run("tickets", "show", number)
+    assert code == 0 and "收件: 2026-11-16 09:00" in out and "+00:00" not in out
+    code, out, _ = run("tickets", "events", number)
+    assert code == 0 and out.startswith("2026-11-16 09:00")
+
+
+def test_db_upgrade_to_an_unknown_revision_exits_2() -> None:
+    _init()
+    code, _, err = run("db", "upgrade", "--revision", "nonsense")
+    assert code == 2 and "nonsense" in err and "Traceback" not in err
+
+
+def test_intake_by_must_be_a_person_who_may_file() -> None:
+    _init()
+    text = ("--text", "解放路有井盖缺失，晚上很危险")
+    assert run("intake", *text, "--by", "nobody")[0] == 2
+    assert run("intake", *text, "--by", "")[0] == 2
+    code, _, err = run("intake", *text, "--by", "zjj-1")
+    assert code == 1 and "录入员" in err
+    assert json.loads(run("tickets", "list", "--json")[1]) == []
+
+
+def test_init_reports_what_left_the_file(tmp_path: Path) -> None:
+    import yaml
+
+    from duban.settings import REPO_ROOT
+
+    _init()
+    document = yaml.safe_load((REPO_ROOT / "data" / "units.yaml").read_text(encoding="utf-8"))
+    document["people"] = [p for p in document["people"] if p["code"] != "zjj-1"]
+    edited = tmp_path / "units.yaml"
+    edited.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    code, out, err = run("init", "--units", str(edited), "--json")
+    assert code == 0, err
+    assert json.loads(out)["people_deactivated"] == 1
+    people = {p["code"]: p for p in json.loads(run("people", "list", "--json")[1])}
+    assert people["zjj-1"]["active"] is False

@@ -52,10 +52,14 @@ bench: venv system-deps fonts
 	$(PY) bench/pipeline.py
 	$(PY) bench/dedupe.py
 	$(PY) bench/chat_latency.py
-	$(PY) bench/replay.py $(DATA)/replies.csv
+	$(PY) bench/replay.py $(REPLIES)
+
+# DATA may name the folder holding replies.csv or the file itself. The replay has a ledger
+# of its own (var/replay), never the office's.
+REPLIES = $(if $(filter %.csv,$(DATA)),$(DATA),$(DATA)/replies.csv)
 
 replay: venv fonts
-	$(VENV)/bin/duban replay $(DATA)/replies.csv
+	DUBAN_HOME=var/replay $(VENV)/bin/duban replay $(REPLIES)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -102,11 +102,13 @@ def file_items(
     items: Iterable[IntakeItem],
     *,
     keep_outcomes: bool = True,
+    keep_first: int = 0,
     parallel: bool = False,
 ) -> IntakeSummary:
     """Store and route ``items`` in chunks (memory stays flat on big imports).
 
-    ``keep_outcomes=False`` keeps only rejected rows and rows with warnings in the summary.
+    ``keep_outcomes=False`` keeps only rejected rows and rows with warnings in the summary
+    (and every one of the first ``keep_first`` rows).
     ``parallel=True`` (bulk imports) prepares and classifies the next chunk in a second
     process while this one stores and routes the current chunk; the result is the same.
     """
@@ -118,7 +120,7 @@ def file_items(
         outcome_lists = (_file_chunk(ctx, chunk) for chunk in chunks_of_items)
     for outcomes in outcome_lists:
         for outcome in outcomes:
-            summary.add(outcome, keep=keep_outcomes)
+            summary.add(outcome, keep=keep_outcomes or summary.received < keep_first)
     return summary
 
 

@@ -63,6 +63,7 @@ def intake(
                             text=text_col),
         )
         summary = file_items(rt.routing, read_file(file, options), keep_outcomes=False,
+                             keep_first=LISTED_ROWS,
                              parallel=True)
     else:
         items = [_pasted(part, kind, limit_days, by) for part in split_pasted(text or "")]
@@ -101,13 +102,16 @@ def _pasted(text: str, kind: SourceKind, limit_days: int | None, by: str | None)
     return item
 
 
+LISTED_ROWS = 200  # a file's first rows are listed one by one; after them only problems
+
+
 def _report(summary: IntakeSummary, json: bool) -> None:
     if json:
         emit_json(summary.to_dict())
         return
     say(f"收到 {summary.received} 件：立项交办 {summary.opened}，待分办 {summary.triage}，"
         f"重复件 {summary.duplicates}，已导入过 {summary.known}，排队中 {summary.queued}，"
-        f"退回 {summary.rejected}")
+        f"未登记 {summary.rejected}")
     for outcome in summary.outcomes:
         where = f"第 {outcome.row} 行" if outcome.row else "  "
         if outcome.status == "rejected":
@@ -124,6 +128,14 @@ def _report(summary: IntakeSummary, json: bool) -> None:
             say(f"{where} {outcome.ticket} 待人工分办（建议：{names}）")
         elif outcome.status == "duplicate":
             say(f"{where} 重复件，并入 {outcome.duplicate_of or '原件（分办中）'}")
+        elif outcome.status == "known":
+            say(f"{where} 已导入过")
+        elif outcome.status == "queued":
+            say(f"{where} 已登记，排队分办中")
+    unlisted = summary.received - len(summary.outcomes)
+    if unlisted > 0:
+        say(f"（其余 {unlisted} 行未逐行列出；待分办的见 duban triage list，"
+            "全部督办件见 duban tickets list）")
 
 
 def triage_list(ctx: typer.Context, json: JsonOpt = False) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from intake.display import for_reading
 from ledger.directory import list_units
 from ledger.models import Message, Ticket, TicketState
 from routing.context import RoutingContext
@@ -23,7 +24,7 @@ def triage_queue(ctx: RoutingContext, *, limit: int = 200) -> list[dict[str, Any
         rows = []
         for ticket in tickets:
             message = session.get(Message, ticket.message_id)
-            text = message.text if message else ""
+            text = for_reading(message.text) if message else ""  # 、，。 as people write
             rows.append({
                 "number": ticket.number,
                 "state": ticket.state,

@@ -10,6 +10,7 @@ import typer
 from sqlmodel import Session
 
 from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, runtime, say
+from intake.display import for_reading
 from ledger import tickets as T
 from ledger.directory import find_unit, get_person
 from ledger.models import TicketState
@@ -91,6 +92,8 @@ def list_cmd(
                                          else f"剩{left}个工作日")
         say(f"{row['number']}  {row['state_label']:<4} {row['unit_name'] or '待分办':<8} "
             f"时限 {row['due_date']} {clock}")
+    if len(rows) == limit:
+        say(f"（只列出前 {limit} 件，可能还有更多：用 --limit 调整，或 --open、--unit 缩小范围）")
 
 
 def _state(value: str) -> TicketState:
@@ -126,12 +129,13 @@ def _render_detail(d: dict[str, Any], tz: tzinfo) -> str:
     lines = [
         f"{d['number']}  [{d['state_label']}]  {d['source_label']}",
         f"责任单位: {d['unit_name'] or '待分办'}   分办方式: {d['routed_by'] or '-'}"
-        + (f" (置信度 {d['confidence']:.2f})" if d["confidence"] is not None else ""),
+        + (f" (置信度 {d['confidence']:.0%})" if d["confidence"] is not None else ""),
         f"收件: {_local(d['message']['received_at'], tz)}   时限: {d['due_date']}"
         + (" (临时)" if d["deadline_provisional"] else "")
         + (f"  原时限 {d['original_due_date']}" if d["extension_days"] else ""),
         "",
-        (d["message"]["title"] + "\n" if d["message"]["title"] else "") + d["message"]["text"],
+        for_reading((d["message"]["title"] + "\n" if d["message"]["title"] else "")
+                    + d["message"]["text"]),
     ]
     for r in d["replies"]:
         lines += ["", f"反馈(第{r['round']}轮, {r['author'] or '-'}, {_local(r['at'], tz)}): "

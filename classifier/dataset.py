@@ -85,8 +85,16 @@ class LabelledData:
         }
 
 
+SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # xlsx (zip), xls (OLE2)
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """The text of a file and the encoding it was read with."""
+    if data.startswith(SPREADSHEET_MAGIC):
+        raise BadInput(
+            "这是 Excel 工作簿或压缩文件，不是 CSV；请在 Excel 中「另存为」CSV UTF-8 后再试"
+            " (a spreadsheet or zip file, not CSV: save it as CSV first)"
+        )
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
@@ -118,18 +126,26 @@ def read_table(path: Path) -> Table:
         text, encoding = decode(data)
     except BadInput as exc:
         raise BadInput(f"{path}: {exc}") from None
+    # A long message must not fail the file: no field can be longer than the file itself.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, [])
         rows = list(reader)
     except csv.Error as exc:
-        raise BadInput(f"{path}: 不是有效的 CSV (not a valid CSV file): {exc}") from exc
+        raise BadInput(
+            f"{path}: 第 {reader.line_num} 行附近不是有效的 CSV (not a valid CSV file near"
+            f" line {reader.line_num}): {exc}"
+        ) from exc
     columns = [name.strip().lstrip("\ufeff") for name in header]
+    first: dict[str, int] = {}  # a repeated column name: the first one counts (as in pandas)
+    for i, name in enumerate(columns):
+        first.setdefault(name, i)
     records, numbers = [], []
     for number, cells in enumerate(rows, start=2):
         if cells:
             records.append(
-                {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(columns)}
+                {name: (cells[i] if i < len(cells) else "") for name, i in first.items()}
             )
             numbers.append(number)
     digest = hashlib.sha256(data).hexdigest()

@@ -63,13 +63,16 @@ def _write_json(path: Path, data: Any) -> None:
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NotFound(
             f"{folder}: 不是模型版本目录，缺少 {MANIFEST_FILE} (not a model version)"
         ) from None
     except (OSError, ValueError) as exc:
         raise ModelRefused(f"{path}: 清单无法读取 (unreadable manifest): {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ModelRefused(f"{path}: 清单不是 JSON 对象 (manifest is not a JSON object)")
+    return manifest
 
 
 def is_version_folder(folder: Path) -> bool:
@@ -138,9 +141,18 @@ class Registry:
 
     # -- writing versions ------------------------------------------------------------------
 
+    def create(self) -> None:
+        """Make the registry folder (if need be); a path that cannot be one is bad input."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(
+                f"{self.root}: 无法创建模型库目录 (cannot create the model folder): {exc}"
+            ) from exc
+
     def save(self, trained: TrainedModel, *, now: datetime | None = None) -> Path:
         """Write a new version folder (atomically) and return its path."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.create()
         buffer = io.BytesIO()
         joblib.dump(trained.pipeline, buffer)
         data = buffer.getvalue()
@@ -219,6 +231,8 @@ class Registry:
             return {"version": None, "stack": [], "log": []}
         except (OSError, ValueError) as exc:
             raise ModelRefused(f"{path}: 无法读取 (unreadable pointer file): {exc}") from exc
+        if not isinstance(state, dict):
+            raise ModelRefused(f"{path}: 内容不是 JSON 对象 (pointer file is not a JSON object)")
         state.setdefault("stack", [])
         state.setdefault("log", [])
         return state
@@ -239,7 +253,7 @@ class Registry:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.create()
         with open(self.root / LOCK_FILE, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -280,6 +294,8 @@ class Registry:
     def rollback(self, *, now: datetime | None = None) -> dict[str, Any]:
         """Re-promote the version promoted before the current one."""
         when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        if not self.root.is_dir():  # nothing to roll back; do not create the folder
+            raise NotFound(f"{self.root}: 目录不存在 (no such model folder)")
         with self._locked():
             state = self.pointer()
             stack = list(state["stack"])
@@ -306,6 +322,11 @@ def resolve_folder(path: Path) -> Path:
         return path
     if not path.exists():
         raise NotFound(f"{path}: 目录不存在 (no such model folder)")
+    if not path.is_dir():
+        raise NotFound(
+            f"{path}: 不是目录；--model 应为模型版本目录或模型库目录"
+            " (not a folder: give a version folder or a registry folder)"
+        )
     return Registry(path).current_folder()
 
 

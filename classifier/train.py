@@ -171,7 +171,12 @@ def train(
     kept, rare = _common_labels(labels)
     texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
     if len(set(labels)) < 2:
-        raise BadInput("训练至少需要 2 个类别、每类至少 2 条 (need 2+ labels with 2+ rows each)")
+        counts = Counter(labels) + Counter(rare)
+        found = "、".join(f"{label} {n} 条" for label, n in sorted(counts.items())) or "(无)"
+        raise BadInput(
+            f"训练至少需要 2 个类别、每类至少 2 条；现有：{found}"
+            " (need 2+ labels with 2+ rows each)"
+        )
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
     normalised = pipeline[:1].transform(texts)
     docs = pipeline.named_steps["segment"].transform(normalised)
@@ -332,6 +337,7 @@ def train_version(
     """
     if not len(data):
         raise BadInput("没有可用于训练的数据行 (no usable rows)")
+    registry.create()  # fail before training, not after
     segmenter = Segmenter(engine, user_dictionary(data_dir))
     trained = train(
         data.texts, data.labels, segmenter=segmenter, seed=seed,

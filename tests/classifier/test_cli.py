@@ -113,6 +113,16 @@ def test_bad_input_exits_2(models: Path, training_csv: Path, tmp_path: Path) -> 
     assert run("model", "promote", "nope")[0] == 2
 
 
+def test_an_unusable_model_folder_is_bad_input(training_csv: Path, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("滨河区", encoding="utf-8")
+    code, _, err = run("train", "--input", str(training_csv), "--label-col", "单位代码",
+                       "--out", str(not_a_folder))
+    assert code == 2 and "notes.txt" in err and "Traceback" not in err
+    code, _, err = run("classify", "一段文字", "--model", str(not_a_folder))
+    assert code == 2 and "notes.txt" in err
+
+
 def test_no_promoted_model_is_a_failure(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     code, _, err = run("classify", "一段文字", "--model", str(tmp_path / "empty"))

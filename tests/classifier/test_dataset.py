@@ -77,3 +77,27 @@ def test_compose_text() -> None:
     assert compose_text("", "正文") == "正文"
     assert compose_text(None, "正文") == "正文"
     assert compose_text("标题", "  ") == "标题"
+
+
+def test_a_repeated_column_name_uses_the_first_column(tmp_path: Path) -> None:
+    rows = [["留言详情", "单位代码", "留言详情"], ["滨河路井盖丢了", "cgj", ""]]
+    data = read_labelled(write(tmp_path / "m.csv", rows, "utf-8"), label_col="单位代码")
+    assert data.texts == ["滨河路井盖丢了"] and not data.skipped
+
+
+def test_a_very_long_message_is_read(tmp_path: Path) -> None:
+    long = "东湖新城工地夜间施工噪音扰民。" * 20000  # longer than csv's default field limit
+    rows = [["留言详情"], [long], ["望江社区停水"]]
+    assert read_texts(write(tmp_path / "m.csv", rows, "utf-8")).texts == [long, "望江社区停水"]
+
+
+def test_a_spreadsheet_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["留言详情", "单位代码"])
+    book.active.append(["滨河路井盖丢了", "cgj"])
+    book.save(tmp_path / "m.xlsx")
+    with pytest.raises(BadInput, match=r"m\.xlsx.*Excel.*CSV") as caught:
+        read_texts(tmp_path / "m.xlsx")
+    assert caught.value.exit_code == 2

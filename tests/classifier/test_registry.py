@@ -171,6 +171,28 @@ def test_unknown_folders(tmp_path: Path) -> None:
         Predictor.load(tmp_path / "empty")
 
 
+def test_a_file_is_not_a_model_folder(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("留言详情\n滨河路井盖丢了\n", encoding="utf-8")
+    with pytest.raises(NotFound, match="不是目录"):
+        Predictor.load(tmp_path / "m.csv")
+
+
+def test_json_that_is_not_an_object_is_refused(registry: Registry, saved: Path) -> None:
+    (registry.root / "CURRENT").write_text("[]", encoding="utf-8")
+    with pytest.raises(ModelRefused, match="CURRENT"):
+        registry.current()
+    (saved / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ModelRefused, match=r"manifest\.json"):
+        Predictor.load(saved)
+    assert registry.versions() == [saved.name]  # listing still works
+
+
+def test_rollback_of_a_missing_registry_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        Registry(tmp_path / "nowhere").rollback()
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_rows_tsv_lists_text_keys_and_labels(registry: Registry, saved: Path) -> None:
     rows = registry.training_rows(saved.name)
     labels = [label for _, label in rows]

@@ -21,6 +21,10 @@ def test_a_label_with_one_row_is_left_out_and_listed(sample, segmenter) -> None:
 def test_one_label_is_not_enough(segmenter) -> None:
     with pytest.raises(BadInput):
         train(["甲", "乙", "丙"], ["a", "a", "a"], segmenter=segmenter)
+    # Too few rows per label: the message says what there is.
+    with pytest.raises(BadInput, match="jyj 2 条、swj 1 条、zjj 1 条"):
+        train(["城东中学作业太多", "城东中学校车超载", "望江社区停水", "东湖新城违建"],
+              ["jyj", "jyj", "swj", "zjj"], segmenter=segmenter)
     with pytest.raises(BadInput):
         train(["甲", "乙"], ["a", "b"], segmenter=segmenter, target_precision=1.0)
 

@@ -6,6 +6,7 @@ Times are shown in the office's zone; spreadsheets get real numbers, dates and p
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import json
@@ -322,8 +323,10 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(report: Report, *, charts_rel: Sequence[str] = ()) -> str:
-    """A self-contained page; charts are linked by their path relative to the page."""
+def render_html(report: Report, *, charts_rel: Sequence[str] = (),
+                charts_inline: Sequence[Path] = ()) -> str:
+    """A page; charts are linked by their path relative to the page (``charts_rel``) or,
+    ``charts_inline``, embedded in it, so the file can be mailed on its own."""
     tz = ZoneInfo(report.timezone)
     weekly = isinstance(report, WeeklyReport)
     title = f"{'督查周报' if weekly else '月讲评'} {report.period.label}"
@@ -359,6 +362,8 @@ def render_html(report: Report, *, charts_rel: Sequence[str] = ()) -> str:
                   + "</ul>"]
     parts += [f'<img src="{html.escape(p)}" alt="{html.escape(Path(p).stem)}">'
               for p in charts_rel]
+    parts += [f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"'
+              f' alt="{html.escape(p.stem)}">' for p in charts_inline]
     return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>\n")
@@ -561,6 +566,8 @@ def write_report(
             write_xlsx(report, out)
         elif fmt == "json":
             out.write_text(render_json(report), encoding="utf-8")
+        elif fmt == "html":  # charts inside the page: it travels alone
+            out.write_text(render_html(report, charts_inline=chart_paths), encoding="utf-8")
         else:
             out.write_text(RENDERERS[fmt](report, charts_rel=rel), encoding="utf-8")
     except OSError as exc:

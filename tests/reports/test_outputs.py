@@ -178,7 +178,11 @@ def test_charts_are_png_with_every_glyph(built: Engine, tmp_path: Path) -> None:
     assert set(written.files) == {"md", "html", "json", "xlsx"}
     assert all(p.stat().st_size > 0 for p in written.files.values())
     page = written.files["html"].read_text(encoding="utf-8")
-    assert 'src="weekly-2026-W47-rates.png"' in page and 'src="weekly-2026-W47-trend.png"' in page
+    # the page carries its charts (mailed on its own, it keeps them)
+    import base64
+    inline = [base64.b64encode(p.read_bytes()).decode() for p in written.charts]
+    assert all(f'src="data:image/png;base64,{data}"' in page for data in inline)
+    assert 'alt="weekly-2026-W47-rates"' in page and 'alt="weekly-2026-W47-trend"' in page
     assert "](weekly-2026-W47-trend.png)" in written.files["md"].read_text(encoding="utf-8")
 
 

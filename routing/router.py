@@ -27,7 +27,7 @@ class Predictor(Protocol):
     version: str
     threshold: float
 
-    def predict(self, texts: list[str]) -> list[Any]: ...
+    def predict(self, texts: list[str], *, top_k: int = TOP_K) -> list[Any]: ...
 
 
 @dataclass
@@ -84,7 +84,10 @@ def decide(
         given = predictions or {}
         missing = [i for i in pending if messages[i].id not in given]
         texts = [model_text(messages[i]) for i in missing]
-        computed = dict(zip(missing, predictor.predict(texts), strict=True)) if missing else {}
+        # Units excluded (they sent it back) leave room for as many more suggestions.
+        extra = max((len(v) for v in (excluded or {}).values()), default=0)
+        computed = dict(zip(missing, predictor.predict(texts, top_k=TOP_K + extra),
+                            strict=True)) if missing else {}
         cut = predictor.threshold if threshold is None else threshold
         for i in pending:
             prediction = given[messages[i].id] if messages[i].id in given else computed[i]

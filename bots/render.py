@@ -99,7 +99,7 @@ def todo_text(title: str, rows: list[dict[str, Any]], *, empty: str) -> str:
 def outcome_text(o: Any) -> tuple[str, tuple[Action, ...]]:
     """One ``routing.pipeline.ItemOutcome`` as the answer in the intake chat, with buttons."""
     row = f"第{o.row}条：" if o.row else ""
-    confidence = f"（置信度 {o.confidence:.2f}）" if o.confidence is not None else ""
+    confidence = f"（置信度 {o.confidence:.0%}）" if o.confidence is not None else ""
     if o.status == "opened":
         return (f"【已立项】{row}{o.ticket} → {o.unit_name or o.unit}{confidence}\n"
                 f"办理时限：{o.due_date or '-'}", ())
@@ -107,7 +107,7 @@ def outcome_text(o: Any) -> tuple[str, tuple[Action, ...]]:
         lines = [f"【待分办】{row}{o.ticket}{confidence}，请人工选择责任单位"]
         actions = []
         for index, s in enumerate(o.suggestions[:3], start=1):
-            share = f" {s['confidence']:.2f}" if s.get("confidence") is not None else ""
+            share = f"（{s['confidence']:.0%}）" if s.get("confidence") is not None else ""
             lines.append(f"{index}. {s['unit_name']}{share}")
             actions.append(Action(f"{index}. {s['unit_name']}", f"/分办 {o.ticket} {s['unit']}"))
         lines.append(f"分办：/分办 {o.ticket} 单位名称（可写简称，/单位 关键词 可查）")

@@ -47,8 +47,8 @@ def intake(
 ) -> None:
     try:
         kind = SourceKind.parse(source)
-    except ValueError as exc:
-        bad_input(f"--source: {exc}")
+    except ValueError:
+        bad_input(f"--source: 未知来源「{source}」，可选：网民留言、群众来信、批示件、其他")
     if limit_days is not None and not 1 <= limit_days <= MAX_TIME_LIMIT_DAYS:
         bad_input(f"--limit-days: 限办工作日须在 1 到 {MAX_TIME_LIMIT_DAYS} 之间（{limit_days}）")
     if (file is None) == (text is None):

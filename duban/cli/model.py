@@ -143,9 +143,9 @@ def classify(
             emit_json(prediction.as_dict())  # one line per row: JSON Lines
             continue
         where = f"第{row}行 " if row is not None else ""
-        top = "，".join(f"{label} {p:.2f}" for label, p in prediction.top)
+        top = "，".join(f"{label} {p:.0%}" for label, p in prediction.top)
         verdict = "待人工分办" if prediction.abstain else "自动分办"
-        say(f"{where}{prediction.label}（置信度 {prediction.confidence:.2f}，{verdict}）"
+        say(f"{where}{prediction.label}（置信度 {prediction.confidence:.0%}，{verdict}）"
             f"候选：{top}")
 
 

@@ -71,7 +71,7 @@ def test_triage_answer_offers_the_top_three_units() -> None:
                      {"unit": "jtj", "unit_name": "交通运输局", "confidence": 0.05}],
         due_date="2026-12-07")
     text, actions = render.outcome_text(outcome)
-    assert "（置信度 0.41）" in text and "1. 住建局 0.41" in text and "3. 水务局" in text
+    assert "（置信度 41%）" in text and "1. 住建局（41%）" in text and "3. 水务局" in text
     assert [a.command for a in actions] == ["/分办 DB-2026-000007 zjj",
                                             "/分办 DB-2026-000007 cgj",
                                             "/分办 DB-2026-000007 swj"]

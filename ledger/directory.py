@@ -109,13 +109,13 @@ def load_directory(session: Session, path: Path) -> LoadResult:
     by_code = {unit.code: unit for unit in session.exec(select(Unit))}
     listed = {entry["code"] for entry in entries}
     _check_names_free(entries, by_code, listed, path)
-    created = updated = 0
+    created = 0
     renamed = []
+    before = {code: _unit_state(unit) for code, unit in by_code.items()}
     for entry in entries:
         unit = by_code.get(entry["code"])
         if unit is None:
             continue
-        updated += 1
         if unit.name != entry["name"]:  # free the old name first: names may be swapped
             unit.name = f"~renaming~{unit.code}"
             session.add(unit)
@@ -139,26 +139,39 @@ def load_directory(session: Session, path: Path) -> LoadResult:
     for entry in entries:
         parent = entry.get("parent")
         by_code[entry["code"]].parent_id = by_code[str(parent)].id if parent else None
+    session.flush()
+    updated = sum(1 for code in listed if code in before
+                  and _unit_state(by_code[code]) != before[code])
     people_by_code = {person.code: person for person in session.exec(select(Person))}
-    p_created = p_updated = 0
+    p_before = {code: _person_state(person) for code, person in people_by_code.items()}
+    p_created = 0
     for entry in document.get("people") or []:
         person = people_by_code.get(entry["code"])
         if person is None:
             person = Person(code=entry["code"], name=entry["name"])
             p_created += 1
-        else:
-            p_updated += 1
         person.name = entry["name"]
         person.roles = [str(role) for role in entry.get("roles") or []]
         person.unit_id = by_code[str(entry["unit"])].id if entry.get("unit") else None
         person.active = bool(entry.get("active", True))
         session.add(person)
     in_file = {entry["code"] for entry in document.get("people") or []}
+    p_updated = sum(1 for code in in_file if code in p_before
+                    and _person_state(people_by_code[code]) != p_before[code])
     people_deactivated = _deactivate(
         session, [p for c, p in people_by_code.items() if c not in in_file])
     session.flush()
     return LoadResult(created, updated, p_created, p_updated, units_deactivated,
                       people_deactivated, _open_at_inactive(session))
+
+
+def _unit_state(unit: Unit) -> tuple:
+    return (unit.name, unit.short_name, tuple(unit.aliases or ()), unit.kind, unit.active,
+            unit.parent_id)
+
+
+def _person_state(person: Person) -> tuple:
+    return (person.name, tuple(person.roles or ()), person.unit_id, person.active)
 
 
 def _check_names_free(entries: list[dict[str, Any]], by_code: dict[str, Unit],

@@ -136,3 +136,15 @@ def test_a_unit_by_code_in_any_case_or_a_near_miss(engine: Engine) -> None:
         with pytest.raises(BadInput):
             get_person(session, "  ")
         assert get_person(session, " zjj-1 ").code == "zjj-1"
+
+
+def test_only_real_changes_count_as_updates(engine: Engine, tmp_path: Path) -> None:
+    document = _directory()
+    with session_scope(engine) as session:  # the engine fixture loaded the same file
+        again = load_directory(session, _write(tmp_path, document))
+    assert (again.units_created, again.units_updated, again.people_updated) == (0, 0, 0)
+    _unit(document, "zjj")["aliases"] = ["建设局", "住房城乡建设局"]
+    document["people"][0]["name"] = document["people"][0]["name"] + "（调岗）"
+    with session_scope(engine) as session:
+        changed = load_directory(session, _write(tmp_path, document))
+    assert (changed.units_updated, changed.people_updated) == (1, 1)

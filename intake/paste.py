@@ -6,8 +6,9 @@ import re
 
 from intake.timeparse import chinese_number
 
-_SEPARATOR = re.compile(
-    r"\n[ \t\u3000]*(?:-{3,}|—{2,}|={3,}|\*{3,})[ \t\u3000]*\n|\n[ \t\u3000]*\n"
+_SEPARATOR = re.compile(  # a rule line (blank lines around it allowed), or a blank line
+    r"\n(?:[ \t\u3000]*\n)*[ \t\u3000]*(?:-{3,}|—{2,}|={3,}|\*{3,})[ \t\u3000]*\n"
+    r"|\n[ \t\u3000]*\n"
 )
 _LIMIT = re.compile(
     r"(?:限|在|于)\s*([0-9０-９一二两三四五六七八九十]+)\s*(?:个)?\s*工作日"

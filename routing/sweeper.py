@@ -64,13 +64,17 @@ def sweep(ctx: RoutingContext, queue: Any | None, *, grace: timedelta = GRACE) -
 
 
 def _queue_busy(queue: Any) -> bool:
+    """Routing jobs are waiting, running or due for a retry (a worker killed mid-batch).
+    Other jobs (this very sweep, the reminders enqueued with it) do not count."""
     from redis.exceptions import RedisError
-    from rq.registry import StartedJobRegistry
+    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
     try:
-        return queue.count > 0 or StartedJobRegistry(queue=queue).count > 0
+        in_flight = [*queue.get_job_ids(), *StartedJobRegistry(queue=queue).get_job_ids(),
+                     *ScheduledJobRegistry(queue=queue).get_job_ids()]
     except RedisError:
         return True  # unreachable: nothing can be enqueued now anyway
+    return any(job_id.startswith("route-") for job_id in in_flight)
 
 
 def _job_pending(queue: Any, message_id: int) -> bool:

@@ -23,6 +23,11 @@ def test_split_pasted_on_blank_lines_and_rules() -> None:
     assert split_pasted("一条\r\n\r\n两条") == ["一条", "两条"]
 
 
+def test_split_pasted_rule_between_blank_lines_is_not_kept() -> None:
+    text = "柳岸路垃圾桶没人清运\n\n---\n南湖公园路灯不亮\n\n———\n\n东湖路积水"
+    assert split_pasted(text) == ["柳岸路垃圾桶没人清运", "南湖公园路灯不亮", "东湖路积水"]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

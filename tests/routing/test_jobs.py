@@ -16,7 +16,7 @@ import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlmodel import select
 
 from duban.runtime import Runtime
@@ -99,6 +99,42 @@ def test_redis_down_loses_nothing_and_the_sweeper_catches_up(
     _work(rt)
     assert len(_tickets(rt)) == 2
     assert sweep(rt.routing, rt.queue()) == 0
+
+
+def test_the_scheduler_sweep_job_on_a_worker_enqueues_what_redis_missed(
+    rt: Runtime, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    try:
+        file_items(rt.routing, [IntakeItem(text="江州路菜市场门口占道经营")])
+    finally:
+        redis_server.start()
+    rt.clock = Clock(utcnow() + timedelta(seconds=120))
+    queue = rt.queue()
+    # What `duban scheduler` enqueues each tick: the sweep must not take itself, or the
+    # reminders job beside it, for routing still in flight.
+    queue.enqueue("routing.jobs.sweep")
+    queue.enqueue("routing.jobs.send_reminders")
+    _work(rt)
+    assert len(_tickets(rt)) == 1
+
+
+def test_the_sweeper_leaves_messages_to_a_batch_waiting_for_its_retry(
+    rt: Runtime, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    try:
+        ids = [o.message_id for o in file_items(rt.routing, [
+            IntakeItem(text="青山大道路面塌陷"), IntakeItem(text="创业路工地夜间施工")]).outcomes]
+    finally:
+        redis_server.start()
+    rt.clock = Clock(utcnow() + timedelta(seconds=120))
+    queue = rt.queue()
+    # A batch whose worker was killed: rq put it back with a back-off before its retry.
+    queue.enqueue_in(timedelta(minutes=5), jobs.ROUTE_BATCH_JOB, ids, job_id="route-batch-x")
+    assert sweep(rt.routing, queue) == 0
+    queue.connection.delete(ScheduledJobRegistry(queue=queue).key)
+    assert sweep(rt.routing, queue) == 2
 
 
 def test_sweeper_without_a_queue_routes_inline(runtime: Runtime) -> None:

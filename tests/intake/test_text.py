@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intake.clean import raw_rejection, rejection
+from intake.display import for_reading
 from intake.paste import parse_instruction, split_pasted
 from intake.redact import redact
 from intake.timeparse import chinese_number, parse_timestamp
@@ -113,3 +114,14 @@ def test_redaction_leaves_ordinary_numbers_alone() -> None:
 
 def test_handles_are_not_taken_for_names() -> None:
     assert redact("网友A3f9反映", names=["网友A3f9"]) == "网友A3f9反映"
+
+
+@pytest.mark.parametrize(("normalised", "shown"), [
+    ("楼上天天往下扔东西,差点砸人??", "楼上天天往下扔东西，差点砸人？？"),
+    ("请回电(电话138****1234)谢谢", "请回电（电话138****1234）谢谢"),
+    ("已登记（编号91059)", "已登记（编号91059）"),
+    ("菜价3.5元,见http://a.b/c?x=1", "菜价3.5元，见http://a.b/c?x=1"),
+    ("see f(x) here", "see f(x) here"),
+])
+def test_text_for_reading_gives_back_chinese_punctuation(normalised: str, shown: str) -> None:
+    assert for_reading(normalised) == shown

@@ -19,9 +19,9 @@ from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
 
-_SOURCE_TAG = re.compile(
-    r"^\s*[【\[]?(网民留言|群众来信|批示件|批示|来信|留言|其他)[】\]]?\s*[:：]?\s*"
-)
+_TAGS = "网民留言|群众来信|批示件|批示|来信|留言|来电记录|来电|其他"
+# 【批示件】 or 批示件： — a tag needs its brackets or a colon ("来电话说……" is no tag)
+_SOURCE_TAG = re.compile(rf"^\s*(?:[【\[]({_TAGS})[】\]]\s*[:：]?|({_TAGS})\s*[:：])\s*")
 
 
 class IntakeUnavailable(RuntimeError):
@@ -33,7 +33,9 @@ def source_of(text: str) -> tuple[SourceKind, str]:
     match = _SOURCE_TAG.match(text)
     if match is None:
         return SourceKind.ONLINE, text
-    return SourceKind.parse(match.group(1)), text[match.end():]
+    tag = match.group(1) or match.group(2)
+    kind = SourceKind.OTHER if tag.startswith("来电") else SourceKind.parse(tag)  # phone notes
+    return kind, text[match.end():]
 
 
 def build_items(msg: IncomingMessage, person: Person) -> list:
@@ -45,13 +47,16 @@ def build_items(msg: IncomingMessage, person: Person) -> list:
     texts = [body.strip()] if msg.forwarded_from or msg.forwarded_at else split_pasted(body)
     texts = [t for t in texts if _has_words(t)]
     items = []
-    for index, text in enumerate(texts, start=1):
-        has_limit, days = parse_instruction(text) if kind == SourceKind.INSTRUCTION else \
+    for index, piece in enumerate(texts, start=1):
+        # each pasted piece may carry its own tag; the message's first tag is the default
+        own, text = source_of(piece) if _SOURCE_TAG.match(piece) else (kind, piece)
+        text = text.strip()
+        has_limit, days = parse_instruction(text) if own == SourceKind.INSTRUCTION else \
             (False, None)
         suffix = f"#{index}" if len(texts) > 1 else ""
         items.append(IntakeItem(
             text=text,
-            source_kind=kind,
+            source_kind=own,
             channel=msg.platform,
             external_id=f"{msg.chat_id}:{msg.message_id}{suffix}",
             received_at=msg.forwarded_at or msg.received_at,

@@ -88,6 +88,20 @@ def test_several_messages_in_one_paste(desk: Desk) -> None:
     assert [i.rsplit("#", 1)[1] for i in ids] == ["1", "2", "3"]
 
 
+def test_each_pasted_piece_may_name_its_own_source(desk: Desk) -> None:
+    text = ("批示件：请区住建局限3个工作日内解决金色家园电梯停运问题\n\n"
+            "批示件：请区城管局牵头清理东湖路渣土\n---\n"
+            "来电记录：滨江花园业主来电，楼下烧烤摊油烟大\n\n"
+            "来电话说学府路路灯不亮")
+    assert desk.say("intake", "luru1", text) == Outcome.DONE
+    with desk.ctx.session() as session:
+        rows = session.exec(select(Message.source_kind, Message.text, Message.time_limit_days)
+                            .order_by(Message.id)).all()
+    assert [(kind, text[:4], days) for kind, text, days in rows] == [
+        ("instruction", "请区住建", 3), ("instruction", "请区城管", None),
+        ("other", "滨江花园", None), ("instruction", "来电话说", None)]
+
+
 def test_a_redelivered_message_is_filed_once_and_a_repost_is_a_duplicate(desk: Desk) -> None:
     text = "东湖路路灯不亮，晚上很黑，请尽快修复"
     assert desk.say("intake", "luru1", text, message_id="77") == Outcome.DONE

@@ -128,7 +128,9 @@ def read_table(path: Path) -> Table:
         raise BadInput(f"{path}: {exc}") from None
     # A long message must not fail the file: no field can be longer than the file itself.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","  # TSV too
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, [])
         rows = list(reader)

@@ -111,8 +111,8 @@ class Predictor:
         for row, ranked in enumerate(order.tolist()):
             top = tuple((labels[i], float(proba[row, i])) for i in ranked)
             sure = float(confidence[row])
-            if not math.isfinite(sure):
-                sure = 0.0
+            if not math.isfinite(sure) or empty[row]:
+                sure = 0.0  # nothing to read: no confidence in whatever the model says
             results.append(Prediction(
                 label=top[0][0],
                 confidence=sure,

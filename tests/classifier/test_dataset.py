@@ -101,3 +101,13 @@ def test_a_spreadsheet_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"m\.xlsx.*Excel.*CSV") as caught:
         read_texts(tmp_path / "m.xlsx")
     assert caught.value.exit_code == 2
+
+
+def test_a_tab_separated_export_reads_like_csv(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter="\t").writerows(ROWS)
+    path = tmp_path / "m.tsv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    data = read_labelled(path, label_col="单位代码")
+    assert data.labels == ["cgj", "swj", "jyj", "cgj"]
+    assert data.texts[1] == "望江社区停水,什么时候来水?"

@@ -40,8 +40,9 @@ def test_one_prediction_per_text_in_order(predictor: Predictor) -> None:
 
 
 def test_an_empty_text_abstains(predictor: Predictor) -> None:
-    assert predictor.predict_one("").abstain
-    assert predictor.predict_one("  _x000D_ ").abstain
+    for text in ("", "  _x000D_ "):
+        prediction = predictor.predict_one(text)
+        assert prediction.abstain and prediction.confidence == 0.0
 
 
 def test_a_batch_equals_texts_one_by_one(predictor: Predictor) -> None:

@@ -11,6 +11,7 @@ single pasted message goes through the very same code as a batch of one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ def prepare(
     prepared: list[_Prepared] = []
     seen: dict[tuple[str, str], tuple[IntakeItem, str]] = {}  # earlier in this batch
     for index, item in enumerate(items):
+        _fit_columns(item)
         key = (item.channel, item.external_id) if item.external_id else None
         if item.reject_reason:
             done[index] = Accepted(item, REJECTED, reason=item.reject_reason,
@@ -169,6 +171,28 @@ def prepare(
                 if key:
                     seen[key] = (item, outcome.fp.content_hash)
     return PreparedBatch(items=items, done=done, prepared=prepared)
+
+
+# Column sizes of the ledger (PostgreSQL enforces them; one long cell must not fail a chunk).
+ID_MAX, CHANNEL_MAX, NAME_MAX, CONTACT_MAX, SUBMITTER_MAX = 128, 64, 128, 256, 128
+
+
+def _fit_columns(item: IntakeItem) -> None:
+    """Values longer than their ledger column: an id becomes its hash (still the same id on
+    a re-import), a name or contact is cut with a warning, a channel or submitter is cut."""
+    if item.external_id and len(item.external_id) > ID_MAX:
+        digest = hashlib.sha256(item.external_id.encode("utf-8")).hexdigest()
+        item.external_id = f"sha256:{digest}"
+    if item.channel and len(item.channel) > CHANNEL_MAX:
+        item.channel = item.channel[:CHANNEL_MAX]
+    if item.submitter and len(item.submitter) > SUBMITTER_MAX:
+        item.submitter = item.submitter[:SUBMITTER_MAX]
+    for field_name, limit, label in (("complainant_name", NAME_MAX, "留言用户"),
+                                     ("complainant_contact", CONTACT_MAX, "联系方式")):
+        value = getattr(item, field_name)
+        if value and len(value) > limit:
+            setattr(item, field_name, value[:limit])
+            item.warnings.append(f"{label}超过 {limit} 个字符，只保留前 {limit} 个")
 
 
 def _content_hash(item: IntakeItem) -> str:

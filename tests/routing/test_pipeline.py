@@ -255,3 +255,22 @@ def test_the_parallel_path_gives_the_same_result(
     assert len(_tickets(rt)) == 35
     again = file_items(rt.routing, items, keep_outcomes=False, parallel=True)
     assert (again.known, again.rejected) == (39, 1)
+
+
+def test_cells_longer_than_their_column_do_not_fail_the_chunk(rt: Runtime) -> None:
+    """PostgreSQL enforces column sizes: one long id or user name used to fail them all."""
+    long_id = "Q" * 300
+    items = [IntakeItem(text="东湖路井盖丢失，晚上很危险", external_id=long_id,
+                        complainant_name="网友" * 100, channel="import"),
+             IntakeItem(text="学府路路灯不亮三天了", external_id="Q-2", channel="import")]
+    first = file_items(rt.routing, items)
+    assert (first.rejected, first.received) == (0, 2)
+    assert "留言用户超过 128 个字符" in first.outcomes[0].warnings[0]
+    again = file_items(rt.routing, [IntakeItem(text="东湖路井盖丢失，晚上很危险",
+                                               external_id=long_id, channel="import")])
+    assert again.known == 1  # the long id is still recognised
+    with rt.session() as session:
+        stored = session.exec(select(Message.external_id).order_by(Message.id)).all()
+        names = session.exec(select(Complainant.name)).all()
+    assert stored[0].startswith("sha256:") and stored[1] == "Q-2"
+    assert [len(n) for n in names] == [128]

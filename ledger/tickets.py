@@ -91,6 +91,7 @@ SUPERVISOR_ACTIONS = frozenset(
      "archive"}
 )
 ROUTING_ACTIONS = frozenset({"assign", "reassign"})
+LABEL_MAX = 128  # ledger columns for who acted / how a ticket was routed
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +103,11 @@ class Actor:
 
     @classmethod
     def of(cls, person: Person) -> Actor:
-        return cls(person=person, label=f"{person.name}({person.code})")
+        return cls(person=person, label=f"{person.name}({person.code})"[:LABEL_MAX])
 
     @classmethod
     def system(cls, name: str) -> Actor:
-        return cls(person=None, label=f"system:{name}")
+        return cls(person=None, label=f"system:{name}"[:LABEL_MAX])
 
     @property
     def person_id(self) -> int | None:
@@ -269,7 +270,7 @@ def assign(
     ticket.unit_id = unit.id
     ticket.assigned_at = now
     ticket.acknowledged_at = None
-    ticket.routed_by = routed_by
+    ticket.routed_by = routed_by[:LABEL_MAX]  # "rule:<an admin's rule name>" may be long
     if classifier_version is not None or routed_by == "classifier":
         ticket.classifier_version = classifier_version
         ticket.confidence = confidence

@@ -148,3 +148,20 @@ def test_only_real_changes_count_as_updates(engine: Engine, tmp_path: Path) -> N
     with session_scope(engine) as session:
         changed = load_directory(session, _write(tmp_path, document))
     assert (changed.units_updated, changed.people_updated) == (1, 1)
+
+
+def test_a_person_with_the_longest_name_and_code_can_act(engine: Engine, tmp_path: Path) -> None:
+    """name (64) + code (64) made an actor label of 130 characters: PostgreSQL refused it."""
+    document = _directory()
+    person = next(p for p in document["people"] if p["code"] == "zjj-1")
+    person["name"], person["code"] = "刘" * 64, "z" * 64
+    with session_scope(engine) as session:
+        load_directory(session, _write(tmp_path, document))
+        ticket = make_ticket(session, rules_for(), received_at=NOW)
+        T.assign(session, ticket, find_unit(session, "zjj"), actor=T.Actor.system("t"),
+                 now=NOW, routed_by="rule:" + "很长的规则名" * 40)
+        T.acknowledge(session, ticket, actor=T.Actor.of(get_person(session, "z" * 64)),
+                      now=NOW)
+    with session_scope(engine) as session:
+        events = T.events_of(session, T.get_ticket(session, ticket.number))
+        assert len(events[-1].actor) == 128

@@ -48,6 +48,7 @@ def read_directory(path: Path) -> dict[str, Any]:
             if not str(entry.get(key) or "").strip():
                 raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
             entry[key] = str(entry[key]).strip()
+            _check_length(entry[key], UNIT_LIMITS[key], f"{where}.{key}")
         if entry["code"] in codes:
             raise BadInput(f"{where}: 单位代码 {entry['code']!r} 重复 (duplicate code)")
         if entry["name"] in names:
@@ -72,6 +73,7 @@ def read_directory(path: Path) -> dict[str, Any]:
             if not str(entry.get(key) or "").strip():
                 raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
             entry[key] = str(entry[key]).strip()
+            _check_length(entry[key], PERSON_LIMITS[key], f"{where}.{key}")
         if entry["code"] in people_codes:
             raise BadInput(f"{where}: 人员编号 {entry['code']!r} 重复 (duplicate code)")
         people_codes.add(entry["code"])
@@ -84,6 +86,15 @@ def read_directory(path: Path) -> dict[str, Any]:
         if entry.get("unit") and str(entry["unit"]) not in codes:
             raise BadInput(f"{where}: 单位 {entry['unit']!r} 不在名册中 (unknown unit)")
     return document
+
+
+UNIT_LIMITS = {"code": 32, "name": 128, "short": 64}  # the ledger's column sizes
+PERSON_LIMITS = {"code": 64, "name": 64}
+
+
+def _check_length(value: str, limit: int, where: str) -> None:
+    if len(value) > limit:
+        raise BadInput(f"{where}: 长度 {len(value)} 超过 {limit} 个字符 (too long)")
 
 
 def _entries(document: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:

@@ -165,3 +165,12 @@ def test_a_person_with_the_longest_name_and_code_can_act(engine: Engine, tmp_pat
     with session_scope(engine) as session:
         events = T.events_of(session, T.get_ticket(session, ticket.number))
         assert len(events[-1].actor) == 128
+
+
+def test_a_value_too_long_for_the_ledger_is_refused_by_entry(tmp_path: Path) -> None:
+    from ledger.directory import read_directory
+
+    document = _directory()
+    _unit(document, "zjj")["short"] = "住建" * 40
+    with pytest.raises(BadInput, match=r"units\[\d+\]\.short: 长度 80 超过 64"):
+        read_directory(_write(tmp_path, document))

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,10 +130,23 @@ def read_table(path: Path) -> Table:
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","  # TSV too
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    ended = False
+
+    def lines() -> Iterator[str]:
+        nonlocal ended
+        yield from io.StringIO(text, newline="")
+        ended = True
+
+    reader = csv.reader(lines(), delimiter=delimiter)
     try:
         header = next(reader, [])
-        rows = list(reader)
+        rows = []
+        for cells in reader:
+            if ended:  # the file ended inside a quoted cell: the rest became one cell
+                raise BadInput(
+                    f"{path}: 第 {len(rows) + 2} 条记录的引号未闭合，从那里到文件末尾被读成了"
+                    f"一个单元格，请检查该行的引号 (unclosed quote in record {len(rows) + 2})")
+            rows.append(cells)
     except csv.Error as exc:
         raise BadInput(
             f"{path}: 第 {reader.line_num} 行附近不是有效的 CSV (not a valid CSV file near"

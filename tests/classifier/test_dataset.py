@@ -111,3 +111,15 @@ def test_a_tab_separated_export_reads_like_csv(tmp_path: Path) -> None:
     data = read_labelled(path, label_col="单位代码")
     assert data.labels == ["cgj", "swj", "jyj", "cgj"]
     assert data.texts[1] == "望江社区停水,什么时候来水?"
+
+
+def test_an_unclosed_quote_is_refused_not_merged_into_one_row(tmp_path: Path) -> None:
+    """Otherwise classify would print fewer lines than the file has rows."""
+    path = tmp_path / "m.csv"
+    path.write_text('留言详情\n东湖路路灯不亮\n"望江社区停水\n学府路噪音\n工地夜间施工\n',
+                    encoding="utf-8")
+    with pytest.raises(BadInput, match="第 3 条记录的引号未闭合"):
+        read_texts(path)
+    fine = tmp_path / "ok.csv"
+    fine.write_text('留言详情\n"东湖路的路灯,\n坏了三天"\n学府路噪音\n', encoding="utf-8")
+    assert read_texts(fine).texts == ["东湖路的路灯,\n坏了三天", "学府路噪音"]

@@ -44,6 +44,7 @@ from ledger.models import (
     MessageStatus,
     Ticket,
     TicketState,
+    column_size,
 )
 from ledger.policy import MAX_TIME_LIMIT_DAYS, Policy
 
@@ -173,35 +174,38 @@ def prepare(
     return PreparedBatch(items=items, done=done, prepared=prepared)
 
 
-# Column sizes of the ledger (PostgreSQL enforces them; one long cell must not fail a chunk).
-ID_MAX, CHANNEL_MAX, NAME_MAX, CONTACT_MAX, SUBMITTER_MAX = 128, 64, 128, 256, 128
-
-
 def _fit_columns(item: IntakeItem) -> None:
-    """Values longer than their ledger column: an id becomes its hash (still the same id on
-    a re-import), a name or contact is cut with a warning, a channel or submitter is cut."""
-    if item.external_id and len(item.external_id) > ID_MAX:
+    """Values longer than their ledger column (PostgreSQL would fail the whole chunk): an
+    id becomes its hash (still the same id on a re-import), a name or contact is cut with a
+    warning, a channel or submitter is cut."""
+    if item.external_id and len(item.external_id) > column_size(Message, "external_id"):
         digest = hashlib.sha256(item.external_id.encode("utf-8")).hexdigest()
         item.external_id = f"sha256:{digest}"
-    if item.channel and len(item.channel) > CHANNEL_MAX:
-        item.channel = item.channel[:CHANNEL_MAX]
-    if item.submitter and len(item.submitter) > SUBMITTER_MAX:
-        item.submitter = item.submitter[:SUBMITTER_MAX]
-    for field_name, limit, label in (("complainant_name", NAME_MAX, "留言用户"),
-                                     ("complainant_contact", CONTACT_MAX, "联系方式")):
-        value = getattr(item, field_name)
+    for field_name in ("channel", "submitter"):
+        value, limit = getattr(item, field_name), column_size(Message, field_name)
+        if value and len(value) > limit:
+            setattr(item, field_name, value[:limit])
+    for field_name, column, label in (("complainant_name", "name", "留言用户"),
+                                      ("complainant_contact", "contact", "联系方式")):
+        value, limit = getattr(item, field_name), column_size(Complainant, column)
         if value and len(value) > limit:
             setattr(item, field_name, value[:limit])
             item.warnings.append(f"{label}超过 {limit} 个字符，只保留前 {limit} 个")
 
 
-def _content_hash(item: IntakeItem) -> str:
-    """The content hash ``_prepare`` would give the item (to compare with a stored one)."""
+def _normalised(item: IntakeItem) -> tuple[str, str | None]:
+    """The item's (text, title) as stored: normalised; a long title with no text is the
+    text (some exports put the message in the title)."""
     text = normalise_text(item.text or "")
     title = normalise_text(item.title) or None
     if not text and title and len(title) >= 8:
         text, title = title, None
-    return content_hash(text, title)
+    return text, title
+
+
+def _content_hash(item: IntakeItem) -> str:
+    """The content hash ``_prepare`` would give the item (to compare with a stored one)."""
+    return content_hash(*_normalised(item))
 
 
 def _id_conflict(item: IntakeItem, where: str = "台账中") -> str:
@@ -271,10 +275,7 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
     unreadable = raw_rejection(f"{item.title or ''}\n{raw_text}")
     if unreadable:
         return Accepted(item, REJECTED, reason=unreadable, warnings=list(item.warnings))
-    text = normalise_text(raw_text)
-    title = normalise_text(item.title) or None
-    if not text and title and len(title) >= 8:  # some exports put the message in the title
-        text, title = title, None
+    text, title = _normalised(item)
     reason = rejection(raw_text, text, max_chars=policy.intake.max_message_chars)
     days = item.time_limit_days
     if not reason and days is not None and not 1 <= days <= MAX_TIME_LIMIT_DAYS:

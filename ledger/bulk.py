@@ -23,7 +23,7 @@ from sqlmodel import Session
 from ledger.deadlines import Deadline, DeadlineRules
 from ledger.models import Event, Message, MessageStatus, SourceKind, Ticket, TicketState, Unit
 from ledger.numbers import PREFIX, next_value
-from ledger.tickets import Actor, assign_data, register_data
+from ledger.tickets import LABEL_MAX, Actor, assign_data, register_data
 from ledger.types import UTCDateTime
 
 
@@ -79,7 +79,7 @@ def open_tickets(
             "original_due_date": deadline.due_date, "original_due_at": deadline.due_at,
             "limit_days": deadline.limit_days, "deadline_provisional": deadline.provisional,
             "extension_days": 0,
-            "routed_by": spec.routed_by[:128] if assigned else None,
+            "routed_by": spec.routed_by[:LABEL_MAX] if assigned else None,
             "classifier_version": spec.classifier_version, "confidence": spec.confidence,
             "suggestions": spec.suggestions, "excluded_units": [], "quality_score": None,
             "reopen_count": 0, "return_count": 0, "duplicate_count": 0,

@@ -11,7 +11,7 @@ import yaml
 from sqlmodel import Session, col, func, select
 
 from ledger.errors import BadInput, NotFound
-from ledger.models import Person, Role, Ticket, TicketState, Unit
+from ledger.models import Person, Role, Ticket, TicketState, Unit, column_size
 
 UNIT_KINDS = {"department", "street", "desk"}
 
@@ -48,7 +48,7 @@ def read_directory(path: Path) -> dict[str, Any]:
             if not str(entry.get(key) or "").strip():
                 raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
             entry[key] = str(entry[key]).strip()
-            _check_length(entry[key], UNIT_LIMITS[key], f"{where}.{key}")
+            _check_length(entry[key], Unit, UNIT_COLUMNS[key], f"{where}.{key}")
         if entry["code"] in codes:
             raise BadInput(f"{where}: 单位代码 {entry['code']!r} 重复 (duplicate code)")
         if entry["name"] in names:
@@ -73,7 +73,7 @@ def read_directory(path: Path) -> dict[str, Any]:
             if not str(entry.get(key) or "").strip():
                 raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
             entry[key] = str(entry[key]).strip()
-            _check_length(entry[key], PERSON_LIMITS[key], f"{where}.{key}")
+            _check_length(entry[key], Person, key, f"{where}.{key}")
         if entry["code"] in people_codes:
             raise BadInput(f"{where}: 人员编号 {entry['code']!r} 重复 (duplicate code)")
         people_codes.add(entry["code"])
@@ -88,11 +88,11 @@ def read_directory(path: Path) -> dict[str, Any]:
     return document
 
 
-UNIT_LIMITS = {"code": 32, "name": 128, "short": 64}  # the ledger's column sizes
-PERSON_LIMITS = {"code": 64, "name": 64}
+UNIT_COLUMNS = {"code": "code", "name": "name", "short": "short_name"}  # file key -> column
 
 
-def _check_length(value: str, limit: int, where: str) -> None:
+def _check_length(value: str, model: type, column: str, where: str) -> None:
+    limit = column_size(model, column)
     if len(value) > limit:
         raise BadInput(f"{where}: 长度 {len(value)} 超过 {limit} 个字符 (too long)")
 

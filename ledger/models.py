@@ -106,6 +106,11 @@ class ExtensionStatus(StrEnum):
     DENIED = "denied"
 
 
+def column_size(model: type[SQLModel], field: str) -> int:
+    """How many characters a string column holds: PostgreSQL refuses more (SQLite does
+    not), so values from outside are fitted or refused against this, never a copy of it."""
+    return model.__table__.c[field].type.length  # type: ignore[attr-defined]
+
 class Unit(SQLModel, table=True):
     """A 责任单位 (or the supervision desk itself)."""
 

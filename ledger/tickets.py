@@ -36,6 +36,7 @@ from ledger.models import (
     TicketState,
     TrainingLabel,
     Unit,
+    column_size,
 )
 from ledger.numbers import next_ticket_number
 
@@ -91,7 +92,8 @@ SUPERVISOR_ACTIONS = frozenset(
      "archive"}
 )
 ROUTING_ACTIONS = frozenset({"assign", "reassign"})
-LABEL_MAX = 128  # ledger columns for who acted / how a ticket was routed
+# Who acted (Event.actor) and how a ticket was routed (Ticket.routed_by) fit their columns.
+LABEL_MAX = min(column_size(Event, "actor"), column_size(Ticket, "routed_by"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def test_override_corrects_a_builtin_year(tmp_path: Path) -> None:
 def test_bad_override_files_name_the_problem(tmp_path: Path, body: str, needle: str) -> None:
     path = tmp_path / "calendar.yaml"
     path.write_text(body, encoding="utf-8")
-    with pytest.raises(CalendarError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(CalendarError, match=re.escape(needle)):
         parse_overrides(path)
 
 

@@ -45,14 +45,23 @@ PREFIX = "批示件：请区住建局牵头，限5个工作日内办结。"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=2.0,
-                        help="messages posted per second; 0 = as fast as possible")
-    parser.add_argument("--outbox-interval", type=float, default=0.5,
-                        help="DUBAN_BOT_OUTBOX_INTERVAL for the bot: seconds between outbox "
-                             "passes (default 0.5, as in duban.settings)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=2.0,
+        help="messages posted per second; 0 = as fast as possible",
+    )
+    parser.add_argument(
+        "--outbox-interval",
+        type=float,
+        default=0.5,
+        help="DUBAN_BOT_OUTBOX_INTERVAL for the bot: seconds between outbox "
+        "passes (default 0.5, as in duban.settings)",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="messages not counted")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds to wait for the last cards")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the last cards"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     args = parser.parse_args(argv)
     return run(args)
@@ -88,8 +97,14 @@ def prepare_ledger(db_url: str, people: dict[str, str]) -> None:
         load_directory(session, REPO / "data" / "units.yaml")
     with session_scope(engine) as session:
         for code, mxid in people.items():
-            identity.link_account(session, platform="matrix", account_id=mxid,
-                                  person=get_person(session, code), via="cli", now=utcnow())
+            identity.link_account(
+                session,
+                platform="matrix",
+                account_id=mxid,
+                person=get_person(session, code),
+                via="cli",
+                now=utcnow(),
+            )
     engine.dispose()
 
 
@@ -101,18 +116,32 @@ def bind_rooms(db_url: str, intake: str, unit_room: str) -> None:
 
     engine = make_engine(db_url)
     with session_scope(engine) as session:
-        identity.bind_chat(session, platform="matrix", chat_id=intake,
-                           role=identity.ROLE_INTAKE, unit=None, bound_by="bench", now=utcnow())
-        identity.bind_chat(session, platform="matrix", chat_id=unit_room,
-                           role=identity.ROLE_UNIT, unit=find_unit(session, "zjj"),
-                           bound_by="bench", now=utcnow())
+        identity.bind_chat(
+            session,
+            platform="matrix",
+            chat_id=intake,
+            role=identity.ROLE_INTAKE,
+            unit=None,
+            bound_by="bench",
+            now=utcnow(),
+        )
+        identity.bind_chat(
+            session,
+            platform="matrix",
+            chat_id=unit_room,
+            role=identity.ROLE_UNIT,
+            unit=find_unit(session, "zjj"),
+            bound_by="bench",
+            now=utcnow(),
+        )
     engine.dispose()
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen(args, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            args, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def terminate(process: subprocess.Popen) -> None:
@@ -142,24 +171,38 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(redis.stop)
         roles = {"admin": "admin", "staff": "luru1", "member": "zjj-1", "bot": None}
         with ThreadPoolExecutor(len(roles)) as pool:
-            mxids = dict(zip(roles, pool.map(
-                lambda role: synapse.register_user(f"{role}-bench", PASSWORD), roles),
-                strict=True))
+            mxids = dict(
+                zip(
+                    roles,
+                    pool.map(lambda role: synapse.register_user(f"{role}-bench", PASSWORD), roles),
+                    strict=True,
+                )
+            )
         home = work / "home"
         home.mkdir()
         db_url = f"sqlite:///{home / 'duban.db'}"
         prepare_ledger(db_url, {code: mxids[role] for role, code in roles.items() if code})
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("DUBAN_") or k == "DUBAN_LOG_LEVEL"} | {
-            "DUBAN_HOME": str(home), "DUBAN_DATABASE_URL": db_url,
-            "DUBAN_REDIS_URL": redis.url, "DUBAN_MATRIX_HOMESERVER": synapse.url,
-            "DUBAN_MATRIX_USER": mxids["bot"], "DUBAN_MATRIX_PASSWORD": PASSWORD,
-            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("DUBAN_") or k == "DUBAN_LOG_LEVEL"
+        } | {
+            "DUBAN_HOME": str(home),
+            "DUBAN_DATABASE_URL": db_url,
+            "DUBAN_REDIS_URL": redis.url,
+            "DUBAN_MATRIX_HOMESERVER": synapse.url,
+            "DUBAN_MATRIX_USER": mxids["bot"],
+            "DUBAN_MATRIX_PASSWORD": PASSWORD,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
         worker = spawn([sys.executable, "-m", "duban", "worker"], env, work / "worker.log")
         stack.callback(terminate, worker)
-        bot = spawn([sys.executable, "-m", "duban", "bot", "--matrix"],
-                    env | {"DUBAN_BOT_OUTBOX_INTERVAL": str(args.outbox_interval)},
-                    work / "bot.log")
+        bot = spawn(
+            [sys.executable, "-m", "duban", "bot", "--matrix"],
+            env | {"DUBAN_BOT_OUTBOX_INTERVAL": str(args.outbox_interval)},
+            work / "bot.log",
+        )
         stack.callback(terminate, bot)
         result = asyncio.run(measure(synapse.url, mxids, db_url, texts, args))
         stages = ledger_stages(db_url, result.posted)
@@ -180,8 +223,9 @@ class Result:
     missing: list[int] = field(default_factory=list)
 
 
-async def measure(url: str, mxids: dict[str, str], db_url: str, texts: list[str],
-                  args: argparse.Namespace) -> Result:
+async def measure(
+    url: str, mxids: dict[str, str], db_url: str, texts: list[str], args: argparse.Namespace
+) -> Result:
     import nio
 
     clients = {role: nio.AsyncClient(url, mxids[role]) for role in ("admin", "staff", "member")}
@@ -246,8 +290,11 @@ async def watch(client, room_id: str, bot: str, result: Result) -> None:
             continue
         room = resp.rooms.join.get(room_id)
         for event in room.timeline.events if room else []:
-            if isinstance(event, nio.RoomMessageText) and event.sender == bot \
-                    and event.body.startswith("【交办】"):
+            if (
+                isinstance(event, nio.RoomMessageText)
+                and event.sender == bot
+                and event.body.startswith("【交办】")
+            ):
                 found = MARK.search(event.body)
                 if found:
                     result.seen.setdefault(int(found.group(1)), now)
@@ -283,12 +330,12 @@ def ledger_stages(db_url: str, posted: dict[int, float]) -> dict[str, list[float
     engine = make_engine(db_url)
     with session_scope(engine) as session:
         rows = session.exec(
-            select(Message.text, Message.created_at, Notification.created_at,
-                   ChatDelivery.sent_at)
+            select(Message.text, Message.created_at, Notification.created_at, ChatDelivery.sent_at)
             .join(Ticket, Ticket.message_id == Message.id)
             .join(Notification, Notification.ticket_id == Ticket.id)
             .join(ChatDelivery, ChatDelivery.notification_id == Notification.id)
-            .where(Notification.kind == "assigned")).all()
+            .where(Notification.kind == "assigned")
+        ).all()
     engine.dispose()
     for text, filed, routed, sent in rows:
         found = MARK.search(text)
@@ -310,23 +357,34 @@ def report(result: Result, stages: dict[str, list[float]], args: argparse.Namesp
     counted = [i for i in result.posted if i >= result.warmup]
     latencies = [result.seen[i] - result.posted[i] for i in counted if i in result.seen]
     rate = f"{args.rate:g}/s" if args.rate > 0 else "as fast as possible"
-    print(f"\n{len(counted)} messages posted ({rate}), outbox interval {args.outbox_interval} s:"
-          f" {len(latencies)} cards arrived, {len(result.missing)} missing")
+    print(
+        f"\n{len(counted)} messages posted ({rate}), outbox interval {args.outbox_interval} s:"
+        f" {len(latencies)} cards arrived, {len(result.missing)} missing"
+    )
     if not latencies:
         return
     first = min(result.posted[i] for i in counted)
     last = max(result.seen[i] for i in counted if i in result.seen)
-    print(f"latency   p50 {percentile(latencies, 0.5):.3f} s   p95 "
-          f"{percentile(latencies, 0.95):.3f} s   max {max(latencies):.3f} s   "
-          f"mean {statistics.fmean(latencies):.3f} s")
-    print(f"throughput {len(latencies) / (last - first):.1f} cards/s "
-          f"({len(latencies)} in {last - first:.1f} s)")
-    labels = {"filed": "posted -> filed by the bot", "routed": "filed -> routed (worker)",
-              "sent": "routed -> sent (outbox)"}
+    print(
+        f"latency   p50 {percentile(latencies, 0.5):.3f} s   p95 "
+        f"{percentile(latencies, 0.95):.3f} s   max {max(latencies):.3f} s   "
+        f"mean {statistics.fmean(latencies):.3f} s"
+    )
+    print(
+        f"throughput {len(latencies) / (last - first):.1f} cards/s "
+        f"({len(latencies)} in {last - first:.1f} s)"
+    )
+    labels = {
+        "filed": "posted -> filed by the bot",
+        "routed": "filed -> routed (worker)",
+        "sent": "routed -> sent (outbox)",
+    }
     for name, values in stages.items():
         if values:
-            print(f"  {labels[name]:<28} p50 {percentile(values, 0.5):.3f} s   "
-                  f"p95 {percentile(values, 0.95):.3f} s")
+            print(
+                f"  {labels[name]:<28} p50 {percentile(values, 0.5):.3f} s   "
+                f"p95 {percentile(values, 0.95):.3f} s"
+            )
 
 
 if __name__ == "__main__":

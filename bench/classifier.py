@@ -61,8 +61,7 @@ def load(data: Path):
 
 
 def group_keys(texts: list[str]) -> np.ndarray:
-    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest()
-                     for t in normalise_texts(texts)])
+    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in normalise_texts(texts)])
 
 
 def peak_rss_mb() -> float:
@@ -92,8 +91,12 @@ def cross_validate_ours(texts, labels, folds, segmenter) -> dict[str, Any]:
     thresholds, seconds = [], []
     for train_rows, test_rows in folds:
         started = time.perf_counter()
-        trained = train([texts[i] for i in train_rows], [labels[i] for i in train_rows],
-                        segmenter=segmenter, seed=0)
+        trained = train(
+            [texts[i] for i in train_rows],
+            [labels[i] for i in train_rows],
+            segmenter=segmenter,
+            seed=0,
+        )
         seconds.append(time.perf_counter() - started)
         predictor = Predictor(trained.pipeline, {"version": "bench", **trained.manifest})
         part, sure, _ = predictor.probabilities([texts[i] for i in test_rows])
@@ -211,14 +214,18 @@ def child(data: Path) -> None:
         digest = registry.manifest(version.name)["model"]["sha256"]
         predictor = Predictor.load(version)
         predictor.predict(labelled.texts)
-    print(json.dumps({
-        "train_seconds": train_seconds,
-        "model_bytes": size,
-        "sha256": digest,
-        "peak_rss_mb": peak_rss_mb(),
-        "threshold": trained.manifest["threshold"],
-        "cv_in_training": trained.manifest["metrics"]["cv"],
-    }))
+    print(
+        json.dumps(
+            {
+                "train_seconds": train_seconds,
+                "model_bytes": size,
+                "sha256": digest,
+                "peak_rss_mb": peak_rss_mb(),
+                "threshold": trained.manifest["threshold"],
+                "cv_in_training": trained.manifest["metrics"]["cv"],
+            }
+        )
+    )
 
 
 def predict_child(data: Path, folder: Path) -> None:
@@ -231,8 +238,11 @@ def predict_child(data: Path, folder: Path) -> None:
 def run_child(data: Path, *extra: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
-        [sys.executable, __file__, "--data", str(data), *extra], env=env, check=True,
-        capture_output=True, text=True,
+        [sys.executable, __file__, "--data", str(data), *extra],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -286,10 +296,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         saved = Registry(Path(folder)).save(trained)
         full["predict_peak_rss_mb"] = run_child(args.data, "--predict-child", str(saved))[
-            "peak_rss_mb"]
+            "peak_rss_mb"
+        ]
     figures = {
-        "data": {"rows": len(texts), "labels": len(set(labels)),
-                 "skipped": len(labelled.skipped)},
+        "data": {"rows": len(texts), "labels": len(set(labels)), "skipped": len(labelled.skipped)},
         "pipeline": PIPELINE_DESCRIPTION.format(engine="rjieba"),
         "cv": ours_runs,
         "baseline_cv": plain_runs,
@@ -306,44 +316,60 @@ def main() -> None:
 
 def report(f: dict[str, Any], repeats: int) -> None:
     ours, plain = f["cv"], f["baseline_cv"]
-    print(f"classifier bench: {f['data']['rows']} rows, {f['data']['labels']} labels, "
-          f"5-fold CV grouped by text hash x {repeats} seed(s)")
+    print(
+        f"classifier bench: {f['data']['rows']} rows, {f['data']['labels']} labels, "
+        f"5-fold CV grouped by text hash x {repeats} seed(s)"
+    )
     print(f"pipeline: {f['pipeline']}\n")
     print(f"{'':28}{'ours':>18}{'plain baseline':>18}")
     rows = [("macro-F1", "macro_f1"), ("accuracy", "accuracy"), ("top-3 accuracy", "top3_accuracy")]
-    rows += [(f"coverage @ {round(p * 100)} % precision", f"coverage_at_{round(p * 100)}")
-             for p in PRECISIONS]
+    rows += [
+        (f"coverage @ {round(p * 100)} % precision", f"coverage_at_{round(p * 100)}")
+        for p in PRECISIONS
+    ]
     for name, key in rows:
         print(f"{name:28}{spread(ours, key):>18}{spread(plain, key):>18}")
     own = ours[0]["at_own_threshold"]
-    print(f"\nheld-out folds at each fold model's own threshold (target 97 %): coverage "
-          f"{own['coverage']:.4f}, precision {fmt(own['precision'])} "
-          f"(thresholds {own['thresholds']})")
+    print(
+        f"\nheld-out folds at each fold model's own threshold (target 97 %): coverage "
+        f"{own['coverage']:.4f}, precision {fmt(own['precision'])} "
+        f"(thresholds {own['thresholds']})"
+    )
     print("\nper class (seed 0):          precision  recall      F1  support")
     for label, row in ours[0]["per_class"].items():
-        print(f"  {label:14}{row['precision']:>19.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}"
-              f"{row['support']:>9}")
+        print(
+            f"  {label:14}{row['precision']:>19.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}"
+            f"{row['support']:>9}"
+        )
     s = f["throughput"]
     print(f"\nthroughput on {s['rows']} rows (mean {s['mean_chars']} chars), best of 3:")
     print(f"  plain jieba + TfidfVectorizer + LinearSVC  {s['plain_rows_per_s']:>9.0f} rows/s")
     print(f"  ours (Predictor.predict, all steps)        {s['ours_rows_per_s']:>9.0f} rows/s")
     print(f"  ratio                                      {s['ratio']:>9.1f} x")
-    print(f"  (segmenters alone: jieba {s['jieba_only_rows_per_s']:.0f}, rjieba "
-          f"{s['rjieba_only_rows_per_s']:.0f} rows/s; normalise alone "
-          f"{s['normalise_only_rows_per_s']:.0f} rows/s)")
+    print(
+        f"  (segmenters alone: jieba {s['jieba_only_rows_per_s']:.0f}, rjieba "
+        f"{s['rjieba_only_rows_per_s']:.0f} rows/s; normalise alone "
+        f"{s['normalise_only_rows_per_s']:.0f} rows/s)"
+    )
     full = f["full_training"]
-    print(f"\ntraining on all {f['data']['rows']} rows: {full['train_seconds']:.1f} s; "
-          f"model file {full['model_bytes'] / 1e6:.1f} MB; peak RSS of a process that "
-          f"trains, saves, loads and predicts all rows: {full['peak_rss_mb']:.0f} MB "
-          f"(of a process that only loads and predicts: {full['predict_peak_rss_mb']:.0f} MB;"
-          f" this bench process, baseline and jieba included: "
-          f"{f['bench_peak_rss_mb']:.0f} MB)")
-    print(f"deterministic (same data + seed -> same model sha256, across processes with "
-          f"different PYTHONHASHSEED): {'yes' if f['deterministic'] else 'NO'} "
-          f"({full['sha256'][:16]}…)")
+    print(
+        f"\ntraining on all {f['data']['rows']} rows: {full['train_seconds']:.1f} s; "
+        f"model file {full['model_bytes'] / 1e6:.1f} MB; peak RSS of a process that "
+        f"trains, saves, loads and predicts all rows: {full['peak_rss_mb']:.0f} MB "
+        f"(of a process that only loads and predicts: {full['predict_peak_rss_mb']:.0f} MB;"
+        f" this bench process, baseline and jieba included: "
+        f"{f['bench_peak_rss_mb']:.0f} MB)"
+    )
+    print(
+        f"deterministic (same data + seed -> same model sha256, across processes with "
+        f"different PYTHONHASHSEED): {'yes' if f['deterministic'] else 'NO'} "
+        f"({full['sha256'][:16]}…)"
+    )
     inner = full["cv_in_training"]
-    print(f"the full model's own training CV: macro-F1 {inner['macro_f1']:.4f}, coverage @ 97 % "
-          f"{inner['coverage_at_97']:.4f}, threshold {full['threshold']:.4f}")
+    print(
+        f"the full model's own training CV: macro-F1 {inner['macro_f1']:.4f}, coverage @ 97 % "
+        f"{inner['coverage_at_97']:.4f}, threshold {full['threshold']:.4f}"
+    )
 
 
 if __name__ == "__main__":

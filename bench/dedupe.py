@@ -35,8 +35,12 @@ from ledger.models import Message  # noqa: E402
 from routing.pipeline import file_items  # noqa: E402
 
 GREETINGS = ["领导您好！", "您好，再反映一次：", "尊敬的领导：", "各位领导好，", "", "再次反映："]
-ADDED = ["已经反映过好几次了，一直没有解决。", "希望这次能有人管一管。", "附近居民都很有意见。",
-         "我们已经在群里收集了很多住户的签名。"]
+ADDED = [
+    "已经反映过好几次了，一直没有解决。",
+    "希望这次能有人管一管。",
+    "附近居民都很有意见。",
+    "我们已经在群里收集了很多住户的签名。",
+]
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
@@ -95,8 +99,9 @@ def main() -> None:
         file_items(rt.routing, items, keep_outcomes=False)
         seconds = time.perf_counter() - started
         with rt.session() as session:
-            found = list(session.exec(select(Message.id, Message.external_id,
-                                             Message.duplicate_of_id)))
+            found = list(
+                session.exec(select(Message.id, Message.external_id, Message.duplicate_of_id))
+            )
     external = {mid: ext for mid, ext, _ in found}
     truth = {mid: original for mid, _, original in stream}
     flagged = [(ext, external[dup]) for _, ext, dup in found if dup is not None]

@@ -63,9 +63,23 @@ def train(home: Path) -> dict:
     env = {**os.environ, "DUBAN_HOME": str(home)}
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "duban", "train", "--input", str(REPO / "data" / "messages.csv"),
-         "--label-col", "单位代码", "--promote", "--json"],
-        env=env, check=True, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "duban",
+            "train",
+            "--input",
+            str(REPO / "data" / "messages.csv"),
+            "--label-col",
+            "单位代码",
+            "--promote",
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     summary = json.loads(out.stdout)
     summary["seconds"] = time.perf_counter() - started
     return summary
@@ -81,8 +95,11 @@ def counts(rt: Runtime) -> tuple[int, int, int]:
     with rt.session() as session:
         messages = session.exec(select(func.count()).select_from(Message)).one()
         tickets = session.exec(select(func.count()).select_from(Ticket)).one()
-        waiting = session.exec(select(func.count()).select_from(Message).where(
-            Message.status == MessageStatus.RECEIVED.value)).one()
+        waiting = session.exec(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.status == MessageStatus.RECEIVED.value)
+        ).one()
     return messages, tickets, waiting
 
 
@@ -101,15 +118,25 @@ def run_sqlite(csv_path: Path, home: Path, count: int) -> dict:
     pipeline._store_and_route = chunk_with_memory
     started = time.perf_counter()
     try:
-        summary = pipeline.file_items(rt.routing, read_file(csv_path, ImportOptions(tz=rt.tz)),
-                                      keep_outcomes=False, parallel=True)
+        summary = pipeline.file_items(
+            rt.routing,
+            read_file(csv_path, ImportOptions(tz=rt.tz)),
+            keep_outcomes=False,
+            parallel=True,
+        )
     finally:
         pipeline._store_and_route = original
     seconds = time.perf_counter() - started
     marks = [samples[max(0, int(len(samples) * f) - 1)] for f in (0.1, 0.5, 1.0)]
-    return {"seconds": seconds, "rate": count / seconds, "summary": summary,
-            "rss": marks, "peak": peak_mb(), "child_peak": children_peak_mb(),
-            "counts": counts(rt)}
+    return {
+        "seconds": seconds,
+        "rate": count / seconds,
+        "summary": summary,
+        "rss": marks,
+        "peak": peak_mb(),
+        "child_peak": children_peak_mb(),
+        "counts": counts(rt),
+    }
 
 
 def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
@@ -121,22 +148,40 @@ def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
     procs: list[subprocess.Popen] = []
     try:
         url = cluster.create_database()
-        settings = Settings(home=home / "pg", database_url=url, redis_url=redis.url,
-                            model_dir=home / "models", queue_name="bench")
+        settings = Settings(
+            home=home / "pg",
+            database_url=url,
+            redis_url=redis.url,
+            model_dir=home / "models",
+            queue_name="bench",
+        )
         rt = Runtime(settings=settings)
         fresh_ledger(rt)
-        env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_REDIS_URL": redis.url,
-               "DUBAN_HOME": str(home / "pg"), "DUBAN_MODEL_DIR": str(home / "models"),
-               "DUBAN_QUEUE_NAME": "bench"}
+        env = {
+            **os.environ,
+            "DUBAN_DATABASE_URL": url,
+            "DUBAN_REDIS_URL": redis.url,
+            "DUBAN_HOME": str(home / "pg"),
+            "DUBAN_MODEL_DIR": str(home / "models"),
+            "DUBAN_QUEUE_NAME": "bench",
+        }
         for index in range(workers):
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "duban", "worker", "--name", f"bench-{index}"],
-                env=env, stdout=subprocess.DEVNULL,
-                stderr=(home / f"worker-{index}.log").open("wb")))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "duban", "worker", "--name", f"bench-{index}"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=(home / f"worker-{index}.log").open("wb"),
+                )
+            )
         time.sleep(3)  # workers load the model before the clock starts
         started = time.perf_counter()
-        pipeline.file_items(rt.routing, read_file(csv_path, ImportOptions(tz=rt.tz)),
-                            keep_outcomes=False, parallel=True)
+        pipeline.file_items(
+            rt.routing,
+            read_file(csv_path, ImportOptions(tz=rt.tz)),
+            keep_outcomes=False,
+            parallel=True,
+        )
         imported = time.perf_counter() - started
         while True:
             messages, tickets, waiting = counts(rt)
@@ -144,8 +189,12 @@ def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
                 break
             time.sleep(0.5)
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "import_seconds": imported, "rate": count / seconds,
-                "counts": (messages, tickets, waiting)}
+        return {
+            "seconds": seconds,
+            "import_seconds": imported,
+            "rate": count / seconds,
+            "counts": (messages, tickets, waiting),
+        }
     finally:
         for proc in procs:
             proc.terminate()
@@ -166,26 +215,38 @@ def main() -> None:
     try:
         csv_path = home / "export.csv"
         reposts = write_csv(csv_path, args.count)
-        print(f"synthetic export: {args.count} messages ({reposts} reposts), "
-              f"{csv_path.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"synthetic export: {args.count} messages ({reposts} reposts), "
+            f"{csv_path.stat().st_size / 1e6:.1f} MB"
+        )
         model = train(home)
-        print(f"model {model.get('version')} trained in {model['seconds']:.1f} s "
-              f"(cv macro-F1 {model.get('metrics', {}).get('macro_f1', float('nan')):.3f})")
+        print(
+            f"model {model.get('version')} trained in {model['seconds']:.1f} s "
+            f"(cv macro-F1 {model.get('metrics', {}).get('macro_f1', float('nan')):.3f})"
+        )
         result = run_sqlite(csv_path, home, args.count)
         summary = result["summary"]
-        print(f"\nSQLite, jobs inline: {result['rate']:,.0f} messages/s "
-              f"({args.count:,} in {result['seconds']:.1f} s)")
-        print(f"  opened {summary.opened:,}  triage {summary.triage:,}  duplicates "
-              f"{summary.duplicates:,}  rejected {summary.rejected:,}")
-        print("  resident memory at 10 % / 50 % / 100 % of the import: "
-              + " / ".join(f"{mb:.0f} MB" for _, mb in result["rss"])
-              + f"; peak {result['peak']:.0f} MB (the preparing process: "
-              f"{result['child_peak']:.0f} MB)")
+        print(
+            f"\nSQLite, jobs inline: {result['rate']:,.0f} messages/s "
+            f"({args.count:,} in {result['seconds']:.1f} s)"
+        )
+        print(
+            f"  opened {summary.opened:,}  triage {summary.triage:,}  duplicates "
+            f"{summary.duplicates:,}  rejected {summary.rejected:,}"
+        )
+        print(
+            "  resident memory at 10 % / 50 % / 100 % of the import: "
+            + " / ".join(f"{mb:.0f} MB" for _, mb in result["rss"])
+            + f"; peak {result['peak']:.0f} MB (the preparing process: "
+            f"{result['child_peak']:.0f} MB)"
+        )
         if not args.skip_postgres:
             pg = run_postgres(csv_path, home, args.count, args.workers)
-            print(f"\nPostgreSQL + Redis, {args.workers} rq workers: {pg['rate']:,.0f} messages/s "
-                  f"end to end ({pg['seconds']:.1f} s; the import itself "
-                  f"{pg['import_seconds']:.1f} s)")
+            print(
+                f"\nPostgreSQL + Redis, {args.workers} rq workers: {pg['rate']:,.0f} messages/s "
+                f"end to end ({pg['seconds']:.1f} s; the import itself "
+                f"{pg['import_seconds']:.1f} s)"
+            )
             print(f"  messages {pg['counts'][0]:,}  tickets {pg['counts'][1]:,}")
     finally:
         shutil.rmtree(home, ignore_errors=True)

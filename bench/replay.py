@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     data = REPO / "data"
     policy = load_policy(data / "policy.yaml")
-    rules = DeadlineRules(calendar=load_calendar(data / "calendar.yaml"),
-                          policy=policy.deadlines, tz=ZoneInfo("Asia/Shanghai"))
+    rules = DeadlineRules(
+        calendar=load_calendar(data / "calendar.yaml"),
+        policy=policy.deadlines,
+        tz=ZoneInfo("Asia/Shanghai"),
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     database = args.out / "ledger.db"
     for stale in args.out.glob("ledger.db*"):
@@ -60,9 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with session_scope(engine) as session:
             summary = run_replay(
-                session, args.csv, rules=rules, policy=policy.ranking,
+                session,
+                args.csv,
+                rules=rules,
+                policy=policy.ranking,
                 week=parse_week(args.week) if args.week else None,
-                month=parse_month(args.month) if args.month else None, out_dir=args.out)
+                month=parse_month(args.month) if args.month else None,
+                out_dir=args.out,
+            )
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

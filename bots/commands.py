@@ -67,7 +67,7 @@ def parse(text: str) -> Command | None:
         return None
     word = head.group(1)
     name = _BY_NAME.get(word) or _BY_NAME.get(word.lower())
-    rest = stripped[head.end():]
+    rest = stripped[head.end() :]
     if name is None:
         name, glued = _split_glued(word)
         if name is None:
@@ -78,7 +78,7 @@ def parse(text: str) -> Command | None:
     lead = _LEADING_NUMBER.match(rest.translate(_NUMBER_CHARS))
     if lead is not None:
         number = normalise_number(lead.group(1))
-        rest = rest[lead.end():]
+        rest = rest[lead.end() :]
     return Command(name=name, number=number, args=rest.strip(), raw=stripped)
 
 
@@ -90,7 +90,7 @@ def _split_glued(word: str) -> tuple[str | None, str]:
     for known in sorted(_BY_NAME, key=len, reverse=True):
         if len(known) < 2 or not word.lower().startswith(known) or len(word) == len(known):
             continue  # a one-character name (我) glued to text is more likely another word
-        rest = word[len(known):]
+        rest = word[len(known) :]
         if not known.isascii() or _NUMBER_LIKE.match(rest.translate(_NUMBER_CHARS)):
             return _BY_NAME[known], rest
     return None, ""
@@ -140,8 +140,19 @@ def parse_int(text: str) -> int | None:
 
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
-_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-           "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def _chinese_small(value: str) -> int | None:

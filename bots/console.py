@@ -88,8 +88,16 @@ def setup_console(session: Session, *, now: datetime) -> Cast:
             labels[unit.code] = unit.short_name
     for chat_id, role, unit in wanted:
         if identity.binding_of(session, platform=PLATFORM, chat_id=chat_id) is None:
-            identity.bind_chat(session, platform=PLATFORM, chat_id=chat_id, role=role,
-                               unit=unit, bound_by="console", now=now, title=labels[chat_id])
+            identity.bind_chat(
+                session,
+                platform=PLATFORM,
+                chat_id=chat_id,
+                role=role,
+                unit=unit,
+                bound_by="console",
+                now=now,
+                title=labels[chat_id],
+            )
     names, homes = {}, {}
     by_id = {u.id: u for u in units}
     for person in session.exec(select(Person).order_by(Person.id)):
@@ -99,9 +107,15 @@ def setup_console(session: Session, *, now: datetime) -> Cast:
         homes[person.code] = _home(person, by_id)
         labels[f"@{person.code}"] = f"私聊·{person.name}"
         if identity.account_of(session, platform=PLATFORM, account_id=person.code) is None:
-            identity.link_account(session, platform=PLATFORM, account_id=person.code,
-                                  person=person, via="console", now=now,
-                                  private_chat_id=f"@{person.code}")
+            identity.link_account(
+                session,
+                platform=PLATFORM,
+                account_id=person.code,
+                person=person,
+                via="console",
+                now=now,
+                private_chat_id=f"@{person.code}",
+            )
     return Cast(labels=labels, names=names, homes=homes)
 
 
@@ -120,9 +134,16 @@ class ConsoleAdapter:
     platform = PLATFORM
     text_limit = 4096
 
-    def __init__(self, cast: Cast, *, out: TextIO | None = None, inp: TextIO | None = None,
-                 echo: bool = False, clock: Callable[[], datetime] = utcnow,
-                 settle: Callable[[], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self,
+        cast: Cast,
+        *,
+        out: TextIO | None = None,
+        inp: TextIO | None = None,
+        echo: bool = False,
+        clock: Callable[[], datetime] = utcnow,
+        settle: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.cast = cast
         # Awaited after each input line (``duban bot --console`` passes the outbox's drain),
         # so what a line caused is printed before the next line is read.
@@ -183,11 +204,19 @@ class ConsoleAdapter:
             reply_to = self._last_in_chat.get(chat_id)
         if self.echo:
             self._print(chat_id, f"{self.cast.names[person]}({person})", body)
-        return await self._on_message(IncomingMessage(
-            platform=PLATFORM, chat_id=chat_id, sender_id=person,
-            message_id=uuid.uuid4().hex[:12], text=body, received_at=self.clock(),
-            reply_to=reply_to, private=chat_id.startswith("@"),
-            sender_name=self.cast.names[person]))
+        return await self._on_message(
+            IncomingMessage(
+                platform=PLATFORM,
+                chat_id=chat_id,
+                sender_id=person,
+                message_id=uuid.uuid4().hex[:12],
+                text=body,
+                received_at=self.clock(),
+                reply_to=reply_to,
+                private=chat_id.startswith("@"),
+                sender_name=self.cast.names[person],
+            )
+        )
 
     def _chat(self, person: str, chat: str) -> str:
         chat = chat.strip().lstrip("#")
@@ -239,8 +268,7 @@ class ConsoleAdapter:
 
     def _print(self, chat_id: str, speaker: str, text: str) -> None:
         label = self.cast.labels.get(chat_id, chat_id)
-        self.transcript.append(ChatLine(chat=chat_id, chat_label=label, speaker=speaker,
-                                        text=text))
+        self.transcript.append(ChatLine(chat=chat_id, chat_label=label, speaker=speaker, text=text))
         lines = text.split("\n")
         head = f"[{label}] {speaker}：" if label else f"{speaker}："
         self.out.write(head + lines[0] + "\n")
@@ -252,8 +280,9 @@ class ConsoleAdapter:
 class ConsolePlayer:
     """Scripted console sessions on one ledger (the demo's cast); keeps state between calls."""
 
-    def __init__(self, ctx: RoutingContext, *, out: TextIO | None = None,
-                 handlers: Handlers | None = None) -> None:
+    def __init__(
+        self, ctx: RoutingContext, *, out: TextIO | None = None, handlers: Handlers | None = None
+    ) -> None:
         self.ctx = ctx
         with ctx.session() as session:
             cast = setup_console(session, now=ctx.now())
@@ -281,8 +310,9 @@ class ConsolePlayer:
             await self.outbox.drain()
 
 
-def play_script(ctx: RoutingContext, lines: Iterable[tuple[str, str, str]], *,
-                out: TextIO | None = None) -> list[ChatLine]:
+def play_script(
+    ctx: RoutingContext, lines: Iterable[tuple[str, str, str]], *, out: TextIO | None = None
+) -> list[ChatLine]:
     """Run ``(person code, chat, text)`` lines through the handlers and the outbox,
     printing every chat message to ``out`` (stdout) as it goes; returns them."""
     return ConsolePlayer(ctx, out=out).play(lines)

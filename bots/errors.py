@@ -29,8 +29,9 @@ class SendFailed(BotError):
     does not exist). Anything else is retried with exponential backoff and never dropped.
     """
 
-    def __init__(self, reason: str, *, retry_after: float | None = None,
-                 permanent: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after

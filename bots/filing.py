@@ -35,7 +35,7 @@ def source_of(text: str) -> tuple[SourceKind, str]:
         return SourceKind.ONLINE, text
     tag = match.group(1) or match.group(2)
     kind = SourceKind.OTHER if tag.startswith("来电") else SourceKind.parse(tag)  # phone notes
-    return kind, text[match.end():]
+    return kind, text[match.end() :]
 
 
 def build_items(msg: IncomingMessage, person: Person) -> list:
@@ -51,21 +51,24 @@ def build_items(msg: IncomingMessage, person: Person) -> list:
         # each pasted piece may carry its own tag; the message's first tag is the default
         own, text = source_of(piece) if _SOURCE_TAG.match(piece) else (kind, piece)
         text = text.strip()
-        has_limit, days = parse_instruction(text) if own == SourceKind.INSTRUCTION else \
-            (False, None)
+        has_limit, days = (
+            parse_instruction(text) if own == SourceKind.INSTRUCTION else (False, None)
+        )
         suffix = f"#{index}" if len(texts) > 1 else ""
-        items.append(IntakeItem(
-            text=text,
-            source_kind=own,
-            channel=msg.platform,
-            external_id=f"{msg.chat_id}:{msg.message_id}{suffix}",
-            received_at=msg.forwarded_at or msg.received_at,
-            submitter=person.code,
-            forwarded_from=msg.forwarded_from,
-            has_time_limit=has_limit,
-            time_limit_days=days,
-            row=index if len(texts) > 1 else None,
-        ))
+        items.append(
+            IntakeItem(
+                text=text,
+                source_kind=own,
+                channel=msg.platform,
+                external_id=f"{msg.chat_id}:{msg.message_id}{suffix}",
+                received_at=msg.forwarded_at or msg.received_at,
+                submitter=person.code,
+                forwarded_from=msg.forwarded_from,
+                has_time_limit=has_limit,
+                time_limit_days=days,
+                row=index if len(texts) > 1 else None,
+            )
+        )
     return items
 
 
@@ -84,19 +87,31 @@ def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> l
     if not items:
         return [Reply("【未登记】内容为空（没有文字），未立项")]
     summary = file_items(ctx, items)
-    logger.info("intake chat %s:%s filed %d item(s): %d opened, %d triage, %d duplicates",
-                msg.platform, msg.chat_id, summary.received, summary.opened, summary.triage,
-                summary.duplicates)
+    logger.info(
+        "intake chat %s:%s filed %d item(s): %d opened, %d triage, %d duplicates",
+        msg.platform,
+        msg.chat_id,
+        summary.received,
+        summary.opened,
+        summary.triage,
+        summary.duplicates,
+    )
     numbers = [o.ticket for o in summary.outcomes if o.ticket]
     ids = _ticket_ids(ctx, numbers)
-    _answered_here(ctx, msg, [ids[o.ticket] for o in summary.outcomes
-                              if o.status == "triage" and o.ticket in ids])
+    _answered_here(
+        ctx,
+        msg,
+        [ids[o.ticket] for o in summary.outcomes if o.status == "triage" and o.ticket in ids],
+    )
     replies = []
     if len(summary.outcomes) > 1:
-        replies.append(Reply(
-            f"【登记结果】共 {summary.received} 条：立项 {summary.opened}，待分办 "
-            f"{summary.triage}，重复 {summary.duplicates}，未登记 {summary.rejected}"
-            + (f"，处理中 {summary.queued}" if summary.queued else "")))
+        replies.append(
+            Reply(
+                f"【登记结果】共 {summary.received} 条：立项 {summary.opened}，待分办 "
+                f"{summary.triage}，重复 {summary.duplicates}，未登记 {summary.rejected}"
+                + (f"，处理中 {summary.queued}" if summary.queued else "")
+            )
+        )
     for outcome in summary.outcomes:
         text, actions = render.outcome_text(outcome)
         replies.append(Reply(text, actions=actions, ticket_id=ids.get(outcome.ticket or "")))
@@ -111,17 +126,20 @@ def _answered_here(ctx: RoutingContext, msg: IncomingMessage, ticket_ids: list[i
 
     with ctx.session() as session:
         notes = session.exec(
-            select(Notification).where(col(Notification.ticket_id).in_(ticket_ids))
-            .where(Notification.kind == "triage").where(Notification.status == "pending"))
+            select(Notification)
+            .where(col(Notification.ticket_id).in_(ticket_ids))
+            .where(Notification.kind == "triage")
+            .where(Notification.status == "pending")
+        )
         for note in list(notes):
-            record_answered(session, note, platform=msg.platform, chat_id=msg.chat_id,
-                            now=ctx.now())
+            record_answered(
+                session, note, platform=msg.platform, chat_id=msg.chat_id, now=ctx.now()
+            )
 
 
 def _ticket_ids(ctx: RoutingContext, numbers: list[str]) -> dict[str, int]:
     if not numbers:
         return {}
     with ctx.session() as session:
-        rows = session.exec(select(Ticket.number, Ticket.id).where(
-            Ticket.number.in_(numbers)))  # type: ignore[attr-defined]
+        rows = session.exec(select(Ticket.number, Ticket.id).where(Ticket.number.in_(numbers)))  # type: ignore[attr-defined]
         return {number: ticket_id for number, ticket_id in rows}

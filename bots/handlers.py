@@ -39,8 +39,24 @@ from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
 
-NEEDS_TICKET = frozenset({"签收", "回复", "办结", "延期", "退回", "批准延期", "驳回延期", "核查",
-                          "续办", "通报", "归档", "备注", "分办", "详情"})
+NEEDS_TICKET = frozenset(
+    {
+        "签收",
+        "回复",
+        "办结",
+        "延期",
+        "退回",
+        "批准延期",
+        "驳回延期",
+        "核查",
+        "续办",
+        "通报",
+        "归档",
+        "备注",
+        "分办",
+        "详情",
+    }
+)
 PASS_WORDS = frozenset({"通过", "合格", "pass", "ok", "是"})
 FAIL_WORDS = frozenset({"不通过", "不合格", "fail", "否", "续办"})
 HIDDEN = "没有找到该督办件，或您无权查看、办理（请核对编号）"
@@ -86,8 +102,14 @@ def weekly_report(ctx: RoutingContext, request: ReportRequest) -> ReportAnswer |
     else:
         raise BadPeriod(f"「{period}」不是周，请写 上周、本周 或 2026-W47")
     with ctx.session() as session:
-        chat = weekly_chat(session, now=request.now, rules=ctx.rules,
-                           policy=ctx.policy.ranking, out_dir=request.out_dir, week=week)
+        chat = weekly_chat(
+            session,
+            now=request.now,
+            rules=ctx.rules,
+            policy=ctx.policy.ranking,
+            out_dir=request.out_dir,
+            week=week,
+        )
     return ReportAnswer(text=chat.text, images=tuple(chat.charts))
 
 
@@ -105,12 +127,24 @@ class Handlers:
         self.report_dir = report_dir or Path(tempfile.gettempdir()) / "duban-reports"
         self.refusal_every = refusal_every
         self._commands: dict[str, Callable[[IncomingMessage, Speaker, Command], Response]] = {
-            "签收": self._acknowledge, "回复": self._reply, "办结": self._finish,
-            "延期": self._extend, "退回": self._return, "批准延期": self._approve,
-            "驳回延期": self._deny, "核查": self._verify, "续办": self._reopen,
-            "通报": self._escalate, "归档": self._archive, "备注": self._comment,
-            "分办": self._assign, "详情": self._detail, "待办": self._todo,
-            "报表": self._report, "单位": self._units, "取消": self._cancel,
+            "签收": self._acknowledge,
+            "回复": self._reply,
+            "办结": self._finish,
+            "延期": self._extend,
+            "退回": self._return,
+            "批准延期": self._approve,
+            "驳回延期": self._deny,
+            "核查": self._verify,
+            "续办": self._reopen,
+            "通报": self._escalate,
+            "归档": self._archive,
+            "备注": self._comment,
+            "分办": self._assign,
+            "详情": self._detail,
+            "待办": self._todo,
+            "报表": self._report,
+            "单位": self._units,
+            "取消": self._cancel,
         }
 
     # -- entry point ----------------------------------------------------------------------
@@ -118,8 +152,9 @@ class Handlers:
     def handle(self, msg: IncomingMessage) -> Response:
         cmd = commands.parse(msg.text)
         with self.ctx.session() as session:
-            who = identity.resolve(session, platform=msg.platform, chat_id=msg.chat_id,
-                                   sender_id=msg.sender_id)
+            who = identity.resolve(
+                session, platform=msg.platform, chat_id=msg.chat_id, sender_id=msg.sender_id
+            )
             if msg.private and who.account is not None:
                 identity.note_private_chat(session, who.account, msg.chat_id)
         deep_link = cmd is not None and cmd.args and cmd.raw.lower().startswith("/start")
@@ -146,12 +181,15 @@ class Handlers:
         if cmd.name in NEEDS_TICKET and cmd.number is None:
             bad = commands.bad_number(cmd.args)
             if bad is not None:
-                return _refused(f"编号「{bad}」格式不对，应为 DB-年份-序号（序号至多六位），"
-                                "请核对后重发")
+                return _refused(
+                    f"编号「{bad}」格式不对，应为 DB-年份-序号（序号至多六位），请核对后重发"
+                )
             number = self._number_from_context(msg)
             if number is None:
-                return _refused(f"请写明督办件编号（DB-年份-序号），例如 /{cmd.name} 编号，"
-                                "或直接回复督办卡片发送命令")
+                return _refused(
+                    f"请写明督办件编号（DB-年份-序号），例如 /{cmd.name} 编号，"
+                    "或直接回复督办卡片发送命令"
+                )
             cmd = Command(name=cmd.name, number=number, args=cmd.args, raw=cmd.raw)
         # A command waiting for its text (not a multi-part reply) ends when the sender moves
         # on, or does it in full: the next chat message must not complete it after all.
@@ -168,25 +206,37 @@ class Handlers:
 
     def _waiting_prompt(self, msg: IncomingMessage) -> str | None:
         with self.ctx.session() as session:
-            draft = state.get_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                    account_id=msg.sender_id, now=self.ctx.now())
+            draft = state.get_draft(
+                session,
+                platform=msg.platform,
+                chat_id=msg.chat_id,
+                account_id=msg.sender_id,
+                now=self.ctx.now(),
+            )
             return None if draft is None or _is_reply_draft(draft.command) else draft.command
 
     def _drop_draft(self, msg: IncomingMessage) -> None:
         with self.ctx.session() as session:
-            state.drop_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                             account_id=msg.sender_id)
+            state.drop_draft(
+                session, platform=msg.platform, chat_id=msg.chat_id, account_id=msg.sender_id
+            )
 
     def _number_from_context(self, msg: IncomingMessage) -> str | None:
         """The ticket named by replying to a card, or by the sender's open draft."""
         with self.ctx.session() as session:
             if msg.reply_to:
-                ticket = state.ticket_of_card(session, platform=msg.platform,
-                                              chat_id=msg.chat_id, message_id=msg.reply_to)
+                ticket = state.ticket_of_card(
+                    session, platform=msg.platform, chat_id=msg.chat_id, message_id=msg.reply_to
+                )
                 if ticket is not None:
                     return ticket.number
-            draft = state.get_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                    account_id=msg.sender_id, now=self.ctx.now())
+            draft = state.get_draft(
+                session,
+                platform=msg.platform,
+                chat_id=msg.chat_id,
+                account_id=msg.sender_id,
+                now=self.ctx.now(),
+            )
             if draft is not None and draft.ticket_id is not None:
                 ticket = session.get(Ticket, draft.ticket_id)
                 return ticket.number if ticket is not None else None
@@ -196,22 +246,32 @@ class Handlers:
 
     def _refuse(self, msg: IncomingMessage, text: str) -> Response:
         with self.ctx.session() as session:
-            once = state.may_refuse(session, platform=msg.platform, chat_id=msg.chat_id,
-                                    now=self.ctx.now(), every=self.refusal_every)
-        logger.info("refused %s message in chat %s (reply sent: %s)", msg.platform,
-                    msg.chat_id, once)
+            once = state.may_refuse(
+                session,
+                platform=msg.platform,
+                chat_id=msg.chat_id,
+                now=self.ctx.now(),
+                every=self.refusal_every,
+            )
+        logger.info(
+            "refused %s message in chat %s (reply sent: %s)", msg.platform, msg.chat_id, once
+        )
         return Response(Outcome.REFUSED, [Reply(text)] if once else [])
 
     @staticmethod
     def _stranger_text(msg: IncomingMessage) -> str:
-        return ("您好，您的账号尚未在督办系统登记，暂不能使用本助手。请向督查室索取绑定码，"
-                f"然后发送：/绑定 绑定码\n（您的账号：{msg.platform}:{msg.sender_id}）")
+        return (
+            "您好，您的账号尚未在督办系统登记，暂不能使用本助手。请向督查室索取绑定码，"
+            f"然后发送：/绑定 绑定码\n（您的账号：{msg.platform}:{msg.sender_id}）"
+        )
 
     @staticmethod
     def _unbound_text(msg: IncomingMessage) -> str:
-        return ("您好，本群尚未绑定到督办系统，暂不能办理。请管理员执行：\n"
-                f"duban bind --platform {msg.platform} --chat {msg.chat_id} --unit 单位名称\n"
-                "（录入台用 --intake，督查群用 --supervisors）")
+        return (
+            "您好，本群尚未绑定到督办系统，暂不能办理。请管理员执行：\n"
+            f"duban bind --platform {msg.platform} --chat {msg.chat_id} --unit 单位名称\n"
+            "（录入台用 --intake，督查群用 --supervisors）"
+        )
 
     def _redeem(self, msg: IncomingMessage, cmd: Command) -> Response:
         code = cmd.args.strip()
@@ -220,16 +280,23 @@ class Handlers:
         try:
             with self.ctx.session() as session:
                 person = identity.redeem_invite(
-                    session, code, platform=msg.platform, account_id=msg.sender_id,
-                    now=self.ctx.now(), private_chat_id=msg.chat_id if msg.private else None)
+                    session,
+                    code,
+                    platform=msg.platform,
+                    account_id=msg.sender_id,
+                    now=self.ctx.now(),
+                    private_chat_id=msg.chat_id if msg.private else None,
+                )
                 unit = session.get(Unit, person.unit_id) if person.unit_id else None
         except BotError as exc:
             return _refused(polite(exc))
         logger.info("linked %s account to person %s", msg.platform, person.code)
         roles = roles_label(person)
         where = f"（{unit.short_name}）" if unit is not None else ""
-        return Response(Outcome.DONE, [Reply(
-            f"绑定成功：{person.name}{where} {roles}。发送 /帮助 查看可用命令。")])
+        return Response(
+            Outcome.DONE,
+            [Reply(f"绑定成功：{person.name}{where} {roles}。发送 /帮助 查看可用命令。")],
+        )
 
     def _help(self, msg: IncomingMessage, who: Speaker) -> Response:
         roles = set(who.person.roles) if who.person is not None else None
@@ -244,35 +311,57 @@ class Handlers:
         chat = "私聊" if msg.private else "未绑定的群"
         if who.binding is not None:
             chat = identity.ROLE_LABELS[who.binding.role] + (
-                f"（{who.unit.short_name}）" if who.unit is not None else "")
+                f"（{who.unit.short_name}）" if who.unit is not None else ""
+            )
         if who.person is None:
             person = "未绑定"
         else:
             with self.ctx.session() as session:
                 unit = session.get(Unit, who.person.unit_id) if who.person.unit_id else None
             roles = roles_label(who.person)
-            person = (f"{who.person.name}（{who.person.code}）"
-                      + (f" {unit.short_name}" if unit is not None else "") + f" {roles}")
-        return Response(Outcome.ANSWERED, [Reply(
-            f"您：{person}\n账号：{msg.platform}:{msg.sender_id}\n"
-            f"本聊天：{chat}（{msg.platform}:{msg.chat_id}）")])
+            person = (
+                f"{who.person.name}（{who.person.code}）"
+                + (f" {unit.short_name}" if unit is not None else "")
+                + f" {roles}"
+            )
+        return Response(
+            Outcome.ANSWERED,
+            [
+                Reply(
+                    f"您：{person}\n账号：{msg.platform}:{msg.sender_id}\n"
+                    f"本聊天：{chat}（{msg.platform}:{msg.chat_id}）"
+                )
+            ],
+        )
 
     # -- plain text -------------------------------------------------------------------------------
 
     def _plain(self, msg: IncomingMessage, who: Speaker) -> Response:
         now = self.ctx.now()
         with self.ctx.session() as session:
-            draft = state.get_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                    account_id=msg.sender_id, now=now)
+            draft = state.get_draft(
+                session,
+                platform=msg.platform,
+                chat_id=msg.chat_id,
+                account_id=msg.sender_id,
+                now=now,
+            )
             if draft is not None and _is_reply_draft(draft.command):
                 count = state.add_to_draft(session, draft, msg.text.strip(), now=now)
-                return Response(Outcome.ANSWERED, [Reply(
-                    f"已记录第 {count} 段。可继续发送，写完发送 /办结 提交，/取消 放弃。",
-                    ticket_id=draft.ticket_id)])
+                return Response(
+                    Outcome.ANSWERED,
+                    [
+                        Reply(
+                            f"已记录第 {count} 段。可继续发送，写完发送 /办结 提交，/取消 放弃。",
+                            ticket_id=draft.ticket_id,
+                        )
+                    ],
+                )
             if draft is not None:
                 completed = f"{draft.command} {msg.text.strip()}"
-                state.drop_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                 account_id=msg.sender_id)
+                state.drop_draft(
+                    session, platform=msg.platform, chat_id=msg.chat_id, account_id=msg.sender_id
+                )
         if draft is not None:
             cmd = commands.parse(completed)
             assert cmd is not None
@@ -280,12 +369,25 @@ class Handlers:
         if who.role == ROLE_INTAKE:
             return self._file(msg, who)
         if msg.reply_to and who.role == ROLE_UNIT and self._number_from_context(msg):
-            return Response(Outcome.ANSWERED, [Reply(
-                "如需办理，请回复卡片并发送命令，例如 /签收、/回复 办理情况；/帮助 查看全部命令")])
+            return Response(
+                Outcome.ANSWERED,
+                [
+                    Reply(
+                        "如需办理，请回复卡片并发送命令，例如 /签收、/回复 办理情况；"
+                        "/帮助 查看全部命令"
+                    )
+                ],
+            )
         if msg.private:
-            return Response(Outcome.ANSWERED, [Reply(
-                "请发送命令，例如 /待办、/详情 编号；/帮助 查看全部命令。"
-                "登记留言请在录入台群中粘贴或转发。")])
+            return Response(
+                Outcome.ANSWERED,
+                [
+                    Reply(
+                        "请发送命令，例如 /待办、/详情 编号；/帮助 查看全部命令。"
+                        "登记留言请在录入台群中粘贴或转发。"
+                    )
+                ],
+            )
         return Response(Outcome.IGNORED)
 
     def _file(self, msg: IncomingMessage, who: Speaker) -> Response:
@@ -305,42 +407,59 @@ class Handlers:
     # -- the unit's steps -----------------------------------------------------------------------
 
     def _acknowledge(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
-        return self._step(who, cmd, lambda ctx, actor: A.acknowledge(ctx, cmd.number,
-                                                                      actor=actor))
+        return self._step(who, cmd, lambda ctx, actor: A.acknowledge(ctx, cmd.number, actor=actor))
 
     def _reply(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if cmd.args:
-            return self._step(who, cmd, lambda ctx, actor: A.reply(ctx, cmd.number, cmd.args,
-                                                                    actor=actor))
-        return self._prompt(msg, who, cmd,
-                            f"请发送 {cmd.number} 的反馈内容，可分多条发送；写完发送 /办结 提交，"
-                            "/取消 放弃。")
+            return self._step(
+                who, cmd, lambda ctx, actor: A.reply(ctx, cmd.number, cmd.args, actor=actor)
+            )
+        return self._prompt(
+            msg,
+            who,
+            cmd,
+            f"请发送 {cmd.number} 的反馈内容，可分多条发送；写完发送 /办结 提交，/取消 放弃。",
+        )
 
     def _finish(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         """办结 = submit the final reply: the collected draft (plus any text given here)."""
         now = self.ctx.now()
         with self.ctx.session() as session:
-            draft = state.get_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                    account_id=msg.sender_id, now=now)
+            draft = state.get_draft(
+                session,
+                platform=msg.platform,
+                chat_id=msg.chat_id,
+                account_id=msg.sender_id,
+                now=now,
+            )
             parts: list[str] = []
-            if draft is not None and _is_reply_draft(draft.command) and \
-                    commands.normalise_number(draft.command.split()[-1]) == cmd.number:
+            if (
+                draft is not None
+                and _is_reply_draft(draft.command)
+                and commands.normalise_number(draft.command.split()[-1]) == cmd.number
+            ):
                 parts = list(draft.parts)
         text = "\n".join([*parts, cmd.args] if cmd.args else parts).strip()
         if not text:
             with self.ctx.session() as session:
                 ticket = self._visible_ticket(session, who, cmd.number)
                 if ticket is not None and ticket.state == TicketState.REPLIED:
-                    return Response(Outcome.ANSWERED, [Reply(
-                        f"{ticket.number} 已反馈，等待督查室核查", ticket_id=ticket.id)])
-            return _refused(f"请写明办结情况：/办结 {cmd.number} 办理结果；或先发送 /回复 "
-                            f"{cmd.number}，分多条写完后再发 /办结")
-        response = self._step(who, cmd, lambda ctx, actor: A.reply(ctx, cmd.number, text,
-                                                                    actor=actor))
+                    return Response(
+                        Outcome.ANSWERED,
+                        [Reply(f"{ticket.number} 已反馈，等待督查室核查", ticket_id=ticket.id)],
+                    )
+            return _refused(
+                f"请写明办结情况：/办结 {cmd.number} 办理结果；或先发送 /回复 "
+                f"{cmd.number}，分多条写完后再发 /办结"
+            )
+        response = self._step(
+            who, cmd, lambda ctx, actor: A.reply(ctx, cmd.number, text, actor=actor)
+        )
         if response.outcome == Outcome.DONE and parts:
             with self.ctx.session() as session:
-                state.drop_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                 account_id=msg.sender_id)
+                state.drop_draft(
+                    session, platform=msg.platform, chat_id=msg.chat_id, account_id=msg.sender_id
+                )
         return response
 
     def _extend(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
@@ -353,15 +472,22 @@ class Handlers:
             return _refused(f"延期天数须为正整数（工作日），{example}")
         if not reason.strip():
             return _refused(f"请写明延期理由，{example}")
-        return self._step(who, cmd, lambda ctx, actor: A.request_extension(
-            ctx, cmd.number, days, reason.strip(), actor=actor))
+        return self._step(
+            who,
+            cmd,
+            lambda ctx, actor: A.request_extension(
+                ctx, cmd.number, days, reason.strip(), actor=actor
+            ),
+        )
 
     def _return(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if not cmd.args:
-            return self._prompt(msg, who, cmd,
-                                "请发送退回理由，例如：不属于本单位职责，建议转城管局")
-        return self._step(who, cmd, lambda ctx, actor: A.return_ticket(
-            ctx, cmd.number, cmd.args, actor=actor))
+            return self._prompt(
+                msg, who, cmd, "请发送退回理由，例如：不属于本单位职责，建议转城管局"
+            )
+        return self._step(
+            who, cmd, lambda ctx, actor: A.return_ticket(ctx, cmd.number, cmd.args, actor=actor)
+        )
 
     # -- the supervisors' steps -----------------------------------------------------------------
 
@@ -369,19 +495,31 @@ class Handlers:
         first, rest = [*cmd.args.split(maxsplit=1), "", ""][:2]
         days = commands.parse_int(first) if first else None
         note = (rest if days is not None else cmd.args).strip() or None
-        return self._step(who, cmd, lambda ctx, actor: A.decide_extension(
-            ctx, cmd.number, approve=True, actor=actor, days=days, note=note))
+        return self._step(
+            who,
+            cmd,
+            lambda ctx, actor: A.decide_extension(
+                ctx, cmd.number, approve=True, actor=actor, days=days, note=note
+            ),
+        )
 
     def _deny(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if not cmd.args:
             return self._prompt(msg, who, cmd, "请发送驳回意见，例如：理由不充分，请按期办结")
-        return self._step(who, cmd, lambda ctx, actor: A.decide_extension(
-            ctx, cmd.number, approve=False, actor=actor, note=cmd.args))
+        return self._step(
+            who,
+            cmd,
+            lambda ctx, actor: A.decide_extension(
+                ctx, cmd.number, approve=False, actor=actor, note=cmd.args
+            ),
+        )
 
     def _verify(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         words = cmd.args.split(maxsplit=2)
-        usage = (f"用法：/核查 {cmd.number} 通过 评分1-5 [意见]，或 /核查 {cmd.number} 不通过 "
-                 "评分1-5 意见")
+        usage = (
+            f"用法：/核查 {cmd.number} 通过 评分1-5 [意见]，或 /核查 {cmd.number} 不通过 "
+            "评分1-5 意见"
+        )
         if len(words) < 2 or words[0].lower() not in PASS_WORDS | FAIL_WORDS:
             return _refused(usage)
         score = commands.parse_int(words[1].removesuffix("分"))
@@ -390,59 +528,80 @@ class Handlers:
         passed = words[0].lower() in PASS_WORDS
         note = words[2] if len(words) > 2 else None
         if not passed and note is None:
-            return _refused(f"核查不通过须写明意见，例如：/核查 {cmd.number} 不通过 {score} "
-                            "未答复费用问题")
-        return self._step(who, cmd, lambda ctx, actor: A.verify(
-            ctx, cmd.number, passed=passed, score=score, actor=actor, note=note))
+            return _refused(
+                f"核查不通过须写明意见，例如：/核查 {cmd.number} 不通过 {score} 未答复费用问题"
+            )
+        return self._step(
+            who,
+            cmd,
+            lambda ctx, actor: A.verify(
+                ctx, cmd.number, passed=passed, score=score, actor=actor, note=note
+            ),
+        )
 
     def _reopen(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if not cmd.args:
             return self._prompt(msg, who, cmd, "请发送续办理由")
-        return self._step(who, cmd, lambda ctx, actor: A.reopen(ctx, cmd.number, cmd.args,
-                                                                 actor=actor))
+        return self._step(
+            who, cmd, lambda ctx, actor: A.reopen(ctx, cmd.number, cmd.args, actor=actor)
+        )
 
     def _escalate(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if not cmd.args:
             return self._prompt(msg, who, cmd, "请发送通报内容")
-        return self._step(who, cmd, lambda ctx, actor: A.escalate(ctx, cmd.number, cmd.args,
-                                                                   actor=actor))
+        return self._step(
+            who, cmd, lambda ctx, actor: A.escalate(ctx, cmd.number, cmd.args, actor=actor)
+        )
 
     def _archive(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
-        return self._step(who, cmd, lambda ctx, actor: A.archive(ctx, cmd.number, actor=actor,
-                                                                  note=cmd.args or None))
+        return self._step(
+            who,
+            cmd,
+            lambda ctx, actor: A.archive(ctx, cmd.number, actor=actor, note=cmd.args or None),
+        )
 
     def _comment(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if not cmd.args:
             return self._prompt(msg, who, cmd, "请发送备注内容")
-        return self._step(who, cmd, lambda ctx, actor: A.comment(ctx, cmd.number, cmd.args,
-                                                                  actor=actor))
+        return self._step(
+            who, cmd, lambda ctx, actor: A.comment(ctx, cmd.number, cmd.args, actor=actor)
+        )
 
     # -- the desk ---------------------------------------------------------------------------------
 
     def _assign(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         if cmd.args:
-            return self._step(who, cmd, lambda ctx, actor: A.assign(ctx, cmd.number, cmd.args,
-                                                                     actor=actor))
+            return self._step(
+                who, cmd, lambda ctx, actor: A.assign(ctx, cmd.number, cmd.args, actor=actor)
+            )
         with self.ctx.session() as session:
             ticket = self._visible_ticket(session, who, cmd.number)
             if ticket is None:
                 return _refused(HIDDEN)
             actions = tuple(
-                Action(f"{i}. {s.get('unit_name') or s.get('unit')}",
-                       f"/分办 {ticket.number} {s.get('unit')}")
-                for i, s in enumerate(ticket.suggestions[:3], start=1) if s.get("unit"))
+                Action(
+                    f"{i}. {s.get('unit_name') or s.get('unit')}",
+                    f"/分办 {ticket.number} {s.get('unit')}",
+                )
+                for i, s in enumerate(ticket.suggestions[:3], start=1)
+                if s.get("unit")
+            )
         lines = [f"请发送：/分办 {ticket.number} 单位名称（可写简称；/单位 关键词 可查单位）"]
         if actions:
             lines.append("建议：" + "　".join(a.label for a in actions))
-        return Response(Outcome.ANSWERED, [Reply("\n".join(lines), actions=actions,
-                                                 ticket_id=ticket.id)])
+        return Response(
+            Outcome.ANSWERED, [Reply("\n".join(lines), actions=actions, ticket_id=ticket.id)]
+        )
 
     def _units(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         key = cmd.args.strip()
         with self.ctx.session() as session:
             units = list_units(session, active_only=True)
-        found = [u for u in units if not key or any(
-            key in name for name in (u.code, u.name, u.short_name, *u.aliases))]
+        found = [
+            u
+            for u in units
+            if not key or any(key in name for name in (u.code, u.name, u.short_name, *u.aliases))
+        ]
         if not found:
             return _refused(f"没有名称含「{key}」的单位")
         lines = [f"【单位】{'含「' + key + '」' if key else '全部'}（{len(found)}）"]
@@ -461,8 +620,9 @@ class Handlers:
                 return _refused(HIDDEN)
             staff = person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN)
             for_unit = who.role == ROLE_UNIT or not staff
-            detail = ticket_detail(session, ticket, rules=self.ctx.rules, now=now,
-                                   for_unit=for_unit)
+            detail = ticket_detail(
+                session, ticket, rules=self.ctx.rules, now=now, for_unit=for_unit
+            )
             events = event_rows(session, ticket)
         text = render.detail_text(detail, events, tz=self.ctx.rules.tz)
         return Response(Outcome.ANSWERED, [Reply(text, ticket_id=ticket.id)])
@@ -473,34 +633,53 @@ class Handlers:
         assert person is not None
         replies = []
         with self.ctx.session() as session:
-            unit = who.unit if who.role == ROLE_UNIT else (
-                session.get(Unit, person.unit_id) if person.unit_id else None)
+            unit = (
+                who.unit
+                if who.role == ROLE_UNIT
+                else (session.get(Unit, person.unit_id) if person.unit_id else None)
+            )
             member = person.has_role(Role.MEMBER, Role.LEADER)
             if who.role == ROLE_UNIT or (member and unit is not None and unit.kind != "desk"):
-                rows = list_tickets(session, rules=self.ctx.rules, now=now, unit=unit,
-                                    open_only=True) if unit is not None else []
-                replies.append(Reply(render.todo_text(
-                    f"{unit.short_name if unit else ''}待办", rows, empty="没有未办结的督办件")))
+                rows = (
+                    list_tickets(session, rules=self.ctx.rules, now=now, unit=unit, open_only=True)
+                    if unit is not None
+                    else []
+                )
+                replies.append(
+                    Reply(
+                        render.todo_text(
+                            f"{unit.short_name if unit else ''}待办",
+                            rows,
+                            empty="没有未办结的督办件",
+                        )
+                    )
+                )
             elif person.has_role(Role.SUPERVISOR, Role.ADMIN) and who.role != ROLE_INTAKE:
-                rows = list_tickets(session, rules=self.ctx.rules, now=now,
-                                    state=TicketState.REPLIED)
+                rows = list_tickets(
+                    session, rules=self.ctx.rules, now=now, state=TicketState.REPLIED
+                )
                 replies.append(Reply(render.todo_text("待核查", rows, empty="没有待核查的反馈")))
                 pending = self._pending_extensions(session, now)
-                replies.append(Reply(render.todo_text("待审批延期", pending,
-                                                      empty="没有待审批的延期申请")))
-            if person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN) and \
-                    who.role != ROLE_UNIT and (who.role != ROLE_SUPERVISORS or not replies):
-                rows = [r for state_ in (TicketState.REGISTERED, TicketState.RETURNED)
-                        for r in list_tickets(session, rules=self.ctx.rules, now=now,
-                                              state=state_)]
+                replies.append(
+                    Reply(render.todo_text("待审批延期", pending, empty="没有待审批的延期申请"))
+                )
+            if (
+                person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN)
+                and who.role != ROLE_UNIT
+                and (who.role != ROLE_SUPERVISORS or not replies)
+            ):
+                rows = [
+                    r
+                    for state_ in (TicketState.REGISTERED, TicketState.RETURNED)
+                    for r in list_tickets(session, rules=self.ctx.rules, now=now, state=state_)
+                ]
                 replies.append(Reply(render.todo_text("待分办", rows, empty="没有待分办的督办件")))
         if not replies:
             replies.append(Reply("【待办】没有与您相关的待办"))
         return Response(Outcome.ANSWERED, replies)
 
     def _pending_extensions(self, session: Session, now: datetime) -> list[dict[str, Any]]:
-        ids = session.exec(select(Extension.ticket_id).where(
-            Extension.status == "requested")).all()
+        ids = session.exec(select(Extension.ticket_id).where(Extension.status == "requested")).all()
         if not ids:
             return []
         units = {u.id: u for u in list_units(session)}
@@ -513,11 +692,15 @@ class Handlers:
         """督查周报 for supervisors (and the intake desk); not posted into a unit's chat."""
         person = who.person
         assert person is not None
-        if who.role == ROLE_UNIT or not person.has_role(Role.SUPERVISOR, Role.ADMIN,
-                                                          Role.INTAKE):
+        if who.role == ROLE_UNIT or not person.has_role(Role.SUPERVISOR, Role.ADMIN, Role.INTAKE):
             return _refused("督查周报由督查室发布；单位可用 /待办 查看本单位办理情况")
-        request = ReportRequest(period=cmd.args.strip(), unit=None, person=person.code,
-                                now=self.ctx.now(), out_dir=self.report_dir)
+        request = ReportRequest(
+            period=cmd.args.strip(),
+            unit=None,
+            person=person.code,
+            now=self.ctx.now(),
+            out_dir=self.report_dir,
+        )
         try:
             answer = self.report(self.ctx, request)
         except _known_errors() as exc:
@@ -529,14 +712,14 @@ class Handlers:
 
     def _cancel(self, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
         with self.ctx.session() as session:
-            dropped = state.drop_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                                       account_id=msg.sender_id)
+            dropped = state.drop_draft(
+                session, platform=msg.platform, chat_id=msg.chat_id, account_id=msg.sender_id
+            )
         return Response(Outcome.ANSWERED, [Reply("已取消" if dropped else "没有进行中的操作")])
 
     # -- shared -----------------------------------------------------------------------------------
 
-    def _visible_ticket(self, session: Session, who: Speaker, number: str | None
-                        ) -> Ticket | None:
+    def _visible_ticket(self, session: Session, who: Speaker, number: str | None) -> Ticket | None:
         """The ticket if this person, in this chat, may see it (else None: never say why).
 
         Unit members see their own unit's tickets; intake staff and supervisors see all.
@@ -549,16 +732,15 @@ class Handlers:
             ticket = T.get_ticket(session, number)
         except NotFound:
             return None
-        if who.role == ROLE_UNIT and (who.binding is None or
-                                      ticket.unit_id != who.binding.unit_id):
+        if who.role == ROLE_UNIT and (who.binding is None or ticket.unit_id != who.binding.unit_id):
             return None
         if person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN):
             return ticket
-        return ticket if ticket.unit_id is not None and ticket.unit_id == person.unit_id \
-            else None
+        return ticket if ticket.unit_id is not None and ticket.unit_id == person.unit_id else None
 
-    def _step(self, who: Speaker, cmd: Command, run: Callable[[RoutingContext, T.Actor], Any]
-              ) -> Response:
+    def _step(
+        self, who: Speaker, cmd: Command, run: Callable[[RoutingContext, T.Actor], Any]
+    ) -> Response:
         """Run one ``routing.actions`` step as the sender; errors become polite replies."""
         person = who.person
         assert person is not None
@@ -569,21 +751,31 @@ class Handlers:
         try:
             result = run(self.ctx, T.Actor.of(person))
         except _known_errors() as exc:
-            logger.info("chat step %s on %s refused for %s: %s", cmd.name, ticket.number,
-                        person.code, type(exc).__name__)
+            logger.info(
+                "chat step %s on %s refused for %s: %s",
+                cmd.name,
+                ticket.number,
+                person.code,
+                type(exc).__name__,
+            )
             return _refused(polite(exc))
         return Response(Outcome.DONE, [Reply(result.text, ticket_id=ticket.id)])
 
-    def _prompt(self, msg: IncomingMessage, who: Speaker, cmd: Command, text: str
-                ) -> Response:
+    def _prompt(self, msg: IncomingMessage, who: Speaker, cmd: Command, text: str) -> Response:
         """Ask for the rest of a command; the sender's next message in this chat completes it."""
         with self.ctx.session() as session:
             ticket = self._visible_ticket(session, who, cmd.number)
             if ticket is None:
                 return _refused(HIDDEN)
-            state.start_draft(session, platform=msg.platform, chat_id=msg.chat_id,
-                              account_id=msg.sender_id, command=f"/{cmd.name} {ticket.number}",
-                              ticket_id=ticket.id, now=self.ctx.now())
+            state.start_draft(
+                session,
+                platform=msg.platform,
+                chat_id=msg.chat_id,
+                account_id=msg.sender_id,
+                command=f"/{cmd.name} {ticket.number}",
+                ticket_id=ticket.id,
+                now=self.ctx.now(),
+            )
         return Response(Outcome.ANSWERED, [Reply(text, ticket_id=ticket.id)])
 
 

@@ -45,22 +45,36 @@ def compose(
     then one message per image. ``key`` makes each part's idempotency key (``key-p0`` …)."""
     parts = split_text(text, limit)
     out = [
-        OutgoingMessage(chat_id=chat_id, text=part, reply_to=reply_to if index == 0 else None,
-                        actions=actions if index == len(parts) - 1 else (),
-                        idempotency_key=f"{key}-p{index}" if key else None)
+        OutgoingMessage(
+            chat_id=chat_id,
+            text=part,
+            reply_to=reply_to if index == 0 else None,
+            actions=actions if index == len(parts) - 1 else (),
+            idempotency_key=f"{key}-p{index}" if key else None,
+        )
         for index, part in enumerate(parts)
     ]
     for number, image in enumerate(images, start=1):
         index = len(out)
-        out.append(OutgoingMessage(chat_id=chat_id, text=f"图 {number}/{len(images)}",
-                                   images=(image,),
-                                   idempotency_key=f"{key}-p{index}" if key else None))
+        out.append(
+            OutgoingMessage(
+                chat_id=chat_id,
+                text=f"图 {number}/{len(images)}",
+                images=(image,),
+                idempotency_key=f"{key}-p{index}" if key else None,
+            )
+        )
     return out
 
 
 class ChatHub:
-    def __init__(self, ctx: RoutingContext, handlers: Handlers | None = None, *,
-                 on_activity: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: RoutingContext,
+        handlers: Handlers | None = None,
+        *,
+        on_activity: Callable[[], None] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.handlers = handlers or Handlers(ctx)
         self.adapters: dict[str, ChatAdapter] = {}
@@ -75,33 +89,57 @@ class ChatHub:
         """Handle one incoming message (at most once) and post the answers."""
         engine = self.ctx.engine
         fresh = await asyncio.to_thread(
-            state.claim_incoming, engine, platform=msg.platform, chat_id=msg.chat_id,
-            message_id=msg.message_id, now=self.ctx.now())
+            state.claim_incoming,
+            engine,
+            platform=msg.platform,
+            chat_id=msg.chat_id,
+            message_id=msg.message_id,
+            now=self.ctx.now(),
+        )
         if not fresh:
-            logger.info("%s message %s in %s already handled: skipped", msg.platform,
-                        msg.message_id, msg.chat_id)
+            logger.info(
+                "%s message %s in %s already handled: skipped",
+                msg.platform,
+                msg.message_id,
+                msg.chat_id,
+            )
             return Outcome.DUPLICATE
-        logger.debug("%s message from %s (%s) in %s: %r", msg.platform, msg.sender_id,
-                     msg.sender_name, msg.chat_id, msg.text)
+        logger.debug(
+            "%s message from %s (%s) in %s: %r",
+            msg.platform,
+            msg.sender_id,
+            msg.sender_name,
+            msg.chat_id,
+            msg.text,
+        )
         try:
             response = await asyncio.to_thread(self.handlers.handle, msg)
         except Exception:
-            logger.exception("handling %s message %s in %s failed", msg.platform,
-                             msg.message_id, msg.chat_id)
+            logger.exception(
+                "handling %s message %s in %s failed", msg.platform, msg.message_id, msg.chat_id
+            )
             response = Response(Outcome.FAILED, [Reply("系统出错，本条消息未能处理，请稍后重发。")])
         quote = msg.reply_to if msg.message_id.startswith("cb:") else msg.message_id
         for reply in response.replies:
-            await self.post(msg.platform, msg.chat_id, reply,
-                            reply_to=quote if reply.quote else None)
+            await self.post(
+                msg.platform, msg.chat_id, reply, reply_to=quote if reply.quote else None
+            )
         await asyncio.to_thread(
-            state.mark_handled, engine, platform=msg.platform, chat_id=msg.chat_id,
-            message_id=msg.message_id, outcome=response.outcome.value, now=self.ctx.now())
+            state.mark_handled,
+            engine,
+            platform=msg.platform,
+            chat_id=msg.chat_id,
+            message_id=msg.message_id,
+            outcome=response.outcome.value,
+            now=self.ctx.now(),
+        )
         if self.on_activity is not None and response.outcome == Outcome.DONE:
             self.on_activity()
         return response.outcome
 
-    async def post(self, platform: str, chat_id: str, reply: Reply, *,
-                   reply_to: str | None = None) -> list[str]:
+    async def post(
+        self, platform: str, chat_id: str, reply: Reply, *, reply_to: str | None = None
+    ) -> list[str]:
         """Send one answer now (not through the outbox); returns the platform message ids.
 
         An answer is immediate or useless: it waits once for a short rate limit, otherwise
@@ -109,24 +147,34 @@ class ChatHub:
         """
         adapter = self.adapters[platform]
         sent: list[str] = []
-        for out in compose(chat_id, reply.text, limit=adapter.text_limit, reply_to=reply_to,
-                           actions=reply.actions, images=reply.images):
+        for out in compose(
+            chat_id,
+            reply.text,
+            limit=adapter.text_limit,
+            reply_to=reply_to,
+            actions=reply.actions,
+            images=reply.images,
+        ):
             message_id = await _send_once(adapter, out)
             if message_id is None:
                 break
             sent.append(message_id)
         if reply.ticket_id is not None and sent:
-            await asyncio.to_thread(self._record_cards, platform, chat_id, sent,
-                                    reply.ticket_id)
+            await asyncio.to_thread(self._record_cards, platform, chat_id, sent, reply.ticket_id)
         return sent
 
-    def _record_cards(self, platform: str, chat_id: str, ids: list[str], ticket_id: int
-                      ) -> None:
+    def _record_cards(self, platform: str, chat_id: str, ids: list[str], ticket_id: int) -> None:
         now = self.ctx.now()
         with self.ctx.session() as session:
             for message_id in ids:
-                state.record_card(session, platform=platform, chat_id=chat_id,
-                                  message_id=message_id, ticket_id=ticket_id, now=now)
+                state.record_card(
+                    session,
+                    platform=platform,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    ticket_id=ticket_id,
+                    now=now,
+                )
 
 
 async def _send_once(adapter: ChatAdapter, out: OutgoingMessage) -> str | None:
@@ -135,11 +183,16 @@ async def _send_once(adapter: ChatAdapter, out: OutgoingMessage) -> str | None:
             return await adapter.send(out)
         except SendFailed as exc:
             wait = exc.retry_after
-            if attempt == 1 and not exc.permanent and wait is not None and \
-                    wait <= SHORT_RETRY_SECONDS:
+            if (
+                attempt == 1
+                and not exc.permanent
+                and wait is not None
+                and wait <= SHORT_RETRY_SECONDS
+            ):
                 await asyncio.sleep(wait)
                 continue
-            logger.warning("answer to %s chat %s not sent: %s", adapter.platform, out.chat_id,
-                           exc.reason)
+            logger.warning(
+                "answer to %s chat %s not sent: %s", adapter.platform, out.chat_id, exc.reason
+            )
             return None
     return None

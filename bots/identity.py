@@ -55,14 +55,16 @@ def resolve(session: Session, *, platform: str, chat_id: str, sender_id: str) ->
 
 def binding_of(session: Session, *, platform: str, chat_id: str) -> ChatBinding | None:
     return session.exec(
-        select(ChatBinding).where(ChatBinding.platform == platform)
+        select(ChatBinding)
+        .where(ChatBinding.platform == platform)
         .where(ChatBinding.chat_id == chat_id)
     ).first()
 
 
 def account_of(session: Session, *, platform: str, account_id: str) -> ChatAccount | None:
     return session.exec(
-        select(ChatAccount).where(ChatAccount.platform == platform)
+        select(ChatAccount)
+        .where(ChatAccount.platform == platform)
         .where(ChatAccount.account_id == account_id)
     ).first()
 
@@ -94,8 +96,9 @@ def bind_chat(
     binding = binding_of(session, platform=platform, chat_id=chat_id)
     replaced = binding is not None
     if binding is None:
-        binding = ChatBinding(platform=platform, chat_id=chat_id, role=role, bound_by=bound_by,
-                              bound_at=now)
+        binding = ChatBinding(
+            platform=platform, chat_id=chat_id, role=role, bound_by=bound_by, bound_at=now
+        )
     binding.role = role
     binding.unit_id = unit.id if unit is not None else None
     binding.title = title or binding.title
@@ -116,16 +119,22 @@ def unbind_chat(session: Session, *, platform: str, chat_id: str) -> bool:
 
 
 def bindings(session: Session) -> list[ChatBinding]:
-    return list(session.exec(
-        select(ChatBinding).order_by(ChatBinding.platform, ChatBinding.role, ChatBinding.id)
-    ))
+    return list(
+        session.exec(
+            select(ChatBinding).order_by(ChatBinding.platform, ChatBinding.role, ChatBinding.id)
+        )
+    )
 
 
-def requeue_unbound(session: Session, *, audience: str, unit_id: int | None = None,
-                    person_id: int | None = None) -> int:
+def requeue_unbound(
+    session: Session, *, audience: str, unit_id: int | None = None, person_id: int | None = None
+) -> int:
     """Put ``unbound`` notifications of this audience back in the queue."""
-    query = (update(Notification).where(col(Notification.status) == "unbound")
-             .where(col(Notification.audience) == audience))
+    query = (
+        update(Notification)
+        .where(col(Notification.status) == "unbound")
+        .where(col(Notification.audience) == audience)
+    )
     if unit_id is not None:
         query = query.where(col(Notification.unit_id) == unit_id)
     if person_id is not None:
@@ -154,8 +163,13 @@ def link_account(
         name = other.name if other is not None else account.person_id
         raise BadBinding(f"该账号已绑定到「{name}」，如需更换请联系管理员 (account already linked)")
     if account is None:
-        account = ChatAccount(platform=platform, account_id=account_id, person_id=person.id,
-                              linked_via=via, linked_at=now)
+        account = ChatAccount(
+            platform=platform,
+            account_id=account_id,
+            person_id=person.id,
+            linked_via=via,
+            linked_at=now,
+        )
     if private_chat_id:
         account.private_chat_id = private_chat_id
     session.add(account)
@@ -191,8 +205,9 @@ def accounts_of(session: Session, person: Person) -> list[ChatAccount]:
 # -- invites --------------------------------------------------------------------------------------
 
 
-def create_invite(session: Session, person: Person, *, created_by: str, now: datetime,
-                  hours: int = 72) -> ChatInvite:
+def create_invite(
+    session: Session, person: Person, *, created_by: str, now: datetime, hours: int = 72
+) -> ChatInvite:
     if not 1 <= hours <= 24 * 30:
         raise BadBinding(f"有效期须在 1 到 720 小时之间 (hours={hours})")
     if not person.active:
@@ -201,8 +216,13 @@ def create_invite(session: Session, person: Person, *, created_by: str, now: dat
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if session.exec(select(ChatInvite.id).where(ChatInvite.code == code)).first() is None:
             break
-    invite = ChatInvite(code=code, person_id=person.id, created_by=created_by, created_at=now,
-                        expires_at=now + timedelta(hours=hours))
+    invite = ChatInvite(
+        code=code,
+        person_id=person.id,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
     session.add(invite)
     session.flush()
     return invite
@@ -223,15 +243,25 @@ def redeem_invite(
 ) -> Person:
     """Link the sending account with the code's person; the code is spent."""
     wanted = normalise_code(code)
-    invite = session.exec(select(ChatInvite).where(ChatInvite.code == wanted)).first() \
-        if wanted else None
+    invite = (
+        session.exec(select(ChatInvite).where(ChatInvite.code == wanted)).first()
+        if wanted
+        else None
+    )
     if invite is None or invite.used_at is not None or invite.expires_at < now:
         raise BadBinding("绑定码无效或已过期，请向管理员重新索取 (invalid or expired code)")
     person = session.get(Person, invite.person_id)
     if person is None or not person.active:
         raise BadBinding("绑定码对应的人员已停用 (person is inactive)")
-    link_account(session, platform=platform, account_id=account_id, person=person,
-                 via="invite", now=now, private_chat_id=private_chat_id)
+    link_account(
+        session,
+        platform=platform,
+        account_id=account_id,
+        person=person,
+        via="invite",
+        now=now,
+        private_chat_id=private_chat_id,
+    )
     invite.used_at = now
     invite.used_by = f"{platform}:{account_id}"
     session.add(invite)

@@ -87,8 +87,18 @@ STOP_GRACE = 30.0  # seconds stop() waits for the message in hand
 
 WANTED_TYPES = ["m.room.message", "m.room.member"]
 # 4xx errcodes that no retry can fix (the others of 4xx are treated the same way, below)
-PERMANENT = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON",
-                       "M_INVALID_PARAM", "M_UNRECOGNIZED", "M_GUEST_ACCESS_FORBIDDEN"})
+PERMANENT = frozenset(
+    {
+        "M_FORBIDDEN",
+        "M_NOT_FOUND",
+        "M_TOO_LARGE",
+        "M_BAD_JSON",
+        "M_NOT_JSON",
+        "M_INVALID_PARAM",
+        "M_UNRECOGNIZED",
+        "M_GUEST_ACCESS_FORBIDDEN",
+    }
+)
 TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError)
 
 R = TypeVar("R")
@@ -101,10 +111,8 @@ def sync_filter(timeline_limit: int) -> dict[str, Any]:
         "presence": nothing,
         "account_data": nothing,
         "room": {
-            "timeline": {"types": WANTED_TYPES, "limit": timeline_limit,
-                         "lazy_load_members": True},
-            "state": {"types": ["m.room.member", "m.room.encryption"],
-                      "lazy_load_members": True},
+            "timeline": {"types": WANTED_TYPES, "limit": timeline_limit, "lazy_load_members": True},
+            "state": {"types": ["m.room.member", "m.room.encryption"], "lazy_load_members": True},
             "ephemeral": nothing,
             "account_data": nothing,
         },
@@ -130,11 +138,15 @@ class MatrixAdapter:
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
     ) -> None:
         if not homeserver or not user:
-            raise NotConfigured("Matrix 需要 DUBAN_MATRIX_HOMESERVER 和 DUBAN_MATRIX_USER "
-                                "(homeserver and user are required)")
+            raise NotConfigured(
+                "Matrix 需要 DUBAN_MATRIX_HOMESERVER 和 DUBAN_MATRIX_USER "
+                "(homeserver and user are required)"
+            )
         if not password and not access_token:
-            raise NotConfigured("Matrix 需要 DUBAN_MATRIX_PASSWORD 或 DUBAN_MATRIX_ACCESS_TOKEN "
-                                "(a password or an access token is required)")
+            raise NotConfigured(
+                "Matrix 需要 DUBAN_MATRIX_PASSWORD 或 DUBAN_MATRIX_ACCESS_TOKEN "
+                "(a password or an access token is required)"
+            )
         self.homeserver = homeserver.rstrip("/")
         self.user = user
         self.engine = engine
@@ -156,10 +168,14 @@ class MatrixAdapter:
     @classmethod
     def from_settings(cls, settings: Any, engine: Engine, **kw: Any) -> MatrixAdapter:
         """From ``DUBAN_MATRIX_*`` (:class:`duban.settings.Settings`)."""
-        return cls(homeserver=settings.matrix_homeserver or "",
-                   user=settings.matrix_user or "", engine=engine,
-                   password=settings.matrix_password,
-                   access_token=settings.matrix_access_token, **kw)
+        return cls(
+            homeserver=settings.matrix_homeserver or "",
+            user=settings.matrix_user or "",
+            engine=engine,
+            password=settings.matrix_password,
+            access_token=settings.matrix_access_token,
+            **kw,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -169,9 +185,17 @@ class MatrixAdapter:
             raise RuntimeError("the Matrix adapter is already started")
         self._on_message = on_message
         self._stopping = asyncio.Event()
-        self._client = nio.AsyncClient(self.homeserver, self.user, config=nio.AsyncClientConfig(
-            encryption_enabled=False, store_sync_tokens=False, max_limit_exceeded=0,
-            max_timeouts=0, request_timeout=REQUEST_TIMEOUT))
+        self._client = nio.AsyncClient(
+            self.homeserver,
+            self.user,
+            config=nio.AsyncClientConfig(
+                encryption_enabled=False,
+                store_sync_tokens=False,
+                max_limit_exceeded=0,
+                max_timeouts=0,
+                request_timeout=REQUEST_TIMEOUT,
+            ),
+        )
         try:
             await self._login()
             self._token = await asyncio.to_thread(self.state.get, self._key("sync_token"))
@@ -209,8 +233,9 @@ class MatrixAdapter:
                 client.access_token = self._access_token
                 who = await client.whoami()
                 if isinstance(who, nio.ErrorResponse):
-                    raise NotConfigured(f"Matrix 访问令牌无效 (access token rejected: "
-                                        f"{who.status_code})")
+                    raise NotConfigured(
+                        f"Matrix 访问令牌无效 (access token rejected: {who.status_code})"
+                    )
                 client.user_id, client.device_id = who.user_id, who.device_id or ""
             else:  # the device is keyed by the configured user: the MXID is known after login
                 stored = await asyncio.to_thread(self.state.get, f"{self.user}:device_id")
@@ -219,11 +244,14 @@ class MatrixAdapter:
                 if isinstance(resp, nio.ErrorResponse):
                     raise NotConfigured(f"Matrix 登录失败 (login failed: {resp.status_code})")
                 if resp.device_id != stored:
-                    await asyncio.to_thread(self.state.put, f"{self.user}:device_id",
-                                            resp.device_id)
+                    await asyncio.to_thread(
+                        self.state.put, f"{self.user}:device_id", resp.device_id
+                    )
         except TRANSPORT_ERRORS as exc:
-            raise BotError(f"无法连接 Matrix 服务器 {self.homeserver} (cannot reach the "
-                           f"homeserver: {type(exc).__name__})") from exc
+            raise BotError(
+                f"无法连接 Matrix 服务器 {self.homeserver} (cannot reach the "
+                f"homeserver: {type(exc).__name__})"
+            ) from exc
         self.user_id = client.user_id
         logger.info("matrix: logged in as %s (device %s)", client.user_id, client.device_id)
 
@@ -237,19 +265,23 @@ class MatrixAdapter:
         once = sync_filter(1)
         once["room"]["not_rooms"] = [f"!first-start-{uuid.uuid4().hex}:invalid"]
         try:
-            resp = await asyncio.wait_for(client.sync(timeout=0, sync_filter=once),
-                                          LONG_REQUEST_TIMEOUT)
+            resp = await asyncio.wait_for(
+                client.sync(timeout=0, sync_filter=once), LONG_REQUEST_TIMEOUT
+            )
         except TRANSPORT_ERRORS as exc:
-            raise BotError(f"Matrix 首次同步失败 (first sync failed: {type(exc).__name__})"
-                           ) from exc
+            raise BotError(
+                f"Matrix 首次同步失败 (first sync failed: {type(exc).__name__})"
+            ) from exc
         if isinstance(resp, nio.ErrorResponse):
             raise BotError(f"Matrix 首次同步失败 (first sync failed: {resp.status_code})")
         for room_id, info in resp.rooms.invite.items():
             await self._answer_invite(room_id, info)
         self._token = resp.next_batch
         await asyncio.to_thread(self.state.put, self._key("sync_token"), resp.next_batch)
-        logger.info("matrix: first start, %d room(s) joined; earlier history is not replayed",
-                    len(resp.rooms.join))
+        logger.info(
+            "matrix: first start, %d room(s) joined; earlier history is not replayed",
+            len(resp.rooms.join),
+        )
 
     # -- the sync loop --------------------------------------------------------------------------
 
@@ -266,14 +298,16 @@ class MatrixAdapter:
                 try:
                     if not await self._handle(resp):
                         break  # stopped mid-batch: the previous token stays stored
-                    await asyncio.to_thread(self.state.put, self._key("sync_token"),
-                                            resp.next_batch)
+                    await asyncio.to_thread(
+                        self.state.put, self._key("sync_token"), resp.next_batch
+                    )
                     self._token = resp.next_batch
                     backoff = 1.0
                     continue
                 except Exception:  # the ledger away, a join that failed: the same batch again
-                    logger.exception("matrix: handling a sync batch failed; fetching it again "
-                                     "in %.0f s", backoff)
+                    logger.exception(
+                        "matrix: handling a sync batch failed; fetching it again in %.0f s", backoff
+                    )
                     wait = backoff
             if await self._sleep(wait):
                 break
@@ -283,9 +317,13 @@ class MatrixAdapter:
         """One long poll, abandoned when stop() is called (None then)."""
         client = self._client
         assert client is not None
-        poll = asyncio.ensure_future(client.sync(
-            timeout=self.sync_timeout_ms, sync_filter=sync_filter(self.timeline_limit),
-            since=self._token))
+        poll = asyncio.ensure_future(
+            client.sync(
+                timeout=self.sync_timeout_ms,
+                sync_filter=sync_filter(self.timeline_limit),
+                since=self._token,
+            )
+        )
         stop = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait([poll, stop], return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
@@ -299,12 +337,12 @@ class MatrixAdapter:
         except (*TRANSPORT_ERRORS, nio.LocalProtocolError) as exc:
             return exc
 
-    async def _sync_failed(self, error: BaseException | nio.ErrorResponse, backoff: float
-                           ) -> float:
+    async def _sync_failed(self, error: BaseException | nio.ErrorResponse, backoff: float) -> float:
         """Log a failed sync; log in again when the token expired. Returns the wait."""
         if isinstance(error, BaseException):
-            logger.warning("matrix sync failed (%s); retrying in %.0f s",
-                           type(error).__name__, backoff)
+            logger.warning(
+                "matrix sync failed (%s); retrying in %.0f s", type(error).__name__, backoff
+            )
             return backoff
         if error.status_code == "M_LIMIT_EXCEEDED":
             return (error.retry_after_ms or 5000) / 1000
@@ -315,8 +353,12 @@ class MatrixAdapter:
             except BotError as exc:
                 logger.error("matrix: logging in again failed: %s", exc)
             return backoff
-        logger.error("matrix sync failed: %s %s; retrying in %.0f s", error.status_code,
-                     _http_status(error), backoff)
+        logger.error(
+            "matrix sync failed: %s %s; retrying in %.0f s",
+            error.status_code,
+            _http_status(error),
+            backoff,
+        )
         return backoff
 
     async def _sleep(self, seconds: float) -> bool:
@@ -354,8 +396,11 @@ class MatrixAdapter:
         room = self._client.rooms.get(room_id) if self._client is not None else None
         if room is not None and room.encrypted and room_id not in self._encrypted:
             self._encrypted.add(room_id)
-            logger.warning("matrix: room %s is end-to-end encrypted; the bot cannot read it. "
-                           "Make a room without encryption and bind that one", room_id)
+            logger.warning(
+                "matrix: room %s is end-to-end encrypted; the bot cannot read it. "
+                "Make a room without encryption and bind that one",
+                room_id,
+            )
 
     async def _gap(self, room_id: str, prev_batch: str) -> list[Any]:
         """The events between the stored token and a limited timeline, oldest first."""
@@ -365,8 +410,13 @@ class MatrixAdapter:
         start = prev_batch
         for _ in range(GAP_PAGES):
             page = await client.room_messages(
-                room_id, start=start, end=self._token, direction=nio.MessageDirection.back,
-                limit=GAP_PAGE, message_filter={"types": WANTED_TYPES})
+                room_id,
+                start=start,
+                end=self._token,
+                direction=nio.MessageDirection.back,
+                limit=GAP_PAGE,
+                message_filter={"types": WANTED_TYPES},
+            )
             if isinstance(page, nio.ErrorResponse):
                 raise RuntimeError(f"/messages failed in {room_id}: {page.status_code}")
             found.extend(page.chunk)
@@ -374,8 +424,11 @@ class MatrixAdapter:
                 break
             start = page.end
         else:
-            logger.warning("matrix: more than %d events missed in room %s; the oldest are "
-                           "skipped", GAP_PAGE * GAP_PAGES, room_id)
+            logger.warning(
+                "matrix: more than %d events missed in room %s; the oldest are skipped",
+                GAP_PAGE * GAP_PAGES,
+                room_id,
+            )
         if found:
             logger.info("matrix: filled a gap of %d event(s) in room %s", len(found), room_id)
         return found[::-1]
@@ -384,9 +437,13 @@ class MatrixAdapter:
         """Events after the bot's own (latest) join, if it joined in this batch: no history."""
         for index in range(len(events) - 1, -1, -1):
             event = events[index]
-            if isinstance(event, nio.RoomMemberEvent) and event.state_key == self.user_id \
-                    and event.membership == "join" and event.prev_membership != "join":
-                return events[index + 1:]
+            if (
+                isinstance(event, nio.RoomMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "join"
+                and event.prev_membership != "join"
+            ):
+                return events[index + 1 :]
         return events
 
     async def _incoming(self, room_id: str, event: Any) -> IncomingMessage | None:
@@ -397,8 +454,9 @@ class MatrixAdapter:
         if relates.get("rel_type") == "m.replace":
             return None  # an edit: the original was handled already
         reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
-        if relates.get("rel_type") == "m.thread" and (relates.get("is_falling_back")
-                                                      or not reply_to):
+        if relates.get("rel_type") == "m.thread" and (
+            relates.get("is_falling_back") or not reply_to
+        ):
             reply_to = relates.get("event_id")  # in a thread: the message it started on
         text = strip_reply_fallback(event.body) if reply_to else event.body
         forwarded = content.get("m.forwarded") or {}
@@ -434,13 +492,23 @@ class MatrixAdapter:
     async def _answer_invite(self, room_id: str, invite: nio.InviteInfo) -> None:
         client = self._client
         assert client is not None
-        inviter = next((e.sender for e in invite.invite_state
-                        if isinstance(e, nio.InviteMemberEvent) and e.state_key == self.user_id
-                        and e.membership == "invite"), None)
+        inviter = next(
+            (
+                e.sender
+                for e in invite.invite_state
+                if isinstance(e, nio.InviteMemberEvent)
+                and e.state_key == self.user_id
+                and e.membership == "invite"
+            ),
+            None,
+        )
         admin = inviter is not None and await asyncio.to_thread(self._is_admin, inviter)
         if not admin:
-            logger.info("matrix: declined an invitation to room %s (the inviter is not a "
-                        "linked administrator)", room_id)
+            logger.info(
+                "matrix: declined an invitation to room %s (the inviter is not a "
+                "linked administrator)",
+                room_id,
+            )
             logger.debug("matrix: invitation to %s was from %s", room_id, inviter)
             await _ignore_errors(client.room_leave(room_id), f"declining {room_id}")
             return
@@ -471,22 +539,27 @@ class MatrixAdapter:
             for index, image in enumerate(msg.images):
                 content = await self._image(image, msg.text if index == 0 else image.name)
                 key = msg.idempotency_key and (
-                    msg.idempotency_key if index == 0 else f"{msg.idempotency_key}-i{index}")
-                event_id = await self._send_event(msg.chat_id, content, msg.reply_to
-                                                  if index == 0 else None, key)
+                    msg.idempotency_key if index == 0 else f"{msg.idempotency_key}-i{index}"
+                )
+                event_id = await self._send_event(
+                    msg.chat_id, content, msg.reply_to if index == 0 else None, key
+                )
                 first = first or event_id
             assert first is not None
             return first
         content = {"msgtype": "m.text", "body": msg.text}
         return await self._send_event(msg.chat_id, content, msg.reply_to, msg.idempotency_key)
 
-    async def _send_event(self, room_id: str, content: dict[str, Any], reply_to: str | None,
-                          tx_id: str | None) -> str:
+    async def _send_event(
+        self, room_id: str, content: dict[str, Any], reply_to: str | None, tx_id: str | None
+    ) -> str:
         assert self._client is not None
         if reply_to:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-        resp = await _call(self._client.room_send(room_id, "m.room.message", content,
-                                                  tx_id=tx_id), f"send to {room_id}")
+        resp = await _call(
+            self._client.room_send(room_id, "m.room.message", content, tx_id=tx_id),
+            f"send to {room_id}",
+        )
         return resp.event_id
 
     async def _image(self, path: Path, caption: str) -> dict[str, Any]:
@@ -497,11 +570,22 @@ class MatrixAdapter:
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
             raise SendFailed(f"image {path.name} unreadable: {exc}", permanent=True) from exc
-        uploaded, _ = await _call(asyncio.wait_for(self._client.upload(
-            lambda *_: data, content_type=mime, filename=path.name, filesize=len(data)),
-            LONG_REQUEST_TIMEOUT), f"upload {path.name}")  # nio sets no timeout on uploads
-        return {"msgtype": "m.image", "body": caption, "filename": path.name,
-                "url": uploaded.content_uri, "info": {"mimetype": mime, "size": len(data)}}
+        uploaded, _ = await _call(
+            asyncio.wait_for(
+                self._client.upload(
+                    lambda *_: data, content_type=mime, filename=path.name, filesize=len(data)
+                ),
+                LONG_REQUEST_TIMEOUT,
+            ),
+            f"upload {path.name}",
+        )  # nio sets no timeout on uploads
+        return {
+            "msgtype": "m.image",
+            "body": caption,
+            "filename": path.name,
+            "url": uploaded.content_uri,
+            "info": {"mimetype": mime, "size": len(data)},
+        }
 
 
 # -- helpers ------------------------------------------------------------------------------------

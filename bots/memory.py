@@ -30,8 +30,13 @@ class Posted:
 
 
 class MemoryAdapter:
-    def __init__(self, platform: str = "memory", *, text_limit: int = 4096,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        platform: str = "memory",
+        *,
+        text_limit: int = 4096,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.platform = platform
         self.text_limit = text_limit
         self.clock = clock
@@ -51,9 +56,17 @@ class MemoryAdapter:
         if self._failures:
             raise self._failures.pop(0)
         message_id = uuid.uuid4().hex[:12]
-        self.sent.append(Posted(chat_id=msg.chat_id, message_id=message_id, text=msg.text,
-                                reply_to=msg.reply_to, actions=msg.actions, images=msg.images,
-                                idempotency_key=msg.idempotency_key))
+        self.sent.append(
+            Posted(
+                chat_id=msg.chat_id,
+                message_id=message_id,
+                text=msg.text,
+                reply_to=msg.reply_to,
+                actions=msg.actions,
+                images=msg.images,
+                idempotency_key=msg.idempotency_key,
+            )
+        )
         return message_id
 
     def fail_next(self, *errors: BaseException) -> None:
@@ -75,18 +88,31 @@ class MemoryAdapter:
         """A person says ``text`` in ``chat_id``; returns what the hub made of it."""
         if self._on_message is None:
             raise RuntimeError("adapter not started")
-        return await self._on_message(IncomingMessage(
-            platform=self.platform, chat_id=chat_id, sender_id=sender_id,
-            message_id=message_id or uuid.uuid4().hex[:12], text=text,
-            received_at=self.clock(), forwarded_from=forwarded_from,
-            forwarded_at=forwarded_at, reply_to=reply_to, private=private))
+        return await self._on_message(
+            IncomingMessage(
+                platform=self.platform,
+                chat_id=chat_id,
+                sender_id=sender_id,
+                message_id=message_id or uuid.uuid4().hex[:12],
+                text=text,
+                received_at=self.clock(),
+                forwarded_from=forwarded_from,
+                forwarded_at=forwarded_at,
+                reply_to=reply_to,
+                private=private,
+            )
+        )
 
     async def press(self, chat_id: str, sender_id: str, posted: Posted, label: str) -> Outcome:
         """Press the button ``label`` under a message the bot posted."""
         action = next(a for a in posted.actions if a.label == label)
-        return await self.say(chat_id, sender_id, action.command.strip(),
-                              reply_to=posted.message_id,
-                              message_id=f"cb:{uuid.uuid4().hex[:12]}")
+        return await self.say(
+            chat_id,
+            sender_id,
+            action.command.strip(),
+            reply_to=posted.message_id,
+            message_id=f"cb:{uuid.uuid4().hex[:12]}",
+        )
 
     def in_chat(self, chat_id: str) -> list[Posted]:
         return [p for p in self.sent if p.chat_id == chat_id]

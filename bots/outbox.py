@@ -95,8 +95,13 @@ class Claim:
 
 
 class Outbox:
-    def __init__(self, ctx: RoutingContext, adapters: Mapping[str, ChatAdapter], *,
-                 policy: OutboxPolicy | None = None) -> None:
+    def __init__(
+        self,
+        ctx: RoutingContext,
+        adapters: Mapping[str, ChatAdapter],
+        *,
+        policy: OutboxPolicy | None = None,
+    ) -> None:
         self.ctx = ctx
         self.adapters = adapters  # the hub's: platform -> adapter (this process's platforms)
         self.policy = policy or OutboxPolicy()
@@ -113,8 +118,7 @@ class Outbox:
                 await self.run_once(stop=stop)
             except Exception:  # the database may be away for a moment; try again next pass
                 logger.exception("outbox pass failed; retrying in %.1f s", interval)
-            waiters = [asyncio.ensure_future(stop.wait()),
-                       asyncio.ensure_future(self._wake.wait())]
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             await asyncio.wait(waiters, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
@@ -169,8 +173,10 @@ class Outbox:
         platforms = sorted(self.adapters)
         with self.ctx.session() as session:
             ids = session.exec(
-                select(Notification.id).where(Notification.status == PENDING)
-                .where(Notification.not_before <= now).order_by(Notification.id)
+                select(Notification.id)
+                .where(Notification.status == PENDING)
+                .where(Notification.not_before <= now)
+                .order_by(Notification.id)
                 .limit(self.policy.batch)
             ).all()
         planned = 0
@@ -182,38 +188,60 @@ class Outbox:
                 logger.info("notification %s planned by another process", notification_id)
         return planned
 
-    def _plan_one(self, session: Session, notification_id: int, platforms: list[str],
-                  now: datetime) -> int:
+    def _plan_one(
+        self, session: Session, notification_id: int, platforms: list[str], now: datetime
+    ) -> int:
         row = session.get(Notification, notification_id)
         if row is None or row.status != PENDING:
             return 0
         if outdated(session, row):
             row.status = OUTDATED
             session.add(row)
-            logger.info("notification %s (%s, ticket %s) outdated before it was sent: dropped",
-                        row.id, row.kind, row.ticket_id)
+            logger.info(
+                "notification %s (%s, ticket %s) outdated before it was sent: dropped",
+                row.id,
+                row.kind,
+                row.ticket_id,
+            )
             return 0
         chats = targets(session, row, platforms)
         for platform, chat_id in chats:
             exists = session.exec(
-                select(ChatDelivery.id).where(ChatDelivery.notification_id == row.id)
-                .where(ChatDelivery.platform == platform).where(ChatDelivery.chat_id == chat_id)
+                select(ChatDelivery.id)
+                .where(ChatDelivery.notification_id == row.id)
+                .where(ChatDelivery.platform == platform)
+                .where(ChatDelivery.chat_id == chat_id)
             ).first()
             if exists is None:
-                session.add(ChatDelivery(notification_id=row.id, platform=platform,
-                                         chat_id=chat_id, next_attempt_at=now, created_at=now))
+                session.add(
+                    ChatDelivery(
+                        notification_id=row.id,
+                        platform=platform,
+                        chat_id=chat_id,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
         session.flush()
         status = QUEUED if chats else UNBOUND
         changed = session.execute(
-            update(Notification).where(col(Notification.id) == row.id)
-            .where(col(Notification.status) == PENDING).values(status=status)
+            update(Notification)
+            .where(col(Notification.id) == row.id)
+            .where(col(Notification.status) == PENDING)
+            .values(status=status)
         ).rowcount
         session.flush()
         _settle(session, row.id)  # every chat may already have it (answered in the chat)
         if not chats:
-            logger.warning("notification %s (%s to %s, unit %s) has no bound chat on %s; it "
-                           "waits until one is bound", row.id, row.kind, row.audience,
-                           row.unit_id, ",".join(platforms) or "-")
+            logger.warning(
+                "notification %s (%s to %s, unit %s) has no bound chat on %s; it "
+                "waits until one is bound",
+                row.id,
+                row.kind,
+                row.audience,
+                row.unit_id,
+                ",".join(platforms) or "-",
+            )
         return int(bool(changed and chats))
 
     # -- claiming and sending ----------------------------------------------------------------------
@@ -222,17 +250,26 @@ class Outbox:
         now = self.ctx.now()
         stale = now - self.policy.lease
         with self.ctx.session() as session:
-            return list(session.exec(
-                select(ChatDelivery.id)
-                .where(col(ChatDelivery.platform).in_(sorted(self.adapters)))
-                .where(or_(
-                    and_(col(ChatDelivery.status) == PENDING,
-                         col(ChatDelivery.next_attempt_at) <= now),
-                    and_(col(ChatDelivery.status) == SENDING,
-                         col(ChatDelivery.claimed_at) < stale),
-                ))
-                .order_by(ChatDelivery.id).limit(self.policy.batch)
-            ).all())
+            return list(
+                session.exec(
+                    select(ChatDelivery.id)
+                    .where(col(ChatDelivery.platform).in_(sorted(self.adapters)))
+                    .where(
+                        or_(
+                            and_(
+                                col(ChatDelivery.status) == PENDING,
+                                col(ChatDelivery.next_attempt_at) <= now,
+                            ),
+                            and_(
+                                col(ChatDelivery.status) == SENDING,
+                                col(ChatDelivery.claimed_at) < stale,
+                            ),
+                        )
+                    )
+                    .order_by(ChatDelivery.id)
+                    .limit(self.policy.batch)
+                ).all()
+            )
 
     def claim(self, delivery_id: int) -> Claim | None:
         """Take a due delivery (compare and set); None if someone else has it."""
@@ -240,15 +277,23 @@ class Outbox:
         stale = now - self.policy.lease
         with self.ctx.session() as session:
             before = session.exec(
-                select(ChatDelivery.status).where(ChatDelivery.id == delivery_id)).first()
+                select(ChatDelivery.status).where(ChatDelivery.id == delivery_id)
+            ).first()
             taken = session.execute(
-                update(ChatDelivery).where(col(ChatDelivery.id) == delivery_id)
-                .where(or_(
-                    and_(col(ChatDelivery.status) == PENDING,
-                         col(ChatDelivery.next_attempt_at) <= now),
-                    and_(col(ChatDelivery.status) == SENDING,
-                         col(ChatDelivery.claimed_at) < stale),
-                ))
+                update(ChatDelivery)
+                .where(col(ChatDelivery.id) == delivery_id)
+                .where(
+                    or_(
+                        and_(
+                            col(ChatDelivery.status) == PENDING,
+                            col(ChatDelivery.next_attempt_at) <= now,
+                        ),
+                        and_(
+                            col(ChatDelivery.status) == SENDING,
+                            col(ChatDelivery.claimed_at) < stale,
+                        ),
+                    )
+                )
                 .values(status=SENDING, claimed_at=now, attempts=ChatDelivery.attempts + 1)
             ).rowcount
             if not taken:
@@ -259,21 +304,41 @@ class Outbox:
             note = session.get(Notification, row.notification_id)
             assert note is not None
             if before == SENDING:
-                logger.warning("delivery %s to %s:%s was interrupted while sending part %d; "
-                               "sending it again", row.id, row.platform, row.chat_id,
-                               row.parts_sent + 1)
-            return Claim(delivery_id=row.id, notification_id=note.id, platform=row.platform,
-                         chat_id=row.chat_id, text=note.text, payload=dict(note.payload or {}),
-                         ticket_id=note.ticket_id, parts_sent=row.parts_sent,
-                         attempts=row.attempts)
+                logger.warning(
+                    "delivery %s to %s:%s was interrupted while sending part %d; sending it again",
+                    row.id,
+                    row.platform,
+                    row.chat_id,
+                    row.parts_sent + 1,
+                )
+            return Claim(
+                delivery_id=row.id,
+                notification_id=note.id,
+                platform=row.platform,
+                chat_id=row.chat_id,
+                text=note.text,
+                payload=dict(note.payload or {}),
+                ticket_id=note.ticket_id,
+                parts_sent=row.parts_sent,
+                attempts=row.attempts,
+            )
 
     async def deliver(self, claim: Claim) -> None:
         adapter = self.adapters[claim.platform]
-        actions = tuple(Action(str(a["label"]), str(a["command"]))
-                        for a in claim.payload.get("actions") or [] if "command" in a)
+        actions = tuple(
+            Action(str(a["label"]), str(a["command"]))
+            for a in claim.payload.get("actions") or []
+            if "command" in a
+        )
         images = tuple(Path(p) for p in claim.payload.get("images") or [])
-        parts = compose(claim.chat_id, claim.text, limit=adapter.text_limit, actions=actions,
-                        images=images, key=f"d{claim.delivery_id}")
+        parts = compose(
+            claim.chat_id,
+            claim.text,
+            limit=adapter.text_limit,
+            actions=actions,
+            images=images,
+            key=f"d{claim.delivery_id}",
+        )
         for index in range(claim.parts_sent, len(parts)):
             try:
                 message_id = await adapter.send(parts[index])
@@ -281,8 +346,12 @@ class Outbox:
                 await asyncio.to_thread(self._failed, claim, exc)
                 return
             except Exception as exc:  # an adapter bug or an unmapped error: retry, never drop
-                logger.exception("delivery %s to %s:%s: unexpected error", claim.delivery_id,
-                                 claim.platform, claim.chat_id)
+                logger.exception(
+                    "delivery %s to %s:%s: unexpected error",
+                    claim.delivery_id,
+                    claim.platform,
+                    claim.chat_id,
+                )
                 await asyncio.to_thread(self._failed, claim, SendFailed(repr(exc)))
                 return
             await asyncio.to_thread(self._progress, claim, index, message_id)
@@ -298,8 +367,14 @@ class Outbox:
             row.claimed_at = now  # still alive: keep the lease
             session.add(row)
             if claim.ticket_id is not None:
-                state.record_card(session, platform=claim.platform, chat_id=claim.chat_id,
-                                  message_id=message_id, ticket_id=claim.ticket_id, now=now)
+                state.record_card(
+                    session,
+                    platform=claim.platform,
+                    chat_id=claim.chat_id,
+                    message_id=message_id,
+                    ticket_id=claim.ticket_id,
+                    now=now,
+                )
 
     def _sent(self, claim: Claim) -> None:
         now = self.ctx.now()
@@ -310,8 +385,13 @@ class Outbox:
             session.add(row)
             session.flush()
             _settle(session, claim.notification_id)
-        logger.info("delivery %s (notification %s) sent to %s:%s", claim.delivery_id,
-                    claim.notification_id, claim.platform, claim.chat_id)
+        logger.info(
+            "delivery %s (notification %s) sent to %s:%s",
+            claim.delivery_id,
+            claim.notification_id,
+            claim.platform,
+            claim.chat_id,
+        )
 
     def _failed(self, claim: Claim, exc: SendFailed) -> None:
         now = self.ctx.now()
@@ -321,23 +401,36 @@ class Outbox:
             row.last_error = exc.reason[:1000]
             if exc.permanent:
                 row.status = FAILED
-                logger.warning("delivery %s (notification %s) to %s:%s failed for good: %s",
-                               row.id, claim.notification_id, claim.platform, claim.chat_id,
-                               exc.reason)
+                logger.warning(
+                    "delivery %s (notification %s) to %s:%s failed for good: %s",
+                    row.id,
+                    claim.notification_id,
+                    claim.platform,
+                    claim.chat_id,
+                    exc.reason,
+                )
             else:
-                delay = exc.retry_after if exc.retry_after is not None else \
-                    self.policy.backoff(row.attempts)
+                delay = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else self.policy.backoff(row.attempts)
+                )
                 row.status = PENDING
                 row.next_attempt_at = now + timedelta(seconds=delay)
-                logger.info("delivery %s to %s:%s: retry in %.0f s (%s)", row.id,
-                            claim.platform, claim.chat_id, delay, exc.reason)
+                logger.info(
+                    "delivery %s to %s:%s: retry in %.0f s (%s)",
+                    row.id,
+                    claim.platform,
+                    claim.chat_id,
+                    delay,
+                    exc.reason,
+                )
             session.add(row)
             session.flush()
             _settle(session, claim.notification_id)
 
 
-def targets(session: Session, note: Notification, platforms: list[str]
-            ) -> list[tuple[str, str]]:
+def targets(session: Session, note: Notification, platforms: list[str]) -> list[tuple[str, str]]:
     """The chats a notification goes to, on these platforms."""
     if note.audience == "person":
         if note.person_id is None:
@@ -349,8 +442,11 @@ def targets(session: Session, note: Notification, platforms: list[str]
             .where(col(ChatAccount.platform).in_(platforms))
         ).all()
         return sorted({(p, c) for p, c in rows if c})
-    query = select(ChatBinding.platform, ChatBinding.chat_id).where(
-        ChatBinding.role == note.audience).where(col(ChatBinding.platform).in_(platforms))
+    query = (
+        select(ChatBinding.platform, ChatBinding.chat_id)
+        .where(ChatBinding.role == note.audience)
+        .where(col(ChatBinding.platform).in_(platforms))
+    )
     if note.audience == "unit":
         if note.unit_id is None:
             return []
@@ -374,15 +470,20 @@ def outdated(session: Session, row: Notification) -> bool:
         return True
     if row.kind == "triage-overdue":
         return TicketState(ticket.state) not in DESK_OWES
-    return (TicketState(ticket.state) not in UNIT_OWES or ticket.unit_id != row.unit_id
-            or f":{ticket.due_date.isoformat()}" not in row.dedupe_key)
+    return (
+        TicketState(ticket.state) not in UNIT_OWES
+        or ticket.unit_id != row.unit_id
+        or f":{ticket.due_date.isoformat()}" not in row.dedupe_key
+    )
 
 
 def _settle(session: Session, notification_id: int) -> None:
     """A notification is sent (or failed) once every one of its deliveries is done."""
-    statuses = set(session.exec(
-        select(ChatDelivery.status).where(ChatDelivery.notification_id == notification_id)
-    ).all())
+    statuses = set(
+        session.exec(
+            select(ChatDelivery.status).where(ChatDelivery.notification_id == notification_id)
+        ).all()
+    )
     if not statuses or statuses & {PENDING, SENDING}:
         return
     note = session.get(Notification, notification_id)
@@ -391,18 +492,30 @@ def _settle(session: Session, notification_id: int) -> None:
         session.add(note)
 
 
-def record_answered(session: Session, notification: Notification, *, platform: str,
-                    chat_id: str, now: datetime) -> None:
+def record_answered(
+    session: Session, notification: Notification, *, platform: str, chat_id: str, now: datetime
+) -> None:
     """The bot has just said this notice's content in this chat (it answered the person who
     pasted the message): count that chat as delivered, so it is not said twice there."""
     exists = session.exec(
-        select(ChatDelivery.id).where(ChatDelivery.notification_id == notification.id)
-        .where(ChatDelivery.platform == platform).where(ChatDelivery.chat_id == chat_id)
+        select(ChatDelivery.id)
+        .where(ChatDelivery.notification_id == notification.id)
+        .where(ChatDelivery.platform == platform)
+        .where(ChatDelivery.chat_id == chat_id)
     ).first()
     if exists is None:
-        session.add(ChatDelivery(notification_id=notification.id, platform=platform,
-                                 chat_id=chat_id, status=SENT, next_attempt_at=now,
-                                 sent_at=now, created_at=now, last_error="answered in chat"))
+        session.add(
+            ChatDelivery(
+                notification_id=notification.id,
+                platform=platform,
+                chat_id=chat_id,
+                status=SENT,
+                next_attempt_at=now,
+                sent_at=now,
+                created_at=now,
+                last_error="answered in chat",
+            )
+        )
         session.flush()
 
 
@@ -423,8 +536,9 @@ def requeue_failed(session: Session, *, delivery_id: int | None = None, now: dat
     return len(rows)
 
 
-def outbox_rows(session: Session, *, pending_only: bool = False, limit: int = 200
-                ) -> list[dict[str, Any]]:
+def outbox_rows(
+    session: Session, *, pending_only: bool = False, limit: int = 200
+) -> list[dict[str, Any]]:
     """Notifications with their deliveries, newest first, for ``duban outbox list``."""
     query = select(Notification).order_by(col(Notification.id).desc()).limit(limit)
     if pending_only:
@@ -432,24 +546,45 @@ def outbox_rows(session: Session, *, pending_only: bool = False, limit: int = 20
     notes = list(session.exec(query))
     by_note: dict[int, list[ChatDelivery]] = {}
     if notes:
-        for d in session.exec(select(ChatDelivery).where(
-                col(ChatDelivery.notification_id).in_([n.id for n in notes]))):
+        for d in session.exec(
+            select(ChatDelivery).where(col(ChatDelivery.notification_id).in_([n.id for n in notes]))
+        ):
             by_note.setdefault(d.notification_id, []).append(d)
     numbers: dict[int, str] = {}
     ticket_ids = [n.ticket_id for n in notes if n.ticket_id is not None]
     if ticket_ids:
-        numbers = dict(session.exec(select(Ticket.id, Ticket.number).where(
-            col(Ticket.id).in_(ticket_ids))).all())
+        numbers = dict(
+            session.exec(
+                select(Ticket.id, Ticket.number).where(col(Ticket.id).in_(ticket_ids))
+            ).all()
+        )
     return [
-        {"id": n.id, "kind": n.kind, "audience": n.audience, "unit_id": n.unit_id,
-         "person_id": n.person_id, "ticket": numbers.get(n.ticket_id), "status": n.status,
-         "created_at": n.created_at, "not_before": n.not_before, "text": n.text,
-         "deliveries": [
-             {"id": d.id, "platform": d.platform, "chat_id": d.chat_id, "status": d.status,
-              "attempts": d.attempts, "parts_sent": d.parts_sent,
-              "message_ids": d.message_ids, "next_attempt_at": d.next_attempt_at,
-              "sent_at": d.sent_at, "last_error": d.last_error}
-             for d in sorted(by_note.get(n.id, []), key=lambda d: d.id)
-         ]}
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "audience": n.audience,
+            "unit_id": n.unit_id,
+            "person_id": n.person_id,
+            "ticket": numbers.get(n.ticket_id),
+            "status": n.status,
+            "created_at": n.created_at,
+            "not_before": n.not_before,
+            "text": n.text,
+            "deliveries": [
+                {
+                    "id": d.id,
+                    "platform": d.platform,
+                    "chat_id": d.chat_id,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "parts_sent": d.parts_sent,
+                    "message_ids": d.message_ids,
+                    "next_attempt_at": d.next_attempt_at,
+                    "sent_at": d.sent_at,
+                    "last_error": d.last_error,
+                }
+                for d in sorted(by_note.get(n.id, []), key=lambda d: d.id)
+            ],
+        }
         for n in notes
     ]

@@ -69,7 +69,8 @@ def detail_text(d: dict[str, Any], events: list[dict[str, Any]], *, tz: tzinfo) 
         lines.append(f"反馈（第{r['round']}轮，{who}，{_day(r['at'], tz)}）：{r['text']}")
     for x in d["extensions"]:
         status = {"requested": "待审批", "approved": "已批准", "denied": "未批准"}.get(
-            x["status"], x["status"])
+            x["status"], x["status"]
+        )
         lines.append(f"延期申请 {x['days']} 个工作日（{status}）：{x['reason']}")
     if d.get("quality_score"):
         lines.append(f"核查评分：{d['quality_score']} 分")
@@ -87,10 +88,15 @@ def todo_text(title: str, rows: list[dict[str, Any]], *, empty: str) -> str:
     lines = [f"【{title}】共 {len(rows)} 件"]
     for row in rows[:30]:
         left = row["workdays_left"]
-        clock = "" if left is None else (f"超期{-left}个工作日" if row["overdue"]
-                                         else f"剩{left}个工作日")
-        lines.append(f"· {row['number']} {row['state_label']} {row['unit_name'] or '待分办'} "
-                     f"时限{row['due_date']} {clock}".rstrip())
+        clock = (
+            ""
+            if left is None
+            else (f"超期{-left}个工作日" if row["overdue"] else f"剩{left}个工作日")
+        )
+        lines.append(
+            f"· {row['number']} {row['state_label']} {row['unit_name'] or '待分办'} "
+            f"时限{row['due_date']} {clock}".rstrip()
+        )
     if len(rows) > 30:
         lines.append(f"……另有 {len(rows) - 30} 件，请用 duban tickets list 查看")
     return "\n".join(lines)
@@ -101,8 +107,11 @@ def outcome_text(o: Any) -> tuple[str, tuple[Action, ...]]:
     row = f"第{o.row}条：" if o.row else ""
     confidence = f"（置信度 {o.confidence:.0%}）" if o.confidence is not None else ""
     if o.status == "opened":
-        return (f"【已立项】{row}{o.ticket} → {o.unit_name or o.unit}{confidence}\n"
-                f"办理时限：{o.due_date or '-'}", ())
+        return (
+            f"【已立项】{row}{o.ticket} → {o.unit_name or o.unit}{confidence}\n"
+            f"办理时限：{o.due_date or '-'}",
+            (),
+        )
     if o.status == "triage":
         lines = [f"【待分办】{row}{o.ticket}{confidence}，请人工选择责任单位"]
         actions = []

@@ -55,13 +55,15 @@ class BotRunner:
         if self._stop is not None:
             self._stop.set()
 
-    async def run(self, *, until: asyncio.Event | None = None,
-                  ready: asyncio.Event | None = None) -> None:
+    async def run(
+        self, *, until: asyncio.Event | None = None, ready: asyncio.Event | None = None
+    ) -> None:
         """Run until :meth:`request_stop` (or ``until`` is set: then drain the outbox first)."""
         self._stop = stop = asyncio.Event()
         outbox_stop = asyncio.Event()
-        await asyncio.to_thread(state.prune_inbox, self.ctx.engine,
-                                before=self.ctx.now() - INBOX_KEEP)
+        await asyncio.to_thread(
+            state.prune_inbox, self.ctx.engine, before=self.ctx.now() - INBOX_KEEP
+        )
         started: list[ChatAdapter] = []
         outbox_task: asyncio.Task | None = None
         listener: asyncio.Task | None = None
@@ -71,7 +73,8 @@ class BotRunner:
                 started.append(adapter)
                 logger.info("%s adapter started", adapter.platform)
             outbox_task = asyncio.create_task(
-                self.outbox.run(outbox_stop, interval=self.outbox_interval), name="outbox")
+                self.outbox.run(outbox_stop, interval=self.outbox_interval), name="outbox"
+            )
             if self.redis_url:
                 listener = asyncio.create_task(self._listen(self.redis_url), name="nudges")
             if ready is not None:

@@ -60,9 +60,7 @@ class AdapterState:
     def button_key(self, command: str) -> str:
         """A short key for a long button command (``k:`` + 10 characters)."""
         with session_scope(self.engine) as session:
-            existing = session.exec(
-                select(ChatButton).where(ChatButton.command == command)
-            ).first()
+            existing = session.exec(select(ChatButton).where(ChatButton.command == command)).first()
             if existing is not None:
                 return f"k:{existing.key}"
             key = secrets.token_urlsafe(8)[:10]
@@ -82,25 +80,42 @@ class AdapterState:
 
 
 def record_card(
-    session: Session, *, platform: str, chat_id: str, message_id: str, ticket_id: int,
+    session: Session,
+    *,
+    platform: str,
+    chat_id: str,
+    message_id: str,
+    ticket_id: int,
     now: datetime,
 ) -> None:
     exists = session.exec(
-        select(ChatCard.id).where(ChatCard.platform == platform)
-        .where(ChatCard.chat_id == chat_id).where(ChatCard.message_id == message_id)
+        select(ChatCard.id)
+        .where(ChatCard.platform == platform)
+        .where(ChatCard.chat_id == chat_id)
+        .where(ChatCard.message_id == message_id)
     ).first()
     if exists is None:
-        session.add(ChatCard(platform=platform, chat_id=chat_id, message_id=message_id,
-                             ticket_id=ticket_id, created_at=now))
+        session.add(
+            ChatCard(
+                platform=platform,
+                chat_id=chat_id,
+                message_id=message_id,
+                ticket_id=ticket_id,
+                created_at=now,
+            )
+        )
         session.flush()
 
 
-def ticket_of_card(session: Session, *, platform: str, chat_id: str, message_id: str
-                   ) -> Ticket | None:
+def ticket_of_card(
+    session: Session, *, platform: str, chat_id: str, message_id: str
+) -> Ticket | None:
     """The ticket a bot message was about, when someone replies to it."""
     card = session.exec(
-        select(ChatCard).where(ChatCard.platform == platform)
-        .where(ChatCard.chat_id == chat_id).where(ChatCard.message_id == message_id)
+        select(ChatCard)
+        .where(ChatCard.platform == platform)
+        .where(ChatCard.chat_id == chat_id)
+        .where(ChatCard.message_id == message_id)
     ).first()
     return session.get(Ticket, card.ticket_id) if card is not None else None
 
@@ -108,12 +123,15 @@ def ticket_of_card(session: Session, *, platform: str, chat_id: str, message_id:
 # -- drafts: a command waiting for more text -----------------------------------------------------
 
 
-def get_draft(session: Session, *, platform: str, chat_id: str, account_id: str,
-              now: datetime) -> ChatDraft | None:
+def get_draft(
+    session: Session, *, platform: str, chat_id: str, account_id: str, now: datetime
+) -> ChatDraft | None:
     """The sender's open draft in this chat; one idle longer than ``DRAFT_TTL`` is dropped."""
     draft = session.exec(
-        select(ChatDraft).where(ChatDraft.platform == platform)
-        .where(ChatDraft.chat_id == chat_id).where(ChatDraft.account_id == account_id)
+        select(ChatDraft)
+        .where(ChatDraft.platform == platform)
+        .where(ChatDraft.chat_id == chat_id)
+        .where(ChatDraft.account_id == account_id)
     ).first()
     if draft is not None and now - draft.updated_at > DRAFT_TTL:
         session.delete(draft)
@@ -122,13 +140,28 @@ def get_draft(session: Session, *, platform: str, chat_id: str, account_id: str,
     return draft
 
 
-def start_draft(session: Session, *, platform: str, chat_id: str, account_id: str,
-                command: str, ticket_id: int | None, now: datetime) -> ChatDraft:
+def start_draft(
+    session: Session,
+    *,
+    platform: str,
+    chat_id: str,
+    account_id: str,
+    command: str,
+    ticket_id: int | None,
+    now: datetime,
+) -> ChatDraft:
     """Open (or replace) the sender's draft in this chat."""
     drop_draft(session, platform=platform, chat_id=chat_id, account_id=account_id)
-    draft = ChatDraft(platform=platform, chat_id=chat_id, account_id=account_id,
-                      command=command, ticket_id=ticket_id, parts=[], created_at=now,
-                      updated_at=now)
+    draft = ChatDraft(
+        platform=platform,
+        chat_id=chat_id,
+        account_id=account_id,
+        command=command,
+        ticket_id=ticket_id,
+        parts=[],
+        created_at=now,
+        updated_at=now,
+    )
     session.add(draft)
     session.flush()
     return draft
@@ -144,8 +177,10 @@ def add_to_draft(session: Session, draft: ChatDraft, text: str, *, now: datetime
 
 def drop_draft(session: Session, *, platform: str, chat_id: str, account_id: str) -> bool:
     result = session.execute(
-        delete(ChatDraft).where(col(ChatDraft.platform) == platform)
-        .where(col(ChatDraft.chat_id) == chat_id).where(col(ChatDraft.account_id) == account_id)
+        delete(ChatDraft)
+        .where(col(ChatDraft.platform) == platform)
+        .where(col(ChatDraft.chat_id) == chat_id)
+        .where(col(ChatDraft.account_id) == account_id)
     )
     return bool(result.rowcount)
 
@@ -153,8 +188,9 @@ def drop_draft(session: Session, *, platform: str, chat_id: str, account_id: str
 # -- inbox: each incoming message handled once ----------------------------------------------------
 
 
-def claim_incoming(engine: Engine, *, platform: str, chat_id: str, message_id: str,
-                   now: datetime) -> bool:
+def claim_incoming(
+    engine: Engine, *, platform: str, chat_id: str, message_id: str, now: datetime
+) -> bool:
     """Record an incoming message before handling it; False when it was handled already.
 
     A message recorded but never marked handled (the process died while handling it) is
@@ -162,25 +198,32 @@ def claim_incoming(engine: Engine, *, platform: str, chat_id: str, message_id: s
     """
     with session_scope(engine) as session:
         row = session.exec(
-            select(ChatInbox).where(ChatInbox.platform == platform)
-            .where(ChatInbox.chat_id == chat_id).where(ChatInbox.message_id == message_id)
+            select(ChatInbox)
+            .where(ChatInbox.platform == platform)
+            .where(ChatInbox.chat_id == chat_id)
+            .where(ChatInbox.message_id == message_id)
         ).first()
         if row is not None:
             return row.handled_at is None
     try:
         with session_scope(engine) as session:
-            session.add(ChatInbox(platform=platform, chat_id=chat_id, message_id=message_id,
-                                  received_at=now))
+            session.add(
+                ChatInbox(
+                    platform=platform, chat_id=chat_id, message_id=message_id, received_at=now
+                )
+            )
     except IntegrityError:
         return False  # another process took it in the meantime
     return True
 
 
-def mark_handled(engine: Engine, *, platform: str, chat_id: str, message_id: str,
-                 outcome: str, now: datetime) -> None:
+def mark_handled(
+    engine: Engine, *, platform: str, chat_id: str, message_id: str, outcome: str, now: datetime
+) -> None:
     with session_scope(engine) as session:
         session.execute(
-            update(ChatInbox).where(col(ChatInbox.platform) == platform)
+            update(ChatInbox)
+            .where(col(ChatInbox.platform) == platform)
             .where(col(ChatInbox.chat_id) == chat_id)
             .where(col(ChatInbox.message_id) == message_id)
             .values(handled_at=now, outcome=outcome)
@@ -191,7 +234,8 @@ def prune_inbox(engine: Engine, *, before: datetime) -> int:
     """Forget handled messages older than ``before`` (platforms never re-deliver those)."""
     with session_scope(engine) as session:
         result = session.execute(
-            delete(ChatInbox).where(col(ChatInbox.received_at) < before)
+            delete(ChatInbox)
+            .where(col(ChatInbox.received_at) < before)
             .where(col(ChatInbox.handled_at).is_not(None))
         )
         return int(result.rowcount or 0)
@@ -200,8 +244,9 @@ def prune_inbox(engine: Engine, *, before: datetime) -> int:
 # -- refusals: at most one per chat per interval ------------------------------------------------
 
 
-def may_refuse(session: Session, *, platform: str, chat_id: str, now: datetime,
-               every: timedelta) -> bool:
+def may_refuse(
+    session: Session, *, platform: str, chat_id: str, now: datetime, every: timedelta
+) -> bool:
     """True (and remembered) when this chat has not been refused within ``every``."""
     key = f"refusal:{platform}:{chat_id}"
     last = get_value(session, key)

@@ -122,10 +122,16 @@ class TelegramAdapter:
             raise NotConfigured("Telegram 需要 DUBAN_TELEGRAM_TOKEN (the bot token is required)")
         if webhook is not None and not webhook.secret:
             raise NotConfigured("Webhook 需要 DUBAN_TELEGRAM_WEBHOOK_SECRET (a secret token)")
-        builder = (Application.builder().token(token).updater(None)
-                   .connect_timeout(request_timeout).read_timeout(request_timeout)
-                   .write_timeout(request_timeout).pool_timeout(request_timeout)
-                   .get_updates_read_timeout(poll_timeout + request_timeout))
+        builder = (
+            Application.builder()
+            .token(token)
+            .updater(None)
+            .connect_timeout(request_timeout)
+            .read_timeout(request_timeout)
+            .write_timeout(request_timeout)
+            .pool_timeout(request_timeout)
+            .get_updates_read_timeout(poll_timeout + request_timeout)
+        )
         if base_url:
             builder = builder.base_url(base_url)
         self.app = builder.build()
@@ -147,11 +153,19 @@ class TelegramAdapter:
         webhook = None
         if settings.telegram_webhook_url:
             host, _, port = settings.telegram_webhook_listen.rpartition(":")
-            webhook = Webhook(url=settings.telegram_webhook_url,
-                              secret=settings.telegram_webhook_secret or "",
-                              listen=host or "127.0.0.1", port=int(port or 8443))
-        return cls(settings.telegram_token or "", engine=engine,
-                   base_url=settings.telegram_base_url, webhook=webhook, **kw)
+            webhook = Webhook(
+                url=settings.telegram_webhook_url,
+                secret=settings.telegram_webhook_secret or "",
+                listen=host or "127.0.0.1",
+                port=int(port or 8443),
+            )
+        return cls(
+            settings.telegram_token or "",
+            engine=engine,
+            base_url=settings.telegram_base_url,
+            webhook=webhook,
+            **kw,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -194,8 +208,8 @@ class TelegramAdapter:
             try:
                 self._waiting = True
                 updates = await self.app.bot.get_updates(
-                    offset=offset, timeout=int(self.poll_timeout),
-                    allowed_updates=ALLOWED_UPDATES)
+                    offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
+                )
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc))
                 continue
@@ -204,8 +218,11 @@ class TelegramAdapter:
             except (NetworkError, Conflict, Forbidden, InvalidToken) as exc:
                 errors += 1
                 delay = min(self.max_backoff, 2.0 ** min(errors, 6))
-                logger.warning("telegram get_updates failed (%s); retrying in %.0f s",
-                               type(exc).__name__, delay)
+                logger.warning(
+                    "telegram get_updates failed (%s); retrying in %.0f s",
+                    type(exc).__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 continue
             finally:
@@ -226,8 +243,12 @@ class TelegramAdapter:
                 return
             attempt += 1
             delay = min(self.max_backoff, 2.0 ** min(attempt, 6))
-            logger.warning("telegram update %s not handled (%s); retrying in %.0f s",
-                           update.update_id, type(self._failure).__name__, delay)
+            logger.warning(
+                "telegram update %s not handled (%s); retrying in %.0f s",
+                update.update_id,
+                type(self._failure).__name__,
+                delay,
+            )
             await asyncio.sleep(delay)
 
     async def _process(self, update: Update) -> bool:
@@ -260,8 +281,12 @@ class TelegramAdapter:
         await runner.setup()
         await web.TCPSite(runner, hook.listen, hook.port).start()
         self._site = runner
-        await self.app.bot.set_webhook(url=hook.url, secret_token=hook.secret,
-                                       allowed_updates=ALLOWED_UPDATES, max_connections=1)
+        await self.app.bot.set_webhook(
+            url=hook.url,
+            secret_token=hook.secret,
+            allowed_updates=ALLOWED_UPDATES,
+            max_connections=1,
+        )
         logger.info("telegram webhook listening on %s:%s%s", hook.listen, hook.port, hook.path)
 
     # -- updates -> IncomingMessage ---------------------------------------------------------------
@@ -295,10 +320,16 @@ class TelegramAdapter:
             await _answer(query, "按钮已失效")
             return
         msg = IncomingMessage(
-            platform=PLATFORM, chat_id=str(card.chat.id), sender_id=str(query.from_user.id),
-            message_id=f"cb:{query.id}", text=command.strip(), received_at=datetime.now(UTC),
-            reply_to=str(card.message_id), private=card.chat.type == "private",
-            sender_name=query.from_user.full_name)
+            platform=PLATFORM,
+            chat_id=str(card.chat.id),
+            sender_id=str(query.from_user.id),
+            message_id=f"cb:{query.id}",
+            text=command.strip(),
+            received_at=datetime.now(UTC),
+            reply_to=str(card.message_id),
+            private=card.chat.type == "private",
+            sender_name=query.from_user.full_name,
+        )
         try:
             outcome = await self._on_message(msg)
         except Exception as exc:
@@ -317,37 +348,42 @@ class TelegramAdapter:
         rows = [row for row in rows if row]
         try:
             await self.app.bot.edit_message_reply_markup(
-                chat_id=card.chat.id, message_id=card.message_id,
-                reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+                chat_id=card.chat.id,
+                message_id=card.message_id,
+                reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+            )
         except TelegramError as exc:
             logger.info("card %s: buttons not updated (%s)", card.message_id, exc)
 
     # -- OutgoingMessage -> Telegram -----------------------------------------------------------
 
     async def send(self, msg: OutgoingMessage) -> str:
-        chat_id: int | str = int(msg.chat_id) if msg.chat_id.lstrip("-").isdigit() \
-            else msg.chat_id
+        chat_id: int | str = int(msg.chat_id) if msg.chat_id.lstrip("-").isdigit() else msg.chat_id
         markup = await self._keyboard(msg) if msg.actions else None
         reply = None
         if msg.reply_to and msg.reply_to.isdigit():
-            reply = ReplyParameters(message_id=int(msg.reply_to),
-                                    allow_sending_without_reply=True)
+            reply = ReplyParameters(message_id=int(msg.reply_to), allow_sending_without_reply=True)
         try:
             if msg.images:
                 sent = None
                 for index, path in enumerate(msg.images):
                     with open(path, "rb") as image:
                         posted = await self.app.bot.send_photo(
-                            chat_id=chat_id, photo=image,
+                            chat_id=chat_id,
+                            photo=image,
                             caption=msg.text[:CAPTION_LIMIT] if index == 0 else None,
                             reply_markup=markup if index == 0 else None,
-                            reply_parameters=reply if index == 0 else None)
+                            reply_parameters=reply if index == 0 else None,
+                        )
                     sent = sent or posted
             else:
                 sent = await self.app.bot.send_message(
-                    chat_id=chat_id, text=msg.text, reply_markup=markup,
+                    chat_id=chat_id,
+                    text=msg.text,
+                    reply_markup=markup,
                     reply_parameters=reply,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
         except OSError as exc:
             raise SendFailed(f"image not readable: {exc}", permanent=True) from exc
         except TelegramError as exc:
@@ -362,14 +398,15 @@ class TelegramAdapter:
             if len(data.encode()) > CALLBACK_LIMIT:
                 data = await asyncio.to_thread(self.state.button_key, action.command)
             buttons.append(InlineKeyboardButton(action.label, callback_data=data))
-        return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+        return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 _ADDRESSED = re.compile(r"^\s*[/／][^\s@/／]+@(\w+)")
 
 
-def translate_message(message: Message | None, *, bot_username: str | None = None
-                      ) -> IncomingMessage | None:
+def translate_message(
+    message: Message | None, *, bot_username: str | None = None
+) -> IncomingMessage | None:
     """A Telegram message as an :class:`IncomingMessage`; None for what the bot ignores
     (among them a command addressed to another bot in the group: ``/help@other_bot``)."""
     if message is None or message.from_user is None or message.from_user.is_bot:
@@ -378,8 +415,11 @@ def translate_message(message: Message | None, *, bot_username: str | None = Non
     if addressed and bot_username and addressed[1].lower() != bot_username.lower():
         return None
     if message.migrate_to_chat_id:
-        logger.warning("telegram chat %s became %s: bind the new id (duban bind)",
-                       message.chat.id, message.migrate_to_chat_id)
+        logger.warning(
+            "telegram chat %s became %s: bind the new id (duban bind)",
+            message.chat.id,
+            message.migrate_to_chat_id,
+        )
         return None
     text = message.text or message.caption or ""
     if not text.strip():
@@ -387,11 +427,18 @@ def translate_message(message: Message | None, *, bot_username: str | None = Non
     forwarded_from, forwarded_at = forward_origin(message)
     reply = message.reply_to_message
     return IncomingMessage(
-        platform=PLATFORM, chat_id=str(message.chat.id),
-        sender_id=str(message.from_user.id), message_id=str(message.message_id), text=text,
-        received_at=_aware(message.date), forwarded_from=forwarded_from,
-        forwarded_at=forwarded_at, reply_to=str(reply.message_id) if reply else None,
-        private=message.chat.type == "private", sender_name=message.from_user.full_name)
+        platform=PLATFORM,
+        chat_id=str(message.chat.id),
+        sender_id=str(message.from_user.id),
+        message_id=str(message.message_id),
+        text=text,
+        received_at=_aware(message.date),
+        forwarded_from=forwarded_from,
+        forwarded_at=forwarded_at,
+        reply_to=str(reply.message_id) if reply else None,
+        private=message.chat.type == "private",
+        sender_name=message.from_user.full_name,
+    )
 
 
 def forward_origin(message: Message) -> tuple[str | None, datetime | None]:
@@ -405,8 +452,9 @@ def forward_origin(message: Message) -> tuple[str | None, datetime | None]:
     elif isinstance(origin, MessageOriginHiddenUser):
         name = origin.sender_user_name
     elif isinstance(origin, MessageOriginChat):
-        name = origin.sender_chat.title or origin.sender_chat.full_name or \
-            str(origin.sender_chat.id)
+        name = (
+            origin.sender_chat.title or origin.sender_chat.full_name or str(origin.sender_chat.id)
+        )
         if origin.author_signature:
             name += f"（{origin.author_signature}）"
     elif isinstance(origin, MessageOriginChannel):
@@ -424,8 +472,9 @@ def send_failed(exc: TelegramError) -> SendFailed:
     if isinstance(exc, RetryAfter):
         return SendFailed(f"{name}: {exc}", retry_after=_seconds(exc))
     if isinstance(exc, ChatMigrated):
-        return SendFailed(f"{name}: the chat is now {exc.new_chat_id}; bind it (duban bind)",
-                          permanent=True)
+        return SendFailed(
+            f"{name}: the chat is now {exc.new_chat_id}; bind it (duban bind)", permanent=True
+        )
     if isinstance(exc, Forbidden | BadRequest):  # BadRequest before its base NetworkError
         return SendFailed(f"{name}: {exc.message}", permanent=True)
     return SendFailed(f"{name}: {exc.message}")

@@ -43,8 +43,9 @@ def split_text(text: str, limit: int) -> list[str]:
         current = line
     parts.append(current)
     total = len(parts)
-    return [f"{part}\n{PART_MARK.format(index=i, total=total)}" for i, part in
-            enumerate(parts, start=1)]
+    return [
+        f"{part}\n{PART_MARK.format(index=i, total=total)}" for i, part in enumerate(parts, start=1)
+    ]
 
 
 def _pieces(lines: list[str], room: int) -> list[str]:

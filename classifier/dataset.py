@@ -97,7 +97,7 @@ def decode(data: bytes) -> tuple[str, str]:
         )
     if data.startswith(codecs.BOM_UTF8):
         try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
             raise BadInput(f"文件以 UTF-8 BOM 开头却不是 UTF-8 (not valid UTF-8: {exc})") from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -145,7 +145,8 @@ def read_table(path: Path) -> Table:
             if ended:  # the file ended inside a quoted cell: the rest became one cell
                 raise BadInput(
                     f"{path}: 第 {len(rows) + 2} 条记录的引号未闭合，从那里到文件末尾被读成了"
-                    f"一个单元格，请检查该行的引号 (unclosed quote in record {len(rows) + 2})")
+                    f"一个单元格，请检查该行的引号 (unclosed quote in record {len(rows) + 2})"
+                )
             rows.append(cells)
     except csv.Error as exc:
         raise BadInput(
@@ -164,8 +165,14 @@ def read_table(path: Path) -> Table:
             )
             numbers.append(number)
     digest = hashlib.sha256(data).hexdigest()
-    return Table(path=path, encoding=encoding, sha256=digest, columns=columns, records=records,
-                 row_numbers=numbers)
+    return Table(
+        path=path,
+        encoding=encoding,
+        sha256=digest,
+        columns=columns,
+        records=records,
+        row_numbers=numbers,
+    )
 
 
 def compose_text(title: str | None, detail: str | None) -> str:
@@ -235,8 +242,14 @@ def read_labelled(
             data.labels.append(label)
             data.rows.append(number)
     data.sources.append(
-        _source(table, text_col, title_col, label_col=label_col, rows=len(data.texts),
-                skipped=len(data.skipped))
+        _source(
+            table,
+            text_col,
+            title_col,
+            label_col=label_col,
+            rows=len(data.texts),
+            skipped=len(data.skipped),
+        )
     )
     return data
 

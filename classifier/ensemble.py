@@ -99,7 +99,9 @@ def _confidence(
 
 
 def cross_fitted(
-    scores: np.ndarray, encoded: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+    scores: np.ndarray,
+    encoded: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
     stack_c: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold probabilities and confidences from out-of-fold base ``scores``: for each
@@ -162,9 +164,7 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         """log((p_label / |p_label|) / (q / |q|)) over feature presence, per label."""
         present = X.copy()
         present.data = np.ones_like(present.data)
-        onehot = sp.csr_matrix(
-            (np.ones(len(y)), (y, np.arange(len(y)))), shape=(n_labels, len(y))
-        )
+        onehot = sp.csr_matrix((np.ones(len(y)), (y, np.arange(len(y)))), shape=(n_labels, len(y)))
         inside = np.asarray((onehot @ present).todense())
         outside = inside.sum(axis=0, keepdims=True) - inside
         p = inside + self.nb_alpha
@@ -212,8 +212,9 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         X = sp.csr_matrix(X)
         encoded = self._encode(y)
         if oof_scores is None:
-            folds = cv_folds(encoded, None if groups is None else np.asarray(groups), self.cv,
-                             self.random_state)
+            folds = cv_folds(
+                encoded, None if groups is None else np.asarray(groups), self.cv, self.random_state
+            )
             oof_scores = self.cross_val_scores(X, encoded, folds)
         elif folds is None:
             raise ValueError("oof_scores need the folds they were computed on")

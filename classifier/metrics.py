@@ -76,8 +76,11 @@ def summary(
     result: dict[str, Any] = {
         "rows": len(truth),
         "accuracy": float(np.mean(correct)) if len(truth) else 0.0,
-        "macro_f1": float(f1_score(list(truth), predicted_labels, labels=all_labels,
-                                   average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(
+                list(truth), predicted_labels, labels=all_labels, average="macro", zero_division=0
+            )
+        ),
         "top3_accuracy": top_k_accuracy(proba, truth_index, 3),
     }
     for precision in PRECISIONS:
@@ -112,9 +115,7 @@ def confusion(
     return {"labels": names, "matrix": matrix.tolist(), "rows": "truth", "columns": "predicted"}
 
 
-def at_threshold(
-    confidence: np.ndarray, correct: np.ndarray, threshold: float
-) -> dict[str, Any]:
+def at_threshold(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, Any]:
     """What dispatching every message at or above ``threshold`` gives."""
     dispatched = np.asarray(confidence) >= threshold
     count = int(dispatched.sum())

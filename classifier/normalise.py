@@ -42,8 +42,19 @@ def _translation_table() -> dict[int, str | None]:
     table[0x0D] = "\n"
     table[0x85] = "\n"
     # Zero-width, soft hyphen, BOM and bidirectional controls go.
-    for code in (0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF,
-                 *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+    for code in (
+        0x00AD,
+        0x180E,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+        0x2060,
+        0xFEFF,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ):
         table[code] = None
     # Other Unicode spaces -> space; line and paragraph separators -> newline.
     for code in (0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000):
@@ -62,8 +73,11 @@ def _character_class(codes: Iterable[int]) -> re.Pattern[str]:
         if code == previous + 1:
             previous = code
             continue
-        parts.append(re.escape(chr(start)) if start == previous
-                     else f"{re.escape(chr(start))}-{re.escape(chr(previous))}")
+        parts.append(
+            re.escape(chr(start))
+            if start == previous
+            else f"{re.escape(chr(start))}-{re.escape(chr(previous))}"
+        )
         start = previous = code
     return re.compile(f"[{''.join(parts)}]")
 

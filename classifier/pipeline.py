@@ -85,12 +85,14 @@ def build_pipeline(
     segmenter: Segmenter, *, seed: int = 0, params: dict[str, Any] | None = None
 ) -> Pipeline:
     """The unfitted pipeline with ``DEFAULT_PARAMS`` (overridden by ``params``)."""
-    pipeline = Pipeline([
-        ("normalise", Normaliser()),
-        ("segment", SegmentStep(segmenter)),
-        ("vectorise", NgramVectorizer()),
-        ("model", StackedLinearClassifier(random_state=seed)),
-    ])
+    pipeline = Pipeline(
+        [
+            ("normalise", Normaliser()),
+            ("segment", SegmentStep(segmenter)),
+            ("vectorise", NgramVectorizer()),
+            ("model", StackedLinearClassifier(random_state=seed)),
+        ]
+    )
     pipeline.set_params(**{**DEFAULT_PARAMS, **(params or {})})
     return pipeline
 

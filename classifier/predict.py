@@ -53,9 +53,7 @@ class Predictor:
         self.pipeline = pipeline
         self.manifest = manifest
         self.version: str = manifest["version"]
-        self.threshold: float = float(
-            manifest["threshold"] if threshold is None else threshold
-        )
+        self.threshold: float = float(manifest["threshold"] if threshold is None else threshold)
         if not 0.0 <= self.threshold <= 1.0:
             raise BadInput(f"置信度阈值须在 0 到 1 之间 (threshold {self.threshold})")
         self.model = pipeline.named_steps["model"]
@@ -82,9 +80,7 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor(version={self.version!r}, labels={len(self.labels)})"
 
-    def probabilities(
-        self, texts: Sequence[str]
-    ) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[bool]]:
         """Label probabilities (rows x ``labels``), confidences, and which texts were empty."""
         texts = [text or "" for text in texts]
         probas, confidences, empty = [], [], []
@@ -113,12 +109,14 @@ class Predictor:
             sure = float(confidence[row])
             if not math.isfinite(sure) or empty[row]:
                 sure = 0.0  # nothing to read: no confidence in whatever the model says
-            results.append(Prediction(
-                label=top[0][0],
-                confidence=sure,
-                top=top,
-                abstain=empty[row] or sure < self.threshold,
-            ))
+            results.append(
+                Prediction(
+                    label=top[0][0],
+                    confidence=sure,
+                    top=top,
+                    abstain=empty[row] or sure < self.threshold,
+                )
+            )
         return results
 
     def predict_one(self, text: str) -> Prediction:

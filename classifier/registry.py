@@ -202,8 +202,11 @@ class Registry:
 
     def folder(self, version: str) -> Path:
         folder = self.root / version
-        if not version or "/" in version or version.startswith(".") or not is_version_folder(
-            folder
+        if (
+            not version
+            or "/" in version
+            or version.startswith(".")
+            or not is_version_folder(folder)
         ):
             known = "、".join(self.versions()) or "(无)"
             raise NotFound(f"没有模型版本「{version}」；现有版本：{known} (no such version)")
@@ -283,9 +286,10 @@ class Registry:
             previous = state.get("version")
             if previous != version:
                 state["stack"] = [*state["stack"], version]
-            state["log"] = [*state["log"],
-                            {"action": "promote", "version": version, "from": previous,
-                             "at": when}]
+            state["log"] = [
+                *state["log"],
+                {"action": "promote", "version": version, "from": previous, "at": when},
+            ]
             state["version"] = version
             self._write_pointer(state)
         logger.info("promoted model %s (was %s)", version, previous)
@@ -307,9 +311,10 @@ class Registry:
             self.folder(target)  # still there
             state["stack"] = stack
             state["version"] = target
-            state["log"] = [*state["log"],
-                            {"action": "rollback", "version": target, "from": current,
-                             "at": when}]
+            state["log"] = [
+                *state["log"],
+                {"action": "rollback", "version": target, "from": current, "at": when},
+            ]
             self._write_pointer(state)
         logger.info("rolled back model %s -> %s", current, target)
         return state

@@ -96,8 +96,12 @@ def git_commit(where: Path | None = None) -> str | None:
     folder = where or Path(__file__).resolve().parent
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-            timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -135,8 +139,10 @@ def _fold_job(vectoriser, model, docs, train_rows, train_labels, test_rows, n_la
     def job() -> np.ndarray:
         fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train_rows])
         return clone(model).fold_scores(
-            fold_vectoriser.transform([docs[i] for i in train_rows]), train_labels,
-            fold_vectoriser.transform([docs[i] for i in test_rows]), n_labels,
+            fold_vectoriser.transform([docs[i] for i in train_rows]),
+            train_labels,
+            fold_vectoriser.transform([docs[i] for i in test_rows]),
+            n_labels,
         )
 
     return job
@@ -189,8 +195,7 @@ def train(
         model.fit_base(vectoriser.fit(docs).transform(docs), y)
 
     jobs = [final] + [
-        _fold_job(vectoriser, model, docs, train_rows, encoded[train_rows], test_rows,
-                  len(classes))
+        _fold_job(vectoriser, model, docs, train_rows, encoded[train_rows], test_rows, len(classes))
         for train_rows, test_rows in splits
     ]
     scores = np.zeros((len(docs), 2 * len(classes)))
@@ -240,8 +245,14 @@ def train(
         "per_class": per_class(classes, labels, predicted),
         "confusion": confusion(classes, labels, predicted),
     }
-    logger.info("trained on %d rows, %d labels: cv macro-F1 %.4f, threshold %.4f, %.1f s",
-                len(texts), len(classes), cv["macro_f1"], threshold, seconds)
+    logger.info(
+        "trained on %d rows, %d labels: cv macro-F1 %.4f, threshold %.4f, %.1f s",
+        len(texts),
+        len(classes),
+        cv["macro_f1"],
+        threshold,
+        seconds,
+    )
     return TrainedModel(pipeline=pipeline, manifest=manifest, report=report, rows=rows)
 
 
@@ -268,8 +279,11 @@ def cross_validated_summary(
     """
     kept, _ = _common_labels(labels)
     texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
-    mask = np.ones(len(kept), dtype=bool) if scored is None else np.array(
-        [bool(scored[i]) for i in kept], dtype=bool)
+    mask = (
+        np.ones(len(kept), dtype=bool)
+        if scored is None
+        else np.array([bool(scored[i]) for i in kept], dtype=bool)
+    )
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
     normalised = pipeline[:1].transform(texts)
     docs = pipeline.named_steps["segment"].transform(normalised)
@@ -301,8 +315,9 @@ def cross_validated_summary(
     for (test, columns), part in zip(placed, in_threads(jobs, None), strict=True):
         scores[np.ix_(test, columns)] = part
     proba, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
-    result = summary(classes, [labels[i] for i in np.flatnonzero(mask)], proba[mask],
-                     confidence[mask])
+    result = summary(
+        classes, [labels[i] for i in np.flatnonzero(mask)], proba[mask], confidence[mask]
+    )
     result["folds"] = len(splits)
     result["training_rows_used"] = int(usable.sum())
     return result
@@ -340,8 +355,12 @@ def train_version(
     registry.create()  # fail before training, not after
     segmenter = Segmenter(engine, user_dictionary(data_dir))
     trained = train(
-        data.texts, data.labels, segmenter=segmenter, seed=seed,
-        target_precision=target_precision, params=params,
+        data.texts,
+        data.labels,
+        segmenter=segmenter,
+        seed=seed,
+        target_precision=target_precision,
+        params=params,
         data_info={"sources": data.sources, "skipped": data.skipped_summary(), **(extra or {})},
     )
     first = registry.current() is None
@@ -394,5 +413,12 @@ def train_from_csv(
     if data_dir is None and (path.parent / "units.yaml").exists():
         data_dir = path.parent
     data = read_labelled(path, label_col=label_col, text_col=text_col, title_col=title_col)
-    return train_version(data, registry, data_dir=data_dir, engine=engine, seed=seed,
-                         target_precision=target_precision, promote=promote)
+    return train_version(
+        data,
+        registry,
+        data_dir=data_dir,
+        engine=engine,
+        seed=seed,
+        target_precision=target_precision,
+        promote=promote,
+    )

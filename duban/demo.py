@@ -55,9 +55,12 @@ class Demo:
         self.out = out
         self.clock = DemoClock()
         self.home = home
-        self.rt = Runtime(settings=Settings(home=home, database_url=None, redis_url=None,
-                                            data_dir=REPO_ROOT / "data"),
-                          clock=self.clock)
+        self.rt = Runtime(
+            settings=Settings(
+                home=home, database_url=None, redis_url=None, data_dir=REPO_ROOT / "data"
+            ),
+            clock=self.clock,
+        )
         self.player: Any = None
 
     # -- narration ----------------------------------------------------------------------------
@@ -99,9 +102,10 @@ class Demo:
         with self.rt.session() as session:
             loaded = load_directory(session, self.rt.settings.data_dir / "units.yaml")
             units = session.exec(select(Unit).where(Unit.kind != "desk")).all()
-        self.say(f"台账 {self.home / 'duban.db'}（SQLite），{loaded.units_created} 个单位，"
-                 f"{loaded.people_created} 名人员。责任单位："
-                 + "、".join(u.short_name for u in units))
+        self.say(
+            f"台账 {self.home / 'duban.db'}（SQLite），{loaded.units_created} 个单位，"
+            f"{loaded.people_created} 名人员。责任单位：" + "、".join(u.short_name for u in units)
+        )
 
     def train(self) -> None:
         self.scene("用本区历史留言训练分办模型")
@@ -110,12 +114,18 @@ class Demo:
 
         data = self.rt.settings.data_dir / "messages.csv"
         started = time.monotonic()
-        result = train_from_csv(data, label_col="单位代码", registry=Registry(
-            self.rt.settings.models_path), promote=True)
-        self.say(f"训练完成：{result['rows']} 条样本，{len(result['labels'])} 个单位，"
-                 f"交叉验证准确率 {result['metrics']['accuracy']:.1%}，"
-                 f"自动分办阈值 {result['threshold']:.2f}（{time.monotonic() - started:.0f} 秒），"
-                 f"模型版本 {result['version']}")
+        result = train_from_csv(
+            data,
+            label_col="单位代码",
+            registry=Registry(self.rt.settings.models_path),
+            promote=True,
+        )
+        self.say(
+            f"训练完成：{result['rows']} 条样本，{len(result['labels'])} 个单位，"
+            f"交叉验证准确率 {result['metrics']['accuracy']:.1%}，"
+            f"自动分办阈值 {result['threshold']:.2f}（{time.monotonic() - started:.0f} 秒），"
+            f"模型版本 {result['version']}"
+        )
 
     def export_by_day(self) -> dict[date, list[IntakeItem]]:
         path = self.rt.settings.data_dir / "inbox.csv"
@@ -128,14 +138,19 @@ class Demo:
     def import_day(self, items: list[IntakeItem]) -> IntakeSummary:
         self.say(f"录入员 王晓燕 导入当日留言板导出（data/inbox.csv 中 {len(items)} 条）：")
         summary = file_items(self.rt.routing, items, keep_outcomes=True)
-        self.say(f"  收到 {summary.received}：自动交办 {summary.opened}，待人工分办 "
-                 f"{summary.triage}，重复件 {summary.duplicates}，未登记 {summary.rejected}")
+        self.say(
+            f"  收到 {summary.received}：自动交办 {summary.opened}，待人工分办 "
+            f"{summary.triage}，重复件 {summary.duplicates}，未登记 {summary.rejected}"
+        )
         for outcome in summary.outcomes:
             where = f"第{outcome.row}行"
             if outcome.status == "opened":
-                self.say(f"  {where} {outcome.ticket} → {outcome.unit_name}"
-                         f"（置信度 {outcome.confidence:.0%}）" if outcome.confidence else
-                         f"  {where} {outcome.ticket} → {outcome.unit_name}（规则）")
+                self.say(
+                    f"  {where} {outcome.ticket} → {outcome.unit_name}"
+                    f"（置信度 {outcome.confidence:.0%}）"
+                    if outcome.confidence
+                    else f"  {where} {outcome.ticket} → {outcome.unit_name}（规则）"
+                )
             elif outcome.status == "triage":
                 names = "、".join(s["unit_name"] for s in outcome.suggestions[:3]) or "无"
                 self.say(f"  {where} {outcome.ticket} 待分办（建议：{names}）")
@@ -156,28 +171,37 @@ class Demo:
 
     def reminders(self) -> None:
         result = run_reminders(self.rt.routing)
-        self.say(f"定时任务：临期提醒 {result.reminders}，超期催办 {result.overdue}，"
-                 f"通报 {result.escalated}，待分办超期 {result.triage_overdue}")
+        self.say(
+            f"定时任务：临期提醒 {result.reminders}，超期催办 {result.overdue}，"
+            f"通报 {result.escalated}，待分办超期 {result.triage_overdue}"
+        )
         self.deliver()
 
     # -- helpers over the ledger ---------------------------------------------------------------
 
-    def tickets(self, *states: TicketState, unit: str | None = None, by_due: bool = False
-                ) -> list[tuple[str, str]]:
+    def tickets(
+        self, *states: TicketState, unit: str | None = None, by_due: bool = False
+    ) -> list[tuple[str, str]]:
         """(number, unit code) of tickets in ``states``, oldest (or soonest due) first."""
         with self.rt.session() as session:
             units = {u.id: u.code for u in session.exec(select(Unit))}
             query = select(Ticket).where(col(Ticket.state).in_([s.value for s in states]))
             order = (col(Ticket.due_at), col(Ticket.id)) if by_due else (col(Ticket.id),)
-            rows = [(t.number, units.get(t.unit_id)) for t in
-                    session.exec(query.order_by(*order))]
+            rows = [(t.number, units.get(t.unit_id)) for t in session.exec(query.order_by(*order))]
         return [(n, u) for n, u in rows if unit is None or u == unit]
 
     # What the desk knows better than a model trained on a small sample: a person
     # correcting the first suggestion is part of the story.
-    DESK_KNOWS = (("低保", "民政局"), ("养老", "民政局"), ("工资", "人社局"),
-                  ("社保", "人社局"), ("学区", "教育局"), ("电梯", "住建局"),
-                  ("医院", "卫健局"), ("食品", "市场监管局"))
+    DESK_KNOWS = (
+        ("低保", "民政局"),
+        ("养老", "民政局"),
+        ("工资", "人社局"),
+        ("社保", "人社局"),
+        ("学区", "教育局"),
+        ("电梯", "住建局"),
+        ("医院", "卫健局"),
+        ("食品", "市场监管局"),
+    )
 
     def desk_knows(self, number: str) -> str | None:
         with self.rt.session() as session:
@@ -218,15 +242,26 @@ class Demo:
         self.clock.set(WEEK[0], 10)
         self.scene("录入台：粘贴领导批示和来电")
         self.chat(
-            ("luru1", "", f"批示件：请区住建局牵头，对{self.LIFT}问题限2个工作日内"
-                          "拿出维修方案并反馈。"),
-            ("luru1", "", "批示件：请区城管局对东湖菜市场周边占道经营开展专项整治，"
-                          "限3个工作日内反馈整治情况。\n---\n批示件：请区生态环境分局核查高新"
-                          "产业园夜间异味问题，限3个工作日内报告监测结果。\n---\n批示件：请区交警"
-                          "大队在学府路小学上下学时段加强疏导，限4个工作日内反馈。"),
-            ("luru1", "", "来电记录：东湖新城南门外的人行道被共享单车堵死了，推婴儿车根本过不去，"
-                          "已经一个多月了。\n---\n来电记录：学府路小学门口早上有人卖烤肠和辣条，"
-                          "油烟很大，孩子们围着买，食品安全让人担心。"),
+            (
+                "luru1",
+                "",
+                f"批示件：请区住建局牵头，对{self.LIFT}问题限2个工作日内拿出维修方案并反馈。",
+            ),
+            (
+                "luru1",
+                "",
+                "批示件：请区城管局对东湖菜市场周边占道经营开展专项整治，"
+                "限3个工作日内反馈整治情况。\n---\n批示件：请区生态环境分局核查高新"
+                "产业园夜间异味问题，限3个工作日内报告监测结果。\n---\n批示件：请区交警"
+                "大队在学府路小学上下学时段加强疏导，限4个工作日内反馈。",
+            ),
+            (
+                "luru1",
+                "",
+                "来电记录：东湖新城南门外的人行道被共享单车堵死了，推婴儿车根本过不去，"
+                "已经一个多月了。\n---\n来电记录：学府路小学门口早上有人卖烤肠和辣条，"
+                "油烟很大，孩子们围着买，食品安全让人担心。",
+            ),
         )
         snacks = self.ticket_of_text(self.SNACKS)
         self.triage_all("luru1", override={snacks: "城管局"} if snacks else None)
@@ -244,14 +279,20 @@ class Demo:
         lines = []
         for number, _ in waiting:
             suggestions = self.suggestions(number)
-            unit = (override or {}).get(number) or self.desk_knows(number) or (
-                suggestions[0]["unit_name"] if suggestions else "城管局")
+            unit = (
+                (override or {}).get(number)
+                or self.desk_knows(number)
+                or (suggestions[0]["unit_name"] if suggestions else "城管局")
+            )
             lines.append((staff, "", f"/分办 {number} {unit}"))
         self.chat(*lines)
 
     def acknowledge_all(self) -> None:
-        lines = [(self.member_of(unit), "", f"/签收 {number}")
-                 for number, unit in self.tickets(TicketState.ASSIGNED) if unit]
+        lines = [
+            (self.member_of(unit), "", f"/签收 {number}")
+            for number, unit in self.tickets(TicketState.ASSIGNED)
+            if unit
+        ]
         self.quietly(lines, shown=4, what="由各单位经办人签收")
 
     def quietly(self, lines: list[tuple[str, str, str]], *, shown: int, what: str) -> None:
@@ -277,8 +318,13 @@ class Demo:
         holder = self.unit_of(snacks) if snacks else None
         if snacks and holder:
             self.clock.set(WEEK[1], 10)
-            self.chat((self.member_of(holder), "", f"/退回 {snacks} 校门口流动摊贩售卖的食品安全"
-                                                   "问题属市场监管部门职责，请改派"))
+            self.chat(
+                (
+                    self.member_of(holder),
+                    "",
+                    f"/退回 {snacks} 校门口流动摊贩售卖的食品安全问题属市场监管部门职责，请改派",
+                )
+            )
             self.clock.set(WEEK[1], 10, 30)
             target = "市场监管局" if holder != "scjg" else "城管局"
             self.triage_all("luru2", override={snacks: target})
@@ -286,12 +332,16 @@ class Demo:
         self.clock.set(WEEK[1], 11)
         self.scene("单位反馈、申请延期，督查室审批")
         lift = self.ticket_of_text(self.LIFT)
-        first_cgj = next((n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="cgj")),
-                         None)
+        first_cgj = next((n for n, _ in self.tickets(TicketState.ACKNOWLEDGED, unit="cgj")), None)
         lines = self.reply_lines(exclude={n for n in (lift, first_cgj) if n}, limit=2)
         if first_cgj:
-            lines.append(("cgj-2", "", f"/延期 {first_cgj} 5 涉及多个部门联合执法，"
-                                       "需协调交警、市场监管共同整治"))
+            lines.append(
+                (
+                    "cgj-2",
+                    "",
+                    f"/延期 {first_cgj} 5 涉及多个部门联合执法，需协调交警、市场监管共同整治",
+                )
+            )
         if lift:
             lines.append(("zjj-1", "", f"/延期 {lift} 3 电梯主板需向厂家订货，到货约需一周"))
         self.chat(*lines)
@@ -300,17 +350,22 @@ class Demo:
         if first_cgj:
             decisions.append(("ducha1", "", f"/批准延期 {first_cgj}"))
         if lift:
-            decisions.append(("ducha1", "", f"/驳回延期 {lift} 领导批示件须按时反馈方案，"
-                                            "可先反馈阶段性进展"))
+            decisions.append(
+                ("ducha1", "", f"/驳回延期 {lift} 领导批示件须按时反馈方案，可先反馈阶段性进展")
+            )
         self.chat(*decisions)
 
     def reply_lines(self, *, exclude: set[str], limit: int) -> list[tuple[str, str, str]]:
         """Units answer the acknowledged tickets due soonest (not those in ``exclude``)."""
-        open_ones = [(n, u) for n, u in self.tickets(TicketState.ACKNOWLEDGED, by_due=True)
-                     if n not in exclude and u]
-        return [(self.member_of(unit), "", f"/回复 {number} "
-                 f"{self.REPLIES[index % len(self.REPLIES)]}")
-                for index, (number, unit) in enumerate(open_ones[:limit])]
+        open_ones = [
+            (n, u)
+            for n, u in self.tickets(TicketState.ACKNOWLEDGED, by_due=True)
+            if n not in exclude and u
+        ]
+        return [
+            (self.member_of(unit), "", f"/回复 {number} {self.REPLIES[index % len(self.REPLIES)]}")
+            for index, (number, unit) in enumerate(open_ones[:limit])
+        ]
 
     def unit_of(self, number: str) -> str | None:
         with self.rt.session() as session:
@@ -320,12 +375,14 @@ class Demo:
 
     def ticket_of_text(self, needle: str) -> str | None:
         with self.rt.session() as session:
-            message = session.exec(select(Message).where(col(Message.text).contains(needle))
-                                   ).first()
+            message = session.exec(
+                select(Message).where(col(Message.text).contains(needle))
+            ).first()
             if message is None:
                 return None
-            ticket = session.exec(select(Ticket).where(
-                Ticket.message_id == (message.duplicate_of_id or message.id))).first()
+            ticket = session.exec(
+                select(Ticket).where(Ticket.message_id == (message.duplicate_of_id or message.id))
+            ).first()
             return ticket.number if ticket else None
 
     def wednesday(self, items: list[IntakeItem]) -> None:
@@ -342,8 +399,9 @@ class Demo:
         lines = []
         for index, (number, _) in enumerate(self.tickets(TicketState.REPLIED)):
             if fail_first and index == 0:
-                lines.append(("ducha1", "", f"/核查 {number} 不通过 2 答复未说明整改措施和完成"
-                                            "时间，请补充"))
+                lines.append(
+                    ("ducha1", "", f"/核查 {number} 不通过 2 答复未说明整改措施和完成时间，请补充")
+                )
             else:
                 lines.append(("ducha1", "", f"/核查 {number} 通过 {5 - index % 2}"))
         self.chat(*lines)
@@ -356,9 +414,15 @@ class Demo:
         self.triage_all("luru2")
         self.acknowledge_all()
         self.clock.set(WEEK[3], 14)
-        lines = [(self.member_of(unit or ""), "", f"/回复 {number} 补充：已责令责任方于11月25日"
-                                                  "前完成整改，届时现场复查并回访反映人。")
-                 for number, unit in self.tickets(TicketState.REOPENED)]
+        lines = [
+            (
+                self.member_of(unit or ""),
+                "",
+                f"/回复 {number} 补充：已责令责任方于11月25日"
+                "前完成整改，届时现场复查并回访反映人。",
+            )
+            for number, unit in self.tickets(TicketState.REOPENED)
+        ]
         lift = self.ticket_of_text(self.LIFT)
         lines += self.reply_lines(exclude={lift} if lift else set(), limit=8)
         self.quietly(lines, shown=3, what="由各单位经办人反馈")
@@ -374,8 +438,11 @@ class Demo:
         self.chat(("ducha1", "", "/待办"))
         self.verify_replied()
         verified = self.tickets(TicketState.VERIFIED)
-        self.quietly([("ducha1", "", f"/归档 {number}") for number, _ in verified],
-                     shown=2, what="由督查室归档")
+        self.quietly(
+            [("ducha1", "", f"/归档 {number}") for number, _ in verified],
+            shown=2,
+            what="由督查室归档",
+        )
 
     def next_monday(self) -> None:
         monday = WEEK[0] + timedelta(days=7)
@@ -385,14 +452,24 @@ class Demo:
         lift = self.ticket_of_text(self.LIFT)
         if lift and self.unit_of(lift):
             self.clock.set(monday, 10)
-            self.chat(("zjj-ld", "", f"/回复 {lift} 已督促物业更换电梯主板，11月24日恢复运行，"
-                                     "后续纳入老旧电梯更新计划。"))
+            self.chat(
+                (
+                    "zjj-ld",
+                    "",
+                    f"/回复 {lift} 已督促物业更换电梯主板，11月24日恢复运行，"
+                    "后续纳入老旧电梯更新计划。",
+                )
+            )
         from reports.post import weekly_chat
 
         with self.rt.session() as session:
-            report = weekly_chat(session, now=self.rt.now(), rules=self.rt.rules,
-                                 policy=self.rt.policy.ranking,
-                                 out_dir=self.rt.settings.reports_path)
+            report = weekly_chat(
+                session,
+                now=self.rt.now(),
+                rules=self.rt.rules,
+                policy=self.rt.policy.ranking,
+                out_dir=self.rt.settings.reports_path,
+            )
         self.say()
         self.say(report.text)
         self.say()

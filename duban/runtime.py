@@ -75,11 +75,13 @@ class Runtime:
         if current is None:
             raise SchemaNotReady(
                 f"台账尚未建立（{self.engine.url.render_as_string(hide_password=True)}）："
-                "请先运行 duban init (no ledger in this database yet)")
+                "请先运行 duban init (no ledger in this database yet)"
+            )
         if current != schema.head_revision():
             raise SchemaNotReady(
                 f"台账结构版本 {current} 较旧：请先备份，再运行 duban db upgrade "
-                f"(schema {current} is older than {schema.head_revision()})")
+                f"(schema {current} is older than {schema.head_revision()})"
+            )
         self.__dict__["_schema_ok"] = True
 
     def close(self) -> None:
@@ -117,7 +119,8 @@ class Runtime:
             with self.session() as session:
                 units = list_units(session)
             self.__dict__["_route_rules"] = load_rules(
-                self.settings.data_dir / "routing_rules.yaml", units)
+                self.settings.data_dir / "routing_rules.yaml", units
+            )
         return self.__dict__["_route_rules"]
 
     def nudge_bots(self) -> None:
@@ -142,8 +145,12 @@ class Runtime:
             from redis import Redis
             from rq import Queue
 
-            connection = Redis.from_url(self.settings.redis_url, socket_connect_timeout=5,
-                                        socket_timeout=30, health_check_interval=30)
+            connection = Redis.from_url(
+                self.settings.redis_url,
+                socket_connect_timeout=5,
+                socket_timeout=30,
+                health_check_interval=30,
+            )
             self.__dict__["_queue"] = Queue(self.settings.queue_name, connection=connection)
         return self.__dict__["_queue"]
 
@@ -156,6 +163,5 @@ def load_promoted_predictor(models_path: Path) -> Any | None:
     try:
         return load_promoted(models_path)
     except NoPromotedModel:
-        logger.warning("no promoted classifier in %s: messages go to the triage queue",
-                       models_path)
+        logger.warning("no promoted classifier in %s: messages go to the triage queue", models_path)
         return None

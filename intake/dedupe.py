@@ -26,7 +26,7 @@ BANDS = 8
 ROWS = 4
 _HASHES = BANDS * ROWS
 _rng = np.random.default_rng(20261122)
-_A = (_rng.integers(1, 2**63 - 1, size=_HASHES, dtype=np.uint64) | np.uint64(1))
+_A = _rng.integers(1, 2**63 - 1, size=_HASHES, dtype=np.uint64) | np.uint64(1)
 _B = _rng.integers(0, 2**63 - 1, size=_HASHES, dtype=np.uint64)
 _P1, _P2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -83,8 +83,9 @@ def minhash_bands(core: str, codes: np.ndarray | None = None) -> list[int]:
     rows = signature.reshape(BANDS, ROWS)
     keys = []
     for band, values in enumerate(rows):
-        digest = hashlib.blake2b(values.tobytes(), digest_size=8, person=b"duban-lsh",
-                                 salt=band.to_bytes(2, "little")).digest()
+        digest = hashlib.blake2b(
+            values.tobytes(), digest_size=8, person=b"duban-lsh", salt=band.to_bytes(2, "little")
+        ).digest()
         keys.append(int.from_bytes(digest, "little", signed=True))
     return keys
 

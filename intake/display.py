@@ -11,8 +11,10 @@ import re
 
 _HALF_TO_FULL = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"}
 # A run of punctuation after a Chinese character ("砸人??" -> "砸人？？").
-_AFTER_CJK = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff08\uff09\uff01\uff1f])"
-                        r"([,!?:;()]+)")
+_AFTER_CJK = re.compile(
+    r"(?<=[\u3400-\u9fff\u3000-\u303f\uff08\uff09\uff01\uff1f])"
+    r"([,!?:;()]+)"
+)
 _OPEN_BEFORE_CJK = re.compile(r"\((?=[\u3400-\u9fff])")
 # The close of a parenthesis opened the Chinese way: "（编号91059)" -> "（编号91059）".
 _CLOSE_OF_FULL = re.compile(r"（([^()（）\n]*)\)")

@@ -194,8 +194,9 @@ def _xlsx_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise BadFile(f"{path.name}: 不是有效的 xlsx 文件（已损坏、加密或改了扩展名）: {exc}"
-                      ) from None
+        raise BadFile(
+            f"{path.name}: 不是有效的 xlsx 文件（已损坏、加密或改了扩展名）: {exc}"
+        ) from None
     try:
         sheets = workbook.worksheets
         refused: BadFile | None = None
@@ -227,8 +228,9 @@ def _jsonl_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
     mappings: dict[frozenset[str], dict[str, str | None] | BadFile] = {}
     for row_number, record in _json_records(path):
         if isinstance(record, _Unreadable):
-            yield IntakeItem(text="", row=row_number, channel=options.channel,
-                             reject_reason=record.reason)
+            yield IntakeItem(
+                text="", row=row_number, channel=options.channel, reject_reason=record.reason
+            )
             continue
         record = {str(key).strip(): value for key, value in record.items()}
         keys = frozenset(record)
@@ -236,14 +238,16 @@ def _jsonl_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
             if len(mappings) > 256:
                 mappings.clear()
             try:
-                mappings[keys] = resolve_columns(list(record), options.columns, path,
-                                                 present_label="本行的字段")
+                mappings[keys] = resolve_columns(
+                    list(record), options.columns, path, present_label="本行的字段"
+                )
             except BadFile as exc:
                 mappings[keys] = exc
         mapping = mappings[keys]
         if isinstance(mapping, BadFile):
-            yield IntakeItem(text="", row=row_number, channel=options.channel,
-                             reject_reason=str(mapping))
+            yield IntakeItem(
+                text="", row=row_number, channel=options.channel, reject_reason=str(mapping)
+            )
             continue
         yield _item(row_number, record, mapping, options)
 
@@ -256,13 +260,16 @@ def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | _Unreadabl
             try:
                 records = json.load(handle)
             except json.JSONDecodeError as exc:
-                raise BadFile(f"{path.name}: JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）:"
-                              f" {exc.msg}") from None
+                raise BadFile(
+                    f"{path.name}: JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）: {exc.msg}"
+                ) from None
             if not records:
                 raise BadFile(f"{path.name}: 文件是空的")
             for number, record in enumerate(records, start=1):
-                yield number, (record if isinstance(record, dict)
-                               else _Unreadable("每条须为一个 JSON 对象"))
+                yield (
+                    number,
+                    (record if isinstance(record, dict) else _Unreadable("每条须为一个 JSON 对象")),
+                )
             return
         handle.seek(0)
         empty = True
@@ -276,8 +283,10 @@ def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | _Unreadabl
             except json.JSONDecodeError as exc:
                 yield line_number, _Unreadable(f"JSON 格式错误: {exc.msg}（第 {exc.colno} 列）")
                 continue
-            yield line_number, (record if isinstance(record, dict)
-                                else _Unreadable("每行须为一个 JSON 对象"))
+            yield (
+                line_number,
+                (record if isinstance(record, dict) else _Unreadable("每行须为一个 JSON 对象")),
+            )
         if empty:
             raise BadFile(f"{path.name}: 文件是空的")
 
@@ -300,8 +309,9 @@ def _rows_to_items(
     scanned = 0
     for row_number, cells in rows:
         if isinstance(cells, _Unreadable):
-            yield IntakeItem(text="", row=row_number, channel=options.channel,
-                             reject_reason=cells.reason)
+            yield IntakeItem(
+                text="", row=row_number, channel=options.channel, reject_reason=cells.reason
+            )
             continue
         names = [_name(cell) for cell in cells]
         if not any(names):
@@ -320,9 +330,13 @@ def _rows_to_items(
         if again := _header_again(names, mapping, options, path):
             mapping, header = again, names
             continue
-        if strict_width and len(cells) > len(header) and any(names[len(header):]):
-            yield IntakeItem(text="", row=row_number, channel=options.channel,
-                             reject_reason=f"列数 {len(cells)} 多于表头 {len(header)} 列")
+        if strict_width and len(cells) > len(header) and any(names[len(header) :]):
+            yield IntakeItem(
+                text="",
+                row=row_number,
+                channel=options.channel,
+                reject_reason=f"列数 {len(cells)} 多于表头 {len(header)} 列",
+            )
             continue
         yield _item(row_number, dict(zip(header, cells, strict=False)), mapping, options)
     if header is None:
@@ -333,8 +347,9 @@ def _name(cell: Any) -> str:
     return "" if cell is None else str(cell).strip().lstrip("\ufeff").strip()
 
 
-def _header_again(names: list[str], mapping: dict[str, str | None], options: ImportOptions,
-                  path: Path) -> dict[str, str | None] | None:
+def _header_again(
+    names: list[str], mapping: dict[str, str | None], options: ImportOptions, path: Path
+) -> dict[str, str | None] | None:
     """The mapping of a row that is a header (it names two of the columns in use), or None."""
     used = {column for column in mapping.values() if column}
     if len(used.intersection(names)) < min(2, len(used)):
@@ -345,8 +360,9 @@ def _header_again(names: list[str], mapping: dict[str, str | None], options: Imp
         return None  # it names some columns but not the message's: a row after all
 
 
-def resolve_columns(header: list[str], chosen: Columns, path: Path, *,
-                    present_label: str = "文件中的列") -> dict[str, str | None]:
+def resolve_columns(
+    header: list[str], chosen: Columns, path: Path, *, present_label: str = "文件中的列"
+) -> dict[str, str | None]:
     """Field -> column name. A column the user named must exist; text is required."""
     present = [h for h in header if h]
     mapping: dict[str, str | None] = {}
@@ -380,7 +396,9 @@ def _cell(record: dict[str, Any], column: str | None) -> Any:
 
 
 def _item(
-    row_number: int, record: dict[str, Any], mapping: dict[str, str | None],
+    row_number: int,
+    record: dict[str, Any],
+    mapping: dict[str, str | None],
     options: ImportOptions,
 ) -> IntakeItem:
     text = _cell(record, mapping["text"])
@@ -436,6 +454,7 @@ def _row_key(item: IntakeItem, raw_time: Any) -> str:
     """An id for rows without one, so re-importing the same file opens nothing new."""
     import hashlib
 
-    body = "\x1f".join(str(x or "") for x in (raw_time, item.complainant_name, item.title,
-                                               item.text))
+    body = "\x1f".join(
+        str(x or "") for x in (raw_time, item.complainant_name, item.title, item.text)
+    )
     return "h:" + hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()[:32]

@@ -114,7 +114,11 @@ class Recent:
 
 
 def accept(
-    session: Session, items: Iterable[IntakeItem], *, policy: Policy, now: datetime,
+    session: Session,
+    items: Iterable[IntakeItem],
+    *,
+    policy: Policy,
+    now: datetime,
     gazetteer: Gazetteer = EMPTY,
 ) -> list[Accepted]:
     """Store ``items``; returns one ``Accepted`` per item, in order. The caller commits.
@@ -123,12 +127,21 @@ def accept(
     are not duplicates."""
     batch = list(items)
     known = known_ids(session, batch)
-    return store(session, prepare(batch, policy=policy, now=now, gazetteer=gazetteer,
-                                  known=known), policy=policy, now=now, gazetteer=gazetteer)
+    return store(
+        session,
+        prepare(batch, policy=policy, now=now, gazetteer=gazetteer, known=known),
+        policy=policy,
+        now=now,
+        gazetteer=gazetteer,
+    )
 
 
 def prepare(
-    items: list[IntakeItem], *, policy: Policy, now: datetime, gazetteer: Gazetteer = EMPTY,
+    items: list[IntakeItem],
+    *,
+    policy: Policy,
+    now: datetime,
+    gazetteer: Gazetteer = EMPTY,
     known: dict[tuple[str, str], Known] | None = None,
 ) -> PreparedBatch:
     """Clean, normalise, fingerprint and redact ``items`` (no database, no side effects).
@@ -146,21 +159,24 @@ def prepare(
         _fit_columns(item)
         key = (item.channel, item.external_id) if item.external_id else None
         if item.reject_reason:
-            done[index] = Accepted(item, REJECTED, reason=item.reject_reason,
-                                   warnings=list(item.warnings))
+            done[index] = Accepted(
+                item, REJECTED, reason=item.reject_reason, warnings=list(item.warnings)
+            )
         elif key and key in known:
             message_id, stored_hash = known[key]
             if stored_hash and _content_hash(item) != stored_hash:
-                done[index] = Accepted(item, REJECTED, reason=_id_conflict(item),
-                                       warnings=list(item.warnings))
+                done[index] = Accepted(
+                    item, REJECTED, reason=_id_conflict(item), warnings=list(item.warnings)
+                )
             else:
                 done[index] = Accepted(item, KNOWN, message_id=message_id)
         elif key and key in seen:  # the same id twice in one batch
             first, first_hash = seen[key]
             if _content_hash(item) != first_hash:
                 where = f"第 {first.row} 行" if first.row is not None else "前面一条"
-                done[index] = Accepted(item, REJECTED, reason=_id_conflict(item, where),
-                                       warnings=list(item.warnings))
+                done[index] = Accepted(
+                    item, REJECTED, reason=_id_conflict(item, where), warnings=list(item.warnings)
+                )
             else:
                 done[index] = Accepted(item, KNOWN)
         else:
@@ -185,8 +201,10 @@ def _fit_columns(item: IntakeItem) -> None:
         value, limit = getattr(item, field_name), column_size(Message, field_name)
         if value and len(value) > limit:
             setattr(item, field_name, value[:limit])
-    for field_name, column, label in (("complainant_name", "name", "留言用户"),
-                                      ("complainant_contact", "contact", "联系方式")):
+    for field_name, column, label in (
+        ("complainant_name", "name", "留言用户"),
+        ("complainant_contact", "contact", "联系方式"),
+    ):
         value, limit = getattr(item, field_name), column_size(Complainant, column)
         if value and len(value) > limit:
             setattr(item, field_name, value[:limit])
@@ -209,13 +227,20 @@ def _content_hash(item: IntakeItem) -> str:
 
 
 def _id_conflict(item: IntakeItem, where: str = "台账中") -> str:
-    return (f"编号「{item.external_id}」{where}已登记过，但内容不同，本行未登记"
-            f"（来自另一平台的导出请用 --channel 区分；原留言有修改请在原件上补充）")
+    return (
+        f"编号「{item.external_id}」{where}已登记过，但内容不同，本行未登记"
+        f"（来自另一平台的导出请用 --channel 区分；原留言有修改请在原件上补充）"
+    )
 
 
 def store(
-    session: Session, batch: PreparedBatch, *, policy: Policy, now: datetime,
-    gazetteer: Gazetteer = EMPTY, recent: Sequence[Recent] = (),
+    session: Session,
+    batch: PreparedBatch,
+    *,
+    policy: Policy,
+    now: datetime,
+    gazetteer: Gazetteer = EMPTY,
+    recent: Sequence[Recent] = (),
 ) -> list[Accepted]:
     """Store a prepared batch: duplicates found, messages inserted. The caller commits.
 
@@ -232,9 +257,12 @@ def store(
         if prep.item.external_id and key in known:  # stored meanwhile (or an earlier chunk)
             message_id, stored_hash = known[key]
             if stored_hash and stored_hash != prep.fp.content_hash:
-                results[prep.index] = Accepted(prep.item, REJECTED,
-                                               reason=_id_conflict(prep.item),
-                                               warnings=list(prep.item.warnings))
+                results[prep.index] = Accepted(
+                    prep.item,
+                    REJECTED,
+                    reason=_id_conflict(prep.item),
+                    warnings=list(prep.item.warnings),
+                )
             else:
                 results[prep.index] = Accepted(prep.item, KNOWN, message_id=message_id)
         else:
@@ -245,16 +273,28 @@ def store(
         ids = _insert(session, prepared, now=now)
         for prep, message_id in zip(prepared, ids, strict=True):
             status = DUPLICATE if prep.original_id is not None else NEW
-            results[prep.index] = Accepted(prep.item, status, message_id=message_id,
-                                           original_id=prep.original_id,
-                                           warnings=list(prep.item.warnings))
-            batch.stored.append(Recent(message_id, prep.original_id or message_id,
-                                       prep.received_at, prep.fp, prep.places))
+            results[prep.index] = Accepted(
+                prep.item,
+                status,
+                message_id=message_id,
+                original_id=prep.original_id,
+                warnings=list(prep.item.warnings),
+            )
+            batch.stored.append(
+                Recent(
+                    message_id,
+                    prep.original_id or message_id,
+                    prep.received_at,
+                    prep.fp,
+                    prep.places,
+                )
+            )
     return [results[index] for index in range(len(batch.items))]
 
 
-def lookup_stored(session: Session, batch: PreparedBatch, *, policy: Policy,
-                  gazetteer: Gazetteer = EMPTY) -> None:
+def lookup_stored(
+    session: Session, batch: PreparedBatch, *, policy: Policy, gazetteer: Gazetteer = EMPTY
+) -> None:
     """The database half of duplicate detection: each prepared item's original among the
     stored messages. It reads only, so a parallel import runs it in its second process,
     on its own connection, while the previous batch is being stored."""
@@ -269,8 +309,9 @@ def lookup_stored(session: Session, batch: PreparedBatch, *, policy: Policy,
         prep.stored_original = _stored_match(prep, stored, window, threshold)
 
 
-def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
-             gazetteer: Gazetteer) -> _Prepared | Accepted:
+def _prepare(
+    index: int, item: IntakeItem, *, policy: Policy, now: datetime, gazetteer: Gazetteer
+) -> _Prepared | Accepted:
     raw_text = item.text or ""
     unreadable = raw_rejection(f"{item.title or ''}\n{raw_text}")
     if unreadable:
@@ -289,11 +330,23 @@ def _prepare(index: int, item: IntakeItem, *, policy: Policy, now: datetime,
     unit_text = None
     if policy.intake.redact_for_units:
         shown = f"{title}\n{text}" if title else text
-        unit_text = for_reading(redact(shown, names=[item.complainant_name or ""],
-                                       contacts=[item.complainant_contact or ""]))
-    return _Prepared(index=index, item=item, text=text, title=title, unit_text=unit_text,
-                     received_at=received_at, fp=fingerprint(text, title),
-                     places=gazetteer.mentions(f"{title or ''}{text}"))
+        unit_text = for_reading(
+            redact(
+                shown,
+                names=[item.complainant_name or ""],
+                contacts=[item.complainant_contact or ""],
+            )
+        )
+    return _Prepared(
+        index=index,
+        item=item,
+        text=text,
+        title=title,
+        unit_text=unit_text,
+        received_at=received_at,
+        fp=fingerprint(text, title),
+        places=gazetteer.mentions(f"{title or ''}{text}"),
+    )
 
 
 def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str], Known]:
@@ -306,7 +359,7 @@ def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str]
             rows = session.exec(
                 select(Message.id, Message.external_id, Message.content_hash)
                 .where(Message.channel == channel)
-                .where(col(Message.external_id).in_(ids[start:start + MAX_PARAMS]))
+                .where(col(Message.external_id).in_(ids[start : start + MAX_PARAMS]))
             )
             found.update({(channel, external): (mid, digest) for mid, external, digest in rows})
     return found
@@ -315,8 +368,7 @@ def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str]
 # -- duplicates ----------------------------------------------------------------------------------
 
 
-def _find_originals(prepared: list[_Prepared], recent: list[Recent], *, policy: Policy
-                    ) -> None:
+def _find_originals(prepared: list[_Prepared], recent: list[Recent], *, policy: Policy) -> None:
     """Set ``original_id``: the stored original if ``lookup_stored`` found one, else one of
     the ``recent`` messages, else an earlier item of this batch."""
     window = timedelta(days=policy.routing.duplicate_window_days)
@@ -351,9 +403,14 @@ def _find_originals(prepared: list[_Prepared], recent: list[Recent], *, policy: 
         remember(position, prep.fp)
 
 
-def _memory_match(prep: _Prepared, pool: list[Recent | _Prepared], by_hash: dict[str, int],
-                  by_band: dict[int, list[int]], window: timedelta, threshold: float
-                  ) -> int | None:
+def _memory_match(
+    prep: _Prepared,
+    pool: list[Recent | _Prepared],
+    by_hash: dict[str, int],
+    by_band: dict[int, list[int]],
+    window: timedelta,
+    threshold: float,
+) -> int | None:
     def usable(position: int) -> bool:
         return prep.received_at - window <= pool[position].received_at
 
@@ -389,23 +446,29 @@ class _Candidate:
     bands: set[int] = field(default_factory=set)
 
 
-def _stored_candidates(session: Session, prepared: list[_Prepared], since: datetime,
-                       gazetteer: Gazetteer) -> dict[str, list[_Candidate]]:
+def _stored_candidates(
+    session: Session, prepared: list[_Prepared], since: datetime, gazetteer: Gazetteer
+) -> dict[str, list[_Candidate]]:
     """Stored messages sharing a hash or an LSH band with any prepared item, by key."""
     hashes = sorted({h for p in prepared for h in (p.fp.content_hash, p.fp.core_hash)})
     bands = sorted({b for p in prepared for b in p.fp.bands})
     ids: set[int] = set()
     for start in range(0, len(hashes), MAX_PARAMS):
-        part = hashes[start:start + MAX_PARAMS]
-        ids.update(session.exec(
-            select(Message.id).where(Message.received_at >= since).where(
-                col(Message.content_hash).in_(part) | col(Message.core_hash).in_(part))))
+        part = hashes[start : start + MAX_PARAMS]
+        ids.update(
+            session.exec(
+                select(Message.id)
+                .where(Message.received_at >= since)
+                .where(col(Message.content_hash).in_(part) | col(Message.core_hash).in_(part))
+            )
+        )
     band_hits: dict[int, set[int]] = {}
     for start in range(0, len(bands), MAX_PARAMS):
         rows = session.exec(
             select(MessageBand.message_id, MessageBand.value)
-            .where(col(MessageBand.value).in_(bands[start:start + MAX_PARAMS]))
-            .where(MessageBand.day >= epoch_day(since)))
+            .where(col(MessageBand.value).in_(bands[start : start + MAX_PARAMS]))
+            .where(MessageBand.day >= epoch_day(since))
+        )
         for message_id, value in rows:
             band_hits.setdefault(message_id, set()).add(value)
     ids.update(_best_band_hits(prepared, band_hits))
@@ -415,15 +478,29 @@ def _stored_candidates(session: Session, prepared: list[_Prepared], since: datet
     ordered = sorted(ids)
     for start in range(0, len(ordered), MAX_PARAMS):
         rows = session.exec(
-            select(Message.id, Message.duplicate_of_id, Message.received_at,
-                   Message.content_hash, Message.core_hash, Message.title, Message.text)
-            .where(col(Message.id).in_(ordered[start:start + MAX_PARAMS]))
-            .where(Message.received_at >= since))
+            select(
+                Message.id,
+                Message.duplicate_of_id,
+                Message.received_at,
+                Message.content_hash,
+                Message.core_hash,
+                Message.title,
+                Message.text,
+            )
+            .where(col(Message.id).in_(ordered[start : start + MAX_PARAMS]))
+            .where(Message.received_at >= since)
+        )
         for mid, dup_of, received_at, chash, corehash, title, text in rows:
-            cand = _Candidate(mid, dup_of or mid, received_at, chash, corehash,
-                              shingles(core_text(text)),
-                              gazetteer.mentions(f"{title or ''}{text}"),
-                              band_hits.get(mid, set()))
+            cand = _Candidate(
+                mid,
+                dup_of or mid,
+                received_at,
+                chash,
+                corehash,
+                shingles(core_text(text)),
+                gazetteer.mentions(f"{title or ''}{text}"),
+                band_hits.get(mid, set()),
+            )
             for key in (chash, corehash, *(f"b{b}" for b in cand.bands)):
                 if key:
                     candidates.setdefault(key, []).append(cand)
@@ -460,15 +537,19 @@ def _archived_roots(session: Session, roots: set[int]) -> set[int]:
     found: set[int] = set()
     ordered = sorted(roots)
     for start in range(0, len(ordered), MAX_PARAMS):
-        found.update(session.exec(
-            select(Ticket.message_id)
-            .where(col(Ticket.message_id).in_(ordered[start:start + MAX_PARAMS]))
-            .where(Ticket.state == TicketState.ARCHIVED.value)))
+        found.update(
+            session.exec(
+                select(Ticket.message_id)
+                .where(col(Ticket.message_id).in_(ordered[start : start + MAX_PARAMS]))
+                .where(Ticket.state == TicketState.ARCHIVED.value)
+            )
+        )
     return found
 
 
-def _stored_match(prep: _Prepared, stored: dict[str, list[_Candidate]], window: timedelta,
-                  threshold: float) -> int | None:
+def _stored_match(
+    prep: _Prepared, stored: dict[str, list[_Candidate]], window: timedelta, threshold: float
+) -> int | None:
     def in_window(candidate: _Candidate) -> bool:
         return prep.received_at - window <= candidate.received_at
 
@@ -499,24 +580,26 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
     rows = []
     for prep in prepared:
         item = prep.item
-        rows.append({
-            "source_kind": item.source_kind.value,
-            "channel": item.channel,
-            "external_id": item.external_id,
-            "received_at": prep.received_at,
-            "submitter": item.submitter,
-            "title": prep.title,
-            "raw_text": item.text if not item.title else f"{item.title}\n{item.text or ''}",
-            "text": prep.text,
-            "unit_text": prep.unit_text,
-            "content_hash": prep.fp.content_hash,
-            "core_hash": prep.fp.core_hash,
-            "duplicate_of_id": None,
-            "has_time_limit": item.has_time_limit or item.time_limit_days is not None,
-            "time_limit_days": item.time_limit_days,
-            "status": MessageStatus.RECEIVED.value,
-            "created_at": now,
-        })
+        rows.append(
+            {
+                "source_kind": item.source_kind.value,
+                "channel": item.channel,
+                "external_id": item.external_id,
+                "received_at": prep.received_at,
+                "submitter": item.submitter,
+                "title": prep.title,
+                "raw_text": item.text if not item.title else f"{item.title}\n{item.text or ''}",
+                "text": prep.text,
+                "unit_text": prep.unit_text,
+                "content_hash": prep.fp.content_hash,
+                "core_hash": prep.fp.core_hash,
+                "duplicate_of_id": None,
+                "has_time_limit": item.has_time_limit or item.time_limit_days is not None,
+                "time_limit_days": item.time_limit_days,
+                "status": MessageStatus.RECEIVED.value,
+                "created_at": now,
+            }
+        )
     table = Message.__table__
     ids = insert_rows(session, table, rows)
     # Duplicates of earlier items of this batch point at those items' new ids.
@@ -531,25 +614,33 @@ def _insert(session: Session, prepared: list[_Prepared], *, now: datetime) -> li
             links.append({"m_id": message_id, "orig": prep.original_id})
     if links:
         session.execute(
-            update(table).where(table.c.id == bindparam("m_id")).values(
-                duplicate_of_id=bindparam("orig"), status=MessageStatus.DUPLICATE.value),
-            links)
-    insert_plain(session, MessageBand.__table__, [
-        {"message_id": message_id, "band": band, "value": value, "day": day}
-        for prep, message_id in zip(prepared, ids, strict=True)
-        for day in (epoch_day(prep.received_at),)
-        for band, value in enumerate(prep.fp.bands[:BANDS])
-    ])
+            update(table)
+            .where(table.c.id == bindparam("m_id"))
+            .values(duplicate_of_id=bindparam("orig"), status=MessageStatus.DUPLICATE.value),
+            links,
+        )
+    insert_plain(
+        session,
+        MessageBand.__table__,
+        [
+            {"message_id": message_id, "band": band, "value": value, "day": day}
+            for prep, message_id in zip(prepared, ids, strict=True)
+            for day in (epoch_day(prep.received_at),)
+            for band, value in enumerate(prep.fp.bands[:BANDS])
+        ],
+    )
     complainants = [
-        {"message_id": message_id, "name": prep.item.complainant_name,
-         "contact": prep.item.complainant_contact,
-         "extra": {"forwarded_from": prep.item.forwarded_from} if prep.item.forwarded_from
-         else {}}
+        {
+            "message_id": message_id,
+            "name": prep.item.complainant_name,
+            "contact": prep.item.complainant_contact,
+            "extra": {"forwarded_from": prep.item.forwarded_from}
+            if prep.item.forwarded_from
+            else {},
+        }
         for prep, message_id in zip(prepared, ids, strict=True)
-        if prep.item.complainant_name or prep.item.complainant_contact
-        or prep.item.forwarded_from
+        if prep.item.complainant_name or prep.item.complainant_contact or prep.item.forwarded_from
     ]
     if complainants:
         insert_plain(session, Complainant.__table__, complainants)
     return ids
-

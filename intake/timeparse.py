@@ -12,8 +12,20 @@ _DATE_TIME = re.compile(
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
 YEARS = range(1950, 2101)  # outside: a placeholder (0001-01-01, 9999-12-31) or a typo
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-              "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def chinese_number(value: str | None) -> int | None:
@@ -61,11 +73,19 @@ def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
         return None
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                          int(second or 0), int((fraction or "0")[:6].ljust(6, "0")))
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+        )
         if offset:  # "+99:99" is not an offset
             moment = datetime.fromisoformat(
-                moment.isoformat() + ("+00:00" if offset == "Z" else _colon(offset)))
+                moment.isoformat() + ("+00:00" if offset == "Z" else _colon(offset))
+            )
     except ValueError:
         return None
     return _aware(moment, tz)

@@ -54,7 +54,11 @@ class Opened:
 
 
 def open_tickets(
-    session: Session, specs: list[OpenSpec], *, rules: DeadlineRules, now: datetime,
+    session: Session,
+    specs: list[OpenSpec],
+    *,
+    rules: DeadlineRules,
+    now: datetime,
     actor: Actor,
 ) -> list[Opened]:
     """Open one ticket per spec (the caller made sure none exists yet)."""
@@ -67,34 +71,73 @@ def open_tickets(
     rows = []
     for spec, deadline, number in zip(specs, deadlines, numbers, strict=True):
         assigned = spec.unit is not None
-        rows.append({
-            "number": number, "message_id": spec.message_id,
-            "unit_id": spec.unit.id if assigned else None,
-            "state": (TicketState.ASSIGNED if assigned else TicketState.REGISTERED).value,
-            "source_kind": spec.source_kind, "opened_at": now,
-            "assigned_at": now if assigned else None,
-            "acknowledged_at": None, "replied_at": None, "verified_at": None,
-            "closed_at": None, "escalated_at": None,
-            "due_date": deadline.due_date, "due_at": deadline.due_at,
-            "original_due_date": deadline.due_date, "original_due_at": deadline.due_at,
-            "limit_days": deadline.limit_days, "deadline_provisional": deadline.provisional,
-            "extension_days": 0,
-            "routed_by": spec.routed_by[:LABEL_MAX] if assigned else None,
-            "classifier_version": spec.classifier_version, "confidence": spec.confidence,
-            "suggestions": spec.suggestions, "excluded_units": [], "quality_score": None,
-            "reopen_count": 0, "return_count": 0, "duplicate_count": 0,
-            "version": 2 if assigned else 1,
-        })
+        rows.append(
+            {
+                "number": number,
+                "message_id": spec.message_id,
+                "unit_id": spec.unit.id if assigned else None,
+                "state": (TicketState.ASSIGNED if assigned else TicketState.REGISTERED).value,
+                "source_kind": spec.source_kind,
+                "opened_at": now,
+                "assigned_at": now if assigned else None,
+                "acknowledged_at": None,
+                "replied_at": None,
+                "verified_at": None,
+                "closed_at": None,
+                "escalated_at": None,
+                "due_date": deadline.due_date,
+                "due_at": deadline.due_at,
+                "original_due_date": deadline.due_date,
+                "original_due_at": deadline.due_at,
+                "limit_days": deadline.limit_days,
+                "deadline_provisional": deadline.provisional,
+                "extension_days": 0,
+                "routed_by": spec.routed_by[:LABEL_MAX] if assigned else None,
+                "classifier_version": spec.classifier_version,
+                "confidence": spec.confidence,
+                "suggestions": spec.suggestions,
+                "excluded_units": [],
+                "quality_score": None,
+                "reopen_count": 0,
+                "return_count": 0,
+                "duplicate_count": 0,
+                "version": 2 if assigned else 1,
+            }
+        )
     ticket_ids = insert_rows(session, Ticket.__table__, rows)
     events = []
     for spec, deadline, ticket_id in zip(specs, deadlines, ticket_ids, strict=True):
-        events.append(_event(ticket_id, "register", None, TicketState.REGISTERED, None, actor,
-                             register_data(deadline), now))
+        events.append(
+            _event(
+                ticket_id,
+                "register",
+                None,
+                TicketState.REGISTERED,
+                None,
+                actor,
+                register_data(deadline),
+                now,
+            )
+        )
         if spec.unit is not None:
-            events.append(_event(
-                ticket_id, "assign", TicketState.REGISTERED, TicketState.ASSIGNED, spec.unit.id,
-                actor, assign_data(spec.unit.code, None, spec.routed_by or "", spec.confidence,
-                                   spec.classifier_version), now))
+            events.append(
+                _event(
+                    ticket_id,
+                    "assign",
+                    TicketState.REGISTERED,
+                    TicketState.ASSIGNED,
+                    spec.unit.id,
+                    actor,
+                    assign_data(
+                        spec.unit.code,
+                        None,
+                        spec.routed_by or "",
+                        spec.confidence,
+                        spec.classifier_version,
+                    ),
+                    now,
+                )
+            )
     event_ids = insert_rows(session, Event.__table__, events)
     assign_ids: dict[int, int] = {}
     for row, event in zip(event_ids, events, strict=True):
@@ -102,14 +145,23 @@ def open_tickets(
             assign_ids[event["ticket_id"]] = row
     message_table = Message.__table__
     session.execute(
-        update(message_table).where(message_table.c.id == bindparam("m_id"))
+        update(message_table)
+        .where(message_table.c.id == bindparam("m_id"))
         .values(status=MessageStatus.ROUTED.value),
-        [{"m_id": spec.message_id} for spec in specs])
+        [{"m_id": spec.message_id} for spec in specs],
+    )
     return [
-        Opened(ticket_id=tid, number=number, message_id=spec.message_id, deadline=deadline,
-               assign_event_id=assign_ids.get(tid), state=row["state"])
-        for spec, deadline, number, tid, row in zip(specs, deadlines, numbers, ticket_ids, rows,
-                                                      strict=True)
+        Opened(
+            ticket_id=tid,
+            number=number,
+            message_id=spec.message_id,
+            deadline=deadline,
+            assign_event_id=assign_ids.get(tid),
+            state=row["state"],
+        )
+        for spec, deadline, number, tid, row in zip(
+            specs, deadlines, numbers, ticket_ids, rows, strict=True
+        )
     ]
 
 
@@ -127,7 +179,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
         return []
     if session.get_bind().dialect.name != "sqlite":
         result = session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        )
         return [row[0] for row in result]
     insert_plain(session, table, rows)
     last = session.execute(select(func.max(table.c.id))).scalar_one()
@@ -148,8 +201,11 @@ def insert_plain(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
         session.execute(insert(table), rows)
         return
     names = list(rows[0])
-    converting = [(index, fn) for index, name in enumerate(names)
-                  if (fn := _sqlite_converter(table.c[name].type)) is not _same]
+    converting = [
+        (index, fn)
+        for index, name in enumerate(names)
+        if (fn := _sqlite_converter(table.c[name].type)) is not _same
+    ]
     pick = itemgetter(*names)
     values = []
     for row in rows:
@@ -161,7 +217,8 @@ def insert_plain(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     session.connection().exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', values)
+        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', values
+    )
 
 
 def _sqlite_converter(column_type: Any) -> Callable[[Any], Any]:
@@ -192,16 +249,33 @@ def _same(value: Any) -> Any:
 
 
 def _deadline(rules: DeadlineRules, spec: OpenSpec) -> Deadline:
-    limit = rules.policy.limit_for(SourceKind(spec.source_kind),
-                                   explicit_days=spec.time_limit_days,
-                                   has_limit=spec.has_time_limit)
+    limit = rules.policy.limit_for(
+        SourceKind(spec.source_kind),
+        explicit_days=spec.time_limit_days,
+        has_limit=spec.has_time_limit,
+    )
     return rules.count(spec.received_at, limit)
 
 
-def _event(ticket_id: int, action: str, before: TicketState | None, after: TicketState,
-           unit_id: int | None, actor: Actor, data: dict[str, Any], now: datetime
-           ) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "action": action,
-            "from_state": before.value if before else None, "to_state": after.value,
-            "actor_id": actor.person_id, "actor": actor.label, "unit_id": unit_id,
-            "note": None, "data": data, "at": now}
+def _event(
+    ticket_id: int,
+    action: str,
+    before: TicketState | None,
+    after: TicketState,
+    unit_id: int | None,
+    actor: Actor,
+    data: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "action": action,
+        "from_state": before.value if before else None,
+        "to_state": after.value,
+        "actor_id": actor.person_id,
+        "actor": actor.label,
+        "unit_id": unit_id,
+        "note": None,
+        "data": data,
+        "at": now,
+    }

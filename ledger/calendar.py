@@ -140,14 +140,18 @@ class WorkCalendar:
         try:
             overrides = parse_overrides(self.source) if stamp is not None else {}
         except CalendarError as exc:
-            logger.error("calendar file changed but cannot be used, keeping the previous "
-                         "version: %s", exc)
+            logger.error(
+                "calendar file changed but cannot be used, keeping the previous version: %s", exc
+            )
             self._stamp = stamp  # not again until it changes once more
             return False
         # new containers, not clear(): a count running in another thread keeps the old ones
         self.overrides, self._stamp, self._years, self._warned = overrides, stamp, {}, set()
-        logger.warning("calendar file %s changed: reloaded (%s)", self.source,
-                       ", ".join(str(y) for y in sorted(overrides)) or "no overrides")
+        logger.warning(
+            "calendar file %s changed: reloaded (%s)",
+            self.source,
+            ", ".join(str(y) for y in sorted(overrides)) or "no overrides",
+        )
         return True
 
     def _year(self, year: int) -> tuple[list[int], bool]:
@@ -209,8 +213,13 @@ def load_calendar(path: Path | None, *, use_builtin: bool = True) -> WorkCalenda
     the file for changes."""
     stamp = _stamp(path) if path is not None else None
     overrides = parse_overrides(path) if path is not None and stamp is not None else {}
-    return WorkCalendar(overrides=overrides, use_builtin=use_builtin, source=path,
-                        _stamp=stamp, _checked_at=time.monotonic())
+    return WorkCalendar(
+        overrides=overrides,
+        use_builtin=use_builtin,
+        source=path,
+        _stamp=stamp,
+        _checked_at=time.monotonic(),
+    )
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -247,7 +256,8 @@ class _OverrideLoader(yaml.SafeLoader):
                 continue
             if duplicate:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -336,7 +346,8 @@ def _dates(items: Any, where: str, year: int) -> set[date]:
         if isinstance(item, list):
             if len(item) != 2:
                 raise CalendarError(
-                    f"{where}[{index}]: a range is [first, last], got {len(item)} items")
+                    f"{where}[{index}]: a range is [first, last], got {len(item)} items"
+                )
             first, last = (_date(x, f"{where}[{index}]", year) for x in item)
             if last < first:
                 raise CalendarError(f"{where}[{index}]: range ends before it starts")

@@ -52,8 +52,10 @@ def read_directory(path: Path) -> dict[str, Any]:
         if entry["code"] in codes:
             raise BadInput(f"{where}: 单位代码 {entry['code']!r} 重复 (duplicate code)")
         if entry["name"] in names:
-            raise BadInput(f"{where}: 全称「{entry['name']}」与 units[{names[entry['name']]}]"
-                           f" 重复 (duplicate name)")
+            raise BadInput(
+                f"{where}: 全称「{entry['name']}」与 units[{names[entry['name']]}]"
+                f" 重复 (duplicate name)"
+            )
         if entry.get("kind", "department") not in UNIT_KINDS:
             raise BadInput(f"{where}: kind 须为 {sorted(UNIT_KINDS)} 之一")
         if not isinstance(entry.get("aliases") or [], list):
@@ -63,8 +65,9 @@ def read_directory(path: Path) -> dict[str, Any]:
     for index, entry in enumerate(units):
         parent = entry.get("parent")
         if parent and str(parent) not in codes:
-            raise BadInput(f"{path}: units[{index}]: 上级单位 {parent!r} 不在名册中"
-                           f" (unknown parent)")
+            raise BadInput(
+                f"{path}: units[{index}]: 上级单位 {parent!r} 不在名册中 (unknown parent)"
+            )
     valid_roles = {role.value for role in Role}
     people_codes: set[str] = set()
     for index, entry in enumerate(people):
@@ -103,8 +106,9 @@ def _entries(document: dict[str, Any], key: str, path: Path) -> list[dict[str, A
         raise BadInput(f"{path}: {key} 须为列表 ({key} must be a list)")
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise BadInput(f"{path}: {key}[{index}]: 须为映射，如 {{code: …, name: …}}"
-                           f" (expected a mapping)")
+            raise BadInput(
+                f"{path}: {key}[{index}]: 须为映射，如 {{code: …, name: …}} (expected a mapping)"
+            )
     return entries
 
 
@@ -151,8 +155,9 @@ def load_directory(session: Session, path: Path) -> LoadResult:
         parent = entry.get("parent")
         by_code[entry["code"]].parent_id = by_code[str(parent)].id if parent else None
     session.flush()
-    updated = sum(1 for code in listed if code in before
-                  and _unit_state(by_code[code]) != before[code])
+    updated = sum(
+        1 for code in listed if code in before and _unit_state(by_code[code]) != before[code]
+    )
     people_by_code = {person.code: person for person in session.exec(select(Person))}
     p_before = {code: _person_state(person) for code, person in people_by_code.items()}
     p_created = 0
@@ -167,26 +172,44 @@ def load_directory(session: Session, path: Path) -> LoadResult:
         person.active = bool(entry.get("active", True))
         session.add(person)
     in_file = {entry["code"] for entry in document.get("people") or []}
-    p_updated = sum(1 for code in in_file if code in p_before
-                    and _person_state(people_by_code[code]) != p_before[code])
+    p_updated = sum(
+        1
+        for code in in_file
+        if code in p_before and _person_state(people_by_code[code]) != p_before[code]
+    )
     people_deactivated = _deactivate(
-        session, [p for c, p in people_by_code.items() if c not in in_file])
+        session, [p for c, p in people_by_code.items() if c not in in_file]
+    )
     session.flush()
-    return LoadResult(created, updated, p_created, p_updated, units_deactivated,
-                      people_deactivated, _open_at_inactive(session))
+    return LoadResult(
+        created,
+        updated,
+        p_created,
+        p_updated,
+        units_deactivated,
+        people_deactivated,
+        _open_at_inactive(session),
+    )
 
 
 def _unit_state(unit: Unit) -> tuple:
-    return (unit.name, unit.short_name, tuple(unit.aliases or ()), unit.kind, unit.active,
-            unit.parent_id)
+    return (
+        unit.name,
+        unit.short_name,
+        tuple(unit.aliases or ()),
+        unit.kind,
+        unit.active,
+        unit.parent_id,
+    )
 
 
 def _person_state(person: Person) -> tuple:
     return (person.name, tuple(person.roles or ()), person.unit_id, person.active)
 
 
-def _check_names_free(entries: list[dict[str, Any]], by_code: dict[str, Unit],
-                      listed: set[str], path: Path) -> None:
+def _check_names_free(
+    entries: list[dict[str, Any]], by_code: dict[str, Unit], listed: set[str], path: Path
+) -> None:
     """A full name still held by a unit left out of the file: its code was changed."""
     held = {unit.name: unit for code, unit in by_code.items() if code not in listed}
     for index, entry in enumerate(entries):
@@ -194,7 +217,8 @@ def _check_names_free(entries: list[dict[str, Any]], by_code: dict[str, Unit],
         if other is not None:
             raise BadInput(
                 f"{path}: units[{index}]: 全称「{entry['name']}」已属于单位 {other.code}，"
-                f"单位代码不能更改，请保留代码 {other.code} (unit codes are permanent)")
+                f"单位代码不能更改，请保留代码 {other.code} (unit codes are permanent)"
+            )
 
 
 def _deactivate(session: Session, rows: list[Any]) -> int:
@@ -236,21 +260,29 @@ def find_unit(session: Session, name: str) -> Unit:
     if not key:
         raise BadInput("单位名称不能为空 (unit name is required)")
     units = list_units(session)
-    exact = [unit for unit in units
-             if key in (unit.name, unit.short_name, *unit.aliases)
-             or key.casefold() == unit.code.casefold()]
+    exact = [
+        unit
+        for unit in units
+        if key in (unit.name, unit.short_name, *unit.aliases)
+        or key.casefold() == unit.code.casefold()
+    ]
     found = _one(exact, key)
     if found is not None:
         return found
     partial = [
-        unit for unit in units
+        unit
+        for unit in units
         if any(key in candidate for candidate in (unit.name, unit.short_name, *unit.aliases))
     ]
     found = _one(partial, key)
     if found is not None:
         return found
-    names = {candidate: unit for unit in units if unit.active
-             for candidate in (unit.name, unit.short_name, *unit.aliases)}
+    names = {
+        candidate: unit
+        for unit in units
+        if unit.active
+        for candidate in (unit.name, unit.short_name, *unit.aliases)
+    }
     close = {names[c].short_name: None for c in difflib.get_close_matches(key, names, 3, 0.5)}
     hint = f"，您是否要找：{'、'.join(close)}" if close else ""
     raise NotFound(f"找不到单位「{key}」{hint} (no unit {key!r})")

@@ -67,9 +67,7 @@ def add_message(
 
 def find_by_external_id(session: Session, channel: str, external_id: str) -> Message | None:
     return session.exec(
-        select(Message).where(Message.channel == channel).where(
-            Message.external_id == external_id
-        )
+        select(Message).where(Message.channel == channel).where(Message.external_id == external_id)
     ).first()
 
 

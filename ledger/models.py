@@ -111,6 +111,7 @@ def column_size(model: type[SQLModel], field: str) -> int:
     not), so values from outside are fitted or refused against this, never a copy of it."""
     return model.__table__.c[field].type.length  # type: ignore[attr-defined]
 
+
 class Unit(SQLModel, table=True):
     """A 责任单位 (or the supervision desk itself)."""
 

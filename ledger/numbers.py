@@ -23,8 +23,7 @@ def next_value(session: Session, name: str, *, step: int = 1) -> int:
     statement = (
         insert(table)
         .values(name=name, value=step)
-        .on_conflict_do_update(index_elements=[table.c.name],
-                               set_={"value": table.c.value + step})
+        .on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + step})
         .returning(table.c.value)
     )
     return int(session.execute(statement).scalar_one())

@@ -31,8 +31,10 @@ class DeadlinePolicy(_Strict):
         """Working days for a message: an explicit limit wins, then 限期, then the kind."""
         if explicit_days is not None:
             if not 1 <= explicit_days <= MAX_TIME_LIMIT_DAYS:
-                raise BadInput(f"限办时限须在 1 到 {MAX_TIME_LIMIT_DAYS} 个工作日之间 "
-                               f"(time limit {explicit_days} working days)")
+                raise BadInput(
+                    f"限办时限须在 1 到 {MAX_TIME_LIMIT_DAYS} 个工作日之间 "
+                    f"(time limit {explicit_days} working days)"
+                )
             return explicit_days
         if kind is SourceKind.INSTRUCTION:
             return self.instruction_with_limit if has_limit else self.instruction
@@ -45,7 +47,8 @@ class DeadlinePolicy(_Strict):
 
 class ReminderPolicy(_Strict):
     before_due_workdays: list[Annotated[int, Field(ge=1, le=365)]] = Field(
-        default_factory=lambda: [2])
+        default_factory=lambda: [2]
+    )
     due_day_hour: int = Field(default=9, ge=0, le=23)
     overdue_every_workday: bool = True
     escalate_after_overdue_workdays: int = Field(default=3, ge=0)
@@ -81,8 +84,10 @@ class RankingPolicy(_Strict):
 
     @model_validator(mode="after")
     def _weights_add_up(self) -> RankingPolicy:
-        for first, second in (("time_weight", "quality_weight"),
-                              ("time_on_time_weight", "time_reply_weight")):
+        for first, second in (
+            ("time_weight", "quality_weight"),
+            ("time_on_time_weight", "time_reply_weight"),
+        ):
             if abs(getattr(self, first) + getattr(self, second) - 1) > 1e-9:
                 raise ValueError(f"{first} + {second} must add up to 1")
         return self

@@ -88,8 +88,15 @@ ACTION_LABELS = {
 
 UNIT_ACTIONS = frozenset({"acknowledge", "reply", "request_extension", "return"})
 SUPERVISOR_ACTIONS = frozenset(
-    {"approve_extension", "deny_extension", "verify_pass", "verify_fail", "reopen", "escalate",
-     "archive"}
+    {
+        "approve_extension",
+        "deny_extension",
+        "verify_pass",
+        "verify_fail",
+        "reopen",
+        "escalate",
+        "archive",
+    }
 )
 ROUTING_ACTIONS = frozenset({"assign", "reassign"})
 # Who acted (Event.actor) and how a ticket was routed (Ticket.routed_by) fit their columns.
@@ -185,8 +192,9 @@ def _apply(
     )
     session.add(event)
     session.flush()
-    logger.info("ticket %s: %s %s -> %s by %s", ticket.number, action, before, ticket.state,
-                actor.label)
+    logger.info(
+        "ticket %s: %s %s -> %s by %s", ticket.number, action, before, ticket.state, actor.label
+    )
     return event
 
 
@@ -241,8 +249,11 @@ def open_ticket(
     )
     session.flush()
     if deadline.provisional:
-        logger.warning("ticket %s: provisional deadline %s (calendar year not published)",
-                       ticket.number, deadline.due_date)
+        logger.warning(
+            "ticket %s: provisional deadline %s (calendar year not published)",
+            ticket.number,
+            deadline.due_date,
+        )
     return ticket
 
 
@@ -287,22 +298,41 @@ def assign(
                 created_at=now,
             )
         )
-    return _apply(session, ticket, action, actor, now, note=note,
-                  data=assign_data(unit.code, previous, routed_by, confidence,
-                                   classifier_version))
+    return _apply(
+        session,
+        ticket,
+        action,
+        actor,
+        now,
+        note=note,
+        data=assign_data(unit.code, previous, routed_by, confidence, classifier_version),
+    )
 
 
 def register_data(deadline: Deadline) -> dict[str, Any]:
     """The data of a 立项 event (shared with ``ledger.bulk``)."""
-    return {"due_date": deadline.due_date.isoformat(), "limit_days": deadline.limit_days,
-            "provisional": deadline.provisional}
+    return {
+        "due_date": deadline.due_date.isoformat(),
+        "limit_days": deadline.limit_days,
+        "provisional": deadline.provisional,
+    }
 
 
-def assign_data(unit_code: str, from_unit_id: int | None, routed_by: str,
-                confidence: float | None, classifier_version: str | None) -> dict[str, Any]:
+def assign_data(
+    unit_code: str,
+    from_unit_id: int | None,
+    routed_by: str,
+    confidence: float | None,
+    classifier_version: str | None,
+) -> dict[str, Any]:
     """The data of a 交办 event (shared with ``ledger.bulk``)."""
-    return {"unit": unit_code, "from_unit_id": from_unit_id, "routed_by": routed_by,
-            "confidence": confidence, "classifier_version": classifier_version}
+    return {
+        "unit": unit_code,
+        "from_unit_id": from_unit_id,
+        "routed_by": routed_by,
+        "confidence": confidence,
+        "classifier_version": classifier_version,
+    }
 
 
 def set_suggestions(ticket: Ticket, suggestions: list[dict[str, Any]]) -> None:
@@ -332,11 +362,23 @@ def reply(session: Session, ticket: Ticket, text: str, *, actor: Actor, now: dat
     if first_of_round:
         ticket.replied_at = now
     session.add(
-        Reply(ticket_id=ticket.id, author_id=actor.person_id, text=body, created_at=now,
-              round=ticket.reopen_count + 1)
+        Reply(
+            ticket_id=ticket.id,
+            author_id=actor.person_id,
+            text=body,
+            created_at=now,
+            round=ticket.reopen_count + 1,
+        )
     )
-    return _apply(session, ticket, "reply", actor, now, note=body,
-                  data={"round": ticket.reopen_count + 1, "first_part": first_of_round})
+    return _apply(
+        session,
+        ticket,
+        "reply",
+        actor,
+        now,
+        note=body,
+        data={"round": ticket.reopen_count + 1, "first_part": first_of_round},
+    )
 
 
 def request_extension(
@@ -357,13 +399,23 @@ def request_extension(
     if pending_extension(session, ticket) is not None:
         raise IllegalTransition(f"{ticket.number} 已有待审批的延期申请")
     extension = Extension(
-        ticket_id=ticket.id, days=days, reason=body, requested_by_id=actor.person_id,
+        ticket_id=ticket.id,
+        days=days,
+        reason=body,
+        requested_by_id=actor.person_id,
         requested_at=now,
     )
     session.add(extension)
     session.flush()
-    _apply(session, ticket, "request_extension", actor, now, note=body,
-           data={"days": days, "extension_id": extension.id})
+    _apply(
+        session,
+        ticket,
+        "request_extension",
+        actor,
+        now,
+        note=body,
+        data={"days": days, "extension_id": extension.id},
+    )
     return extension
 
 
@@ -411,8 +463,11 @@ def decide_extension(
         ticket.due_at = moved.due_at
         ticket.extension_days += granted
         ticket.deadline_provisional = ticket.deadline_provisional or moved.provisional
-        data.update(days=granted, old_due=extension.old_due_date.isoformat(),
-                    new_due=moved.due_date.isoformat())
+        data.update(
+            days=granted,
+            old_due=extension.old_due_date.isoformat(),
+            new_due=moved.due_date.isoformat(),
+        )
     else:
         extension.status = ExtensionStatus.DENIED.value
     session.add(extension)
@@ -430,8 +485,9 @@ def return_ticket(
     if returning is not None and returning not in ticket.excluded_units:
         ticket.excluded_units = [*ticket.excluded_units, returning]
     ticket.return_count += 1
-    event = _apply(session, ticket, "return", actor, now, note=body,
-                   data={"returned_by_unit_id": returning})
+    event = _apply(
+        session, ticket, "return", actor, now, note=body, data={"returned_by_unit_id": returning}
+    )
     ticket.unit_id = None
     ticket.assigned_at = None
     ticket.acknowledged_at = None
@@ -473,16 +529,14 @@ def verify(
 
 def _replies_of_round(session: Session, ticket: Ticket) -> list[Reply]:
     rows = session.exec(
-        select(Reply).where(Reply.ticket_id == ticket.id).where(
-            Reply.round == ticket.reopen_count + 1
-        )
+        select(Reply)
+        .where(Reply.ticket_id == ticket.id)
+        .where(Reply.round == ticket.reopen_count + 1)
     ).all()
     return list(rows)
 
 
-def reopen(
-    session: Session, ticket: Ticket, reason: str, *, actor: Actor, now: datetime
-) -> Event:
+def reopen(session: Session, ticket: Ticket, reason: str, *, actor: Actor, now: datetime) -> Event:
     """续办 ordered by a supervisor on a replied or verified ticket."""
     check_allowed(ticket, "reopen", actor)
     body = _require_text(reason, "续办理由")
@@ -491,9 +545,7 @@ def reopen(
     return _apply(session, ticket, "reopen", actor, now, note=body)
 
 
-def escalate(
-    session: Session, ticket: Ticket, note: str, *, actor: Actor, now: datetime
-) -> Event:
+def escalate(session: Session, ticket: Ticket, note: str, *, actor: Actor, now: datetime) -> Event:
     """通报: flag the ticket to supervisors and the unit's leadership."""
     check_allowed(ticket, "escalate", actor)
     body = _require_text(note, "通报内容")
@@ -511,13 +563,19 @@ def archive(
 
 
 def comment(
-    session: Session, ticket: Ticket, note: str, *, actor: Actor, now: datetime,
+    session: Session,
+    ticket: Ticket,
+    note: str,
+    *,
+    actor: Actor,
+    now: datetime,
     data: dict[str, Any] | None = None,
 ) -> Event:
     """备注: a note in the history; the state stays."""
     check_allowed(ticket, "comment", actor)
-    return _apply(session, ticket, "comment", actor, now, note=_require_text(note, "备注"),
-                  data=data)
+    return _apply(
+        session, ticket, "comment", actor, now, note=_require_text(note, "备注"), data=data
+    )
 
 
 def link_duplicate(
@@ -526,8 +584,7 @@ def link_duplicate(
     """重复件: a repost joins the ticket of the earlier message."""
     check_allowed(ticket, "link_duplicate", actor)
     ticket.duplicate_count += 1
-    return _apply(session, ticket, "link_duplicate", actor, now,
-                  data={"message_id": duplicate.id})
+    return _apply(session, ticket, "link_duplicate", actor, now, data={"message_id": duplicate.id})
 
 
 # -- lookups -----------------------------------------------------------------------------
@@ -560,9 +617,11 @@ def replies_of(session: Session, ticket: Ticket) -> list[Reply]:
 
 
 def extensions_of(session: Session, ticket: Ticket) -> list[Extension]:
-    return list(session.exec(
-        select(Extension).where(Extension.ticket_id == ticket.id).order_by(Extension.id)
-    ))
+    return list(
+        session.exec(
+            select(Extension).where(Extension.ticket_id == ticket.id).order_by(Extension.id)
+        )
+    )
 
 
 # -- calendar updates ----------------------------------------------------------------------
@@ -591,11 +650,19 @@ def recompute_deadline(
         session.flush()
         return None
     event = Event(
-        ticket_id=ticket.id, action="recompute_deadline", from_state=ticket.state,
-        to_state=ticket.state, actor_id=actor.person_id, actor=actor.label,
-        unit_id=ticket.unit_id, at=now,
-        data={"old_due": old.isoformat(), "new_due": due_date.isoformat(),
-              "provisional": provisional},
+        ticket_id=ticket.id,
+        action="recompute_deadline",
+        from_state=ticket.state,
+        to_state=ticket.state,
+        actor_id=actor.person_id,
+        actor=actor.label,
+        unit_id=ticket.unit_id,
+        at=now,
+        data={
+            "old_due": old.isoformat(),
+            "new_due": due_date.isoformat(),
+            "provisional": provisional,
+        },
     )
     session.add(event)
     session.flush()
@@ -611,6 +678,7 @@ def recompute_provisional(
     for ticket in list(tickets):
         old = ticket.due_date.isoformat()
         recompute_deadline(session, ticket, rules=rules, now=now, actor=actor)
-        changed.append((ticket.number, old, ticket.due_date.isoformat(),
-                        ticket.deadline_provisional))
+        changed.append(
+            (ticket.number, old, ticket.due_date.isoformat(), ticket.deadline_provisional)
+        )
     return changed

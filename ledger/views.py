@@ -21,8 +21,13 @@ from ledger.tickets import OPEN_STATES, events_of, extensions_of, replies_of
 
 # States in which the unit still owes an answer: lateness is counted for these.
 OWING_STATES = frozenset(
-    {TicketState.REGISTERED, TicketState.ASSIGNED, TicketState.ACKNOWLEDGED,
-     TicketState.RETURNED, TicketState.REOPENED}
+    {
+        TicketState.REGISTERED,
+        TicketState.ASSIGNED,
+        TicketState.ACKNOWLEDGED,
+        TicketState.RETURNED,
+        TicketState.REOPENED,
+    }
 )
 
 
@@ -97,15 +102,28 @@ def ticket_detail(
         quality_score=ticket.quality_score,
         duplicate_count=ticket.duplicate_count,
         replies=[
-            {"text": r.text, "at": r.created_at, "round": r.round, "quality": r.quality,
-             "author": _name(people, r.author_id)}
+            {
+                "text": r.text,
+                "at": r.created_at,
+                "round": r.round,
+                "quality": r.quality,
+                "author": _name(people, r.author_id),
+            }
             for r in replies_of(session, ticket)
         ],
         extensions=[
-            {"days": x.days, "reason": x.reason, "status": x.status, "requested_at": x.requested_at,
-             "requested_by": _name(people, x.requested_by_id), "decided_at": x.decided_at,
-             "decided_by": _name(people, x.decided_by_id), "granted_days": x.granted_days,
-             "old_due_date": x.old_due_date, "new_due_date": x.new_due_date}
+            {
+                "days": x.days,
+                "reason": x.reason,
+                "status": x.status,
+                "requested_at": x.requested_at,
+                "requested_by": _name(people, x.requested_by_id),
+                "decided_at": x.decided_at,
+                "decided_by": _name(people, x.decided_by_id),
+                "granted_days": x.granted_days,
+                "old_due_date": x.old_due_date,
+                "new_due_date": x.new_due_date,
+            }
             for x in extensions_of(session, ticket)
         ],
     )
@@ -116,9 +134,16 @@ def event_rows(session: Session, ticket: Ticket) -> list[dict[str, Any]]:
     from ledger.tickets import ACTION_LABELS
 
     return [
-        {"at": e.at, "action": e.action, "action_label": ACTION_LABELS.get(e.action, e.action),
-         "from_state": e.from_state, "to_state": e.to_state, "actor": e.actor,
-         "note": e.note, "data": e.data}
+        {
+            "at": e.at,
+            "action": e.action,
+            "action_label": ACTION_LABELS.get(e.action, e.action),
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "actor": e.actor,
+            "note": e.note,
+            "data": e.data,
+        }
         for e in events_of(session, ticket)
     ]
 

@@ -19,12 +19,24 @@ logger = logging.getLogger(__name__)
 
 # Families tried in order; the first one matplotlib can find is used.
 CJK_FAMILIES = (
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
-    "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "Droid Sans Fallback",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "Droid Sans Fallback",
 )
 # File names to look for when the font is installed but matplotlib's cache predates it.
-CJK_FILE_HINTS = ("wqy-microhei", "wqy-zenhei", "notosanscjk", "notosanssc", "sourcehansans",
-                  "droidsansfallback")
+CJK_FILE_HINTS = (
+    "wqy-microhei",
+    "wqy-zenhei",
+    "notosanscjk",
+    "notosanssc",
+    "sourcehansans",
+    "droidsansfallback",
+)
 PROBE = "督查周报按期率"
 INSTALL_HINT = (
     "没有找到中文字体，图表中的汉字会显示为方框 (no CJK font for the charts). "
@@ -86,8 +98,13 @@ def _figure(width: float, height: float):
 
 
 def _style(font: CJKFont) -> dict[str, object]:
-    return {"font.family": "sans-serif", "font.sans-serif": [font.name, "DejaVu Sans"],
-            "axes.unicode_minus": False, "axes.spines.top": False, "axes.spines.right": False}
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": [font.name, "DejaVu Sans"],
+        "axes.unicode_minus": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
 
 
 def rates_by_unit(
@@ -106,18 +123,27 @@ def rates_by_unit(
         figure = _figure(max(7.0, 0.75 * len(labels) + 2), 4.6)
         axes = figure.add_subplot()
         if not labels:
-            axes.text(0.5, 0.5, "本期无到期件", ha="center", va="center", fontsize=14,
-                      transform=axes.transAxes)
+            axes.text(
+                0.5,
+                0.5,
+                "本期无到期件",
+                ha="center",
+                va="center",
+                fontsize=14,
+                transform=axes.transAxes,
+            )
             axes.set_axis_off()
         else:
             positions = range(len(labels))
             width = 0.38
             reply = [100 * (value or 0) for value in reply_rates]
             on_time = [100 * (value or 0) for value in on_time_rates]
-            bars = axes.bar([p - width / 2 for p in positions], reply, width, label="回复率",
-                            color=BLUE)
-            bars2 = axes.bar([p + width / 2 for p in positions], on_time, width, label="按期率",
-                             color=ORANGE)
+            bars = axes.bar(
+                [p - width / 2 for p in positions], reply, width, label="回复率", color=BLUE
+            )
+            bars2 = axes.bar(
+                [p + width / 2 for p in positions], on_time, width, label="按期率", color=ORANGE
+            )
             for group, values in ((bars, reply), (bars2, on_time)):
                 axes.bar_label(group, [half_up(v, 0) for v in values], fontsize=7, padding=1)
             axes.set_xticks(list(positions), list(labels), rotation=35, ha="right", fontsize=9)
@@ -157,24 +183,36 @@ def weekly_trend(
         counts.set_xlabel(f"ISO 周（{weeks[0]} 至 {weeks[-1]}）" if weeks else "ISO 周")
         rates = counts.twinx()
         rates.spines["right"].set_visible(True)
-        for values, label, colour, marker in ((reply_rates, "回复率", BLUE, "o"),
-                                              (on_time_rates, "按期率", ORANGE, "s")):
+        for values, label, colour, marker in (
+            (reply_rates, "回复率", BLUE, "o"),
+            (on_time_rates, "按期率", ORANGE, "s"),
+        ):
             series = [float("nan") if v is None else 100 * v for v in values]
             rates.plot(positions, series, marker=marker, color=colour, label=label, linewidth=2)
         rates.set_ylim(0, 105)
         rates.set_ylabel("%")
         handles = counts.get_legend_handles_labels()
         more = rates.get_legend_handles_labels()
-        rates.legend(handles[0] + more[0], handles[1] + more[1], loc="lower left", ncols=3,
-                     frameon=False, fontsize=9)
+        rates.legend(
+            handles[0] + more[0],
+            handles[1] + more[1],
+            loc="lower left",
+            ncols=3,
+            frameon=False,
+            fontsize=9,
+        )
         counts.set_title(title, fontsize=12)
         figure.tight_layout()
         return _save(figure, path)
 
 
 def scores_by_unit(
-    labels: Sequence[str], scores: Sequence[float], flags: Sequence[str | None], path: Path,
-    *, title: str,
+    labels: Sequence[str],
+    scores: Sequence[float],
+    flags: Sequence[str | None],
+    path: Path,
+    *,
+    title: str,
 ) -> Path:
     """Horizontal bars of the 月讲评 score, best at the top, 红旗 / 黄旗 coloured."""
     import matplotlib
@@ -184,12 +222,20 @@ def scores_by_unit(
         figure = _figure(7.0, max(3.0, 0.42 * len(labels) + 1.4))
         axes = figure.add_subplot()
         if not labels:
-            axes.text(0.5, 0.5, "本月无参与排名的单位", ha="center", va="center", fontsize=14,
-                      transform=axes.transAxes)
+            axes.text(
+                0.5,
+                0.5,
+                "本月无参与排名的单位",
+                ha="center",
+                va="center",
+                fontsize=14,
+                transform=axes.transAxes,
+            )
             axes.set_axis_off()
         else:
-            colours = [RED if flag == "红旗" else YELLOW if flag == "黄旗" else BLUE
-                       for flag in flags]
+            colours = [
+                RED if flag == "红旗" else YELLOW if flag == "黄旗" else BLUE for flag in flags
+            ]
             positions = list(range(len(labels)))[::-1]
             bars = axes.barh(positions, list(scores), color=colours)
             axes.bar_label(bars, [half_up(s) for s in scores], fontsize=8, padding=2)

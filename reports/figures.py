@@ -33,8 +33,16 @@ UNASSIGNED_LABEL = "未分办"
 DONE_STATES = frozenset({TicketState.VERIFIED, TicketState.ARCHIVED})
 # The actions that move a ticket's state, unit or deadline; the rest only annotate it.
 STEP_ACTIONS = (
-    "assign", "reassign", "acknowledge", "reply", "return", "verify_pass", "verify_fail",
-    "reopen", "archive", "approve_extension",
+    "assign",
+    "reassign",
+    "acknowledge",
+    "reply",
+    "return",
+    "verify_pass",
+    "verify_fail",
+    "reopen",
+    "archive",
+    "approve_extension",
 )
 REOPEN_ACTIONS = frozenset({"verify_fail", "reopen"})
 RATING_ACTIONS = frozenset({"verify_pass", "verify_fail"})
@@ -105,8 +113,15 @@ def load_histories(
     answered and checked before the period and nothing has happened to it since.
     """
     tickets = (
-        select(Ticket.id, Ticket.number, Ticket.source_kind, Message.title, Message.received_at,
-               Ticket.original_due_date, Ticket.original_due_at)
+        select(
+            Ticket.id,
+            Ticket.number,
+            Ticket.source_kind,
+            Message.title,
+            Message.received_at,
+            Ticket.original_due_date,
+            Ticket.original_due_at,
+        )
         .join(Message, col(Message.id) == col(Ticket.message_id))
         .where(Message.received_at < until)
     )
@@ -115,17 +130,27 @@ def load_histories(
             raise ValueError("since needs the office's time zone")
         start = since.start(tz)
         touched = select(Event.ticket_id).where(Event.at >= start)
-        tickets = tickets.where(or_(
-            Message.received_at >= start,
-            col(Ticket.due_date) >= since.first,
-            col(Ticket.state).in_([state.value for state in OWING_STATES]),
-            col(Ticket.id).in_(touched),
-        ))
+        tickets = tickets.where(
+            or_(
+                Message.received_at >= start,
+                col(Ticket.due_date) >= since.first,
+                col(Ticket.state).in_([state.value for state in OWING_STATES]),
+                col(Ticket.id).in_(touched),
+            )
+        )
     found = session.exec(tickets.order_by(col(Ticket.id))).all()
     steps: dict[int, list[Step]] = {}
     rows = session.exec(
-        select(Event.ticket_id, Event.id, Event.action, Event.to_state, Event.unit_id, Event.at,
-               Event.data, Event.note)
+        select(
+            Event.ticket_id,
+            Event.id,
+            Event.action,
+            Event.to_state,
+            Event.unit_id,
+            Event.at,
+            Event.data,
+            Event.note,
+        )
         .where(Event.at < until)
         .where(col(Event.action).in_(STEP_ACTIONS))
         .where(col(Event.ticket_id).in_(tickets.with_only_columns(Ticket.id)))
@@ -134,9 +159,16 @@ def load_histories(
     for ticket_id, *rest in rows:
         steps.setdefault(ticket_id, []).append(Step(*rest))
     return [
-        TicketHistory(id=t_id, number=number, source_kind=kind, title=title,
-                      received_at=received, original_due_date=due_date, original_due_at=due_at,
-                      steps=tuple(steps.get(t_id, ())))
+        TicketHistory(
+            id=t_id,
+            number=number,
+            source_kind=kind,
+            title=title,
+            received_at=received,
+            original_due_date=due_date,
+            original_due_at=due_at,
+            steps=tuple(steps.get(t_id, ())),
+        )
         for t_id, number, kind, title, received, due_date, due_at in found
     ]
 
@@ -174,9 +206,17 @@ def facts_at(history: TicketHistory, cutoff: datetime, rules: DeadlineRules) -> 
             verified_at = verified_at or step.at
         state = TicketState(step.to_state)
     return TicketFacts(
-        history=history, state=state, unit_id=unit_id, assigned_at=assigned_at,
-        acknowledged_at=acknowledged_at, replied_at=replied_at, verified_at=verified_at,
-        due_date=due_date, due_at=due_at, returns=tuple(returns), reopens=tuple(reopens),
+        history=history,
+        state=state,
+        unit_id=unit_id,
+        assigned_at=assigned_at,
+        acknowledged_at=acknowledged_at,
+        replied_at=replied_at,
+        verified_at=verified_at,
+        due_date=due_date,
+        due_at=due_at,
+        returns=tuple(returns),
+        reopens=tuple(reopens),
         ratings=tuple(ratings),
     )
 
@@ -187,8 +227,10 @@ def cutoff_of(period: Period, *, now: datetime, rules: DeadlineRules) -> datetim
         raise ValueError("naive datetime: pass a timezone-aware now")
     if now < period.start(rules.tz):
         # Before its start a period has no figures; the stock (超期未反馈) would be today's.
-        raise BadPeriod(f"{period.key} 尚未开始（{period.first:%Y-%m-%d} 起），还没有可统计的数据 "
-                        f"(the period has not started yet)")
+        raise BadPeriod(
+            f"{period.key} 尚未开始（{period.first:%Y-%m-%d} 起），还没有可统计的数据 "
+            f"(the period has not started yet)"
+        )
     return min(now, period.end(rules.tz))
 
 
@@ -269,18 +311,31 @@ class _Tally:
     def figures(self, key: str | None, label: str) -> Figures:
         quality = statistics.fmean(self.scores) if self.scores else None
         return Figures(
-            key=key, label=label, received=self.received, assigned=self.assigned,
-            acknowledged=self.acknowledged, replied=self.replied, verified=self.verified,
-            returned=self.returned, reopened=self.reopened, overdue_open=self.overdue_open,
-            due=self.due, due_replied=self.due_replied, on_time=self.on_time,
-            on_time_original=self.on_time_original, completed=self.completed,
+            key=key,
+            label=label,
+            received=self.received,
+            assigned=self.assigned,
+            acknowledged=self.acknowledged,
+            replied=self.replied,
+            verified=self.verified,
+            returned=self.returned,
+            reopened=self.reopened,
+            overdue_open=self.overdue_open,
+            due=self.due,
+            due_replied=self.due_replied,
+            on_time=self.on_time,
+            on_time_original=self.on_time_original,
+            completed=self.completed,
             reply_rate=ratio(self.due_replied, self.due),
             on_time_rate=ratio(self.on_time, self.due),
             on_time_rate_original=ratio(self.on_time_original, self.due),
             completion_rate=ratio(self.completed, self.due),
-            ack_days_median=median(self.ack_days), ack_days_p90=p90(self.ack_days),
-            reply_days_median=median(self.reply_days), reply_days_p90=p90(self.reply_days),
-            rated=len(self.scores), quality_mean=quality,
+            ack_days_median=median(self.ack_days),
+            ack_days_p90=p90(self.ack_days),
+            reply_days_median=median(self.reply_days),
+            reply_days_p90=p90(self.reply_days),
+            rated=len(self.scores),
+            quality_mean=quality,
             quality_score=None if quality is None else (quality - 1) / 4 * 100,
         )
 
@@ -313,8 +368,9 @@ def compute_figures(
     """All figures for ``period`` grouped ``by`` unit, source kind or overall."""
     cutoff = cutoff_of(period, now=now, rules=rules)
     histories = load_histories(session, until=cutoff, since=period, tz=rules.tz)
-    return figures_from(histories, list_units(session), period=period, now=now, rules=rules,
-                        policy=policy, by=by)
+    return figures_from(
+        histories, list_units(session), period=period, now=now, rules=rules, policy=policy, by=by
+    )
 
 
 def list_units(session: Session) -> list[Unit]:
@@ -353,13 +409,24 @@ def figures_from(
         if history.received_at >= cutoff:
             continue
         facts = facts_at(history, cutoff, rules)
-        _count(facts, tallies_for, start=start, cutoff=cutoff, period=period, rules=rules,
-               policy=policy)
+        _count(
+            facts,
+            tallies_for,
+            start=start,
+            cutoff=cutoff,
+            period=period,
+            rules=rules,
+            policy=policy,
+        )
     rows = _rows(tallies, units, codes, by)
     return FigureTable(
-        period=period, by=by, now=now, as_of=cutoff,
+        period=period,
+        by=by,
+        now=now,
+        as_of=cutoff,
         extensions_count_on_time=policy.extensions_count_on_time,
-        rows=tuple(rows), total=total.figures("all", "合计"),
+        rows=tuple(rows),
+        total=total.figures("all", "合计"),
     )
 
 
@@ -414,8 +481,10 @@ def _rows(tallies: dict[Any, _Tally], units: Sequence[Unit], codes: dict, by: st
     if by == OVERALL:
         return [tallies.get("all", _Tally()).figures("all", "合计")]
     if by == BY_SOURCE:
-        return [tallies.get(kind.value, _Tally()).figures(kind.value, SOURCE_LABELS[kind])
-                for kind in SourceKind]
+        return [
+            tallies.get(kind.value, _Tally()).figures(kind.value, SOURCE_LABELS[kind])
+            for kind in SourceKind
+        ]
     rows = [
         tallies.get(unit.id, _Tally()).figures(unit.code, unit.short_name)
         for unit in units

@@ -58,22 +58,32 @@ def build_monthly(
     units = list_units(session)
 
     def table(period: Period, by: str):
-        return figures_from(histories, units, period=period, now=now, rules=rules,
-                            policy=policy, by=by)
+        return figures_from(
+            histories, units, period=period, now=now, rules=rules, policy=policy, by=by
+        )
 
     previous = rank_units(table(month.previous(), BY_UNIT), policy)
     by_unit = table(month, BY_UNIT)
     return MonthlyReport(
-        period=month, now=now, as_of=cutoff, timezone=str(rules.tz),
+        period=month,
+        now=now,
+        as_of=cutoff,
+        timezone=str(rules.tz),
         extensions_count_on_time=policy.extensions_count_on_time,
-        policy=policy.model_dump(), total=by_unit.total, by_unit=by_unit.rows,
+        policy=policy.model_dump(),
+        total=by_unit.total,
+        by_unit=by_unit.rows,
         by_source=table(month, BY_SOURCE).rows,
         ranking=rank_units(by_unit, policy, previous=previous),
     )
 
 
 def monthly_ranking(
-    session: Session, *, month: Period, now: datetime, rules: DeadlineRules,
+    session: Session,
+    *,
+    month: Period,
+    now: datetime,
+    rules: DeadlineRules,
     policy: RankingPolicy,
 ) -> Ranking:
     """Just the ranking (with 问责提示 against the month before)."""

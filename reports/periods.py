@@ -56,8 +56,7 @@ def week_of(day: date) -> Period:
 def month_of(day: date) -> Period:
     first = day.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
-    return Period("month", f"{first.year}-{first.month:02d}", first,
-                  following - timedelta(days=1))
+    return Period("month", f"{first.year}-{first.month:02d}", first, following - timedelta(days=1))
 
 
 def parse_week(text: str) -> Period:
@@ -85,8 +84,9 @@ def parse_month(text: str) -> Period:
 
 def _check_year(year: int, option: str, text: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise BadPeriod(f"{option}: 「{text}」的年份须在 {MIN_YEAR}–{MAX_YEAR} 之间 "
-                        f"(year out of range)")
+        raise BadPeriod(
+            f"{option}: 「{text}」的年份须在 {MIN_YEAR}–{MAX_YEAR} 之间 (year out of range)"
+        )
 
 
 def last_complete_week(now: datetime, tz: ZoneInfo) -> Period:

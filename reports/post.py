@@ -57,8 +57,9 @@ def weekly_chat(
     report = build_weekly(session, now=now, rules=rules, policy=policy, week=week)
     stem = f"weekly-{report.period.key}"
     written: WrittenReport = write_all(report, Path(out_dir) / stem, stem)
-    return ChatReport(period=report.period.key, text=chat_text(report),
-                      charts=written.charts, files=written.files)
+    return ChatReport(
+        period=report.period.key, text=chat_text(report), charts=written.charts, files=written.files
+    )
 
 
 def weekly_notification(
@@ -86,11 +87,19 @@ def weekly_notification(
         return existing
     chat = weekly_chat(session, now=now, rules=rules, policy=policy, out_dir=out_dir, week=week)
     row = Notification(
-        dedupe_key=key, kind=KIND, audience="person" if person_id else AUDIENCE,
-        person_id=person_id, text=chat.text, created_at=now, not_before=now,
-        payload={"report": "weekly", "period": week.key,
-                 "charts": [str(path) for path in chat.charts],
-                 "files": {fmt: str(path) for fmt, path in chat.files.items()}},
+        dedupe_key=key,
+        kind=KIND,
+        audience="person" if person_id else AUDIENCE,
+        person_id=person_id,
+        text=chat.text,
+        created_at=now,
+        not_before=now,
+        payload={
+            "report": "weekly",
+            "period": week.key,
+            "charts": [str(path) for path in chat.charts],
+            "files": {fmt: str(path) for fmt, path in chat.files.items()},
+        },
     )
     try:
         with session.begin_nested():

@@ -73,8 +73,10 @@ def time_score(figures: Figures, policy: RankingPolicy) -> float | None:
     """The documented time score; None when nothing fell due in the month."""
     if figures.on_time_rate is None or figures.reply_rate is None:
         return None
-    raw = 100 * (policy.time_on_time_weight * figures.on_time_rate
-                 + policy.time_reply_weight * figures.reply_rate)
+    raw = 100 * (
+        policy.time_on_time_weight * figures.on_time_rate
+        + policy.time_reply_weight * figures.reply_rate
+    )
     return min(100.0, max(0.0, raw - policy.overdue_penalty * figures.overdue_open))
 
 
@@ -96,8 +98,12 @@ def rank_units(
 
     ranked = sorted(
         (c for c in candidates if c[4] is None),
-        key=lambda c: (-round(c[3], SCORE_PLACES), -(c[0].on_time_rate or 0.0),
-                       c[0].overdue_open, c[0].key),
+        key=lambda c: (
+            -round(c[3], SCORE_PLACES),
+            -(c[0].on_time_rate or 0.0),
+            c[0].overdue_open,
+            c[0].key,
+        ),
     )
     red = min(policy.red_flags, len(ranked))
     yellow = min(policy.yellow_flags, len(ranked) - red)
@@ -106,15 +112,35 @@ def rank_units(
     entries = []
     for position, (figures, t_score, q_score, score, _) in enumerate(ranked, start=1):
         flag = RED if position <= red else YELLOW if position > len(ranked) - yellow else None
-        entries.append(_entry(figures, t_score, q_score, score, rank=position, flag=flag,
-                              reason=None,
-                              accountability=figures.key == last == previous_last))
+        entries.append(
+            _entry(
+                figures,
+                t_score,
+                q_score,
+                score,
+                rank=position,
+                flag=flag,
+                reason=None,
+                accountability=figures.key == last == previous_last,
+            )
+        )
     for figures, t_score, q_score, score, reason in candidates:
         if reason is not None:
-            entries.append(_entry(figures, t_score, q_score, score, rank=None, flag=None,
-                                  reason=reason, accountability=False))
-    return Ranking(period=table.period, as_of=table.as_of, entries=tuple(entries),
-                   previous_last=previous_last)
+            entries.append(
+                _entry(
+                    figures,
+                    t_score,
+                    q_score,
+                    score,
+                    rank=None,
+                    flag=None,
+                    reason=reason,
+                    accountability=False,
+                )
+            )
+    return Ranking(
+        period=table.period, as_of=table.as_of, entries=tuple(entries), previous_last=previous_last
+    )
 
 
 def _not_ranked_because(
@@ -133,9 +159,19 @@ def _not_ranked_because(
 
 def _entry(figures: Figures, t_score, q_score, score, *, rank, flag, reason, accountability):
     return RankEntry(
-        unit=figures.key or "", label=figures.label, due=figures.due,
-        reply_rate=figures.reply_rate, on_time_rate=figures.on_time_rate,
-        overdue_open=figures.overdue_open, rated=figures.rated,
-        quality_mean=figures.quality_mean, time_score=t_score, quality_score=q_score,
-        score=score, rank=rank, flag=flag, reason=reason, accountability=accountability,
+        unit=figures.key or "",
+        label=figures.label,
+        due=figures.due,
+        reply_rate=figures.reply_rate,
+        on_time_rate=figures.on_time_rate,
+        overdue_open=figures.overdue_open,
+        rated=figures.rated,
+        quality_mean=figures.quality_mean,
+        time_score=t_score,
+        quality_score=q_score,
+        score=score,
+        rank=rank,
+        flag=flag,
+        reason=reason,
+        accountability=accountability,
     )

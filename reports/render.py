@@ -47,6 +47,7 @@ CHAT_LIMIT = 4000
 
 # -- columns: one list, read by every format ----------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Column:
     field: str
@@ -151,10 +152,14 @@ def _unit_header(columns: Sequence[Column], first: str) -> list[str]:
 
 # -- JSON -----------------------------------------------------------------------------------
 
+
 def to_jsonable(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        value = value.as_dict() if hasattr(value, "as_dict") else {
-            name: getattr(value, name) for name in value.__dataclass_fields__}
+        value = (
+            value.as_dict()
+            if hasattr(value, "as_dict")
+            else {name: getattr(value, name) for name in value.__dataclass_fields__}
+        )
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -176,12 +181,15 @@ def render_json(report: Report) -> str:
 
 # -- Markdown -------------------------------------------------------------------------------
 
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return lines
 
@@ -189,8 +197,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 def _as_of_line(report: Report, tz: ZoneInfo) -> str:
     as_of = report.as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     rule = "计入批准的延期" if report.extensions_count_on_time else "不计延期，按原时限"
-    return (f"统计截至 {as_of}（{report.timezone}）；按期率{rule}；"
-            "口径见使用手册《统计口径》")
+    return f"统计截至 {as_of}（{report.timezone}）；按期率{rule}；口径见使用手册《统计口径》"
 
 
 def headline(total: Figures, tz: ZoneInfo) -> list[str]:
@@ -224,25 +231,37 @@ def render_markdown(report: Report, *, charts_rel: Sequence[str] = ()) -> str:
 
 
 def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) -> list[str]:
-    lines = [f"# 督查周报 {report.period.label}", "", _as_of_line(report, tz), "",
-             "## 一、总体情况", ""]
+    lines = [
+        f"# 督查周报 {report.period.label}",
+        "",
+        _as_of_line(report, tz),
+        "",
+        "## 一、总体情况",
+        "",
+    ]
     lines += [f"- {sentence}" for sentence in headline(report.total, tz)]
     lines += ["", "## 二、分单位情况", ""]
-    lines += _md_table(_unit_header(FIGURE_COLUMNS, "单位"),
-                       _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz))
+    lines += _md_table(
+        _unit_header(FIGURE_COLUMNS, "单位"),
+        _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz),
+    )
     lines += ["", "## 三、分来源情况", ""]
-    lines += _md_table(_unit_header(FIGURE_COLUMNS, "来源"),
-                       _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz))
+    lines += _md_table(
+        _unit_header(FIGURE_COLUMNS, "来源"),
+        _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz),
+    )
     lines += ["", f"## 四、超期未反馈清单（{len(report.overdue)} 件）", ""]
     if report.overdue:
-        lines += _md_table([c.label for c in OVERDUE_COLUMNS],
-                           _rows(report.overdue, OVERDUE_COLUMNS, tz))
+        lines += _md_table(
+            [c.label for c in OVERDUE_COLUMNS], _rows(report.overdue, OVERDUE_COLUMNS, tz)
+        )
     else:
         lines.append("无。")
     lines += ["", f"## 五、退回与续办（{len(report.changes)} 次）", ""]
     if report.changes:
-        lines += _md_table([c.label for c in CHANGE_COLUMNS],
-                           _rows(report.changes, CHANGE_COLUMNS, tz))
+        lines += _md_table(
+            [c.label for c in CHANGE_COLUMNS], _rows(report.changes, CHANGE_COLUMNS, tz)
+        )
     else:
         lines.append("无。")
     lines += ["", f"## 六、近 {len(report.trend)} 周趋势", ""]
@@ -253,18 +272,28 @@ def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) ->
 
 def _monthly_md(report: MonthlyReport, tz: ZoneInfo, charts_rel: Sequence[str]) -> list[str]:
     ranking = report.ranking
-    lines = [f"# 月讲评 {report.period.label}", "", _as_of_line(report, tz), "",
-             "## 一、总体情况", ""]
+    lines = [
+        f"# 月讲评 {report.period.label}",
+        "",
+        _as_of_line(report, tz),
+        "",
+        "## 一、总体情况",
+        "",
+    ]
     lines += [f"- {sentence}" for sentence in headline(report.total, tz)]
     lines += ["", "## 二、排名", ""]
     lines += _md_table([c.label for c in RANK_COLUMNS], _rows(ranking.entries, RANK_COLUMNS, tz))
     lines += [""] + [f"- {line}" for line in ranking_summary(report)]
     lines += ["", "## 三、分单位情况", ""]
-    lines += _md_table(_unit_header(FIGURE_COLUMNS, "单位"),
-                       _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz))
+    lines += _md_table(
+        _unit_header(FIGURE_COLUMNS, "单位"),
+        _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz),
+    )
     lines += ["", "## 四、分来源情况", ""]
-    lines += _md_table(_unit_header(FIGURE_COLUMNS, "来源"),
-                       _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz))
+    lines += _md_table(
+        _unit_header(FIGURE_COLUMNS, "来源"),
+        _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz),
+    )
     lines += ["", "## 五、计分办法", "", *[f"- {line}" for line in scoring_rules(report)]]
     lines += _md_charts(charts_rel)
     return lines
@@ -323,56 +352,86 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(report: Report, *, charts_rel: Sequence[str] = (),
-                charts_inline: Sequence[Path] = ()) -> str:
+def render_html(
+    report: Report, *, charts_rel: Sequence[str] = (), charts_inline: Sequence[Path] = ()
+) -> str:
     """A page; charts are linked by their path relative to the page (``charts_rel``) or,
     ``charts_inline``, embedded in it, so the file can be mailed on its own."""
     tz = ZoneInfo(report.timezone)
     weekly = isinstance(report, WeeklyReport)
     title = f"{'督查周报' if weekly else '月讲评'} {report.period.label}"
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p class=note>{html.escape(_as_of_line(report, tz))}</p>",
-             "<h2>总体情况</h2><ul>"
-             + "".join(f"<li>{html.escape(s)}</li>" for s in headline(report.total, tz))
-             + "</ul>"]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class=note>{html.escape(_as_of_line(report, tz))}</p>",
+        "<h2>总体情况</h2><ul>"
+        + "".join(f"<li>{html.escape(s)}</li>" for s in headline(report.total, tz))
+        + "</ul>",
+    ]
     if not weekly:
-        parts += ["<h2>排名</h2>", _html_table([c.label for c in RANK_COLUMNS],
-                                               _rows(report.ranking.entries, RANK_COLUMNS, tz)),
-                  "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in ranking_summary(report))
-                  + "</ul>"]
-    parts += ["<h2>分单位情况</h2>",
-              _html_table(_unit_header(FIGURE_COLUMNS, "单位"),
-                          _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz)),
-              "<h2>分来源情况</h2>",
-              _html_table(_unit_header(FIGURE_COLUMNS, "来源"),
-                          _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz))]
+        parts += [
+            "<h2>排名</h2>",
+            _html_table(
+                [c.label for c in RANK_COLUMNS], _rows(report.ranking.entries, RANK_COLUMNS, tz)
+            ),
+            "<ul>"
+            + "".join(f"<li>{html.escape(s)}</li>" for s in ranking_summary(report))
+            + "</ul>",
+        ]
+    parts += [
+        "<h2>分单位情况</h2>",
+        _html_table(
+            _unit_header(FIGURE_COLUMNS, "单位"),
+            _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz),
+        ),
+        "<h2>分来源情况</h2>",
+        _html_table(
+            _unit_header(FIGURE_COLUMNS, "来源"),
+            _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz),
+        ),
+    ]
     if weekly:
-        parts += [f"<h2>超期未反馈清单（{len(report.overdue)} 件）</h2>",
-                  _html_table([c.label for c in OVERDUE_COLUMNS],
-                              _rows(report.overdue, OVERDUE_COLUMNS, tz)),
-                  f"<h2>退回与续办（{len(report.changes)} 次）</h2>",
-                  _html_table([c.label for c in CHANGE_COLUMNS],
-                              _rows(report.changes, CHANGE_COLUMNS, tz)),
-                  f"<h2>近 {len(report.trend)} 周趋势</h2>",
-                  _html_table([c.label for c in TREND_COLUMNS],
-                              _rows(report.trend, TREND_COLUMNS, tz))]
+        parts += [
+            f"<h2>超期未反馈清单（{len(report.overdue)} 件）</h2>",
+            _html_table(
+                [c.label for c in OVERDUE_COLUMNS], _rows(report.overdue, OVERDUE_COLUMNS, tz)
+            ),
+            f"<h2>退回与续办（{len(report.changes)} 次）</h2>",
+            _html_table(
+                [c.label for c in CHANGE_COLUMNS], _rows(report.changes, CHANGE_COLUMNS, tz)
+            ),
+            f"<h2>近 {len(report.trend)} 周趋势</h2>",
+            _html_table([c.label for c in TREND_COLUMNS], _rows(report.trend, TREND_COLUMNS, tz)),
+        ]
     else:
-        parts += ["<h2>计分办法</h2><ul>"
-                  + "".join(f"<li>{html.escape(s)}</li>" for s in scoring_rules(report))
-                  + "</ul>"]
-    parts += [f'<img src="{html.escape(p)}" alt="{html.escape(Path(p).stem)}">'
-              for p in charts_rel]
-    parts += [f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"'
-              f' alt="{html.escape(p.stem)}">' for p in charts_inline]
-    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-            + "\n".join(parts) + "</body></html>\n")
+        parts += [
+            "<h2>计分办法</h2><ul>"
+            + "".join(f"<li>{html.escape(s)}</li>" for s in scoring_rules(report))
+            + "</ul>"
+        ]
+    parts += [f'<img src="{html.escape(p)}" alt="{html.escape(Path(p).stem)}">' for p in charts_rel]
+    parts += [
+        f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"'
+        f' alt="{html.escape(p.stem)}">'
+        for p in charts_inline
+    ]
+    return (
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
 
 
 # -- XLSX -----------------------------------------------------------------------------------
 
-XLSX_FORMATS = {"pct": "0.0%", "days": "0.0", "score": "0.0", "date": "yyyy-mm-dd",
-                "datetime": "yyyy-mm-dd hh:mm", "int": "0"}
+XLSX_FORMATS = {
+    "pct": "0.0%",
+    "days": "0.0",
+    "score": "0.0",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm",
+    "int": "0",
+}
 
 
 def _xlsx_value(value: Any, kind: str, tz: ZoneInfo) -> Any:
@@ -392,8 +451,15 @@ def _keep_text(cell) -> None:
         cell.data_type = "s"
 
 
-def _sheet(book, title: str, columns: Sequence[Column], items: Sequence[Any], tz: ZoneInfo,
-           *, first: str | None = None) -> None:
+def _sheet(
+    book,
+    title: str,
+    columns: Sequence[Column],
+    items: Sequence[Any],
+    tz: ZoneInfo,
+    *,
+    first: str | None = None,
+) -> None:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -436,8 +502,9 @@ def write_xlsx(report: Report, path: Path) -> Path:
     overview.cell(overview.max_row, 2).number_format = "yyyy-mm-dd hh:mm"
     overview.append(["时区", report.timezone])
     for column in FIGURE_COLUMNS[1:]:
-        overview.append([column.label, _xlsx_value(getattr(report.total, column.field),
-                                                   column.kind, tz)])
+        overview.append(
+            [column.label, _xlsx_value(getattr(report.total, column.field), column.kind, tz)]
+        )
         fmt = XLSX_FORMATS.get(column.kind)
         if fmt:
             overview.cell(overview.max_row, 2).number_format = fmt
@@ -462,29 +529,45 @@ def write_xlsx(report: Report, path: Path) -> Path:
 
 # -- chat -----------------------------------------------------------------------------------
 
+
 def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
     """A short plain-text version for chat, always under ``limit`` characters."""
     tz = ZoneInfo(report.timezone)
     weekly = isinstance(report, WeeklyReport)
-    head = [f"【{'督查周报' if weekly else '月讲评'}】{report.period.label}",
-            *headline(report.total, tz)]
+    head = [
+        f"【{'督查周报' if weekly else '月讲评'}】{report.period.label}",
+        *headline(report.total, tz),
+    ]
     items: list[str] = []
     if weekly:
-        low = sorted((f for f in report.by_unit
-                      if f.key is not None and f.on_time_rate is not None and f.on_time_rate < 1),
-                     key=lambda f: (f.on_time_rate, -f.due, f.key))[:3]
+        low = sorted(
+            (
+                f
+                for f in report.by_unit
+                if f.key is not None and f.on_time_rate is not None and f.on_time_rate < 1
+            ),
+            key=lambda f: (f.on_time_rate, -f.due, f.key),
+        )[:3]
         if low:
-            head.append("按期率较低：" + "，".join(
-                f"{f.label} {text_of(f.on_time_rate, 'pct', tz)}（到期{f.due}）" for f in low))
+            head.append(
+                "按期率较低："
+                + "，".join(
+                    f"{f.label} {text_of(f.on_time_rate, 'pct', tz)}（到期{f.due}）" for f in low
+                )
+            )
         if report.overdue:
             head.append(f"超期未反馈清单（{len(report.overdue)} 件）：")
-            items = [f"{o.number} {o.unit_label} 超期{o.overdue_workdays}个工作日"
-                     for o in report.overdue]
+            items = [
+                f"{o.number} {o.unit_label} 超期{o.overdue_workdays}个工作日"
+                for o in report.overdue
+            ]
     else:
         head.extend(ranking_summary(report, brief=True))
         head.append("排名：")
-        items = [f"{e.rank}. {e.label} {half_up(e.score or 0.0)}"
-                 + (f"【{e.flag}】" if e.flag else "") for e in report.ranking.ranked]
+        items = [
+            f"{e.rank}. {e.label} {half_up(e.score or 0.0)}" + (f"【{e.flag}】" if e.flag else "")
+            for e in report.ranking.ranked
+        ]
     return _fit(head, items, limit)
 
 
@@ -503,14 +586,17 @@ def _fit(head: list[str], items: list[str], limit: int) -> str:
 
 # -- files ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class WrittenReport:
     files: dict[str, Path] = field(default_factory=dict)  # format -> path
     charts: list[Path] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"files": {k: str(v) for k, v in self.files.items()},
-                "charts": [str(p) for p in self.charts]}
+        return {
+            "files": {k: str(v) for k, v in self.files.items()},
+            "charts": [str(p) for p in self.charts],
+        }
 
 
 def write_charts(report: Report, folder: Path, stem: str) -> list[Path]:
@@ -518,22 +604,38 @@ def write_charts(report: Report, folder: Path, stem: str) -> list[Path]:
     folder = Path(folder)
     units = [f for f in report.by_unit if f.due and f.key is not None]
     what = "周" if isinstance(report, WeeklyReport) else "月"
-    paths = [charts.rates_by_unit(
-        [f.label for f in units], [f.reply_rate for f in units], [f.on_time_rate for f in units],
-        folder / f"{stem}-rates.png",
-        title=f"本{what}到期件回复率与按期率（分单位） {report.period.label}")]
+    paths = [
+        charts.rates_by_unit(
+            [f.label for f in units],
+            [f.reply_rate for f in units],
+            [f.on_time_rate for f in units],
+            folder / f"{stem}-rates.png",
+            title=f"本{what}到期件回复率与按期率（分单位） {report.period.label}",
+        )
+    ]
     if isinstance(report, WeeklyReport):
         trend = report.trend
-        paths.append(charts.weekly_trend(
-            [p.week for p in trend], [p.received for p in trend], [p.reply_rate for p in trend],
-            [p.on_time_rate for p in trend], folder / f"{stem}-trend.png",
-            title=f"近 {len(trend)} 周收件、回复率与按期率"))
+        paths.append(
+            charts.weekly_trend(
+                [p.week for p in trend],
+                [p.received for p in trend],
+                [p.reply_rate for p in trend],
+                [p.on_time_rate for p in trend],
+                folder / f"{stem}-trend.png",
+                title=f"近 {len(trend)} 周收件、回复率与按期率",
+            )
+        )
     else:
         ranked = report.ranking.ranked
-        paths.append(charts.scores_by_unit(
-            [e.label for e in ranked], [e.score or 0.0 for e in ranked],
-            [e.flag for e in ranked], folder / f"{stem}-scores.png",
-            title=f"月讲评综合得分 {report.period.label}"))
+        paths.append(
+            charts.scores_by_unit(
+                [e.label for e in ranked],
+                [e.score or 0.0 for e in ranked],
+                [e.flag for e in ranked],
+                folder / f"{stem}-scores.png",
+                title=f"月讲评综合得分 {report.period.label}",
+            )
+        )
     return paths
 
 
@@ -555,12 +657,16 @@ def write_report(
     if fmt not in FORMATS:
         raise RenderError(f"--format: 不支持「{fmt}」，可选 {', '.join(FORMATS)}")
     if out.is_dir():  # before the charts, so a refused report leaves nothing behind
-        raise RenderError(f"{out}: 是目录，请给出文件名，如 {out / f'report.{fmt}'} "
-                          "(a folder, not a file)")
+        raise RenderError(
+            f"{out}: 是目录，请给出文件名，如 {out / f'report.{fmt}'} (a folder, not a file)"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        chart_paths = (list(charts_done) if charts_done is not None
-                       else write_charts(report, out.parent, out.stem))
+        chart_paths = (
+            list(charts_done)
+            if charts_done is not None
+            else write_charts(report, out.parent, out.stem)
+        )
         rel = [p.name for p in chart_paths]
         if fmt == "xlsx":
             write_xlsx(report, out)
@@ -575,35 +681,67 @@ def write_report(
     return WrittenReport(files={fmt: out}, charts=chart_paths)
 
 
-def write_all(report: Report, folder: Path, stem: str,
-              formats: Sequence[str] = FORMATS) -> WrittenReport:
+def write_all(
+    report: Report, folder: Path, stem: str, formats: Sequence[str] = FORMATS
+) -> WrittenReport:
     """Every format into ``folder`` (``<stem>.md`` …); the charts once, linked from all."""
     folder = Path(folder)
     written = write_report(report, folder / f"{stem}.{formats[0]}", formats[0])
     files = dict(written.files)
     for fmt in formats[1:]:
-        files.update(write_report(report, folder / f"{stem}.{fmt}", fmt,
-                                  charts_done=written.charts).files)
+        files.update(
+            write_report(report, folder / f"{stem}.{fmt}", fmt, charts_done=written.charts).files
+        )
     return WrittenReport(files=files, charts=written.charts)
 
 
 # -- the CSV of every ticket ----------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "number", "state", "state_label", "source_kind", "source_label", "channel", "external_id",
-    "unit_code", "unit_name", "routed_by", "received_at", "opened_at", "first_assigned_at",
-    "assigned_at", "acknowledged_at", "first_replied_at", "replied_at", "verified_at",
-    "closed_at", "escalated_at", "limit_days", "original_due_date", "original_due_at",
-    "due_date", "due_at", "deadline_provisional", "extension_days", "extensions_requested",
-    "extensions_approved", "last_extension_decided_at", "return_count", "last_returned_at",
-    "reopen_count", "last_reopened_at", "quality_score", "duplicate_count",
-    "reply_workdays", "replied_on_time", "replied_on_time_original", "overdue_now",
+    "number",
+    "state",
+    "state_label",
+    "source_kind",
+    "source_label",
+    "channel",
+    "external_id",
+    "unit_code",
+    "unit_name",
+    "routed_by",
+    "received_at",
+    "opened_at",
+    "first_assigned_at",
+    "assigned_at",
+    "acknowledged_at",
+    "first_replied_at",
+    "replied_at",
+    "verified_at",
+    "closed_at",
+    "escalated_at",
+    "limit_days",
+    "original_due_date",
+    "original_due_at",
+    "due_date",
+    "due_at",
+    "deadline_provisional",
+    "extension_days",
+    "extensions_requested",
+    "extensions_approved",
+    "last_extension_decided_at",
+    "return_count",
+    "last_returned_at",
+    "reopen_count",
+    "last_reopened_at",
+    "quality_score",
+    "duplicate_count",
+    "reply_workdays",
+    "replied_on_time",
+    "replied_on_time_original",
+    "overdue_now",
 )
 
 
-def export_tickets_csv(
-    session: Session, path: Path, *, rules: DeadlineRules, now: datetime
-) -> int:
+def export_tickets_csv(session: Session, path: Path, *, rules: DeadlineRules, now: datetime) -> int:
     """Every ticket with every timestamp (ISO 8601 in the office's zone), UTF-8 with BOM
     so spreadsheets read the Chinese. Returns the number of tickets written."""
     tz = rules.tz
@@ -635,27 +773,54 @@ def export_tickets_csv(
             unit = units.get(ticket.unit_id) if ticket.unit_id is not None else None
             replied = first.get("reply")
             state = TicketState(ticket.state)
-            writer.writerow([
-                ticket.number, state.value, state.label, ticket.source_kind,
-                SOURCE_LABELS[SourceKind(ticket.source_kind)], channel, external_id or "",
-                unit.code if unit else "", unit.short_name if unit else "",
-                ticket.routed_by or "", iso(received_at), iso(ticket.opened_at),
-                iso(first.get("assign")), iso(ticket.assigned_at), iso(ticket.acknowledged_at),
-                iso(replied), iso(ticket.replied_at), iso(ticket.verified_at),
-                iso(ticket.closed_at), iso(ticket.escalated_at), ticket.limit_days,
-                ticket.original_due_date.isoformat(), iso(ticket.original_due_at),
-                ticket.due_date.isoformat(), iso(ticket.due_at),
-                int(ticket.deadline_provisional), ticket.extension_days, ext[0], ext[1],
-                iso(ext[2]), ticket.return_count, iso(first.get("last_return")),
-                ticket.reopen_count, iso(first.get("last_reopen")),
-                "" if ticket.quality_score is None else ticket.quality_score,
-                ticket.duplicate_count,
-                "" if replied is None else rules.calendar.workdays_between(
-                    rules.local_date(received_at), rules.local_date(replied)),
-                "" if replied is None else int(replied <= ticket.due_at),
-                "" if replied is None else int(replied <= ticket.original_due_at),
-                int(state in OWING_STATES and now > ticket.due_at),
-            ])
+            writer.writerow(
+                [
+                    ticket.number,
+                    state.value,
+                    state.label,
+                    ticket.source_kind,
+                    SOURCE_LABELS[SourceKind(ticket.source_kind)],
+                    channel,
+                    external_id or "",
+                    unit.code if unit else "",
+                    unit.short_name if unit else "",
+                    ticket.routed_by or "",
+                    iso(received_at),
+                    iso(ticket.opened_at),
+                    iso(first.get("assign")),
+                    iso(ticket.assigned_at),
+                    iso(ticket.acknowledged_at),
+                    iso(replied),
+                    iso(ticket.replied_at),
+                    iso(ticket.verified_at),
+                    iso(ticket.closed_at),
+                    iso(ticket.escalated_at),
+                    ticket.limit_days,
+                    ticket.original_due_date.isoformat(),
+                    iso(ticket.original_due_at),
+                    ticket.due_date.isoformat(),
+                    iso(ticket.due_at),
+                    int(ticket.deadline_provisional),
+                    ticket.extension_days,
+                    ext[0],
+                    ext[1],
+                    iso(ext[2]),
+                    ticket.return_count,
+                    iso(first.get("last_return")),
+                    ticket.reopen_count,
+                    iso(first.get("last_reopen")),
+                    "" if ticket.quality_score is None else ticket.quality_score,
+                    ticket.duplicate_count,
+                    ""
+                    if replied is None
+                    else rules.calendar.workdays_between(
+                        rules.local_date(received_at), rules.local_date(replied)
+                    ),
+                    "" if replied is None else int(replied <= ticket.due_at),
+                    "" if replied is None else int(replied <= ticket.original_due_at),
+                    int(state in OWING_STATES and now > ticket.due_at),
+                ]
+            )
             count += 1
     return count
 
@@ -684,7 +849,8 @@ def _extension_stats(session: Session) -> dict[int, tuple[int, int, datetime | N
     for ext in session.exec(select(Extension).order_by(col(Extension.id))):
         asked, approved, decided = out.get(ext.ticket_id, (0, 0, None))
         out[ext.ticket_id] = (
-            asked + 1, approved + (ext.status == ExtensionStatus.APPROVED.value),
+            asked + 1,
+            approved + (ext.status == ExtensionStatus.APPROVED.value),
             ext.decided_at or decided,
         )
     return out

@@ -45,8 +45,14 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = ("留言编号", "留言主题", "留言时间", "留言详情", "答复意见", "答复时间")
 DATA_TZ = ZoneInfo("Asia/Shanghai")
-TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M",
-                "%Y/%m/%d", "%Y-%m-%d")
+TIME_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d",
+    "%Y-%m-%d",
+)
 VERIFY_DELAY = timedelta(days=1)
 CHANNEL = "replay"
 ACTOR = T.Actor.system("replay")
@@ -158,20 +164,33 @@ def replay(
     return result
 
 
-def _replay_one(session: Session, row: ReplayRow, unit: Unit, rules: DeadlineRules,
-                channel: str) -> None:
+def _replay_one(
+    session: Session, row: ReplayRow, unit: Unit, rules: DeadlineRules, channel: str
+) -> None:
     message = add_message(
-        session, source_kind=SourceKind.ONLINE, channel=channel, received_at=row.received_at,
-        raw_text=row.text, text=row.text, title=row.title,
+        session,
+        source_kind=SourceKind.ONLINE,
+        channel=channel,
+        received_at=row.received_at,
+        raw_text=row.text,
+        text=row.text,
+        title=row.title,
         content_hash=hashlib.sha256(row.text.encode("utf-8")).hexdigest(),
-        external_id=row.number, now=row.received_at,
+        external_id=row.number,
+        now=row.received_at,
     )
     ticket = T.open_ticket(session, message, rules=rules, now=row.received_at, actor=ACTOR)
     T.assign(session, ticket, unit, actor=ACTOR, now=row.received_at, routed_by="replay")
     T.acknowledge(session, ticket, actor=ACTOR, now=row.replied_at)
     T.reply(session, ticket, row.reply_text, actor=ACTOR, now=row.replied_at)
-    T.verify(session, ticket, passed=True, score=rating_for(row.reply_text), actor=ACTOR,
-             now=row.replied_at + VERIFY_DELAY)
+    T.verify(
+        session,
+        ticket,
+        passed=True,
+        score=rating_for(row.reply_text),
+        actor=ACTOR,
+        now=row.replied_at + VERIFY_DELAY,
+    )
 
 
 # -- choosing the periods and reporting --------------------------------------------------------
@@ -196,16 +215,22 @@ class ReplaySummary:
 
     def as_dict(self) -> dict[str, Any]:
         def period(report: WeeklyReport | MonthlyReport) -> dict[str, Any]:
-            return {"period": report.period.key, "as_of": report.as_of.isoformat(),
-                    "total": report.total.as_dict(),
-                    "by_unit": [row.as_dict() for row in report.by_unit]}
+            return {
+                "period": report.period.key,
+                "as_of": report.as_of.isoformat(),
+                "total": report.total.as_dict(),
+                "by_unit": [row.as_dict() for row in report.by_unit],
+            }
 
         monthly = period(self.monthly)
         monthly["ranking"] = [entry.as_dict() for entry in self.monthly.ranking.entries]
         return {
-            "replay": {"rows": self.result.rows, "added": self.result.added,
-                       "skipped": self.result.skipped,
-                       "rejected": [{"line": n, "reason": r} for n, r in self.result.rejected]},
+            "replay": {
+                "rows": self.result.rows,
+                "added": self.result.added,
+                "skipped": self.result.skipped,
+                "rejected": [{"line": n, "reason": r} for n, r in self.result.rejected],
+            },
             "weekly": period(self.weekly),
             "monthly": monthly,
             "files": {name: w.as_dict() for name, w in self.written.items()},
@@ -235,8 +260,9 @@ def run_replay(
     week = week or busiest(rows, "week", tz=rules.tz)
     month = month or busiest(rows, "month", tz=rules.tz)
     weekly = build_weekly(session, now=week.end(rules.tz), rules=rules, policy=policy, week=week)
-    monthly = build_monthly(session, now=month.end(rules.tz), rules=rules, policy=policy,
-                            month=month)
+    monthly = build_monthly(
+        session, now=month.end(rules.tz), rules=rules, policy=policy, month=month
+    )
     summary = ReplaySummary(result=result, weekly=weekly, monthly=monthly)
     if out_dir is not None:
         for report in (weekly, monthly):
@@ -267,9 +293,13 @@ def summary_lines(summary: ReplaySummary) -> list[str]:
         ]
     ranked = summary.monthly.ranking.ranked
     if ranked:
-        lines.append("  排名：" + "，".join(
-            f"{e.rank}.{e.label} {text_of(e.score, 'score', tz)}" + (e.flag or "")
-            for e in ranked))
+        lines.append(
+            "  排名："
+            + "，".join(
+                f"{e.rank}.{e.label} {text_of(e.score, 'score', tz)}" + (e.flag or "")
+                for e in ranked
+            )
+        )
     for name, written in summary.written.items():
         for path in [*written.files.values(), *written.charts]:
             lines.append(f"{name}: {path}")

@@ -113,26 +113,40 @@ def build_weekly(
     units = list_units(session)
 
     def table(period: Period, by: str):
-        return figures_from(histories, units, period=period, now=now, rules=rules,
-                            policy=policy, by=by)
+        return figures_from(
+            histories, units, period=period, now=now, rules=rules, policy=policy, by=by
+        )
 
     by_unit = table(week, BY_UNIT)
     trend = []
     for past in weeks:
         figures = table(past, OVERALL).total
-        trend.append(TrendPoint(
-            week=past.key, first=past.first, received=figures.received, due=figures.due,
-            replied=figures.replied, reply_rate=figures.reply_rate,
-            on_time_rate=figures.on_time_rate,
-            on_time_rate_original=figures.on_time_rate_original,
-            overdue_open=figures.overdue_open,
-        ))
+        trend.append(
+            TrendPoint(
+                week=past.key,
+                first=past.first,
+                received=figures.received,
+                due=figures.due,
+                replied=figures.replied,
+                reply_rate=figures.reply_rate,
+                on_time_rate=figures.on_time_rate,
+                on_time_rate_original=figures.on_time_rate_original,
+                overdue_open=figures.overdue_open,
+            )
+        )
     overdue, changes = _lists(histories, units, week=week, cutoff=cutoff, rules=rules)
     return WeeklyReport(
-        period=week, now=now, as_of=cutoff, timezone=str(rules.tz),
+        period=week,
+        now=now,
+        as_of=cutoff,
+        timezone=str(rules.tz),
         extensions_count_on_time=policy.extensions_count_on_time,
-        total=by_unit.total, by_unit=by_unit.rows, by_source=table(week, BY_SOURCE).rows,
-        overdue=tuple(overdue), changes=tuple(changes), trend=tuple(trend),
+        total=by_unit.total,
+        by_unit=by_unit.rows,
+        by_source=table(week, BY_SOURCE).rows,
+        overdue=tuple(overdue),
+        changes=tuple(changes),
+        trend=tuple(trend),
     )
 
 
@@ -158,23 +172,36 @@ def _lists(
         facts = facts_at(history, cutoff, rules)
         if facts.state in OWING_STATES and facts.due_at < cutoff:
             code, label = unit_of(facts.unit_id)
-            overdue.append(OverdueItem(
-                number=history.number, unit=code, unit_label=label,
-                source_kind=history.source_kind,
-                source_label=SOURCE_LABELS[SourceKind(history.source_kind)],
-                title=history.title, received_at=history.received_at, due_date=facts.due_date,
-                original_due_date=history.original_due_date,
-                overdue_workdays=overdue_workdays(facts, cutoff, rules),
-                state=facts.state.value, state_label=TicketState(facts.state).label,
-            ))
+            overdue.append(
+                OverdueItem(
+                    number=history.number,
+                    unit=code,
+                    unit_label=label,
+                    source_kind=history.source_kind,
+                    source_label=SOURCE_LABELS[SourceKind(history.source_kind)],
+                    title=history.title,
+                    received_at=history.received_at,
+                    due_date=facts.due_date,
+                    original_due_date=history.original_due_date,
+                    overdue_workdays=overdue_workdays(facts, cutoff, rules),
+                    state=facts.state.value,
+                    state_label=TicketState(facts.state).label,
+                )
+            )
         for step in (*facts.returns, *facts.reopens):
             if start <= step.at < cutoff:
                 code, label = unit_of(step.unit_id)
-                changes.append(ChangeItem(
-                    number=history.number, action=step.action,
-                    action_label=CHANGE_LABELS[step.action], unit=code, unit_label=label,
-                    at=step.at, note=step.note,
-                ))
+                changes.append(
+                    ChangeItem(
+                        number=history.number,
+                        action=step.action,
+                        action_label=CHANGE_LABELS[step.action],
+                        unit=code,
+                        unit_label=label,
+                        at=step.at,
+                        note=step.note,
+                    )
+                )
     overdue.sort(key=lambda item: (-item.overdue_workdays, item.number))
     changes.sort(key=lambda item: (item.at, item.number))
     return overdue, changes

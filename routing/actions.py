@@ -48,9 +48,14 @@ def _run(
         row = ticket_row(ticket, units=units, rules=ctx.rules, now=now)
     ctx.nudge()
     return StepResult(
-        number=row["number"], state=row["state"], state_label=row["state_label"],
-        unit=row["unit"], unit_name=row["unit_name"], due_date=row["due_date"].isoformat(),
-        text=text, row=row,
+        number=row["number"],
+        state=row["state"],
+        state_label=row["state_label"],
+        unit=row["unit"],
+        unit_name=row["unit_name"],
+        due_date=row["due_date"].isoformat(),
+        text=text,
+        row=row,
     )
 
 
@@ -70,10 +75,12 @@ def assign(
 
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         unit = find_unit(session, unit_name)
-        routed_by = "triage" if ticket.state in (TicketState.REGISTERED, TicketState.RETURNED) \
-            else "manual"
-        event = T.assign(session, ticket, unit, actor=actor, now=now, routed_by=routed_by,
-                         note=note)
+        routed_by = (
+            "triage" if ticket.state in (TicketState.REGISTERED, TicketState.RETURNED) else "manual"
+        )
+        event = T.assign(
+            session, ticket, unit, actor=actor, now=now, routed_by=routed_by, note=note
+        )
         notify.assigned(session, ticket, rules=ctx.rules, now=now, event_id=event.id)
         return f"{ticket.number} 已交办「{unit.short_name}」，时限 {ticket.due_date.isoformat()}"
 
@@ -86,8 +93,7 @@ def assign(
 def acknowledge(ctx: RoutingContext, number: str, *, actor: T.Actor) -> StepResult:
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         T.acknowledge(session, ticket, actor=actor, now=now)
-        return (f"{ticket.number} 已签收，办理时限 "
-                f"{notify.deadline_phrase(ticket, ctx.rules, now)}")
+        return f"{ticket.number} 已签收，办理时限 {notify.deadline_phrase(ticket, ctx.rules, now)}"
 
     return _run(ctx, number, actor, step)
 
@@ -101,25 +107,37 @@ def reply(ctx: RoutingContext, number: str, text: str, *, actor: T.Actor) -> Ste
         event = T.reply(session, ticket, text, actor=actor, now=now)
         unit = notify.unit_name(session, ticket.unit_id)
         notify.write(
-            session, dedupe_key=f"replied:{ticket.id}:{event.id}", kind="replied",
-            audience=notify.AUDIENCE_SUPERVISORS, ticket=ticket, now=now,
-            text=(f"【反馈待核查】{ticket.number}（{unit}）\n{text.strip()}\n"
-                  f"核查：/核查 {ticket.number} 通过 评分1-5　或　/核查 {ticket.number} 不通过 "
-                  f"评分 意见"),
-            payload={"ticket": ticket.number, "actions": [
-                {"label": "核查通过(5分)", "command": f"/核查 {ticket.number} 通过 5"},
-                {"label": "核查通过(4分)", "command": f"/核查 {ticket.number} 通过 4"},
-            ]},
+            session,
+            dedupe_key=f"replied:{ticket.id}:{event.id}",
+            kind="replied",
+            audience=notify.AUDIENCE_SUPERVISORS,
+            ticket=ticket,
+            now=now,
+            text=(
+                f"【反馈待核查】{ticket.number}（{unit}）\n{text.strip()}\n"
+                f"核查：/核查 {ticket.number} 通过 评分1-5　或　/核查 {ticket.number} 不通过 "
+                f"评分 意见"
+            ),
+            payload={
+                "ticket": ticket.number,
+                "actions": [
+                    {"label": "核查通过(5分)", "command": f"/核查 {ticket.number} 通过 5"},
+                    {"label": "核查通过(4分)", "command": f"/核查 {ticket.number} 通过 4"},
+                ],
+            },
         )
-        return (f"{ticket.number} 已收到反馈" + ("，等待核查" if first else "（补充内容已记录）"))
+        return f"{ticket.number} 已收到反馈" + ("，等待核查" if first else "（补充内容已记录）")
 
     return _run(ctx, number, actor, step)
 
 
 def _last_reply_text(session: Session, ticket: Ticket) -> str | None:
-    last = session.exec(select(Reply.text).where(Reply.ticket_id == ticket.id)
-                        .where(Reply.round == ticket.reopen_count + 1)
-                        .order_by(col(Reply.id).desc())).first()
+    last = session.exec(
+        select(Reply.text)
+        .where(Reply.ticket_id == ticket.id)
+        .where(Reply.round == ticket.reopen_count + 1)
+        .order_by(col(Reply.id).desc())
+    ).first()
     return last.strip() if last is not None else None
 
 
@@ -128,19 +146,34 @@ def request_extension(
 ) -> StepResult:
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         extension = T.request_extension(
-            session, ticket, days, reason, actor=actor, now=now,
-            max_days=ctx.policy.deadlines.max_extension_days)
+            session,
+            ticket,
+            days,
+            reason,
+            actor=actor,
+            now=now,
+            max_days=ctx.policy.deadlines.max_extension_days,
+        )
         unit = notify.unit_name(session, ticket.unit_id)
         notify.write(
-            session, dedupe_key=f"extension:{ticket.id}:{extension.id}", kind="extension",
-            audience=notify.AUDIENCE_SUPERVISORS, ticket=ticket, now=now,
-            text=(f"【延期申请】{ticket.number}（{unit}）申请延期 {days} 个工作日\n"
-                  f"理由：{extension.reason}\n现时限：{ticket.due_date.isoformat()}\n"
-                  f"审批：/批准延期 {ticket.number}　或　/驳回延期 {ticket.number} 意见"),
-            payload={"ticket": ticket.number, "actions": [
-                {"label": "批准延期", "command": f"/批准延期 {ticket.number}"},
-                {"label": "驳回延期", "command": f"/驳回延期 {ticket.number}"},
-            ]},
+            session,
+            dedupe_key=f"extension:{ticket.id}:{extension.id}",
+            kind="extension",
+            audience=notify.AUDIENCE_SUPERVISORS,
+            ticket=ticket,
+            now=now,
+            text=(
+                f"【延期申请】{ticket.number}（{unit}）申请延期 {days} 个工作日\n"
+                f"理由：{extension.reason}\n现时限：{ticket.due_date.isoformat()}\n"
+                f"审批：/批准延期 {ticket.number}　或　/驳回延期 {ticket.number} 意见"
+            ),
+            payload={
+                "ticket": ticket.number,
+                "actions": [
+                    {"label": "批准延期", "command": f"/批准延期 {ticket.number}"},
+                    {"label": "驳回延期", "command": f"/驳回延期 {ticket.number}"},
+                ],
+            },
         )
         return f"{ticket.number} 延期申请（{days} 个工作日）已提交，等待督查室审批"
 
@@ -157,8 +190,9 @@ def return_ticket(ctx: RoutingContext, number: str, reason: str, *, actor: T.Act
         unit = notify.unit_name(session, ticket.unit_id)
         event = T.return_ticket(session, ticket, reason, actor=actor, now=now)
         suggest_again(session, ticket, ctx)
-        triage_notice(session, ticket, ctx=ctx, now=now,
-                      reason=f"被「{unit}」退回，理由：{event.note}")
+        triage_notice(
+            session, ticket, ctx=ctx, now=now, reason=f"被「{unit}」退回，理由：{event.note}"
+        )
         return f"{ticket.number} 已退回督查室重新分办"
 
     return _run(ctx, number, actor, step)
@@ -180,18 +214,33 @@ def decide_extension(
         asked = T.pending_extension(session, ticket)
         if approve and days is not None and asked is not None and days > asked.days:
             T.check_allowed(ticket, "approve_extension", actor)  # who may, before how many
-            raise BadInput(f"{ticket.number} 申请延期 {asked.days} 个工作日，批准天数不能多于"
-                           f"申请天数 (days={days} > {asked.days})")
-        extension = T.decide_extension(session, ticket, approve=approve, actor=actor, now=now,
-                                       rules=ctx.rules, days=days, note=note)
+            raise BadInput(
+                f"{ticket.number} 申请延期 {asked.days} 个工作日，批准天数不能多于"
+                f"申请天数 (days={days} > {asked.days})"
+            )
+        extension = T.decide_extension(
+            session,
+            ticket,
+            approve=approve,
+            actor=actor,
+            now=now,
+            rules=ctx.rules,
+            days=days,
+            note=note,
+        )
         if approve:
-            text = (f"【延期已批准】{ticket.number} 延期 {extension.granted_days} 个工作日，"
-                    f"新时限 {ticket.due_date.isoformat()}")
+            text = (
+                f"【延期已批准】{ticket.number} 延期 {extension.granted_days} 个工作日，"
+                f"新时限 {ticket.due_date.isoformat()}"
+            )
         else:
-            text = (f"【延期未批准】{ticket.number} 仍按原时限 {ticket.due_date.isoformat()} 办理"
-                    + (f"\n意见：{note}" if note else ""))
-        notify.to_unit(session, ticket, kind="extension_decided", key=str(extension.id),
-                       text=text, now=now)
+            text = (
+                f"【延期未批准】{ticket.number} 仍按原时限 {ticket.due_date.isoformat()} 办理"
+                + (f"\n意见：{note}" if note else "")
+            )
+        notify.to_unit(
+            session, ticket, kind="extension_decided", key=str(extension.id), text=text, now=now
+        )
         return text
 
     return _run(ctx, number, actor, step)
@@ -207,13 +256,16 @@ def verify(
     note: str | None = None,
 ) -> StepResult:
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
-        event = T.verify(session, ticket, passed=passed, score=score, actor=actor, now=now,
-                         note=note)
+        event = T.verify(
+            session, ticket, passed=passed, score=score, actor=actor, now=now, note=note
+        )
         if passed:
             text = f"【核查通过】{ticket.number} 质量评分 {score} 分"
         else:
-            text = (f"【续办】{ticket.number} 核查未通过（评分 {score}），请继续办理并重新反馈\n"
-                    f"意见：{note}\n办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}")
+            text = (
+                f"【续办】{ticket.number} 核查未通过（评分 {score}），请继续办理并重新反馈\n"
+                f"意见：{note}\n办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}"
+            )
         notify.to_unit(session, ticket, kind="verified", key=str(event.id), text=text, now=now)
         return text
 
@@ -234,21 +286,32 @@ def escalate(ctx: RoutingContext, number: str, note: str, *, actor: T.Actor) -> 
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         event = T.escalate(session, ticket, note, actor=actor, now=now)
         unit = notify.unit_name(session, ticket.unit_id)
-        text = (f"【通报】{ticket.number}（{unit}）\n{event.note}\n"
-                f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}")
+        text = (
+            f"【通报】{ticket.number}（{unit}）\n{event.note}\n"
+            f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}"
+        )
         for audience in (notify.AUDIENCE_SUPERVISORS, notify.AUDIENCE_UNIT):
             if audience == notify.AUDIENCE_UNIT and ticket.unit_id is None:
                 continue
-            notify.write(session, dedupe_key=f"escalated:{audience}:{ticket.id}:{event.id}",
-                         kind="escalation", audience=audience, unit_id=ticket.unit_id,
-                         ticket=ticket, now=now, text=text, payload={"ticket": ticket.number})
+            notify.write(
+                session,
+                dedupe_key=f"escalated:{audience}:{ticket.id}:{event.id}",
+                kind="escalation",
+                audience=audience,
+                unit_id=ticket.unit_id,
+                ticket=ticket,
+                now=now,
+                text=text,
+                payload={"ticket": ticket.number},
+            )
         return f"{ticket.number} 已通报"
 
     return _run(ctx, number, actor, step)
 
 
-def archive(ctx: RoutingContext, number: str, *, actor: T.Actor, note: str | None = None
-            ) -> StepResult:
+def archive(
+    ctx: RoutingContext, number: str, *, actor: T.Actor, note: str | None = None
+) -> StepResult:
     def step(session: Session, ticket: Ticket, now: datetime) -> str:
         T.archive(session, ticket, actor=actor, now=now, note=note)
         return f"{ticket.number} 已归档"

@@ -41,7 +41,8 @@ def context() -> RoutingContext:
     if _factory is None:
         raise NotConfigured(
             "routing jobs need a context: start workers with `duban worker` "
-            "(or call routing.jobs.configure)")
+            "(or call routing.jobs.configure)"
+        )
     if _context is None:
         _context = _factory()
         _context.predictor()  # load the model once, before forking
@@ -87,17 +88,26 @@ def sweep() -> int:
 
 def enqueue_route(queue: Any, message_id: int) -> bool:
     """Enqueue the routing job of ``message_id``; False when Redis cannot be reached."""
-    return _enqueue(queue, ROUTE_JOB, message_id, job_id=f"route-{message_id}",
-                    description=f"route message {message_id}")
+    return _enqueue(
+        queue,
+        ROUTE_JOB,
+        message_id,
+        job_id=f"route-{message_id}",
+        description=f"route message {message_id}",
+    )
 
 
 def enqueue_route_batch(queue: Any, message_ids: list[int]) -> bool:
     """One job for a chunk of a bulk import; False when Redis cannot be reached."""
     if len(message_ids) == 1:
         return enqueue_route(queue, message_ids[0])
-    return _enqueue(queue, ROUTE_BATCH_JOB, list(message_ids),
-                    job_id=f"route-batch-{message_ids[0]}-{message_ids[-1]}-{len(message_ids)}",
-                    description=f"route {len(message_ids)} messages from {message_ids[0]}")
+    return _enqueue(
+        queue,
+        ROUTE_BATCH_JOB,
+        list(message_ids),
+        job_id=f"route-batch-{message_ids[0]}-{message_ids[-1]}-{len(message_ids)}",
+        description=f"route {len(message_ids)} messages from {message_ids[0]}",
+    )
 
 
 def _enqueue(queue: Any, func: str, *args: Any, job_id: str, description: str) -> bool:
@@ -107,7 +117,8 @@ def _enqueue(queue: Any, func: str, *args: Any, job_id: str, description: str) -
 
     try:
         queue.enqueue(
-            func, *args,
+            func,
+            *args,
             job_id=job_id,
             retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
             job_timeout=JOB_TIMEOUT,

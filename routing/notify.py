@@ -61,21 +61,48 @@ def write(
     return row
 
 
-def to_unit(session: Session, ticket: Ticket, *, kind: str, key: str, text: str,
-            now: datetime) -> Notification | None:
+def to_unit(
+    session: Session, ticket: Ticket, *, kind: str, key: str, text: str, now: datetime
+) -> Notification | None:
     """A notice to the chats of the ticket's unit (dedupe key ``<kind>:<ticket>:<key>``)."""
-    return write(session, dedupe_key=f"{kind}:{ticket.id}:{key}", kind=kind,
-                 audience=AUDIENCE_UNIT, unit_id=ticket.unit_id, ticket=ticket, now=now,
-                 text=text, payload={"ticket": ticket.number})
+    return write(
+        session,
+        dedupe_key=f"{kind}:{ticket.id}:{key}",
+        kind=kind,
+        audience=AUDIENCE_UNIT,
+        unit_id=ticket.unit_id,
+        ticket=ticket,
+        now=now,
+        text=text,
+        payload={"ticket": ticket.number},
+    )
 
 
-def row(*, dedupe_key: str, kind: str, audience: str, text: str, now: datetime,
-        unit_id: int | None = None, ticket_id: int | None = None,
-        payload: dict[str, Any] | None = None) -> dict[str, Any]:
+def row(
+    *,
+    dedupe_key: str,
+    kind: str,
+    audience: str,
+    text: str,
+    now: datetime,
+    unit_id: int | None = None,
+    ticket_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """An outbox row for a bulk insert (see ``insert_rows``)."""
-    return {"dedupe_key": dedupe_key, "kind": kind, "audience": audience, "unit_id": unit_id,
-            "person_id": None, "ticket_id": ticket_id, "text": text, "payload": payload or {},
-            "status": "pending", "created_at": now, "not_before": now}
+    return {
+        "dedupe_key": dedupe_key,
+        "kind": kind,
+        "audience": audience,
+        "unit_id": unit_id,
+        "person_id": None,
+        "ticket_id": ticket_id,
+        "text": text,
+        "payload": payload or {},
+        "status": "pending",
+        "created_at": now,
+        "not_before": now,
+    }
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -88,9 +115,10 @@ def deadline_phrase(ticket: Ticket, rules: DeadlineRules, now: datetime) -> str:
     return phrase_for(ticket.due_date, ticket.due_at, ticket.deadline_provisional, rules, now)
 
 
-def phrase_for(due_date: date, due_at: datetime, provisional: bool, rules: DeadlineRules,
-               now: datetime) -> str:
-    """"2026-12-07（剩 5 个工作日）" or "…（已超期 2 个工作日）"."""
+def phrase_for(
+    due_date: date, due_at: datetime, provisional: bool, rules: DeadlineRules, now: datetime
+) -> str:
+    """ "2026-12-07（剩 5 个工作日）" or "…（已超期 2 个工作日）"."""
     left = rules.workdays_left(due_date, now)
     note = "（临时时限）" if provisional else ""
     if now > due_at:
@@ -105,14 +133,28 @@ def card_text(
     message = session.get(Message, ticket.message_id)
     assert message is not None
     return compose_card(
-        heading=heading, number=ticket.number, source_kind=ticket.source_kind,
+        heading=heading,
+        number=ticket.number,
+        source_kind=ticket.source_kind,
         received_on=rules.local_date(message.received_at),
         deadline=deadline_phrase(ticket, rules, now),
-        title=message.title, text=message.text, unit_text=message.unit_text)
+        title=message.title,
+        text=message.text,
+        unit_text=message.unit_text,
+    )
 
 
-def compose_card(*, heading: str, number: str, source_kind: str, received_on: date,
-                 deadline: str, title: str | None, text: str, unit_text: str | None) -> str:
+def compose_card(
+    *,
+    heading: str,
+    number: str,
+    source_kind: str,
+    received_on: date,
+    deadline: str,
+    title: str | None,
+    text: str,
+    unit_text: str | None,
+) -> str:
     if unit_text is not None:  # masked for units, title included
         content, title_line = unit_text, ""
     else:

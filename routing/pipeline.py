@@ -80,8 +80,14 @@ class IntakeSummary:
 
     def add(self, outcome: ItemOutcome, *, keep: bool) -> None:
         self.received += 1
-        key = {"opened": "opened", "triage": "triage", "duplicate": "duplicates",
-               "rejected": "rejected", "queued": "queued", "known": "known"}[outcome.status]
+        key = {
+            "opened": "opened",
+            "triage": "triage",
+            "duplicate": "duplicates",
+            "rejected": "rejected",
+            "queued": "queued",
+            "known": "known",
+        }[outcome.status]
         setattr(self, key, getattr(self, key) + 1)
         if keep or outcome.status == "rejected" or outcome.warnings:
             self.outcomes.append(outcome)
@@ -138,16 +144,22 @@ def _file_chunk(ctx: RoutingContext, chunk: list[IntakeItem]) -> list[ItemOutcom
     return _store_and_route(ctx, batch, now=now, predictions=None)
 
 
-def _store_and_route(ctx: RoutingContext, batch: PreparedBatch, *, now: datetime,
-                     predictions: dict[int, Any] | None,
-                     recent: Sequence[Recent] = ()) -> list[ItemOutcome]:
+def _store_and_route(
+    ctx: RoutingContext,
+    batch: PreparedBatch,
+    *,
+    now: datetime,
+    predictions: dict[int, Any] | None,
+    recent: Sequence[Recent] = (),
+) -> list[ItemOutcome]:
     """Store a prepared chunk (one transaction), then route it or enqueue its routing.
 
     ``predictions`` maps an item's index in the chunk to its classifier prediction when
     it was computed beforehand (the parallel path)."""
     with ctx.session() as session:
-        accepted = store(session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer,
-                         recent=recent)
+        accepted = store(
+            session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer, recent=recent
+        )
     # Committed: from here on nothing of this chunk can be lost.
     to_route = [a.message_id for a in accepted if a.status in (NEW, DUPLICATE)]
     routed: dict[int, ItemOutcome] = {}
@@ -161,8 +173,10 @@ def _store_and_route(ctx: RoutingContext, batch: PreparedBatch, *, now: datetime
                     for index, prediction in predictions.items()
                     if accepted[index].message_id is not None
                 }
-            routed = {o.message_id: o for o in route_messages(
-                ctx, to_route, predictions=known_predictions)}
+            routed = {
+                o.message_id: o
+                for o in route_messages(ctx, to_route, predictions=known_predictions)
+            }
         else:
             enqueue_routing(ctx, queue, to_route)
     return [_outcome(a, routed) for a in accepted]
@@ -178,13 +192,14 @@ RECENT_CHUNKS = 4  # stored chunks kept in memory for the lookups that could not
 def _start_worker(policy: Any, gazetteer: Any, predictor: Any, database_url: str) -> None:
     from ledger.db import make_engine
 
-    _WORKER.update(policy=policy, gazetteer=gazetteer, predictor=predictor,
-                   engine=make_engine(database_url))
+    _WORKER.update(
+        policy=policy, gazetteer=gazetteer, predictor=predictor, engine=make_engine(database_url)
+    )
 
 
-def _prepare_in_worker(chunk: list[IntakeItem], now: datetime,
-                       known: dict[tuple[str, str], Known]
-                       ) -> tuple[PreparedBatch, dict[int, Any]]:
+def _prepare_in_worker(
+    chunk: list[IntakeItem], now: datetime, known: dict[tuple[str, str], Known]
+) -> tuple[PreparedBatch, dict[int, Any]]:
     policy, gazetteer = _WORKER["policy"], _WORKER["gazetteer"]
     batch = prepare(chunk, policy=policy, now=now, gazetteer=gazetteer, known=known)
     with Session(_WORKER["engine"]) as session:
@@ -198,16 +213,21 @@ def _prepare_in_worker(chunk: list[IntakeItem], now: datetime,
     return batch, predictions
 
 
-def _pipelined(ctx: RoutingContext, chunks_of_items: Iterator[list[IntakeItem]]
-               ) -> Iterator[list[ItemOutcome]]:
+def _pipelined(
+    ctx: RoutingContext, chunks_of_items: Iterator[list[IntakeItem]]
+) -> Iterator[list[ItemOutcome]]:
     """Chunk k+1 is prepared, looked up and classified in a forked process while chunk k
     is stored; what the lookup could not see yet is compared in memory."""
     predictor = ctx.predictor() if ctx.queue() is None else None
     context = multiprocessing.get_context("fork")
     url = ctx.engine.url.render_as_string(hide_password=False)
     recent: deque[list[Recent]] = deque(maxlen=RECENT_CHUNKS)
-    with ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
-                             initargs=(ctx.policy, ctx.gazetteer, predictor, url)) as pool:
+    with ProcessPoolExecutor(
+        1,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(ctx.policy, ctx.gazetteer, predictor, url),
+    ) as pool:
         pending: tuple[Future, datetime] | None = None
         for chunk in chunks_of_items:
             now = ctx.now()
@@ -215,19 +235,28 @@ def _pipelined(ctx: RoutingContext, chunks_of_items: Iterator[list[IntakeItem]]
                 known = known_ids(session, chunk)
             future = pool.submit(_prepare_in_worker, chunk, now, known)
             if pending is not None:
-                yield _finish(ctx, *pending, have_predictor=predictor is not None,
-                              recent=recent)
+                yield _finish(ctx, *pending, have_predictor=predictor is not None, recent=recent)
             pending = (future, now)
         if pending is not None:
             yield _finish(ctx, *pending, have_predictor=predictor is not None, recent=recent)
 
 
-def _finish(ctx: RoutingContext, future: Future, now: datetime, *, have_predictor: bool,
-            recent: deque[list[Recent]]) -> list[ItemOutcome]:
+def _finish(
+    ctx: RoutingContext,
+    future: Future,
+    now: datetime,
+    *,
+    have_predictor: bool,
+    recent: deque[list[Recent]],
+) -> list[ItemOutcome]:
     batch, predictions = future.result()
-    outcomes = _store_and_route(ctx, batch, now=now,
-                                predictions=predictions if have_predictor else None,
-                                recent=[item for stored in recent for item in stored])
+    outcomes = _store_and_route(
+        ctx,
+        batch,
+        now=now,
+        predictions=predictions if have_predictor else None,
+        recent=[item for stored in recent for item in stored],
+    )
     recent.append(batch.stored)
     return outcomes
 
@@ -235,15 +264,24 @@ def _finish(ctx: RoutingContext, future: Future, now: datetime, *, have_predicto
 def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
     item = accepted.item
     if accepted.status == REJECTED:
-        return ItemOutcome(row=item.row, status="rejected", reason=accepted.reason,
-                           warnings=accepted.warnings)
+        return ItemOutcome(
+            row=item.row, status="rejected", reason=accepted.reason, warnings=accepted.warnings
+        )
     if accepted.status == KNOWN:
-        return ItemOutcome(row=item.row, status="known", message_id=accepted.message_id,
-                           reason="已导入过（相同编号），未重复登记")
+        return ItemOutcome(
+            row=item.row,
+            status="known",
+            message_id=accepted.message_id,
+            reason="已导入过（相同编号），未重复登记",
+        )
     outcome = routed.get(accepted.message_id or -1)
     if outcome is None:  # routed by a job later
-        return ItemOutcome(row=item.row, status="queued", message_id=accepted.message_id,
-                           warnings=accepted.warnings)
+        return ItemOutcome(
+            row=item.row,
+            status="queued",
+            message_id=accepted.message_id,
+            warnings=accepted.warnings,
+        )
     outcome.row = item.row
     outcome.warnings = accepted.warnings
     return outcome
@@ -266,8 +304,9 @@ def enqueue_routing(ctx: RoutingContext, queue: Any, message_ids: list[int]) -> 
 # -- routing ------------------------------------------------------------------------------------
 
 
-def route_messages(ctx: RoutingContext, message_ids: list[int], *,
-                   predictions: dict[int, Any] | None = None) -> list[ItemOutcome]:
+def route_messages(
+    ctx: RoutingContext, message_ids: list[int], *, predictions: dict[int, Any] | None = None
+) -> list[ItemOutcome]:
     """Open (or find) the ticket of each message: idempotent, one transaction per call.
 
     Running it twice for a message makes one ticket (a unique constraint backs this up
@@ -278,17 +317,30 @@ def route_messages(ctx: RoutingContext, message_ids: list[int], *,
         units = UnitIndex(list_units(session))
         rows = _load(session, message_ids)
         existing = _tickets_of(session, [row.id for row in rows])
-        fresh = [r for r in rows if r.status == MessageStatus.RECEIVED.value
-                 and r.id not in existing]
-        decisions = decide(fresh, units=units, rules=ctx.route_rules(),
-                           predictor=ctx.predictor() if fresh else None,
-                           threshold=ctx.policy.routing.confidence_threshold,
-                           predictions=predictions)
+        fresh = [
+            r for r in rows if r.status == MessageStatus.RECEIVED.value and r.id not in existing
+        ]
+        decisions = decide(
+            fresh,
+            units=units,
+            rules=ctx.route_rules(),
+            predictor=ctx.predictor() if fresh else None,
+            threshold=ctx.policy.routing.confidence_threshold,
+            predictions=predictions,
+        )
         specs = [
-            OpenSpec(message_id=r.id, source_kind=r.source_kind, received_at=r.received_at,
-                     has_time_limit=r.has_time_limit, time_limit_days=r.time_limit_days,
-                     unit=d.unit, routed_by=d.routed_by, classifier_version=d.classifier_version,
-                     confidence=d.confidence, suggestions=d.suggestions)
+            OpenSpec(
+                message_id=r.id,
+                source_kind=r.source_kind,
+                received_at=r.received_at,
+                has_time_limit=r.has_time_limit,
+                time_limit_days=r.time_limit_days,
+                unit=d.unit,
+                routed_by=d.routed_by,
+                classifier_version=d.classifier_version,
+                confidence=d.confidence,
+                suggestions=d.suggestions,
+            )
             for r, d in zip(fresh, decisions, strict=True)
         ]
         opened = open_tickets(session, specs, rules=ctx.rules, now=now, actor=ROUTER)
@@ -312,9 +364,18 @@ def route_messages(ctx: RoutingContext, message_ids: list[int], *,
 def _load(session: Session, ids: list[int]) -> list[Any]:
     """The columns routing needs, as light rows (no ORM objects: this runs per batch)."""
     found: list[Any] = []
-    columns = (Message.id, Message.status, Message.title, Message.text, Message.unit_text,
-               Message.source_kind, Message.received_at, Message.has_time_limit,
-               Message.time_limit_days, Message.duplicate_of_id)
+    columns = (
+        Message.id,
+        Message.status,
+        Message.title,
+        Message.text,
+        Message.unit_text,
+        Message.source_kind,
+        Message.received_at,
+        Message.has_time_limit,
+        Message.time_limit_days,
+        Message.duplicate_of_id,
+    )
     for part in chunks(sorted(set(ids)), 900):
         found.extend(session.exec(select(*columns).where(col(Message.id).in_(part))))
     return found
@@ -328,57 +389,102 @@ def _tickets_of(session: Session, message_ids: list[int]) -> dict[int, Ticket]:
     return found
 
 
-def _notify_opened(session: Session, rows: list[Any], specs: list[OpenSpec],
-                   opened: list[Opened], *, ctx: RoutingContext, now: datetime) -> None:
+def _notify_opened(
+    session: Session,
+    rows: list[Any],
+    specs: list[OpenSpec],
+    opened: list[Opened],
+    *,
+    ctx: RoutingContext,
+    now: datetime,
+) -> None:
     """The 交办 card for each assigned ticket, a 待分办 notice for each one in triage."""
     notices = []
     for row, spec, ticket in zip(rows, specs, opened, strict=True):
         deadline = ticket.deadline
         if spec.unit is not None:
             text = notify.compose_card(
-                heading="交办", number=ticket.number, source_kind=spec.source_kind,
+                heading="交办",
+                number=ticket.number,
+                source_kind=spec.source_kind,
                 received_on=ctx.rules.local_date(row.received_at),
-                deadline=notify.phrase_for(deadline.due_date, deadline.due_at,
-                                           deadline.provisional, ctx.rules, now),
-                title=row.title, text=row.text, unit_text=row.unit_text)
-            notices.append(notify.row(
-                dedupe_key=f"assigned:{ticket.ticket_id}:{ticket.assign_event_id}",
-                kind="assigned", audience=notify.AUDIENCE_UNIT, unit_id=spec.unit.id,
-                ticket_id=ticket.ticket_id, text=text, now=now,
-                payload={"ticket": ticket.number, "actions": notify.unit_actions(ticket.number)}))
+                deadline=notify.phrase_for(
+                    deadline.due_date, deadline.due_at, deadline.provisional, ctx.rules, now
+                ),
+                title=row.title,
+                text=row.text,
+                unit_text=row.unit_text,
+            )
+            notices.append(
+                notify.row(
+                    dedupe_key=f"assigned:{ticket.ticket_id}:{ticket.assign_event_id}",
+                    kind="assigned",
+                    audience=notify.AUDIENCE_UNIT,
+                    unit_id=spec.unit.id,
+                    ticket_id=ticket.ticket_id,
+                    text=text,
+                    now=now,
+                    payload={
+                        "ticket": ticket.number,
+                        "actions": notify.unit_actions(ticket.number),
+                    },
+                )
+            )
         else:
-            text, actions = triage_text(ticket.number, row.text, spec.suggestions,
-                                        reason="置信度不足，请人工分办")
-            notices.append(notify.row(
-                dedupe_key=f"triage:{ticket.ticket_id}:1", kind="triage",
-                audience=notify.AUDIENCE_INTAKE, ticket_id=ticket.ticket_id, text=text, now=now,
-                payload={"ticket": ticket.number, "actions": actions}))
+            text, actions = triage_text(
+                ticket.number, row.text, spec.suggestions, reason="置信度不足，请人工分办"
+            )
+            notices.append(
+                notify.row(
+                    dedupe_key=f"triage:{ticket.ticket_id}:1",
+                    kind="triage",
+                    audience=notify.AUDIENCE_INTAKE,
+                    ticket_id=ticket.ticket_id,
+                    text=text,
+                    now=now,
+                    payload={"ticket": ticket.number, "actions": actions},
+                )
+            )
     notify.insert_rows(session, notices)
 
 
-def triage_text(number: str, text: str, suggestions: list[dict[str, Any]], *, reason: str
-                ) -> tuple[str, list[dict[str, str]]]:
+def triage_text(
+    number: str, text: str, suggestions: list[dict[str, Any]], *, reason: str
+) -> tuple[str, list[dict[str, str]]]:
     """The 待分办 notice for the intake desk, and its buttons (top suggestions)."""
     preview = for_reading(text if len(text) <= 120 else text[:120] + "……")
     lines = [f"【待分办】{number}：{reason}", f"内容：{preview}"]
     actions = []
     for index, suggestion in enumerate(suggestions, start=1):
         lines.append(f"{index}. {suggestion['unit_name']}（{suggestion['confidence']:.0%}）")
-        actions.append({"label": suggestion["unit_name"],
-                        "command": f"/分办 {number} {suggestion['unit_name']}"})
+        actions.append(
+            {
+                "label": suggestion["unit_name"],
+                "command": f"/分办 {number} {suggestion['unit_name']}",
+            }
+        )
     lines.append(f"分办：/分办 {number} 单位名称")
     return "\n".join(lines), actions
 
 
-def triage_notice(session: Session, ticket: Ticket, *, ctx: RoutingContext, now: datetime,
-                  reason: str) -> None:
+def triage_notice(
+    session: Session, ticket: Ticket, *, ctx: RoutingContext, now: datetime, reason: str
+) -> None:
     """Tell the intake desk a ticket waits in the triage queue, with the top suggestions."""
     message = session.get(Message, ticket.message_id)
-    text, actions = triage_text(ticket.number, message.text if message else "",
-                                ticket.suggestions, reason=reason)
-    notify.write(session, dedupe_key=f"triage:{ticket.id}:{ticket.version}", kind="triage",
-                 audience=notify.AUDIENCE_INTAKE, ticket=ticket, now=now, text=text,
-                 payload={"ticket": ticket.number, "actions": actions})
+    text, actions = triage_text(
+        ticket.number, message.text if message else "", ticket.suggestions, reason=reason
+    )
+    notify.write(
+        session,
+        dedupe_key=f"triage:{ticket.id}:{ticket.version}",
+        kind="triage",
+        audience=notify.AUDIENCE_INTAKE,
+        ticket=ticket,
+        now=now,
+        text=text,
+        payload={"ticket": ticket.number, "actions": actions},
+    )
 
 
 def _opened_outcome(opened: Opened, spec: OpenSpec) -> ItemOutcome:
@@ -400,38 +506,55 @@ def _existing_outcome(ticket: Ticket, units: UnitIndex) -> ItemOutcome:
     unit = next((u for u in units.units if u.id == ticket.unit_id), None)
     in_triage = ticket.state in (TicketState.REGISTERED, TicketState.RETURNED)
     return ItemOutcome(
-        row=None, status="triage" if in_triage else "opened", ticket=ticket.number,
-        unit=unit.code if unit else None, unit_name=unit.short_name if unit else None,
-        confidence=ticket.confidence, suggestions=ticket.suggestions,
-        due_date=ticket.due_date.isoformat(), message_id=ticket.message_id,
+        row=None,
+        status="triage" if in_triage else "opened",
+        ticket=ticket.number,
+        unit=unit.code if unit else None,
+        unit_name=unit.short_name if unit else None,
+        confidence=ticket.confidence,
+        suggestions=ticket.suggestions,
+        due_date=ticket.due_date.isoformat(),
+        message_id=ticket.message_id,
     )
 
 
-def _link(session: Session, message_id: int, *, ctx: RoutingContext, now: datetime
-          ) -> ItemOutcome:
+def _link(session: Session, message_id: int, *, ctx: RoutingContext, now: datetime) -> ItemOutcome:
     """A 重复件: add it to its original's ticket (once that ticket exists)."""
     message = session.get(Message, message_id)
     assert message is not None
     original = session.exec(
-        select(Ticket).where(Ticket.message_id == message.duplicate_of_id)).first()
+        select(Ticket).where(Ticket.message_id == message.duplicate_of_id)
+    ).first()
     if original is None:  # the original is still being routed; it links this one later
         return ItemOutcome(row=None, status="duplicate", message_id=message.id)
     if message.status == MessageStatus.DUPLICATE.value:
         if original.state == TicketState.ARCHIVED:  # closed in between: keep it on record
             original.duplicate_count += 1
-            T.comment(session, original, f"归档后又收到重复件（消息 {message.id}）",
-                      actor=ROUTER, now=now, data={"message_id": message.id})
+            T.comment(
+                session,
+                original,
+                f"归档后又收到重复件（消息 {message.id}）",
+                actor=ROUTER,
+                now=now,
+                data={"message_id": message.id},
+            )
         else:
             T.link_duplicate(session, original, message, actor=ROUTER, now=now)
         message.status = MessageStatus.ROUTED.value
         session.add(message)
-    return ItemOutcome(row=None, status="duplicate", duplicate_of=original.number,
-                       ticket=original.number, message_id=message.id,
-                       due_date=original.due_date.isoformat())
+    return ItemOutcome(
+        row=None,
+        status="duplicate",
+        duplicate_of=original.number,
+        ticket=original.number,
+        message_id=message.id,
+        due_date=original.due_date.isoformat(),
+    )
 
 
-def _link_waiting(session: Session, original_ids: list[int], *, ctx: RoutingContext,
-                  now: datetime) -> None:
+def _link_waiting(
+    session: Session, original_ids: list[int], *, ctx: RoutingContext, now: datetime
+) -> None:
     """Duplicates that arrived before their original had a ticket join it now."""
     if not original_ids:
         return
@@ -446,4 +569,4 @@ def _link_waiting(session: Session, original_ids: list[int], *, ctx: RoutingCont
 
 def chunks(values: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]

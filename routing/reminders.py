@@ -53,8 +53,9 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
     result = ReminderRun()
     if not rules.calendar.is_workday(today) or local_hour < policy.due_day_hour:
         return result  # office hours only: not on a day off, not before the morning
-    horizon = rules.end_of_day(rules.calendar.add_workdays(today, max(
-        [*policy.before_due_workdays, 0]) + 1).due)
+    horizon = rules.end_of_day(
+        rules.calendar.add_workdays(today, max([*policy.before_due_workdays, 0]) + 1).due
+    )
     with ctx.session() as session:
         owing = session.exec(
             select(Ticket)
@@ -67,31 +68,55 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
             overdue = now > ticket.due_at
             if TicketState(ticket.state) in DESK_OWES:
                 if overdue and _write(
-                        session, ticket, ctx, now, "triage-overdue", notify.AUDIENCE_INTAKE,
-                        f"【待分办超期】{ticket.number} 仍未交办，已超期 {max(-left, 1)} 个工作日",
-                        key=f"triage-overdue:{ticket.id}:{today}"):
+                    session,
+                    ticket,
+                    ctx,
+                    now,
+                    "triage-overdue",
+                    notify.AUDIENCE_INTAKE,
+                    f"【待分办超期】{ticket.number} 仍未交办，已超期 {max(-left, 1)} 个工作日",
+                    key=f"triage-overdue:{ticket.id}:{today}",
+                ):
                     result.triage_overdue += 1
                 continue
             if overdue:
                 days_late = max(-left, 1)
                 if policy.overdue_every_workday and _write(
-                        session, ticket, ctx, now, "overdue", notify.AUDIENCE_UNIT,
-                        f"【超期催办】{ticket.number} 已超期 {days_late} 个工作日，"
-                        "请立即办理并反馈",
-                        key=f"overdue:{ticket.id}:{ticket.due_date}:{today}"):
+                    session,
+                    ticket,
+                    ctx,
+                    now,
+                    "overdue",
+                    notify.AUDIENCE_UNIT,
+                    f"【超期催办】{ticket.number} 已超期 {days_late} 个工作日，请立即办理并反馈",
+                    key=f"overdue:{ticket.id}:{ticket.due_date}:{today}",
+                ):
                     result.overdue += 1
                 if _escalate(session, ticket, ctx, now):
                     result.escalated += 1
                 continue
             if left == 0:
-                if _write(session, ticket, ctx, now, "reminder", notify.AUDIENCE_UNIT,
-                          f"【今日到期】{ticket.number} 今天（{ticket.due_date}）是办理时限，"
-                          "请按时反馈", key=f"due:{ticket.id}:{ticket.due_date}"):
+                if _write(
+                    session,
+                    ticket,
+                    ctx,
+                    now,
+                    "reminder",
+                    notify.AUDIENCE_UNIT,
+                    f"【今日到期】{ticket.number} 今天（{ticket.due_date}）是办理时限，请按时反馈",
+                    key=f"due:{ticket.id}:{ticket.due_date}",
+                ):
                     result.reminders += 1
             elif left in policy.before_due_workdays and _write(
-                    session, ticket, ctx, now, "reminder", notify.AUDIENCE_UNIT,
-                    f"【临期提醒】{ticket.number} 还剩 {left} 个工作日（时限 {ticket.due_date}）",
-                    key=f"remind:{ticket.id}:{ticket.due_date}:{left}"):
+                session,
+                ticket,
+                ctx,
+                now,
+                "reminder",
+                notify.AUDIENCE_UNIT,
+                f"【临期提醒】{ticket.number} 还剩 {left} 个工作日（时限 {ticket.due_date}）",
+                key=f"remind:{ticket.id}:{ticket.due_date}:{left}",
+            ):
                 result.reminders += 1
     if result.reminders or result.overdue or result.escalated or result.triage_overdue:
         logger.info("reminders: %s", result)
@@ -99,22 +124,37 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
     return result
 
 
-def _write(session: Session, ticket: Ticket, ctx: RoutingContext, now: datetime, kind: str,
-           audience: str, text: str, *, key: str) -> bool:
+def _write(
+    session: Session,
+    ticket: Ticket,
+    ctx: RoutingContext,
+    now: datetime,
+    kind: str,
+    audience: str,
+    text: str,
+    *,
+    key: str,
+) -> bool:
     row = notify.write(
-        session, dedupe_key=_unit_key(session, ticket, key), kind=kind, audience=audience,
-        unit_id=ticket.unit_id, ticket=ticket, now=now, text=text,
-        payload={"ticket": ticket.number, "actions": notify.unit_actions(ticket)
-                 if audience == notify.AUDIENCE_UNIT else []},
+        session,
+        dedupe_key=_unit_key(session, ticket, key),
+        kind=kind,
+        audience=audience,
+        unit_id=ticket.unit_id,
+        ticket=ticket,
+        now=now,
+        text=text,
+        payload={
+            "ticket": ticket.number,
+            "actions": notify.unit_actions(ticket) if audience == notify.AUDIENCE_UNIT else [],
+        },
     )
     return row is not None
 
 
 def _unit_key(session: Session, ticket: Ticket, key: str) -> str:
     """``key``, or ``key:u<unit id>`` when another unit of the ticket already had ``key``."""
-    had = session.exec(
-        select(Notification.unit_id).where(Notification.dedupe_key == key)
-    ).first()
+    had = session.exec(select(Notification.unit_id).where(Notification.dedupe_key == key)).first()
     if had is None or had == ticket.unit_id:
         return key
     return f"{key}:u{ticket.unit_id}"
@@ -135,14 +175,23 @@ def _escalate(session: Session, ticket: Ticket, ctx: RoutingContext, now: dateti
     unit = notify.unit_name(session, ticket.unit_id)
     note = f"{unit}办理的 {ticket.number} 已超期 {days_late} 个工作日未反馈，予以通报"
     event = T.escalate(session, ticket, note, actor=SCHEDULER, now=now)
-    text = (f"【通报】{ticket.number}（{unit}）\n{note}\n"
-            f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}")
+    text = (
+        f"【通报】{ticket.number}（{unit}）\n{note}\n"
+        f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}"
+    )
     key = f"escalate:{ticket.id}:{ticket.due_date}"
     for audience in (notify.AUDIENCE_SUPERVISORS, notify.AUDIENCE_UNIT):
-        notify.write(session, dedupe_key=_unit_key(session, ticket, f"{key}:{audience}"),
-                     kind="escalation", audience=audience, unit_id=ticket.unit_id,
-                     ticket=ticket, now=now, text=text,
-                     payload={"ticket": ticket.number, "event_id": event.id})
+        notify.write(
+            session,
+            dedupe_key=_unit_key(session, ticket, f"{key}:{audience}"),
+            kind="escalation",
+            audience=audience,
+            unit_id=ticket.unit_id,
+            ticket=ticket,
+            now=now,
+            text=text,
+            payload={"ticket": ticket.number, "event_id": event.id},
+        )
     return True
 
 

@@ -86,8 +86,11 @@ def decide(
         texts = [model_text(messages[i]) for i in missing]
         # Units excluded (they sent it back) leave room for as many more suggestions.
         extra = max((len(v) for v in (excluded or {}).values()), default=0)
-        computed = dict(zip(missing, predictor.predict(texts, top_k=TOP_K + extra),
-                            strict=True)) if missing else {}
+        computed = (
+            dict(zip(missing, predictor.predict(texts, top_k=TOP_K + extra), strict=True))
+            if missing
+            else {}
+        )
         cut = predictor.threshold if threshold is None else threshold
         for i in pending:
             prediction = given[messages[i].id] if messages[i].id in given else computed[i]
@@ -107,8 +110,13 @@ def _from_prediction(
             continue
         if unit.id in skip or not unit.active:
             continue
-        suggestions.append({"unit": unit.code, "unit_name": unit.short_name,
-                            "confidence": round(float(probability), 4)})
+        suggestions.append(
+            {
+                "unit": unit.code,
+                "unit_name": unit.short_name,
+                "confidence": round(float(probability), 4),
+            }
+        )
         if len(suggestions) == TOP_K:
             break
     best = suggestions[0] if suggestions else None
@@ -119,8 +127,17 @@ def _from_prediction(
         and float(prediction.confidence) >= threshold
     )
     if confident:
-        return Decision(unit=units.get(best["unit"]), routed_by="classifier",
-                        confidence=float(prediction.confidence), classifier_version=version,
-                        suggestions=suggestions)
-    return Decision(unit=None, routed_by="triage", confidence=float(prediction.confidence),
-                    classifier_version=version, suggestions=suggestions)
+        return Decision(
+            unit=units.get(best["unit"]),
+            routed_by="classifier",
+            confidence=float(prediction.confidence),
+            classifier_version=version,
+            suggestions=suggestions,
+        )
+    return Decision(
+        unit=None,
+        routed_by="triage",
+        confidence=float(prediction.confidence),
+        classifier_version=version,
+        suggestions=suggestions,
+    )

@@ -71,8 +71,13 @@ class RuleSet:
 def named_unit(text: str, units: list[Unit]) -> str | None:
     """The unit a text names as responsible: the one followed by 牵头, else the first named."""
     names = sorted(
-        ((name, unit) for unit in units if unit.active and unit.kind != "desk"
-         for name in {unit.name, unit.short_name, *unit.aliases} if len(name) >= 2),
+        (
+            (name, unit)
+            for unit in units
+            if unit.active and unit.kind != "desk"
+            for name in {unit.name, unit.short_name, *unit.aliases}
+            if len(name) >= 2
+        ),
         key=lambda pair: -len(pair[0]),
     )
     taken = [False] * len(text)
@@ -91,12 +96,17 @@ def named_unit(text: str, units: list[Unit]) -> str | None:
     found.sort(key=lambda item: item[0])
     # "公安分局交通警察大队": a parent named right before its sub-unit means the sub-unit.
     found = [
-        item for index, item in enumerate(found)
-        if not (index + 1 < len(found) and found[index + 1][0] == item[1]
-                and found[index + 1][2].parent_id == item[2].id and item[2].id is not None)
+        item
+        for index, item in enumerate(found)
+        if not (
+            index + 1 < len(found)
+            and found[index + 1][0] == item[1]
+            and found[index + 1][2].parent_id == item[2].id
+            and item[2].id is not None
+        )
     ]
     for _, end, unit in found:
-        if _LEAD.match(text[end:end + 6]):
+        if _LEAD.match(text[end : end + 6]):
             return unit.code
     return found[0][2].code
 
@@ -155,7 +165,16 @@ def _rule(entry: Any, index: int, path: Path, units: list[Unit]) -> Rule:
     keywords = tuple(str(k) for k in entry.get("keywords") or [])
     all_keywords = tuple(str(k) for k in entry.get("all_keywords") or [])
     if not (named or kinds or keywords or all_keywords or pattern):
-        raise BadRules(f"{where}: a rule needs at least one condition "
-                       "(source, keywords, all_keywords, regex or named_unit)")
-    return Rule(name=name, unit=str(unit) if unit else None, sources=kinds, keywords=keywords,
-                all_keywords=all_keywords, regex=pattern, named_unit=named)
+        raise BadRules(
+            f"{where}: a rule needs at least one condition "
+            "(source, keywords, all_keywords, regex or named_unit)"
+        )
+    return Rule(
+        name=name,
+        unit=str(unit) if unit else None,
+        sources=kinds,
+        keywords=keywords,
+        all_keywords=all_keywords,
+        regex=pattern,
+        named_unit=named,
+    )

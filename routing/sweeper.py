@@ -29,8 +29,11 @@ def stranded(ctx: RoutingContext, *, grace: timedelta = GRACE, limit: int = BATC
     with ctx.session() as session:
         rows = session.exec(
             select(Message.id)
-            .where(col(Message.status).in_([MessageStatus.RECEIVED.value,
-                                            MessageStatus.DUPLICATE.value]))
+            .where(
+                col(Message.status).in_(
+                    [MessageStatus.RECEIVED.value, MessageStatus.DUPLICATE.value]
+                )
+            )
             .where(Message.created_at <= cutoff)
             .order_by(col(Message.id))
             .limit(limit)
@@ -70,8 +73,11 @@ def _queue_busy(queue: Any) -> bool:
     from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
     try:
-        in_flight = [*queue.get_job_ids(), *StartedJobRegistry(queue=queue).get_job_ids(),
-                     *ScheduledJobRegistry(queue=queue).get_job_ids()]
+        in_flight = [
+            *queue.get_job_ids(),
+            *StartedJobRegistry(queue=queue).get_job_ids(),
+            *ScheduledJobRegistry(queue=queue).get_job_ids(),
+        ]
     except RedisError:
         return True  # unreachable: nothing can be enqueued now anyway
     return any(job_id.startswith("route-") for job_id in in_flight)

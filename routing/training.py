@@ -43,13 +43,15 @@ from ledger.models import Message, Ticket, TicketState, TrainingLabel, Unit
 
 logger = logging.getLogger(__name__)
 
-KEPT_STATES = frozenset({
-    TicketState.ACKNOWLEDGED.value,
-    TicketState.REPLIED.value,
-    TicketState.VERIFIED.value,
-    TicketState.ARCHIVED.value,
-    TicketState.REOPENED.value,
-})
+KEPT_STATES = frozenset(
+    {
+        TicketState.ACKNOWLEDGED.value,
+        TicketState.REPLIED.value,
+        TicketState.VERIFIED.value,
+        TicketState.ARCHIVED.value,
+        TicketState.REOPENED.value,
+    }
+)
 TOLERANCE = 0.005  # macro-F1 the new version may lose and still be promoted
 BASE_LABEL_COL = "单位代码"
 _CHUNK = 500
@@ -106,8 +108,9 @@ def ledger_examples(session: Session) -> LabelledData:
 
 def _base_examples(base_csv: Path | None) -> LabelledData:
     if base_csv is None or not Path(base_csv).exists():
-        return LabelledData(sources=[{"path": str(base_csv) if base_csv else None, "rows": 0,
-                                      "missing": True}])
+        return LabelledData(
+            sources=[{"path": str(base_csv) if base_csv else None, "rows": 0, "missing": True}]
+        )
     return read_labelled(base_csv, label_col=BASE_LABEL_COL)
 
 
@@ -132,13 +135,20 @@ def compare(
 
     trained_on = dict(registry.training_rows(current))
     keys = [text_key(text) for text in data.texts]
-    scored = [trained_on.get(key, label) == label
-              for key, label in zip(keys, data.labels, strict=True)]
+    scored = [
+        trained_on.get(key, label) == label for key, label in zip(keys, data.labels, strict=True)
+    ]
     common = {"seed": seed, "scored": scored}
-    old = cross_validated_summary(data.texts, data.labels, trained_on=trained_on,
-                                  **common, **recipe(current_pipeline, current_manifest))
-    new = cross_validated_summary(data.texts, data.labels,
-                                  **common, **recipe(candidate_pipeline, candidate_manifest))
+    old = cross_validated_summary(
+        data.texts,
+        data.labels,
+        trained_on=trained_on,
+        **common,
+        **recipe(current_pipeline, current_manifest),
+    )
+    new = cross_validated_summary(
+        data.texts, data.labels, **common, **recipe(candidate_pipeline, candidate_manifest)
+    )
     return {
         "current": current,
         "candidate": candidate,
@@ -172,7 +182,10 @@ def retrain(
     data, duplicates = deduplicate(merge([base, ledger]))
     current = registry.current()  # before training: an empty registry promotes its first
     summary = train_version(
-        data, registry, data_dir=data_dir, seed=seed,
+        data,
+        registry,
+        data_dir=data_dir,
+        seed=seed,
         extra={"ledger_rows": len(ledger), "base_rows": len(base), "duplicates": duplicates},
     )
     candidate = summary["version"]
@@ -185,19 +198,30 @@ def retrain(
     else:
         drop = comparison["current_macro_f1"] - comparison["candidate_macro_f1"]
         if drop <= TOLERANCE:
-            promote, reason = True, (
-                f"宏平均F1 {comparison['candidate_macro_f1']:.4f} 不低于当前版本"
-                f" {comparison['current_macro_f1']:.4f}（容差 {TOLERANCE}）(not worse)"
+            promote, reason = (
+                True,
+                (
+                    f"宏平均F1 {comparison['candidate_macro_f1']:.4f} 不低于当前版本"
+                    f" {comparison['current_macro_f1']:.4f}（容差 {TOLERANCE}）(not worse)"
+                ),
             )
         else:
-            promote, reason = force, (
-                f"宏平均F1 比当前版本低 {drop:.4f}，超过容差 {TOLERANCE} (worse than current)"
-                + ("；--force 仍启用 (forced)" if force else "")
+            promote, reason = (
+                force,
+                (
+                    f"宏平均F1 比当前版本低 {drop:.4f}，超过容差 {TOLERANCE} (worse than current)"
+                    + ("；--force 仍启用 (forced)" if force else "")
+                ),
             )
     if promote and registry.current() != candidate:
         registry.promote(candidate)
-    logger.info("retrained %s on %d rows (%d from the ledger): %s", candidate, len(data),
-                len(ledger), "promoted" if promote else "not promoted")
+    logger.info(
+        "retrained %s on %d rows (%d from the ledger): %s",
+        candidate,
+        len(data),
+        len(ledger),
+        "promoted" if promote else "not promoted",
+    )
     return {
         "version": candidate,
         "path": summary["path"],
@@ -209,9 +233,12 @@ def retrain(
         "threshold": summary["threshold"],
         "comparison": comparison,
         "promoted": promote,
-        "forced": bool(force and promote and comparison.get("current") is not None
-                       and "unusable" not in comparison
-                       and comparison["current_macro_f1"] - comparison["candidate_macro_f1"]
-                       > TOLERANCE),
+        "forced": bool(
+            force
+            and promote
+            and comparison.get("current") is not None
+            and "unusable" not in comparison
+            and comparison["current_macro_f1"] - comparison["candidate_macro_f1"] > TOLERANCE
+        ),
         "reason": reason,
     }

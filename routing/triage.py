@@ -18,22 +18,26 @@ TRIAGE = (TicketState.REGISTERED.value, TicketState.RETURNED.value)
 def triage_queue(ctx: RoutingContext, *, limit: int = 200) -> list[dict[str, Any]]:
     with ctx.session() as session:
         tickets = session.exec(
-            select(Ticket).where(col(Ticket.state).in_(TRIAGE)).order_by(col(Ticket.due_at))
+            select(Ticket)
+            .where(col(Ticket.state).in_(TRIAGE))
+            .order_by(col(Ticket.due_at))
             .limit(limit)
         ).all()
         rows = []
         for ticket in tickets:
             message = session.get(Message, ticket.message_id)
             text = for_reading(message.text) if message else ""  # 、，。 as people write
-            rows.append({
-                "number": ticket.number,
-                "state": ticket.state,
-                "state_label": TicketState(ticket.state).label,
-                "due_date": ticket.due_date,
-                "suggestions": ticket.suggestions,
-                "excluded_units": ticket.excluded_units,
-                "preview": text[:60] + ("……" if len(text) > 60 else ""),
-            })
+            rows.append(
+                {
+                    "number": ticket.number,
+                    "state": ticket.state,
+                    "state_label": TicketState(ticket.state).label,
+                    "due_date": ticket.due_date,
+                    "suggestions": ticket.suggestions,
+                    "excluded_units": ticket.excluded_units,
+                    "preview": text[:60] + ("……" if len(text) > 60 else ""),
+                }
+            )
     return rows
 
 
@@ -41,9 +45,14 @@ def suggest_again(session: Session, ticket: Ticket, ctx: RoutingContext) -> list
     """After a 退回: the model's suggestions again, without the units that sent it back."""
     message = session.get(Message, ticket.message_id)
     assert message is not None
-    decision = decide([message], units=UnitIndex(list_units(session)), rules=None,
-                      predictor=ctx.predictor(), threshold=1.01,
-                      excluded={message.id: list(ticket.excluded_units)})[0]
+    decision = decide(
+        [message],
+        units=UnitIndex(list_units(session)),
+        rules=None,
+        predictor=ctx.predictor(),
+        threshold=1.01,
+        excluded={message.id: list(ticket.excluded_units)},
+    )[0]
     ticket.suggestions = decision.suggestions
     session.add(ticket)
     return decision.suggestions

@@ -91,8 +91,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def runtime(engine: Engine, tmp_path: Path) -> Iterator[Runtime]:
     """A Runtime on the test's ledger (settings from a clean environment)."""
-    settings = Settings(home=tmp_path / "home", database_url=engine.url.render_as_string(
-        hide_password=False))
+    settings = Settings(
+        home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False)
+    )
     rt = Runtime(settings=settings)
     rt.__dict__["engine"] = engine
     yield rt

@@ -41,8 +41,18 @@ def rules_for(data_dir=None):
     )
 
 
-def make_ticket(session, rules, *, received_at=None, kind="online", text="东湖路路灯不亮",
-                external_id=None, time_limit_days=None, has_time_limit=False, now=None):
+def make_ticket(
+    session,
+    rules,
+    *,
+    received_at=None,
+    kind="online",
+    text="东湖路路灯不亮",
+    external_id=None,
+    time_limit_days=None,
+    has_time_limit=False,
+    now=None,
+):
     """A stored message and its freshly opened (registered) ticket."""
     import hashlib
 
@@ -53,9 +63,16 @@ def make_ticket(session, rules, *, received_at=None, kind="online", text="东湖
     received_at = received_at or local(2026, 11, 16, 9)
     now = now or received_at
     message = add_message(
-        session, source_kind=SourceKind(kind), channel="test", received_at=received_at,
-        raw_text=text, text=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
-        now=now, external_id=external_id, time_limit_days=time_limit_days,
+        session,
+        source_kind=SourceKind(kind),
+        channel="test",
+        received_at=received_at,
+        raw_text=text,
+        text=text,
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        now=now,
+        external_id=external_id,
+        time_limit_days=time_limit_days,
         has_time_limit=has_time_limit,
     )
     return open_ticket(session, message, rules=rules, now=now, actor=Actor.system("test"))

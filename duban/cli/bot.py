@@ -19,14 +19,15 @@ from duban.runtime import Runtime
 def register(app: typer.Typer) -> None:
     app.command("bot", help="聊天机器人 (run the chat bot: --console, --telegram, --matrix)")(bot)
     app.command("bind", help="绑定群聊 (bind a chat to a unit, the intake desk or supervisors)")(
-        bind)
+        bind
+    )
     people = _subgroup(app, "people", "人员 (people and roles)")
-    people.command("invite", help="生成绑定码 (a one-time code that links a chat account)")(
-        invite)
+    people.command("invite", help="生成绑定码 (a one-time code that links a chat account)")(invite)
     people.command("link", help="直接绑定聊天账号 (link a chat account to a person)")(link)
     people.command("unlink", help="解除聊天账号绑定 (forget a chat account's link)")(unlink)
-    outbox = typer.Typer(help="发送队列 (the outbox: notifications and their deliveries)",
-                         no_args_is_help=True)
+    outbox = typer.Typer(
+        help="发送队列 (the outbox: notifications and their deliveries)", no_args_is_help=True
+    )
     outbox.command("list", help="列表 (notifications with their deliveries)")(outbox_list)
     outbox.command("retry", help="重发失败的投递 (queue failed deliveries again)")(outbox_retry)
     app.add_typer(outbox, name="outbox")
@@ -55,8 +56,9 @@ def operator() -> str:
 def bot(
     ctx: typer.Context,
     console: Annotated[bool, typer.Option("--console", help="控制台 (play every role)")] = False,
-    telegram: Annotated[bool, typer.Option("--telegram", help="Telegram (DUBAN_TELEGRAM_*)")
-                        ] = False,
+    telegram: Annotated[
+        bool, typer.Option("--telegram", help="Telegram (DUBAN_TELEGRAM_*)")
+    ] = False,
     matrix: Annotated[bool, typer.Option("--matrix", help="Matrix (DUBAN_MATRIX_*)")] = False,
 ) -> None:
     """Run the chat bot on the chosen platforms, in one process, until stopped (Ctrl-C,
@@ -92,9 +94,13 @@ def bot(
         if interactive:
             say(CONSOLE_BANNER)
     handlers = Handlers(rt.routing, report_dir=rt.settings.reports_path)
-    runner = BotRunner(rt.routing, adapters, handlers=handlers,
-                       outbox_interval=rt.settings.bot_outbox_interval,
-                       redis_url=rt.settings.redis_url)
+    runner = BotRunner(
+        rt.routing,
+        adapters,
+        handlers=handlers,
+        outbox_interval=rt.settings.bot_outbox_interval,
+        redis_url=rt.settings.redis_url,
+    )
     if console:
         adapters[-1].settle = runner.outbox.drain  # each line's cards before the next line
     asyncio.run(_serve(runner, until))
@@ -154,8 +160,9 @@ def _check_schema(rt: Runtime) -> None:
 def bind(
     ctx: typer.Context,
     platform: Annotated[str | None, typer.Option(help="平台：telegram、matrix")] = None,
-    chat: Annotated[str | None, typer.Option(help="群 ID（Telegram 群号 / Matrix 房间 ID）")
-                    ] = None,
+    chat: Annotated[
+        str | None, typer.Option(help="群 ID（Telegram 群号 / Matrix 房间 ID）")
+    ] = None,
     unit: Annotated[str | None, typer.Option(help="单位群：单位名称、简称或代码")] = None,
     intake: Annotated[bool, typer.Option("--intake", help="录入台")] = False,
     supervisors: Annotated[bool, typer.Option("--supervisors", help="督查群")] = False,
@@ -177,8 +184,10 @@ def bind(
             emit_json(rows)
         else:
             for row in rows or []:
-                say(f"{row['platform']:<9} {row['chat_id']:<28} {row['role_label']}"
-                    f"{'（' + row['unit_name'] + '）' if row['unit_name'] else ''}")
+                say(
+                    f"{row['platform']:<9} {row['chat_id']:<28} {row['role_label']}"
+                    f"{'（' + row['unit_name'] + '）' if row['unit_name'] else ''}"
+                )
             if not rows:
                 say("尚未绑定任何群")
         return
@@ -192,15 +201,25 @@ def bind(
         else:
             say(f"已解除绑定：{platform}:{chat}" if removed else f"{platform}:{chat} 未绑定")
         return
-    roles = [r for r, on in (("unit", unit is not None), ("intake", intake),
-                             ("supervisors", supervisors)) if on]
+    roles = [
+        r
+        for r, on in (("unit", unit is not None), ("intake", intake), ("supervisors", supervisors))
+        if on
+    ]
     if len(roles) != 1:
         bad_input("请指定一种用途：--unit 单位名称、--intake 或 --supervisors")
     with rt.session() as session:
         unit_row = find_unit(session, unit) if unit else None
         binding, replaced = identity.bind_chat(
-            session, platform=platform, chat_id=chat, role=roles[0], unit=unit_row,
-            bound_by=operator(), now=rt.now(), title=title)
+            session,
+            platform=platform,
+            chat_id=chat,
+            role=roles[0],
+            unit=unit_row,
+            bound_by=operator(),
+            now=rt.now(),
+            title=title,
+        )
         row = _binding_row(binding, {unit_row.id: unit_row} if unit_row else {})
     row["replaced"] = replaced
     if json:
@@ -220,10 +239,17 @@ def _binding_row(binding: Any, units: dict[int, Any]) -> dict[str, Any]:
     from bots.identity import ROLE_LABELS
 
     unit = units.get(binding.unit_id) if binding.unit_id is not None else None
-    return {"platform": binding.platform, "chat_id": binding.chat_id, "role": binding.role,
-            "role_label": ROLE_LABELS.get(binding.role, binding.role),
-            "unit": unit.code if unit else None, "unit_name": unit.short_name if unit else None,
-            "title": binding.title, "bound_by": binding.bound_by, "bound_at": binding.bound_at}
+    return {
+        "platform": binding.platform,
+        "chat_id": binding.chat_id,
+        "role": binding.role,
+        "role_label": ROLE_LABELS.get(binding.role, binding.role),
+        "unit": unit.code if unit else None,
+        "unit_name": unit.short_name if unit else None,
+        "title": binding.title,
+        "bound_by": binding.bound_by,
+        "bound_at": binding.bound_at,
+    }
 
 
 # -- duban people invite / link ------------------------------------------------------------------
@@ -232,8 +258,9 @@ def _binding_row(binding: Any, units: dict[int, Any]) -> dict[str, Any]:
 def invite(
     ctx: typer.Context,
     person: Annotated[str, typer.Argument(help="人员编号 (person code)")],
-    hours: Annotated[int | None, typer.Option(help="有效小时数 (default DUBAN_INVITE_HOURS)")
-                     ] = None,
+    hours: Annotated[
+        int | None, typer.Option(help="有效小时数 (default DUBAN_INVITE_HOURS)")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Print a one-time code; the person sends ``/绑定 CODE`` to the bot on any platform."""
@@ -243,16 +270,27 @@ def invite(
     rt = runtime(ctx)
     with rt.session() as session:
         who = get_person(session, person)
-        made = identity.create_invite(session, who, created_by=operator(), now=rt.now(),
-                                      hours=rt.settings.invite_hours if hours is None else hours)
-        row = {"person": who.code, "name": who.name, "code": made.code,
-               "expires_at": made.expires_at}
+        made = identity.create_invite(
+            session,
+            who,
+            created_by=operator(),
+            now=rt.now(),
+            hours=rt.settings.invite_hours if hours is None else hours,
+        )
+        row = {
+            "person": who.code,
+            "name": who.name,
+            "code": made.code,
+            "expires_at": made.expires_at,
+        }
     if json:
         emit_json(row)
         return
     local = row["expires_at"].astimezone(rt.tz)
-    say(f"{row['name']}（{row['person']}）的绑定码：{row['code']}，"
-        f"{local:%Y-%m-%d %H:%M} 前有效，仅可使用一次。")
+    say(
+        f"{row['name']}（{row['person']}）的绑定码：{row['code']}，"
+        f"{local:%Y-%m-%d %H:%M} 前有效，仅可使用一次。"
+    )
     say(f"请本人在 Telegram 或 Matrix 中向督办助手发送：/绑定 {row['code']}")
 
 
@@ -261,8 +299,9 @@ def link(
     person: Annotated[str, typer.Argument(help="人员编号 (person code)")],
     platform: Annotated[str, typer.Option(help="平台：telegram、matrix")],
     account: Annotated[str, typer.Option(help="账号：Telegram 用户 ID / Matrix ID")],
-    private_chat: Annotated[str | None, typer.Option(
-        help="与机器人的私聊 ID（Telegram 即用户 ID）")] = None,
+    private_chat: Annotated[
+        str | None, typer.Option(help="与机器人的私聊 ID（Telegram 即用户 ID）")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Link a chat account to a person without an invite (the administrator vouches)."""
@@ -272,11 +311,22 @@ def link(
     rt = runtime(ctx)
     with rt.session() as session:
         who = get_person(session, person)
-        made = identity.link_account(session, platform=platform, account_id=account,
-                                     person=who, via="cli", now=rt.now(),
-                                     private_chat_id=private_chat)
-        row = {"person": who.code, "name": who.name, "platform": made.platform,
-               "account_id": made.account_id, "private_chat_id": made.private_chat_id}
+        made = identity.link_account(
+            session,
+            platform=platform,
+            account_id=account,
+            person=who,
+            via="cli",
+            now=rt.now(),
+            private_chat_id=private_chat,
+        )
+        row = {
+            "person": who.code,
+            "name": who.name,
+            "platform": made.platform,
+            "account_id": made.account_id,
+            "private_chat_id": made.private_chat_id,
+        }
     if json:
         emit_json(row)
     else:
@@ -307,8 +357,9 @@ def unlink(
 
 def outbox_list(
     ctx: typer.Context,
-    pending: Annotated[bool, typer.Option(
-        "--pending", help="只看未发完的 (pending, queued, unbound, failed)")] = False,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="只看未发完的 (pending, queued, unbound, failed)")
+    ] = False,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
     json: JsonOpt = False,
 ) -> None:
@@ -322,16 +373,25 @@ def outbox_list(
         return
     if not rows:
         say("发送队列为空" if not pending else "没有待发送的通知")
-    labels = {"pending": "待发", "queued": "发送中", "unbound": "无群可发", "sent": "已发",
-              "failed": "失败"}
+    labels = {
+        "pending": "待发",
+        "queued": "发送中",
+        "unbound": "无群可发",
+        "sent": "已发",
+        "failed": "失败",
+    }
     for row in rows:
-        say(f"#{row['id']:<5} {labels.get(row['status'], row['status']):<4} {row['kind']:<10} "
+        say(
+            f"#{row['id']:<5} {labels.get(row['status'], row['status']):<4} {row['kind']:<10} "
             f"→{row['audience']:<11} {row['ticket'] or '':<15} "
-            f"{row['created_at'].astimezone(rt.tz):%m-%d %H:%M}")
+            f"{row['created_at'].astimezone(rt.tz):%m-%d %H:%M}"
+        )
         for d in row["deliveries"]:
             error = f"  {d['last_error']}" if d["last_error"] and d["status"] != "sent" else ""
-            say(f"        {d['platform']}:{d['chat_id']} {labels.get(d['status'], d['status'])}"
-                f" 尝试{d['attempts']}次{error}")
+            say(
+                f"        {d['platform']}:{d['chat_id']} {labels.get(d['status'], d['status'])}"
+                f" 尝试{d['attempts']}次{error}"
+            )
 
 
 def outbox_retry(

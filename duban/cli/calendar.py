@@ -14,9 +14,7 @@ def register(app: typer.Typer) -> None:
     cal = typer.Typer(help="工作日历 (statutory working-day calendar)", no_args_is_help=True)
     cal.command("due", help="第 N 个工作日 (the N-th working day after a date)")(due)
     cal.command("is-workday", help="是否工作日 (is this date a working day)")(is_workday)
-    cal.command("recompute", help="按新日历重算临时时限 (recount provisional deadlines)")(
-        recompute
-    )
+    cal.command("recompute", help="按新日历重算临时时限 (recount provisional deadlines)")(recompute)
     app.add_typer(cal, name="calendar")
 
 

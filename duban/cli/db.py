@@ -49,14 +49,20 @@ def init(
         emit_json(result)
         return
     say(f"台账已就绪: {result['database']} (结构版本 {revision})")
-    say(f"单位: 新增 {loaded.units_created}, 更新 {loaded.units_updated}; "
-        f"人员: 新增 {loaded.people_created}, 更新 {loaded.people_updated}")
+    say(
+        f"单位: 新增 {loaded.units_created}, 更新 {loaded.units_updated}; "
+        f"人员: 新增 {loaded.people_created}, 更新 {loaded.people_updated}"
+    )
     if loaded.units_deactivated or loaded.people_deactivated:
-        say(f"名册中已没有的: 停用单位 {loaded.units_deactivated}, "
-            f"停用人员 {loaded.people_deactivated} (记录保留)")
+        say(
+            f"名册中已没有的: 停用单位 {loaded.units_deactivated}, "
+            f"停用人员 {loaded.people_deactivated} (记录保留)"
+        )
     for code, count in loaded.open_at_inactive.items():
-        say(f"注意: 已停用的单位 {code} 仍有 {count} 件未办结，请改派 "
-            f"(duban tickets list --unit {code} --open)")
+        say(
+            f"注意: 已停用的单位 {code} 仍有 {count} 件未办结，请改派 "
+            f"(duban tickets list --unit {code} --open)"
+        )
 
 
 def upgrade(

@@ -23,8 +23,15 @@ def units_list(ctx: typer.Context, json: JsonOpt = False) -> None:
     rt = runtime(ctx)
     with rt.session() as session:
         rows = [
-            {"code": u.code, "name": u.name, "short_name": u.short_name, "aliases": u.aliases,
-             "kind": u.kind, "active": u.active, "parent_id": u.parent_id}
+            {
+                "code": u.code,
+                "name": u.name,
+                "short_name": u.short_name,
+                "aliases": u.aliases,
+                "kind": u.kind,
+                "active": u.active,
+                "parent_id": u.parent_id,
+            }
             for u in list_units(session)
         ]
     if json:
@@ -40,8 +47,13 @@ def people_list(ctx: typer.Context, json: JsonOpt = False) -> None:
     with rt.session() as session:
         units = {u.id: u for u in list_units(session)}
         rows = [
-            {"code": p.code, "name": p.name, "roles": p.roles, "active": p.active,
-             "unit": units[p.unit_id].code if p.unit_id in units else None}
+            {
+                "code": p.code,
+                "name": p.name,
+                "roles": p.roles,
+                "active": p.active,
+                "unit": units[p.unit_id].code if p.unit_id in units else None,
+            }
             for p in session.exec(select(Person).order_by(Person.id))
         ]
     if json:

@@ -58,13 +58,21 @@ def intake(
         by = _submitter(rt, by)
     if file is not None:
         options = ImportOptions(
-            source_kind=kind, channel=channel, tz=rt.tz, submitter=by,
-            columns=Columns(id=id_col, user=user_col, title=title_col, time=time_col,
-                            text=text_col),
+            source_kind=kind,
+            channel=channel,
+            tz=rt.tz,
+            submitter=by,
+            columns=Columns(
+                id=id_col, user=user_col, title=title_col, time=time_col, text=text_col
+            ),
         )
-        summary = file_items(rt.routing, read_file(file, options), keep_outcomes=False,
-                             keep_first=LISTED_ROWS,
-                             parallel=True)
+        summary = file_items(
+            rt.routing,
+            read_file(file, options),
+            keep_outcomes=False,
+            keep_first=LISTED_ROWS,
+            parallel=True,
+        )
     else:
         items = [_pasted(part, kind, limit_days, by) for part in split_pasted(text or "")]
         if not items:
@@ -88,8 +96,10 @@ def _submitter(rt, by: str) -> str:
     if not person.active:
         raise PermissionDenied(f"{person.name} 的账号已停用 (person is inactive)")
     if not person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN):
-        raise PermissionDenied(f"{person.name}({person.code}) 不是录入员或督查人员，不能登记留言"
-                               f" (only intake staff or supervisors may file)")
+        raise PermissionDenied(
+            f"{person.name}({person.code}) 不是录入员或督查人员，不能登记留言"
+            f" (only intake staff or supervisors may file)"
+        )
     return person.code
 
 
@@ -109,9 +119,11 @@ def _report(summary: IntakeSummary, json: bool) -> None:
     if json:
         emit_json(summary.to_dict())
         return
-    say(f"收到 {summary.received} 件：立项交办 {summary.opened}，待分办 {summary.triage}，"
+    say(
+        f"收到 {summary.received} 件：立项交办 {summary.opened}，待分办 {summary.triage}，"
         f"重复件 {summary.duplicates}，已导入过 {summary.known}，排队中 {summary.queued}，"
-        f"未登记 {summary.rejected}")
+        f"未登记 {summary.rejected}"
+    )
     for outcome in summary.outcomes:
         where = f"第 {outcome.row} 行" if outcome.row else "  "
         if outcome.status == "rejected":
@@ -121,8 +133,10 @@ def _report(summary: IntakeSummary, json: bool) -> None:
             say(f"{where} 提示：{warning}")
         if outcome.status == "opened":
             confidence = f"，置信度 {outcome.confidence:.0%}" if outcome.confidence else ""
-            say(f"{where} {outcome.ticket} → {outcome.unit_name}，时限 {outcome.due_date}"
-                f"{confidence}")
+            say(
+                f"{where} {outcome.ticket} → {outcome.unit_name}，时限 {outcome.due_date}"
+                f"{confidence}"
+            )
         elif outcome.status == "triage":
             names = "、".join(s["unit_name"] for s in outcome.suggestions) or "无"
             say(f"{where} {outcome.ticket} 待人工分办（建议：{names}）")
@@ -134,8 +148,10 @@ def _report(summary: IntakeSummary, json: bool) -> None:
             say(f"{where} 已登记，排队分办中")
     unlisted = summary.received - len(summary.outcomes)
     if unlisted > 0:
-        say(f"（其余 {unlisted} 行未逐行列出；待分办的见 duban triage list，"
-            "全部督办件见 duban tickets list）")
+        say(
+            f"（其余 {unlisted} 行未逐行列出；待分办的见 duban triage list，"
+            "全部督办件见 duban tickets list）"
+        )
 
 
 def triage_list(ctx: typer.Context, json: JsonOpt = False) -> None:

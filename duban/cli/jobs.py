@@ -17,11 +17,14 @@ logger = logging.getLogger(__name__)
 
 def register(app: typer.Typer) -> None:
     app.command("worker", help="后台任务进程 (an rq worker; run several, on several machines)")(
-        worker)
+        worker
+    )
     app.command("scheduler", help="定时任务：补发、催办、周报 (sweeper, reminders, weekly report)")(
-        scheduler)
+        scheduler
+    )
     app.command("sweep", help="补发未分办的留言 (route messages left while the queue was down)")(
-        sweep)
+        sweep
+    )
     app.command("remind", help="立即运行一次催办 (run the reminders once)")(remind)
 
 
@@ -40,8 +43,7 @@ def worker(
         fail("未设置 DUBAN_REDIS_URL：没有队列时任务直接在本进程运行，不需要 worker")
     jobs.configure(lambda: rt.routing)
     logging.getLogger("rq.worker").setLevel(logging.INFO)
-    Worker([queue], connection=queue.connection, name=name).work(
-        burst=burst, with_scheduler=True)
+    Worker([queue], connection=queue.connection, name=name).work(burst=burst, with_scheduler=True)
 
 
 def scheduler(
@@ -70,8 +72,9 @@ def tick(rt: Runtime, *, interval: int = 60) -> dict[str, object]:
     result: dict[str, object] = {}
     if queue is not None:
         try:
-            if not queue.connection.set("duban:scheduler:tick", "1", nx=True,
-                                        ex=max(interval - 1, 1)):
+            if not queue.connection.set(
+                "duban:scheduler:tick", "1", nx=True, ex=max(interval - 1, 1)
+            ):
                 return {"skipped": "another scheduler ticked"}
             queue.enqueue("routing.jobs.sweep", job_timeout=600, result_ttl=600)
             queue.enqueue("routing.jobs.send_reminders", job_timeout=600, result_ttl=600)
@@ -101,8 +104,13 @@ def post_weekly_report(rt: Runtime) -> str | None:
     except ImportError:
         return None
     with rt.session() as session:
-        row = weekly_notification(session, now=now, rules=rt.rules, policy=rt.policy.ranking,
-                                  out_dir=rt.settings.reports_path)
+        row = weekly_notification(
+            session,
+            now=now,
+            rules=rt.rules,
+            policy=rt.policy.ranking,
+            out_dir=rt.settings.reports_path,
+        )
     return getattr(row, "dedupe_key", None)
 
 
@@ -125,5 +133,7 @@ def remind(ctx: typer.Context, json: JsonOpt = False) -> None:
     if json:
         emit_json(result)
     else:
-        say(f"临期提醒 {result['reminders']}，超期催办 {result['overdue']}，"
-            f"通报 {result['escalated']}，待分办超期 {result['triage_overdue']}")
+        say(
+            f"临期提醒 {result['reminders']}，超期催办 {result['overdue']}，"
+            f"通报 {result['escalated']}，待分办超期 {result['triage_overdue']}"
+        )

@@ -31,14 +31,15 @@ def register(app: typer.Typer) -> None:
     app.command("classify", help="用模型分办留言 (classify messages)")(classify)
     app.command("evaluate", help="在标注数据上评估模型 (evaluate a model)")(evaluate)
     app.command("retrain", help="用台账中的办理结果重新训练 (retrain from the ledger)")(retrain)
-    models = typer.Typer(help="模型版本：列表、详情、启用、回滚 (model registry)",
-                         no_args_is_help=True)
-    models.command("list", help="模型版本列表 (versions, metrics, which is promoted)")(
-        model_list)
+    models = typer.Typer(
+        help="模型版本：列表、详情、启用、回滚 (model registry)", no_args_is_help=True
+    )
+    models.command("list", help="模型版本列表 (versions, metrics, which is promoted)")(model_list)
     models.command("show", help="模型清单 (a version's manifest)")(model_show)
     models.command("promote", help="启用某个版本 (promote a version)")(model_promote)
     models.command("rollback", help="回滚到上一个启用的版本 (re-promote the previous one)")(
-        model_rollback)
+        model_rollback
+    )
     app.add_typer(models, name="model")
 
 
@@ -53,10 +54,14 @@ def _percent(value: float | None) -> str:
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
-    say(f"  准确率 {_percent(metrics['accuracy'])}  宏平均F1 {metrics['macro_f1']:.4f}  "
-        f"前三命中 {_percent(metrics['top3_accuracy'])}")
-    say("  覆盖率@精确率 95% / 97% / 99%: "
-        + " / ".join(_percent(metrics[f'coverage_at_{p}']) for p in (95, 97, 99)))
+    say(
+        f"  准确率 {_percent(metrics['accuracy'])}  宏平均F1 {metrics['macro_f1']:.4f}  "
+        f"前三命中 {_percent(metrics['top3_accuracy'])}"
+    )
+    say(
+        "  覆盖率@精确率 95% / 97% / 99%: "
+        + " / ".join(_percent(metrics[f"coverage_at_{p}"]) for p in (95, 97, 99))
+    )
 
 
 # -- train ----------------------------------------------------------------------------------
@@ -81,16 +86,25 @@ def train(
 
     rt = runtime(ctx)
     result = train_from_csv(
-        input, label_col=label_col, text_col=text_col, title_col=title_col,
-        registry=_registry(ctx, out), data_dir=rt.settings.data_dir, engine=segmenter,
-        seed=seed, target_precision=target_precision, promote=promote,
+        input,
+        label_col=label_col,
+        text_col=text_col,
+        title_col=title_col,
+        registry=_registry(ctx, out),
+        data_dir=rt.settings.data_dir,
+        engine=segmenter,
+        seed=seed,
+        target_precision=target_precision,
+        promote=promote,
     )
     if json:
         emit_json(result)
         return
     say(f"模型版本 {result['version']}（{result['path']}）")
-    say(f"  训练样本 {result['rows']} 条，{len(result['labels'])} 个类别，"
-        f"跳过 {result['skipped']['count']} 行，用时 {result['train_seconds']:.1f} 秒")
+    say(
+        f"  训练样本 {result['rows']} 条，{len(result['labels'])} 个类别，"
+        f"跳过 {result['skipped']['count']} 行，用时 {result['train_seconds']:.1f} 秒"
+    )
     _print_metrics(result["metrics"])
     target = _percent(result["target_precision"])
     promoted = (
@@ -109,8 +123,9 @@ def _predictor(ctx: typer.Context, model: Path | None, threshold: float | None =
 
     settings = runtime(ctx).settings
     expected = dictionary_sha256(user_dictionary(settings.data_dir))
-    return Predictor.load(model or settings.models_path, dictionary_sha256=expected,
-                          threshold=threshold)
+    return Predictor.load(
+        model or settings.models_path, dictionary_sha256=expected, threshold=threshold
+    )
 
 
 def classify(
@@ -122,9 +137,7 @@ def classify(
     ] = None,
     title_col: TitleOpt = "留言主题",
     text_col: TextOpt = "留言详情",
-    threshold: Annotated[
-        float | None, typer.Option(help="置信度阈值；默认用模型自己的")
-    ] = None,
+    threshold: Annotated[float | None, typer.Option(help="置信度阈值；默认用模型自己的")] = None,
     json: JsonOpt = False,
 ) -> None:
     from classifier.dataset import read_texts
@@ -145,8 +158,9 @@ def classify(
         where = f"第{row}行 " if row is not None else ""
         top = "，".join(f"{label} {p:.0%}" for label, p in prediction.top)
         verdict = "待人工分办" if prediction.abstain else "自动分办"
-        say(f"{where}{prediction.label}（置信度 {prediction.confidence:.0%}，{verdict}）"
-            f"候选：{top}")
+        say(
+            f"{where}{prediction.label}（置信度 {prediction.confidence:.0%}，{verdict}）候选：{top}"
+        )
 
 
 # -- evaluate -------------------------------------------------------------------------------
@@ -176,12 +190,16 @@ def evaluate(
     say(f"模型 {result['version']}，{result['rows']} 条（跳过 {len(data.skipped)} 行）")
     _print_metrics(result)
     at = result["at_model_threshold"]
-    say(f"  按模型阈值 {at['threshold']:.3f}：自动分办 {_percent(at['coverage'])}，"
-        f"其中正确 {_percent(at['precision'])}")
+    say(
+        f"  按模型阈值 {at['threshold']:.3f}：自动分办 {_percent(at['coverage'])}，"
+        f"其中正确 {_percent(at['precision'])}"
+    )
     say("  各类别 精确率 / 召回率 / F1 / 条数：")
     for label, row in result["per_class"].items():
-        say(f"    {label:<10} {row['precision']:.3f} / {row['recall']:.3f} / {row['f1']:.3f}"
-            f" / {row['support']}")
+        say(
+            f"    {label:<10} {row['precision']:.3f} / {row['recall']:.3f} / {row['f1']:.3f}"
+            f" / {row['support']}"
+        )
 
 
 # -- retrain --------------------------------------------------------------------------------
@@ -214,15 +232,19 @@ def retrain(
     if json:
         emit_json(result)
         return
-    say(f"台账标注 {result['ledger_rows']} 条 + 基础样本 {result['base_rows']} 条，"
-        f"去重后 {result['rows']} 条 → 新版本 {result['version']}")
+    say(
+        f"台账标注 {result['ledger_rows']} 条 + 基础样本 {result['base_rows']} 条，"
+        f"去重后 {result['rows']} 条 → 新版本 {result['version']}"
+    )
     comparison = result["comparison"]
     if comparison.get("current") is None:
         say("  之前没有启用的版本")
     else:
-        say(f"  同一交叉验证折上宏平均F1（{comparison['rows_scored']} 条未改标注的样本）："
+        say(
+            f"  同一交叉验证折上宏平均F1（{comparison['rows_scored']} 条未改标注的样本）："
             f"当前 {comparison['current_macro_f1']:.4f}"
-            f"（{comparison['current']}），新 {comparison['candidate_macro_f1']:.4f}")
+            f"（{comparison['current']}），新 {comparison['candidate_macro_f1']:.4f}"
+        )
     say(f"  {'已启用新版本' if result['promoted'] else '未启用'}：{result['reason']}")
 
 
@@ -236,18 +258,20 @@ def model_list(ctx: typer.Context, dir: DirOpt = None, json: JsonOpt = False) ->
     for version in registry.versions():
         manifest = registry.manifest(version)
         cv = manifest.get("metrics", {}).get("cv", {})
-        rows.append({
-            "version": version,
-            "current": version == current,
-            "created_at": manifest.get("created_at"),
-            "rows": manifest.get("data", {}).get("rows"),
-            "labels": len(manifest.get("labels", [])),
-            "accuracy": cv.get("accuracy"),
-            "macro_f1": cv.get("macro_f1"),
-            "coverage_at_97": cv.get("coverage_at_97"),
-            "threshold": manifest.get("threshold"),
-            "segmenter": manifest.get("segmenter", {}).get("engine"),
-        })
+        rows.append(
+            {
+                "version": version,
+                "current": version == current,
+                "created_at": manifest.get("created_at"),
+                "rows": manifest.get("data", {}).get("rows"),
+                "labels": len(manifest.get("labels", [])),
+                "accuracy": cv.get("accuracy"),
+                "macro_f1": cv.get("macro_f1"),
+                "coverage_at_97": cv.get("coverage_at_97"),
+                "threshold": manifest.get("threshold"),
+                "segmenter": manifest.get("segmenter", {}).get("engine"),
+            }
+        )
     if json:
         emit_json(rows)
         return
@@ -256,8 +280,10 @@ def model_list(ctx: typer.Context, dir: DirOpt = None, json: JsonOpt = False) ->
         return
     for row in rows:
         mark = "*" if row["current"] else " "
-        say(f"{mark} {row['version']}  {row['rows']} 条  F1 {row['macro_f1']:.4f}  "
-            f"覆盖率@97% {_percent(row['coverage_at_97'])}  阈值 {row['threshold']:.3f}")
+        say(
+            f"{mark} {row['version']}  {row['rows']} 条  F1 {row['macro_f1']:.4f}  "
+            f"覆盖率@97% {_percent(row['coverage_at_97'])}  阈值 {row['threshold']:.3f}"
+        )
 
 
 def model_show(
@@ -280,8 +306,10 @@ def model_show(
     data = manifest["data"]
     say(f"  数据 {data['rows']} 条，sha256 {data['sha256'][:16]}…")
     seg = manifest["segmenter"]
-    say(f"  分词 {seg['engine']} {seg['version']}，用户词典 {seg['dictionary_words']} 词"
-        f"（{seg['dictionary_sha256'][:12]}…）")
+    say(
+        f"  分词 {seg['engine']} {seg['version']}，用户词典 {seg['dictionary_words']} 词"
+        f"（{seg['dictionary_sha256'][:12]}…）"
+    )
     _print_metrics(manifest["metrics"]["cv"])
     target = _percent(manifest["target_precision"])
     say(f"  阈值 {manifest['threshold']:.3f}（目标精确率 {target}）")

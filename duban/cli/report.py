@@ -16,8 +16,9 @@ from duban.runtime import Runtime
 
 FormatOpt = Annotated[
     str | None,
-    typer.Option("--format", "-f",
-                 help="md | html | xlsx | json（默认取 --out 的扩展名，否则 md）"),
+    typer.Option(
+        "--format", "-f", help="md | html | xlsx | json（默认取 --out 的扩展名，否则 md）"
+    ),
 ]
 OutOpt = Annotated[
     Path | None,
@@ -102,8 +103,7 @@ def weekly(
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
-    trend_weeks: Annotated[int, typer.Option("--trend-weeks", min=1, max=104,
-                                             help="趋势周数")] = 8,
+    trend_weeks: Annotated[int, typer.Option("--trend-weeks", min=1, max=104, help="趋势周数")] = 8,
     json: JsonOpt = False,
 ) -> None:
     from reports.periods import last_complete_week, parse_week
@@ -115,8 +115,14 @@ def weekly(
         period = parse_week(week) if week else last_complete_week(now, rt.tz)
         chosen = _format(fmt, out)
         with rt.session() as session:
-            report = build_weekly(session, now=now, rules=rt.rules, policy=rt.policy.ranking,
-                                  week=period, trend_weeks=trend_weeks)
+            report = build_weekly(
+                session,
+                now=now,
+                rules=rt.rules,
+                policy=rt.policy.ranking,
+                week=period,
+                trend_weeks=trend_weeks,
+            )
         _emit(rt, report, chosen, out, json)
 
 
@@ -137,8 +143,9 @@ def monthly(
         period = parse_month(month) if month else last_complete_month(now, rt.tz)
         chosen = _format(fmt, out)
         with rt.session() as session:
-            report = build_monthly(session, now=now, rules=rt.rules, policy=rt.policy.ranking,
-                                   month=period)
+            report = build_monthly(
+                session, now=now, rules=rt.rules, policy=rt.policy.ranking, month=period
+            )
         _emit(rt, report, chosen, out, json)
 
 
@@ -163,13 +170,15 @@ def export(
 def replay(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="replies.csv（留言编号, 留言时间, 答复时间 …）")],
-    week: Annotated[str | None, typer.Option("--week", "-w",
-                                             help="周报的 ISO 周（默认收件最多的一周）")] = None,
-    month: Annotated[str | None, typer.Option("--month", "-m",
-                                              help="月讲评的月份（默认收件最多的一月）")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o",
-                                             help="报表目录（默认 DUBAN_HOME/reports/replay）")
-                   ] = None,
+    week: Annotated[
+        str | None, typer.Option("--week", "-w", help="周报的 ISO 周（默认收件最多的一周）")
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option("--month", "-m", help="月讲评的月份（默认收件最多的一月）")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="报表目录（默认 DUBAN_HOME/reports/replay）")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     from ledger import schema
@@ -188,9 +197,15 @@ def replay(
             if not list_units(session):
                 load_directory(session, rt.settings.data_dir / "units.yaml")
         with rt.session() as session:
-            summary = run_replay(session, file, rules=rt.rules, policy=rt.policy.ranking,
-                                 week=week_period, month=month_period,
-                                 out_dir=out or rt.settings.reports_path / "replay")
+            summary = run_replay(
+                session,
+                file,
+                rules=rt.rules,
+                policy=rt.policy.ranking,
+                week=week_period,
+                month=month_period,
+                out_dir=out or rt.settings.reports_path / "replay",
+            )
     if json:
         from reports.render import to_jsonable
 

@@ -79,8 +79,16 @@ def list_cmd(
         bad_input(f"--limit: 须为正整数（{limit}）")
     with rt.session() as session:
         unit_row = find_unit(session, unit) if unit else None
-        rows = list_tickets(session, rules=rt.rules, now=rt.now(), state=wanted, unit=unit_row,
-                            overdue=overdue, open_only=open_only, limit=limit)
+        rows = list_tickets(
+            session,
+            rules=rt.rules,
+            now=rt.now(),
+            state=wanted,
+            unit=unit_row,
+            overdue=overdue,
+            open_only=open_only,
+            limit=limit,
+        )
     if json:
         emit_json(rows)
         return
@@ -88,10 +96,15 @@ def list_cmd(
         say("没有符合条件的督办件")
     for row in rows:
         left = row["workdays_left"]
-        clock = "" if left is None else (f"超期{-left}个工作日" if row["overdue"]
-                                         else f"剩{left}个工作日")
-        say(f"{row['number']}  {row['state_label']:<4} {row['unit_name'] or '待分办':<8} "
-            f"时限 {row['due_date']} {clock}")
+        clock = (
+            ""
+            if left is None
+            else (f"超期{-left}个工作日" if row["overdue"] else f"剩{left}个工作日")
+        )
+        say(
+            f"{row['number']}  {row['state_label']:<4} {row['unit_name'] or '待分办':<8} "
+            f"时限 {row['due_date']} {clock}"
+        )
     if len(rows) == limit:
         say(f"（只列出前 {limit} 件，可能还有更多：用 --limit 调整，或 --open、--unit 缩小范围）")
 
@@ -134,17 +147,25 @@ def _render_detail(d: dict[str, Any], tz: tzinfo) -> str:
         + (" (临时)" if d["deadline_provisional"] else "")
         + (f"  原时限 {d['original_due_date']}" if d["extension_days"] else ""),
         "",
-        for_reading((d["message"]["title"] + "\n" if d["message"]["title"] else "")
-                    + d["message"]["text"]),
+        for_reading(
+            (d["message"]["title"] + "\n" if d["message"]["title"] else "") + d["message"]["text"]
+        ),
     ]
     for r in d["replies"]:
-        lines += ["", f"反馈(第{r['round']}轮, {r['author'] or '-'}, {_local(r['at'], tz)}): "
-                      f"{r['text']}"]
+        lines += [
+            "",
+            f"反馈(第{r['round']}轮, {r['author'] or '-'}, {_local(r['at'], tz)}): {r['text']}",
+        ]
     for x in d["extensions"]:
-        granted = (f"，批准{x['granted_days']}个工作日" if x["granted_days"] is not None
-                   and x["granted_days"] != x["days"] else "")
-        lines += [f"延期申请 {x['days']}个工作日 [{EXTENSION_LABELS.get(x['status'], x['status'])}"
-                  f"{granted}]: {x['reason']}"]
+        granted = (
+            f"，批准{x['granted_days']}个工作日"
+            if x["granted_days"] is not None and x["granted_days"] != x["days"]
+            else ""
+        )
+        lines += [
+            f"延期申请 {x['days']}个工作日 [{EXTENSION_LABELS.get(x['status'], x['status'])}"
+            f"{granted}]: {x['reason']}"
+        ]
     return "\n".join(lines)
 
 
@@ -157,8 +178,10 @@ def events(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None
         return
     for row in rows:
         note = f"  {row['note']}" if row["note"] else ""
-        say(f"{_local(row['at'], rt.tz)}  {row['action_label']:<6} {row['from_state'] or '-'} -> "
-            f"{row['to_state']}  {row['actor']}{note}")
+        say(
+            f"{_local(row['at'], rt.tz)}  {row['action_label']:<6} {row['from_state'] or '-'} -> "
+            f"{row['to_state']}  {row['actor']}{note}"
+        )
 
 
 # -- steps ---------------------------------------------------------------------------------
@@ -171,9 +194,16 @@ def _step(ctx: typer.Context, number: str, by: str | None, json: bool, run) -> N
         actor = actor_for(session, by)
     result = run(rt.routing, actor)
     if json:
-        emit_json({"number": result.number, "state": result.state,
-                   "state_label": result.state_label, "unit": result.unit,
-                   "due_date": result.due_date, "message": result.text})
+        emit_json(
+            {
+                "number": result.number,
+                "state": result.state,
+                "state_label": result.state_label,
+                "unit": result.unit,
+                "due_date": result.due_date,
+                "message": result.text,
+            }
+        )
     else:
         say(result.text)
 
@@ -211,8 +241,13 @@ def extend(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json,
-          lambda rc, a: A.request_extension(rc, number, days, reason or "", actor=a))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.request_extension(rc, number, days, reason or "", actor=a),
+    )
 
 
 def approve_extension(
@@ -223,8 +258,13 @@ def approve_extension(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.decide_extension(
-        rc, number, approve=True, actor=a, days=days, note=note))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.decide_extension(rc, number, approve=True, actor=a, days=days, note=note),
+    )
 
 
 def deny_extension(
@@ -234,8 +274,13 @@ def deny_extension(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.decide_extension(
-        rc, number, approve=False, actor=a, note=note))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.decide_extension(rc, number, approve=False, actor=a, note=note),
+    )
 
 
 def return_cmd(
@@ -257,8 +302,13 @@ def verify(
     by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.verify(
-        rc, number, passed=passed, score=score, actor=a, note=note))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.verify(rc, number, passed=passed, score=score, actor=a, note=note),
+    )
 
 
 def reopen(

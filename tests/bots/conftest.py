@@ -34,27 +34,49 @@ def account(code: str) -> str:
     return f"u-{code}"
 
 
-def bind_all(ctx: RoutingContext, platform: str, chats: dict[str, str] | None = None,
-             people: dict[str, str] | None = None) -> None:
+def bind_all(
+    ctx: RoutingContext,
+    platform: str,
+    chats: dict[str, str] | None = None,
+    people: dict[str, str] | None = None,
+) -> None:
     """Bind ``CHATS`` (chat ids renamed by ``chats``) and link ``PEOPLE`` on ``platform``."""
     chats = chats or {}
     people = people or {}
     with ctx.session() as session:
         for chat_id, (role, unit_code) in CHATS.items():
             unit = find_unit(session, unit_code) if unit_code else None
-            identity.bind_chat(session, platform=platform, chat_id=chats.get(chat_id, chat_id),
-                               role=role, unit=unit, bound_by="test", now=ctx.now())
+            identity.bind_chat(
+                session,
+                platform=platform,
+                chat_id=chats.get(chat_id, chat_id),
+                role=role,
+                unit=unit,
+                bound_by="test",
+                now=ctx.now(),
+            )
         for code in PEOPLE:
-            identity.link_account(session, platform=platform,
-                                  account_id=people.get(code, account(code)),
-                                  person=get_person(session, code), via="cli", now=ctx.now())
+            identity.link_account(
+                session,
+                platform=platform,
+                account_id=people.get(code, account(code)),
+                person=get_person(session, code),
+                via="cli",
+                now=ctx.now(),
+            )
 
 
 class Desk:
     """Sync helpers over the memory adapter, the hub and the outbox."""
 
-    def __init__(self, ctx: RoutingContext, *, platform: str = "memory",
-                 handlers: Handlers | None = None, policy: OutboxPolicy | None = None) -> None:
+    def __init__(
+        self,
+        ctx: RoutingContext,
+        *,
+        platform: str = "memory",
+        handlers: Handlers | None = None,
+        policy: OutboxPolicy | None = None,
+    ) -> None:
         self.ctx = ctx
         self.adapter = MemoryAdapter(platform, clock=ctx.now)
         self.hub = ChatHub(ctx, handlers)
@@ -86,8 +108,12 @@ class Desk:
     def events(self, number: str) -> list[tuple[str, str]]:
         with self.ctx.session() as session:
             ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
-            return [(e.action, e.actor) for e in session.exec(
-                select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id))]
+            return [
+                (e.action, e.actor)
+                for e in session.exec(
+                    select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)
+                )
+            ]
 
 
 @pytest.fixture

@@ -12,17 +12,21 @@ from routing.context import RoutingContext
 
 def test_play_script_prints_every_chat_message(ctx: RoutingContext) -> None:
     out = io.StringIO()
-    lines = play_script(ctx, [
-        ("luru1", "", "批示件：请住建局牵头，限5个工作日内办结东湖新城小区积水问题"),
-        ("zjj-1", "", "^/签收"),
-        ("zjj-1", "", "/回复 {ticket}"),
-        ("zjj-1", "", "一、已到现场。"),
-        ("zjj-1", "", "二、积水已排除。"),
-        ("zjj-1", "", "/办结"),
-        ("ducha1", "", "/核查 {ticket} 通过 5"),
-        ("zjj-1", "私聊", "/待办"),
-        ("nobody", "", "/待办"),
-    ], out=out)
+    lines = play_script(
+        ctx,
+        [
+            ("luru1", "", "批示件：请住建局牵头，限5个工作日内办结东湖新城小区积水问题"),
+            ("zjj-1", "", "^/签收"),
+            ("zjj-1", "", "/回复 {ticket}"),
+            ("zjj-1", "", "一、已到现场。"),
+            ("zjj-1", "", "二、积水已排除。"),
+            ("zjj-1", "", "/办结"),
+            ("ducha1", "", "/核查 {ticket} 通过 5"),
+            ("zjj-1", "私聊", "/待办"),
+            ("nobody", "", "/待办"),
+        ],
+        out=out,
+    )
     printed = out.getvalue()
     assert all(line.text.split("\n")[0] in printed for line in lines)  # printed as it went
     chats = [(line.chat_label, line.speaker.split("(")[0]) for line in lines]
@@ -47,8 +51,9 @@ def test_console_runs_until_its_input_ends(ctx: RoutingContext) -> None:
     with ctx.session() as session:
         cast = setup_console(session, now=ctx.now())
     out = io.StringIO()
-    lines = io.StringIO("# a comment\n\n@zjj-1\n/待办\n#私聊 /身份\n@luru1 #intake /待办\n"
-                        "没有人说话\n")
+    lines = io.StringIO(
+        "# a comment\n\n@zjj-1\n/待办\n#私聊 /身份\n@luru1 #intake /待办\n没有人说话\n"
+    )
     adapter = ConsoleAdapter(cast, inp=lines, out=out, echo=True, clock=ctx.now)
     runner = BotRunner(ctx, [adapter], outbox_interval=0.05)
     adapter.settle = runner.outbox.drain

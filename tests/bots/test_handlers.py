@@ -67,8 +67,13 @@ def test_another_unit_and_a_stranger_are_refused_and_nothing_changes(desk: Desk)
 
     # a member of another unit, in their own chat and (somehow) in the unit's chat
     for chat in ("cgj", "zjj"):
-        for text in (f"/签收 {number}", f"/回复 {number} 不是我们的", f"/退回 {number} 不归我们",
-                     f"/延期 {number} 5 忙", f"/详情 {number}"):
+        for text in (
+            f"/签收 {number}",
+            f"/回复 {number} 不是我们的",
+            f"/退回 {number} 不归我们",
+            f"/延期 {number} 5 忙",
+            f"/详情 {number}",
+        ):
             assert desk.say(chat, "cgj-1", text) == Outcome.REFUSED
             reply = desk.last(chat)
             assert "没有找到该督办件，或您无权" in reply
@@ -83,8 +88,11 @@ def test_another_unit_and_a_stranger_are_refused_and_nothing_changes(desk: Desk)
     assert len(desk.texts("zjj")) == posted + 1
 
     after = desk.ticket(number)
-    assert (after.state, after.version, after.unit_id) == (before.state, before.version,
-                                                           before.unit_id)
+    assert (after.state, after.version, after.unit_id) == (
+        before.state,
+        before.version,
+        before.unit_id,
+    )
     assert desk.events(number) == events_before
     with desk.ctx.session() as session:
         assert session.exec(select(func.count()).select_from(Reply)).one() == 0
@@ -204,8 +212,12 @@ def test_the_same_message_twice_is_handled_once(desk: Desk) -> None:
     assert desk.say("zjj", "zjj-1", f"/回复 {number} 已处理", **kw) == Outcome.DUPLICATE
     with desk.ctx.session() as session:
         assert session.exec(select(func.count()).select_from(Reply)).one() == 1
-        assert session.exec(select(func.count()).select_from(Event).where(
-            Event.action == "reply")).one() == 1
+        assert (
+            session.exec(
+                select(func.count()).select_from(Event).where(Event.action == "reply")
+            ).one()
+            == 1
+        )
 
 
 def test_report_hook(ctx: RoutingContext, tmp_path) -> None:
@@ -224,7 +236,8 @@ def test_report_hook(ctx: RoutingContext, tmp_path) -> None:
     assert desk.say("zjj", "zjj-1", "/report") == Outcome.REFUSED  # not into a unit's chat
     assert "督查周报由督查室发布" in desk.last("zjj")
     assert [(r.period, r.unit, r.person, r.out_dir) for r in asked] == [
-        ("本周", None, "ducha1", tmp_path)]
+        ("本周", None, "ducha1", tmp_path)
+    ]
 
 
 def test_the_weekly_report_from_the_reports_package(ctx: RoutingContext, tmp_path) -> None:
@@ -236,8 +249,9 @@ def test_the_weekly_report_from_the_reports_package(ctx: RoutingContext, tmp_pat
     posted = desk.adapter.in_chat("sup")
     assert posted[0].text and "Traceback" not in posted[0].text
     images = [p for p in posted if p.images]
-    assert images and all(p.images[0].exists() and p.images[0].is_relative_to(tmp_path)
-                          for p in images)
+    assert images and all(
+        p.images[0].exists() and p.images[0].is_relative_to(tmp_path) for p in images
+    )
     assert desk.say("sup", "ducha1", "/报表 下个月") == Outcome.REFUSED
     assert desk.last("sup").startswith("未能生成报表：「下个月」不是周")
 
@@ -311,7 +325,9 @@ def test_the_same_reply_sent_twice_is_recorded_once(desk: Desk) -> None:
     assert desk.say("zjj", "zjj-1", f"/回复 {number} 补充：费用由财政承担") == Outcome.DONE
     with desk.ctx.session() as session:
         assert session.exec(select(Reply.text).order_by(Reply.id)).all() == [
-            "已更换灯具", "补充：费用由财政承担"]
+            "已更换灯具",
+            "补充：费用由财政承担",
+        ]
     assert desk.deliver() == 2  # the supervisors got each part once
 
 

@@ -16,8 +16,9 @@ from tests.bots.conftest import Desk
 
 def invite(ctx: RoutingContext, code: str = "zjj-ld", hours: int = 72) -> str:
     with ctx.session() as session:
-        return identity.create_invite(session, get_person(session, code), created_by="test",
-                                      now=ctx.now(), hours=hours).code
+        return identity.create_invite(
+            session, get_person(session, code), created_by="test", now=ctx.now(), hours=hours
+        ).code
 
 
 def test_an_invite_links_the_sender_once(desk: Desk, ctx: RoutingContext) -> None:
@@ -39,8 +40,9 @@ def test_an_expired_invite_is_refused(desk: Desk, ctx: RoutingContext, clock) ->
     assert desk.say("u-new", "u-new", f"/绑定 {code}", private=True) == Outcome.REFUSED
 
 
-def test_an_account_linked_to_someone_else_is_not_taken_over(desk: Desk,
-                                                             ctx: RoutingContext) -> None:
+def test_an_account_linked_to_someone_else_is_not_taken_over(
+    desk: Desk, ctx: RoutingContext
+) -> None:
     code = invite(ctx, "cgj-2")
     assert desk.say("cgj", "zjj-1", f"/绑定 {code}") == Outcome.REFUSED
     assert "已绑定到「刘洋」" in desk.last("cgj")
@@ -58,17 +60,44 @@ def test_bind_chat_checks_its_arguments(ctx: RoutingContext) -> None:
     with ctx.session() as session:
         zjj = find_unit(session, "zjj")
         with pytest.raises(BadBinding):
-            identity.bind_chat(session, platform="telegram", chat_id="-1", role="unit",
-                               unit=None, bound_by="t", now=ctx.now())
+            identity.bind_chat(
+                session,
+                platform="telegram",
+                chat_id="-1",
+                role="unit",
+                unit=None,
+                bound_by="t",
+                now=ctx.now(),
+            )
         with pytest.raises(BadBinding):
-            identity.bind_chat(session, platform="telegram", chat_id="-1", role="intake",
-                               unit=zjj, bound_by="t", now=ctx.now())
+            identity.bind_chat(
+                session,
+                platform="telegram",
+                chat_id="-1",
+                role="intake",
+                unit=zjj,
+                bound_by="t",
+                now=ctx.now(),
+            )
         with pytest.raises(BadBinding):
-            identity.bind_chat(session, platform="telegram", chat_id=" ", role="intake",
-                               unit=None, bound_by="t", now=ctx.now())
-        binding, replaced = identity.bind_chat(session, platform="telegram", chat_id="-1",
-                                               role="unit", unit=zjj, bound_by="t",
-                                               now=ctx.now())
+            identity.bind_chat(
+                session,
+                platform="telegram",
+                chat_id=" ",
+                role="intake",
+                unit=None,
+                bound_by="t",
+                now=ctx.now(),
+            )
+        binding, replaced = identity.bind_chat(
+            session,
+            platform="telegram",
+            chat_id="-1",
+            role="unit",
+            unit=zjj,
+            bound_by="t",
+            now=ctx.now(),
+        )
         assert not replaced and binding.unit_id == zjj.id
 
 
@@ -76,7 +105,8 @@ def test_invite_hours_are_bounded(ctx: RoutingContext) -> None:
     with pytest.raises(BadBinding):
         invite(ctx, hours=0)
     with ctx.session() as session:
-        made = identity.create_invite(session, get_person(session, "zjj-1"), created_by="t",
-                                      now=ctx.now(), hours=24)
+        made = identity.create_invite(
+            session, get_person(session, "zjj-1"), created_by="t", now=ctx.now(), hours=24
+        )
     assert made.expires_at - made.created_at == timedelta(hours=24)
     assert set(made.code) <= set(identity.CODE_ALPHABET)

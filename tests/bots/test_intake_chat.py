@@ -34,16 +34,20 @@ def test_paste_to_verified_story(desk: Desk) -> None:
     assert "剩 5 个工作日" in card.text
 
     assert desk.press("zjj", "zjj-1", card, "签收") == Outcome.DONE
-    assert desk.say("zjj", "zjj-1", "/回复 已组织排水，积水已清除", reply_to=card.message_id) \
+    assert (
+        desk.say("zjj", "zjj-1", "/回复 已组织排水，积水已清除", reply_to=card.message_id)
         == Outcome.DONE
+    )
     desk.deliver()
     assert desk.say("sup", "ducha1", f"/核查 {number} 通过 4 处置及时") == Outcome.DONE
     assert desk.ticket(number).state == TicketState.VERIFIED
     actions = desk.events(number)
-    assert [a for a, _ in actions] == ["register", "assign", "acknowledge", "reply",
-                                       "verify_pass"]
-    assert actions[2:] == [("acknowledge", "刘洋(zjj-1)"), ("reply", "刘洋(zjj-1)"),
-                           ("verify_pass", "陈立新(ducha1)")]
+    assert [a for a, _ in actions] == ["register", "assign", "acknowledge", "reply", "verify_pass"]
+    assert actions[2:] == [
+        ("acknowledge", "刘洋(zjj-1)"),
+        ("reply", "刘洋(zjj-1)"),
+        ("verify_pass", "陈立新(ducha1)"),
+    ]
 
 
 def test_low_confidence_goes_to_triage_and_is_assigned_from_the_chat(desk: Desk) -> None:
@@ -55,8 +59,9 @@ def test_low_confidence_goes_to_triage_and_is_assigned_from_the_chat(desk: Desk)
     # the pipeline's own triage notice is not repeated where the bot has just answered
     assert len(desk.texts("intake")) == 1
     with desk.ctx.session() as session:
-        assert session.exec(select(Notification.status).where(
-            Notification.kind == "triage")).all() == ["sent"]
+        assert session.exec(
+            select(Notification.status).where(Notification.kind == "triage")
+        ).all() == ["sent"]
     assert desk.say("intake", "luru1", f"/分办 {number} 城管") == Outcome.DONE
     desk.deliver()
     assert desk.adapter.last("cgj").text.startswith(f"【交办】{number}")
@@ -64,17 +69,25 @@ def test_low_confidence_goes_to_triage_and_is_assigned_from_the_chat(desk: Desk)
 
 def test_triage_answer_offers_the_top_three_units() -> None:
     outcome = ItemOutcome(
-        row=None, status="triage", ticket="DB-2026-000007", confidence=0.41,
-        suggestions=[{"unit": "zjj", "unit_name": "住建局", "confidence": 0.41},
-                     {"unit": "cgj", "unit_name": "城管局", "confidence": 0.30},
-                     {"unit": "swj", "unit_name": "水务局", "confidence": 0.12},
-                     {"unit": "jtj", "unit_name": "交通运输局", "confidence": 0.05}],
-        due_date="2026-12-07")
+        row=None,
+        status="triage",
+        ticket="DB-2026-000007",
+        confidence=0.41,
+        suggestions=[
+            {"unit": "zjj", "unit_name": "住建局", "confidence": 0.41},
+            {"unit": "cgj", "unit_name": "城管局", "confidence": 0.30},
+            {"unit": "swj", "unit_name": "水务局", "confidence": 0.12},
+            {"unit": "jtj", "unit_name": "交通运输局", "confidence": 0.05},
+        ],
+        due_date="2026-12-07",
+    )
     text, actions = render.outcome_text(outcome)
     assert "（置信度 41%）" in text and "1. 住建局（41%）" in text and "3. 水务局" in text
-    assert [a.command for a in actions] == ["/分办 DB-2026-000007 zjj",
-                                            "/分办 DB-2026-000007 cgj",
-                                            "/分办 DB-2026-000007 swj"]
+    assert [a.command for a in actions] == [
+        "/分办 DB-2026-000007 zjj",
+        "/分办 DB-2026-000007 cgj",
+        "/分办 DB-2026-000007 swj",
+    ]
 
 
 def test_several_messages_in_one_paste(desk: Desk) -> None:
@@ -89,17 +102,23 @@ def test_several_messages_in_one_paste(desk: Desk) -> None:
 
 
 def test_each_pasted_piece_may_name_its_own_source(desk: Desk) -> None:
-    text = ("批示件：请区住建局限3个工作日内解决金色家园电梯停运问题\n\n"
-            "批示件：请区城管局牵头清理东湖路渣土\n---\n"
-            "来电记录：滨江花园业主来电，楼下烧烤摊油烟大\n\n"
-            "来电话说学府路路灯不亮")
+    text = (
+        "批示件：请区住建局限3个工作日内解决金色家园电梯停运问题\n\n"
+        "批示件：请区城管局牵头清理东湖路渣土\n---\n"
+        "来电记录：滨江花园业主来电，楼下烧烤摊油烟大\n\n"
+        "来电话说学府路路灯不亮"
+    )
     assert desk.say("intake", "luru1", text) == Outcome.DONE
     with desk.ctx.session() as session:
-        rows = session.exec(select(Message.source_kind, Message.text, Message.time_limit_days)
-                            .order_by(Message.id)).all()
+        rows = session.exec(
+            select(Message.source_kind, Message.text, Message.time_limit_days).order_by(Message.id)
+        ).all()
     assert [(kind, text[:4], days) for kind, text, days in rows] == [
-        ("instruction", "请区住建", 3), ("instruction", "请区城管", None),
-        ("other", "滨江花园", None), ("instruction", "来电话说", None)]
+        ("instruction", "请区住建", 3),
+        ("instruction", "请区城管", None),
+        ("other", "滨江花园", None),
+        ("instruction", "来电话说", None),
+    ]
 
 
 def test_a_redelivered_message_is_filed_once_and_a_repost_is_a_duplicate(desk: Desk) -> None:
@@ -115,8 +134,16 @@ def test_a_redelivered_message_is_filed_once_and_a_repost_is_a_duplicate(desk: D
 
 def test_forwarded_message_keeps_its_original_time(desk: Desk) -> None:
     sent = local(2026, 11, 13, 21, 30)
-    assert desk.say("intake", "luru1", "小区门口占道经营严重\n\n晚上更严重",
-                    forwarded_from="张先生", forwarded_at=sent) == Outcome.DONE
+    assert (
+        desk.say(
+            "intake",
+            "luru1",
+            "小区门口占道经营严重\n\n晚上更严重",
+            forwarded_from="张先生",
+            forwarded_at=sent,
+        )
+        == Outcome.DONE
+    )
     assert len(desk.texts("intake")) == 1  # a forwarded message is one item, never split
     with desk.ctx.session() as session:
         message = session.exec(select(Message)).one()

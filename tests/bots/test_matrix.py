@@ -37,12 +37,20 @@ pytestmark = pytest.mark.synapse
 
 PASSWORD = "duban test password"
 WAIT = 20.0  # seconds any one expected message may take
-ZJJ_TEXT = ("批示件：请区住建局牵头，限5个工作日内办结。"
-            "东湖路十二号附近路灯连续一周不亮，居民夜间出行不便。")
-ZJJ_TEXT_2 = ("批示件：请区住建局牵头，限5个工作日内办结。"
-              "滨江花园小区三号楼电梯多次困人，请尽快检修。")
-PEOPLE = {"admin": "admin", "staff": "luru1", "member": "zjj-1", "supervisor": "ducha1",
-          "other": "cgj-1"}
+ZJJ_TEXT = (
+    "批示件：请区住建局牵头，限5个工作日内办结。"
+    "东湖路十二号附近路灯连续一周不亮，居民夜间出行不便。"
+)
+ZJJ_TEXT_2 = (
+    "批示件：请区住建局牵头，限5个工作日内办结。滨江花园小区三号楼电梯多次困人，请尽快检修。"
+)
+PEOPLE = {
+    "admin": "admin",
+    "staff": "luru1",
+    "member": "zjj-1",
+    "supervisor": "ducha1",
+    "other": "cgj-1",
+}
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,15 @@ def ctx(runtime: Runtime) -> RoutingContext:
 
 # -- people -------------------------------------------------------------------------------------
 
-HUMAN_FILTER = {"presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]},
-                "room": {"timeline": {"types": ["m.room.message"], "limit": 100},
-                         "state": {"types": []}, "ephemeral": {"not_types": ["*"]}}}
+HUMAN_FILTER = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {
+        "timeline": {"types": ["m.room.message"], "limit": 100},
+        "state": {"types": []},
+        "ephemeral": {"not_types": ["*"]},
+    },
+}
 
 
 @dataclass
@@ -107,8 +121,9 @@ class Human:
         resp = await self.client.join(room_id)
         assert isinstance(resp, nio.JoinResponse), resp
 
-    async def say(self, room_id: str, text: str, *, reply_to: nio.RoomMessageText | None = None
-                  ) -> str:
+    async def say(
+        self, room_id: str, text: str, *, reply_to: nio.RoomMessageText | None = None
+    ) -> str:
         content: dict = {"msgtype": "m.text", "body": text}
         if reply_to is not None:  # as clients send it: a quoted fallback before the text
             quoted = reply_to.body.split("\n")[0]
@@ -118,15 +133,20 @@ class Human:
         assert isinstance(resp, nio.RoomSendResponse), resp
         return resp.event_id
 
-    async def expect(self, room_id: str, match: str | Callable[[str], bool], *,
-                     sender: str, timeout: float = WAIT) -> nio.RoomMessageText:
+    async def expect(
+        self,
+        room_id: str,
+        match: str | Callable[[str], bool],
+        *,
+        sender: str,
+        timeout: float = WAIT,
+    ) -> nio.RoomMessageText:
         """The first message from ``sender`` in the room, not returned before, that matches."""
         test = match if callable(match) else (lambda body: match in body)
         deadline = time.monotonic() + timeout
         while True:
             for event in self.seen.get(room_id, []):
-                if event.event_id not in self.taken and event.sender == sender \
-                        and test(event.body):
+                if event.event_id not in self.taken and event.sender == sender and test(event.body):
                     self.taken.add(event.event_id)
                     return event
             if time.monotonic() > deadline:
@@ -139,13 +159,20 @@ class Human:
         assert isinstance(resp, nio.SyncResponse), resp
         for room_id, room in resp.rooms.join.items():
             self.seen.setdefault(room_id, []).extend(
-                e for e in room.timeline.events if isinstance(e, nio.RoomMessageText))
+                e for e in room.timeline.events if isinstance(e, nio.RoomMessageText)
+            )
 
     def answers_to(self, room_id: str, event_id: str, bot: str) -> list[str]:
         """What the bot posted in reply to ``event_id``."""
-        return [e.body for e in self.seen.get(room_id, []) if e.sender == bot and (
-            e.source["content"].get("m.relates_to") or {}).get("m.in_reply_to", {}).get(
-            "event_id") == event_id]
+        return [
+            e.body
+            for e in self.seen.get(room_id, [])
+            if e.sender == bot
+            and (e.source["content"].get("m.relates_to") or {})
+            .get("m.in_reply_to", {})
+            .get("event_id")
+            == event_id
+        ]
 
     def from_bot(self, room_id: str, bot: str) -> list[str]:
         return [e.body for e in self.seen.get(room_id, []) if e.sender == bot]
@@ -180,8 +207,9 @@ class Bot:
 
 
 def adapter_for(cast: Cast, ctx: RoutingContext, **kw) -> MatrixAdapter:
-    return MatrixAdapter(homeserver=cast.url, user=cast.bot, password=PASSWORD,
-                         engine=ctx.engine, **kw)
+    return MatrixAdapter(
+        homeserver=cast.url, user=cast.bot, password=PASSWORD, engine=ctx.engine, **kw
+    )
 
 
 async def start_bot(cast: Cast, ctx: RoutingContext, **kw) -> Bot:
@@ -238,30 +266,45 @@ def link_admin(ctx: RoutingContext, cast: Cast) -> None:
 def link(ctx: RoutingContext, cast: Cast, *roles: str) -> None:
     with ctx.session() as session:
         for role in roles:
-            identity.link_account(session, platform="matrix", account_id=cast.mxids[role],
-                                  person=get_person(session, PEOPLE[role]), via="cli",
-                                  now=ctx.now())
+            identity.link_account(
+                session,
+                platform="matrix",
+                account_id=cast.mxids[role],
+                person=get_person(session, PEOPLE[role]),
+                via="cli",
+                now=ctx.now(),
+            )
 
 
 def bind(ctx: RoutingContext, room_id: str, role: str, unit: str | None = None) -> None:
     with ctx.session() as session:
-        identity.bind_chat(session, platform="matrix", chat_id=room_id, role=role,
-                           unit=find_unit(session, unit) if unit else None, bound_by="admin",
-                           now=ctx.now())
+        identity.bind_chat(
+            session,
+            platform="matrix",
+            chat_id=room_id,
+            role=role,
+            unit=find_unit(session, unit) if unit else None,
+            bound_by="admin",
+            now=ctx.now(),
+        )
 
 
 def invite_code(ctx: RoutingContext, person_code: str) -> str:
     with ctx.session() as session:
-        return identity.create_invite(session, get_person(session, person_code),
-                                      created_by="admin", now=ctx.now()).code
+        return identity.create_invite(
+            session, get_person(session, person_code), created_by="admin", now=ctx.now()
+        ).code
 
 
 def outcome(ctx: RoutingContext, room_id: str, event_id: str) -> str | None:
     """What the hub made of a message, once handled (None before)."""
     with ctx.session() as session:
-        row = session.exec(select(ChatInbox).where(ChatInbox.platform == "matrix")
-                           .where(ChatInbox.chat_id == room_id)
-                           .where(ChatInbox.message_id == event_id)).first()
+        row = session.exec(
+            select(ChatInbox)
+            .where(ChatInbox.platform == "matrix")
+            .where(ChatInbox.chat_id == room_id)
+            .where(ChatInbox.message_id == event_id)
+        ).first()
         return row.outcome if row is not None and row.handled_at is not None else None
 
 
@@ -277,8 +320,12 @@ def ticket(ctx: RoutingContext, number: str) -> Ticket:
 def events(ctx: RoutingContext, number: str) -> list[tuple[str, str]]:
     with ctx.session() as session:
         found = session.exec(select(Ticket).where(Ticket.number == number)).one()
-        return [(e.action, e.actor) for e in session.exec(
-            select(Event).where(Event.ticket_id == found.id).order_by(Event.id))]
+        return [
+            (e.action, e.actor)
+            for e in session.exec(
+                select(Event).where(Event.ticket_id == found.id).order_by(Event.id)
+            )
+        ]
 
 
 def number_in(text: str) -> str:
@@ -299,8 +346,14 @@ class Desk:
     rooms: dict[str, str]  # "intake" | "zjj" | "sup" -> room id
 
 
-async def open_desk(cast: Cast, ctx: RoutingContext, *, roles: tuple[str, ...],
-                    rooms: dict[str, tuple[str, ...]], **bot_kw) -> Desk:
+async def open_desk(
+    cast: Cast,
+    ctx: RoutingContext,
+    *,
+    roles: tuple[str, ...],
+    rooms: dict[str, tuple[str, ...]],
+    **bot_kw,
+) -> Desk:
     """The admin creates ``rooms`` (name -> roles invited), invites the bot, binds them."""
     link_admin(ctx, cast)
     humans = await people(cast, "admin", *roles)
@@ -315,8 +368,11 @@ async def open_desk(cast: Cast, ctx: RoutingContext, *, roles: tuple[str, ...],
         made[name] = room_id
     for room_id in made.values():
         await wait_joined(admin, room_id, cast.bot)  # accepted: the inviter is an admin
-    roles_of = {"intake": (identity.ROLE_INTAKE, None), "sup": (identity.ROLE_SUPERVISORS, None),
-                "zjj": (identity.ROLE_UNIT, "zjj")}
+    roles_of = {
+        "intake": (identity.ROLE_INTAKE, None),
+        "sup": (identity.ROLE_SUPERVISORS, None),
+        "zjj": (identity.ROLE_UNIT, "zjj"),
+    }
     for name, room_id in made.items():
         role, unit = roles_of[name]
         bind(ctx, room_id, role, unit)
@@ -328,8 +384,9 @@ async def close_desk(desk: Desk) -> None:
     await close_all(desk.humans)
 
 
-async def file_and_deliver(cast: Cast, ctx: RoutingContext, desk: Desk, text: str
-                           ) -> tuple[str, nio.RoomMessageText]:
+async def file_and_deliver(
+    cast: Cast, ctx: RoutingContext, desk: Desk, text: str
+) -> tuple[str, nio.RoomMessageText]:
     """Staff paste ``text`` in the intake room; returns the number and the unit's card."""
     staff, member = desk.humans["staff"], desk.humans["member"]
     await staff.say(desk.rooms["intake"], text)
@@ -348,14 +405,21 @@ def test_story_from_the_intake_room_to_a_verified_reply(cast: Cast, ctx: Routing
 
 
 async def _story(cast: Cast, ctx: RoutingContext) -> None:
-    desk = await open_desk(cast, ctx, roles=("staff", "member", "supervisor"), rooms={
-        "intake": ("staff",), "zjj": ("member",), "sup": ("supervisor",)})
+    desk = await open_desk(
+        cast,
+        ctx,
+        roles=("staff", "member", "supervisor"),
+        rooms={"intake": ("staff",), "zjj": ("member",), "sup": ("supervisor",)},
+    )
     staff, member, sup = (desk.humans[r] for r in ("staff", "member", "supervisor"))
     intake, zjj, sup_room = desk.rooms["intake"], desk.rooms["zjj"], desk.rooms["sup"]
     try:
         # everyone links their account with a one-time code, in their own room
-        for human, room_id, code in ((staff, intake, "luru1"), (member, zjj, "zjj-1"),
-                                     (sup, sup_room, "ducha1")):
+        for human, room_id, code in (
+            (staff, intake, "luru1"),
+            (member, zjj, "zjj-1"),
+            (sup, sup_room, "ducha1"),
+        ):
             await human.say(room_id, f"/绑定 {invite_code(ctx, code)}")
             await human.expect(room_id, "绑定成功", sender=cast.bot)
 
@@ -386,8 +450,11 @@ async def _story(cast: Cast, ctx: RoutingContext) -> None:
     assert ticket(ctx, number).state == TicketState.VERIFIED
     steps = events(ctx, number)
     assert [action for action, _ in steps][-3:] == ["acknowledge", "reply", "verify_pass"]
-    assert steps[-3:] == [("acknowledge", "刘洋(zjj-1)"), ("reply", "刘洋(zjj-1)"),
-                          ("verify_pass", "陈立新(ducha1)")]
+    assert steps[-3:] == [
+        ("acknowledge", "刘洋(zjj-1)"),
+        ("reply", "刘洋(zjj-1)"),
+        ("verify_pass", "陈立新(ducha1)"),
+    ]
     assert steps[0][0] == "register" and any(a == "assign" for a, _ in steps)
     with ctx.session() as session:
         message = session.exec(select(Message).where(Message.channel == "matrix")).first()
@@ -401,14 +468,19 @@ async def _story(cast: Cast, ctx: RoutingContext) -> None:
 
 
 def test_another_unit_and_a_stranger_are_refused_and_nothing_changes(
-        cast: Cast, ctx: RoutingContext) -> None:
+    cast: Cast, ctx: RoutingContext
+) -> None:
     asyncio.run(_refusals(cast, ctx))
 
 
 async def _refusals(cast: Cast, ctx: RoutingContext) -> None:
     # the other unit's member and a stranger are (somehow) in the unit's room
-    desk = await open_desk(cast, ctx, roles=("staff", "member", "other", "stranger"), rooms={
-        "intake": ("staff",), "zjj": ("member", "other", "stranger")})
+    desk = await open_desk(
+        cast,
+        ctx,
+        roles=("staff", "member", "other", "stranger"),
+        rooms={"intake": ("staff",), "zjj": ("member", "other", "stranger")},
+    )
     link(ctx, cast, "staff", "member", "other")
     zjj = desk.rooms["zjj"]
     other, stranger, member = (desk.humans[r] for r in ("other", "stranger", "member"))
@@ -436,8 +508,11 @@ async def _refusals(cast: Cast, ctx: RoutingContext) -> None:
         await close_desk(desk)
 
     after = ticket(ctx, number)
-    assert (after.state, after.version, after.unit_id) == (before.state, before.version,
-                                                           before.unit_id)
+    assert (after.state, after.version, after.unit_id) == (
+        before.state,
+        before.version,
+        before.unit_id,
+    )
     assert events(ctx, number) == steps_before
     with ctx.session() as session:
         assert session.exec(select(func.count()).select_from(Reply)).one() == 0
@@ -453,18 +528,23 @@ def intake_messages(ctx: RoutingContext) -> list[str]:
 
 
 def test_messages_posted_while_the_bot_is_down_are_handled_once(
-        cast: Cast, ctx: RoutingContext) -> None:
+    cast: Cast, ctx: RoutingContext
+) -> None:
     asyncio.run(_restart(cast, ctx))
 
 
 async def _restart(cast: Cast, ctx: RoutingContext) -> None:
     # a timeline of 3 events, so the 6 messages posted while down need the gap filled
-    desk = await open_desk(cast, ctx, roles=("staff",), rooms={"intake": ("staff",)},
-                           timeline_limit=3)
+    desk = await open_desk(
+        cast, ctx, roles=("staff",), rooms={"intake": ("staff",)}, timeline_limit=3
+    )
     link(ctx, cast, "staff")
     staff, intake = desk.humans["staff"], desk.rooms["intake"]
-    texts = [f"【来信】城东街道第{n}网格反映：小区门口的人行道砖块松动，雨天积水，已有老人摔倒。"
-             f"请尽快修复（第{n}次反映）。" for n in "一二三四五六七"]
+    texts = [
+        f"【来信】城东街道第{n}网格反映：小区门口的人行道砖块松动，雨天积水，已有老人摔倒。"
+        f"请尽快修复（第{n}次反映）。"
+        for n in "一二三四五六七"
+    ]
     try:
         before = await staff.say(intake, texts[0])
         await handled(ctx, intake, before)
@@ -487,8 +567,9 @@ async def _restart(cast: Cast, ctx: RoutingContext) -> None:
     with ctx.session() as session:
         rows = session.exec(select(ChatInbox).where(ChatInbox.chat_id == intake)).all()
         assert len(rows) == 7 and all(r.handled_at is not None for r in rows)
-        stored = session.exec(select(BotState).where(
-            BotState.key == f"matrix:{cast.bot}:sync_token")).one()
+        stored = session.exec(
+            select(BotState).where(BotState.key == f"matrix:{cast.bot}:sync_token")
+        ).one()
         assert stored.value != token
 
 
@@ -517,8 +598,9 @@ async def _first_start(cast: Cast, ctx: RoutingContext) -> None:
 # -- (d) invitations ----------------------------------------------------------------------------
 
 
-def test_only_an_administrators_invitation_is_accepted(cast: Cast, ctx: RoutingContext,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_only_an_administrators_invitation_is_accepted(
+    cast: Cast, ctx: RoutingContext, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("WARNING", logger="bots.matrix")
     asyncio.run(_invites(cast, ctx, caplog))
 
@@ -545,12 +627,21 @@ async def _invites(cast: Cast, ctx: RoutingContext, caplog: pytest.LogCaptureFix
 
         # an encrypted room is joined, but the bot cannot read it: it says so in the log
         resp = await humans["admin"].client.room_create(
-            name="加密的房间", invite=[cast.bot], initial_state=[{
-                "type": "m.room.encryption", "state_key": "",
-                "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+            name="加密的房间",
+            invite=[cast.bot],
+            initial_state=[
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ],
+        )
         assert isinstance(resp, nio.RoomCreateResponse), resp
-        await until(lambda: f"room {resp.room_id} is end-to-end encrypted" in caplog.text,
-                    "a warning about the encrypted room")
+        await until(
+            lambda: f"room {resp.room_id} is end-to-end encrypted" in caplog.text,
+            "a warning about the encrypted room",
+        )
     finally:
         await bot.stop()
         await close_all(humans)
@@ -559,8 +650,9 @@ async def _invites(cast: Cast, ctx: RoutingContext, caplog: pytest.LogCaptureFix
 # -- (e) sending and its errors -----------------------------------------------------------------
 
 
-def test_send_maps_errors_and_is_idempotent(cast: Cast, ctx: RoutingContext,
-                                            tmp_path: Path) -> None:
+def test_send_maps_errors_and_is_idempotent(
+    cast: Cast, ctx: RoutingContext, tmp_path: Path
+) -> None:
     asyncio.run(_sending(cast, ctx, tmp_path))
 
 
@@ -575,21 +667,24 @@ async def _sending(cast: Cast, ctx: RoutingContext, tmp_path: Path) -> None:
         await wait_joined(admin, room_id, cast.bot)
 
         # the same idempotency key twice: one event (a retried delivery is not posted twice)
-        out = OutgoingMessage(room_id, "【交办】DB-2026-000001 测试<b>不是标记</b>",
-                              idempotency_key="d1-p0")
+        out = OutgoingMessage(
+            room_id, "【交办】DB-2026-000001 测试<b>不是标记</b>", idempotency_key="d1-p0"
+        )
         first = await adapter.send(out)
         assert await adapter.send(out) == first
         answer = await adapter.send(OutgoingMessage(room_id, "收到", reply_to=first))
         image = tmp_path / "chart.png"
         image.write_bytes(PNG)
-        picture = await adapter.send(OutgoingMessage(room_id, "图 1/1", images=(image,),
-                                                     idempotency_key="d2-p1"))
+        picture = await adapter.send(
+            OutgoingMessage(room_id, "图 1/1", images=(image,), idempotency_key="d2-p1")
+        )
         await admin.sync(0)
         sent = {e.event_id: e for e in admin.seen[room_id] if e.sender == cast.bot}
         assert sent[first].body == out.text and sent[first].formatted_body is None
         assert list(sent).count(first) == 1
         assert sent[answer].source["content"]["m.relates_to"] == {
-            "m.in_reply_to": {"event_id": first}}
+            "m.in_reply_to": {"event_id": first}
+        }
         got = await admin.client.room_get_event(room_id, picture)
         assert got.event.source["content"]["msgtype"] == "m.image"
         assert got.event.source["content"]["url"].startswith("mxc://")
@@ -614,8 +709,12 @@ async def _sending(cast: Cast, ctx: RoutingContext, tmp_path: Path) -> None:
 
 
 def test_an_unreachable_homeserver_fails_the_start(ctx: RoutingContext) -> None:
-    adapter = MatrixAdapter(homeserver=f"http://127.0.0.1:{free_port()}", user="@bot:localhost",
-                            password="x", engine=ctx.engine)
+    adapter = MatrixAdapter(
+        homeserver=f"http://127.0.0.1:{free_port()}",
+        user="@bot:localhost",
+        password="x",
+        engine=ctx.engine,
+    )
 
     async def start() -> None:
         await adapter.start(_never)
@@ -627,8 +726,7 @@ def test_an_unreachable_homeserver_fails_the_start(ctx: RoutingContext) -> None:
 def test_wrong_password_is_a_configuration_error(cast: Cast, ctx: RoutingContext) -> None:
     from bots.errors import NotConfigured
 
-    adapter = MatrixAdapter(homeserver=cast.url, user=cast.bot, password="wrong",
-                            engine=ctx.engine)
+    adapter = MatrixAdapter(homeserver=cast.url, user=cast.bot, password="wrong", engine=ctx.engine)
     with pytest.raises(NotConfigured, match="M_FORBIDDEN"):
         asyncio.run(adapter.start(_never))
 
@@ -663,8 +761,12 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 PNG = _png()

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.redis
 def _route_a_card(runtime: Runtime) -> None:
     """What a worker does: route a 批示件 (a rule names 住建局), commit its card, nudge."""
     worker_ctx = dataclasses.replace(runtime.routing, queue=lambda: None, predictor=lambda: None)
-    item = IntakeItem(text="请区住建局牵头，限5个工作日内解决金色家园电梯停运问题。",
-                      source_kind=SourceKind.INSTRUCTION)
+    item = IntakeItem(
+        text="请区住建局牵头，限5个工作日内解决金色家园电梯停运问题。",
+        source_kind=SourceKind.INSTRUCTION,
+    )
     file_items(worker_ctx, [item])
 
 
@@ -47,7 +49,8 @@ def test_a_committed_card_is_delivered_without_waiting_for_a_poll(
         await ready.wait()
         for _ in range(300):  # the listener subscribes (under load this takes a while)
             if dict(await asyncio.to_thread(redis.pubsub_numsub, OUTBOX_CHANNEL)).get(
-                    OUTBOX_CHANNEL.encode()):
+                OUTBOX_CHANNEL.encode()
+            ):
                 break
             await asyncio.sleep(0.05)
         else:

@@ -24,16 +24,34 @@ from tests.helpers import make_ticket
 SECRET = "市民王某某反映：东湖路12号楼下井盖丢失"
 
 
-def notify(ctx: RoutingContext, key: str, *, audience: str = "unit", unit: str | None = "zjj",
-           text: str = SECRET, person: str | None = None, ticket_id: int | None = None,
-           not_before=None, payload: dict | None = None, kind: str = "notice") -> int:
+def notify(
+    ctx: RoutingContext,
+    key: str,
+    *,
+    audience: str = "unit",
+    unit: str | None = "zjj",
+    text: str = SECRET,
+    person: str | None = None,
+    ticket_id: int | None = None,
+    not_before=None,
+    payload: dict | None = None,
+    kind: str = "notice",
+) -> int:
     with ctx.session() as session:
         unit_id = find_unit(session, unit).id if unit else None
         person_id = get_person(session, person).id if person else None
-        row = Notification(dedupe_key=key, kind=kind, audience=audience, unit_id=unit_id,
-                           person_id=person_id, ticket_id=ticket_id, text=text,
-                           payload=payload or {}, created_at=ctx.now(),
-                           not_before=not_before or ctx.now())
+        row = Notification(
+            dedupe_key=key,
+            kind=kind,
+            audience=audience,
+            unit_id=unit_id,
+            person_id=person_id,
+            ticket_id=ticket_id,
+            text=text,
+            payload=payload or {},
+            created_at=ctx.now(),
+            not_before=not_before or ctx.now(),
+        )
         session.add(row)
         session.flush()
         return row.id
@@ -58,12 +76,24 @@ def fresh_outbox(ctx: RoutingContext, adapter: MemoryAdapter, **kw) -> Outbox:
 
 def test_one_delivery_per_chat_on_every_platform(desk: Desk, ctx: RoutingContext) -> None:
     with ctx.session() as session:
-        identity.bind_chat(session, platform="memory", chat_id="zjj-2",
-                           role=identity.ROLE_UNIT, unit=find_unit(session, "zjj"),
-                           bound_by="test", now=ctx.now())
-        identity.bind_chat(session, platform="matrixish", chat_id="!zjj:example.org",
-                           role=identity.ROLE_UNIT, unit=find_unit(session, "zjj"),
-                           bound_by="test", now=ctx.now())
+        identity.bind_chat(
+            session,
+            platform="memory",
+            chat_id="zjj-2",
+            role=identity.ROLE_UNIT,
+            unit=find_unit(session, "zjj"),
+            bound_by="test",
+            now=ctx.now(),
+        )
+        identity.bind_chat(
+            session,
+            platform="matrixish",
+            chat_id="!zjj:example.org",
+            role=identity.ROLE_UNIT,
+            unit=find_unit(session, "zjj"),
+            bound_by="test",
+            now=ctx.now(),
+        )
     other = MemoryAdapter("matrixish", clock=ctx.now)
     hub = ChatHub(ctx)
     hub.add(desk.adapter)
@@ -151,16 +181,18 @@ def test_a_permanent_failure_is_recorded_and_can_be_retried(
     desk: Desk, ctx: RoutingContext, caplog: pytest.LogCaptureFixture
 ) -> None:
     note = notify(ctx, "n1")
-    desk.adapter.fail_next(SendFailed("Forbidden: bot was kicked from the group chat",
-                                      permanent=True))
+    desk.adapter.fail_next(
+        SendFailed("Forbidden: bot was kicked from the group chat", permanent=True)
+    )
     with caplog.at_level(logging.DEBUG, logger="bots"):
         desk.deliver()
     (row,) = deliveries(ctx)
     assert row.status == "failed" and "kicked" in row.last_error
     assert status_of(ctx, note) == "failed"
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert warnings and all(SECRET not in r.getMessage() for r in caplog.records
-                            if r.levelno > logging.DEBUG)
+    assert warnings and all(
+        SECRET not in r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG
+    )
     assert desk.deliver() == 0  # not retried by itself
     with ctx.session() as session:
         assert requeue_failed(session, now=ctx.now()) == 1
@@ -168,8 +200,7 @@ def test_a_permanent_failure_is_recorded_and_can_be_retried(
     assert status_of(ctx, note) == "sent"
 
 
-def test_a_reminder_the_ticket_has_moved_past_is_not_sent(desk: Desk,
-                                                          ctx: RoutingContext) -> None:
+def test_a_reminder_the_ticket_has_moved_past_is_not_sent(desk: Desk, ctx: RoutingContext) -> None:
     """The bot was away; meanwhile the unit replied, or an extension moved the deadline."""
     from ledger import tickets as T
 
@@ -178,32 +209,64 @@ def test_a_reminder_the_ticket_has_moved_past_is_not_sent(desk: Desk,
         replied = make_ticket(session, ctx.rules, now=ctx.now(), text="东湖路井盖丢失")
         extended = make_ticket(session, ctx.rules, now=ctx.now(), text="学府路路灯不亮")
         for ticket in (replied, extended):
-            T.assign(session, ticket, find_unit(session, "zjj"), actor=admin, now=ctx.now(),
-                     routed_by="manual")
+            T.assign(
+                session,
+                ticket,
+                find_unit(session, "zjj"),
+                actor=admin,
+                now=ctx.now(),
+                routed_by="manual",
+            )
         T.reply(session, replied, "已补装井盖", actor=admin, now=ctx.now())
-        ids = {name: (t.id, t.due_date.isoformat()) for name, t in
-               (("replied", replied), ("extended", extended))}
-    late = notify(ctx, f"overdue:{ids['replied'][0]}:{ids['replied'][1]}:2026-11-30",
-                  kind="overdue", ticket_id=ids["replied"][0], text="【超期催办】已答复的件")
-    old_deadline = notify(ctx, f"due:{ids['extended'][0]}:2026-01-05", kind="reminder",
-                          ticket_id=ids["extended"][0], text="【今日到期】旧的时限")
-    current = notify(ctx, f"due:{ids['extended'][0]}:{ids['extended'][1]}", kind="reminder",
-                     ticket_id=ids["extended"][0], text="【今日到期】现在的时限")
+        ids = {
+            name: (t.id, t.due_date.isoformat())
+            for name, t in (("replied", replied), ("extended", extended))
+        }
+    late = notify(
+        ctx,
+        f"overdue:{ids['replied'][0]}:{ids['replied'][1]}:2026-11-30",
+        kind="overdue",
+        ticket_id=ids["replied"][0],
+        text="【超期催办】已答复的件",
+    )
+    old_deadline = notify(
+        ctx,
+        f"due:{ids['extended'][0]}:2026-01-05",
+        kind="reminder",
+        ticket_id=ids["extended"][0],
+        text="【今日到期】旧的时限",
+    )
+    current = notify(
+        ctx,
+        f"due:{ids['extended'][0]}:{ids['extended'][1]}",
+        kind="reminder",
+        ticket_id=ids["extended"][0],
+        text="【今日到期】现在的时限",
+    )
     desk.deliver()
     assert desk.texts("zjj") == ["【今日到期】现在的时限"]
     assert [status_of(ctx, n) for n in (late, old_deadline, current)] == [
-        "outdated", "outdated", "sent"]
+        "outdated",
+        "outdated",
+        "sent",
+    ]
 
 
-def test_a_long_text_goes_in_numbered_parts_and_resumes(desk: Desk, ctx: RoutingContext,
-                                                        clock) -> None:
+def test_a_long_text_goes_in_numbered_parts_and_resumes(
+    desk: Desk, ctx: RoutingContext, clock
+) -> None:
     with ctx.session() as session:
         ticket = make_ticket(session, ctx.rules, now=ctx.now())
         ticket_id, number = ticket.id, ticket.number
     lines = [f"第{i}行：" + "很长的内容" * 40 for i in range(60)]
     text = "\n".join(lines)
-    notify(ctx, "long", text=text, ticket_id=ticket_id,
-           payload={"actions": [{"label": "签收", "command": f"/签收 {number}"}]})
+    notify(
+        ctx,
+        "long",
+        text=text,
+        ticket_id=ticket_id,
+        payload={"actions": [{"label": "签收", "command": f"/签收 {number}"}]},
+    )
     original = desk.adapter.send
     calls = {"n": 0}
 
@@ -220,8 +283,12 @@ def test_a_long_text_goes_in_numbered_parts_and_resumes(desk: Desk, ctx: Routing
     desk.deliver()
     parts = desk.adapter.in_chat("zjj")
     assert len(parts) == 4 and all(len(p.text) <= 4096 for p in parts)
-    assert [p.text.rsplit("\n", 1)[1] for p in parts] == ["（1/4）", "（2/4）", "（3/4）",
-                                                           "（4/4）"]
+    assert [p.text.rsplit("\n", 1)[1] for p in parts] == [
+        "（1/4）",
+        "（2/4）",
+        "（3/4）",
+        "（4/4）",
+    ]
     assert "\n".join(p.text.rsplit("\n", 1)[0] for p in parts) == text  # nothing lost
     assert [bool(p.actions) for p in parts] == [False, False, False, True]
     assert [p.idempotency_key for p in parts] == [f"d1-p{i}" for i in range(4)]
@@ -278,8 +345,15 @@ def test_an_unbound_audience_waits_for_its_chat(desk: Desk, ctx: RoutingContext)
     assert desk.deliver() == 0
     assert status_of(ctx, note) == "unbound" and deliveries(ctx) == []
     with ctx.session() as session:
-        identity.bind_chat(session, platform="memory", chat_id="jtj", role="unit",
-                           unit=find_unit(session, "交通局"), bound_by="test", now=ctx.now())
+        identity.bind_chat(
+            session,
+            platform="memory",
+            chat_id="jtj",
+            role="unit",
+            unit=find_unit(session, "交通局"),
+            bound_by="test",
+            now=ctx.now(),
+        )
     assert status_of(ctx, note) == "pending"
     assert desk.deliver() == 1 and desk.texts("jtj") == [SECRET]
 

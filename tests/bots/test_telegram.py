@@ -33,8 +33,7 @@ from tests.helpers import Clock
 
 INTAKE, ZJJ, SUP, CGJ = -100101, -100102, -100103, -100104
 CHAT_IDS = {"intake": INTAKE, "zjj": ZJJ, "sup": SUP, "cgj": CGJ}
-USER_IDS = {"luru1": 101, "zjj-1": 102, "ducha1": 103, "cgj-1": 104, "zjj-ld": 105,
-            "admin": 106}
+USER_IDS = {"luru1": 101, "zjj-1": 102, "ducha1": 103, "cgj-1": 104, "zjj-ld": 105, "admin": 106}
 INSTRUCTION = "批示件：请住建局牵头，限5个工作日内办结东湖新城小区积水问题"
 
 
@@ -51,9 +50,12 @@ class World:
             "cgj": api.group(CGJ, "城管局督办群"),
         }
         self.users = {
-            "luru1": api.user(101, "晓燕", "王"), "zjj-1": api.user(102, "洋", "刘", "liuyang"),
-            "ducha1": api.user(103, "立新", "陈"), "cgj-1": api.user(104, "志强", "何"),
-            "zjj-ld": api.user(105, "建国", "李"), "admin": api.user(106, "敏", "周"),
+            "luru1": api.user(101, "晓燕", "王"),
+            "zjj-1": api.user(102, "洋", "刘", "liuyang"),
+            "ducha1": api.user(103, "立新", "陈"),
+            "cgj-1": api.user(104, "志强", "何"),
+            "zjj-ld": api.user(105, "建国", "李"),
+            "admin": api.user(106, "敏", "周"),
             "stranger": api.user(199, "路人"),
         }
 
@@ -62,8 +64,9 @@ class World:
         return self.api.say(self.chats[chat], self.users[who], text, **kw)
 
     def press(self, who: str, card: dict, label: str) -> dict:
-        button = next(b for row in card["reply_markup"]["inline_keyboard"] for b in row
-                      if b["text"] == label)
+        button = next(
+            b for row in card["reply_markup"]["inline_keyboard"] for b in row if b["text"] == label
+        )
         return self.api.press(self.users[who], card, button["callback_data"])
 
     def sent(self, chat: str) -> list[dict]:
@@ -75,21 +78,33 @@ class World:
 
 @pytest.fixture
 def world_ctx(ctx: RoutingContext) -> RoutingContext:
-    bind_all(ctx, "telegram", chats={k: str(v) for k, v in CHAT_IDS.items()},
-             people={k: str(v) for k, v in USER_IDS.items()})
+    bind_all(
+        ctx,
+        "telegram",
+        chats={k: str(v) for k, v in CHAT_IDS.items()},
+        people={k: str(v) for k, v in USER_IDS.items()},
+    )
     return ctx
 
 
 @asynccontextmanager
 async def telegram_bot(ctx: RoutingContext, api: FakeBotAPI, **kw):
     """``duban bot --telegram`` against the fake API, stopped cleanly at the end."""
-    adapter = TelegramAdapter(TOKEN, engine=ctx.engine, base_url=api.base_url,
-                              poll_timeout=1, request_timeout=5, max_backoff=0.2, **kw)
+    adapter = TelegramAdapter(
+        TOKEN,
+        engine=ctx.engine,
+        base_url=api.base_url,
+        poll_timeout=1,
+        request_timeout=5,
+        max_backoff=0.2,
+        **kw,
+    )
     runner = BotRunner(ctx, [adapter], outbox_interval=0.05)
     ready = asyncio.Event()
     task = asyncio.create_task(runner.run(ready=ready))
-    await asyncio.wait([asyncio.ensure_future(ready.wait()), task],
-                       return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [asyncio.ensure_future(ready.wait()), task], return_when=asyncio.FIRST_COMPLETED
+    )
     if task.done():
         task.result()
     try:
@@ -148,8 +163,10 @@ def test_the_story_over_telegram(world_ctx: RoutingContext, clock: Clock) -> Non
             card = w.sent("zjj")[0]
             assert card["text"].startswith(f"【交办】{number}")
             keyboard = card["reply_markup"]["inline_keyboard"]
-            assert [[b["text"] for b in row] for row in keyboard] == [["签收", "回复"],
-                                                                      ["申请延期", "退回"]]
+            assert [[b["text"] for b in row] for row in keyboard] == [
+                ["签收", "回复"],
+                ["申请延期", "退回"],
+            ]
             assert keyboard[0][0]["callback_data"] == f"/签收 {number}"
 
             # 刘洋 presses 签收 on the card: answered, the spent button taken off
@@ -158,8 +175,11 @@ def test_the_story_over_telegram(world_ctx: RoutingContext, clock: Clock) -> Non
             assert api.called("answerCallbackQuery")[0].params["text"] == "已办理"
             edit = api.called("editMessageReplyMarkup")[0].params
             assert edit["message_id"] == card["message_id"]
-            assert [b["text"] for row in edit["reply_markup"]["inline_keyboard"] for b in row] \
-                == ["回复", "申请延期", "退回"]
+            assert [b["text"] for row in edit["reply_markup"]["inline_keyboard"] for b in row] == [
+                "回复",
+                "申请延期",
+                "退回",
+            ]
             assert ticket_state(ctx, number) == TicketState.ACKNOWLEDGED
 
             # …and replies to the card without naming the ticket
@@ -172,16 +192,17 @@ def test_the_story_over_telegram(world_ctx: RoutingContext, clock: Clock) -> Non
             await api.wait_for(lambda: any("【核查通过】" in t for t in w.texts("zjj")))
 
         assert [e for e in events(ctx, number)][2:] == [
-            ("acknowledge", "刘洋(zjj-1)"), ("reply", "刘洋(zjj-1)"),
-            ("verify_pass", "陈立新(ducha1)")]
+            ("acknowledge", "刘洋(zjj-1)"),
+            ("reply", "刘洋(zjj-1)"),
+            ("verify_pass", "陈立新(ducha1)"),
+        ]
         # plain text: no parse_mode anywhere, so nothing is read as markup
         assert all("parse_mode" not in c.params for c in api.called("sendMessage"))
 
     run(scenario)
 
 
-def test_another_unit_and_a_stranger_are_refused(world_ctx: RoutingContext,
-                                                 clock: Clock) -> None:
+def test_another_unit_and_a_stranger_are_refused(world_ctx: RoutingContext, clock: Clock) -> None:
     ctx = world_ctx
 
     async def scenario(api: FakeBotAPI) -> None:
@@ -205,8 +226,10 @@ def test_another_unit_and_a_stranger_are_refused(world_ctx: RoutingContext,
             zjj = w.texts("zjj")
             assert sum("尚未在督办系统登记" in t for t in zjj) == 1  # one refusal, no spam
             assert sum("无权" in t for t in zjj) == 2  # 何志强 twice (message and button)
-            assert all(c.params["text"] == "未能办理，请看群内说明"
-                       for c in api.called("answerCallbackQuery"))
+            assert all(
+                c.params["text"] == "未能办理，请看群内说明"
+                for c in api.called("answerCallbackQuery")
+            )
             assert api.called("editMessageReplyMarkup") == []  # nobody spent the button
             assert events(ctx, number) == before
             assert ticket_state(ctx, number) == TicketState.ASSIGNED
@@ -214,8 +237,9 @@ def test_another_unit_and_a_stranger_are_refused(world_ctx: RoutingContext,
     run(scenario)
 
 
-def test_a_command_for_another_bot_in_the_group_is_left_alone(world_ctx: RoutingContext,
-                                                             clock: Clock) -> None:
+def test_a_command_for_another_bot_in_the_group_is_left_alone(
+    world_ctx: RoutingContext, clock: Clock
+) -> None:
     ctx = world_ctx
 
     async def scenario(api: FakeBotAPI) -> None:
@@ -230,8 +254,9 @@ def test_a_command_for_another_bot_in_the_group_is_left_alone(world_ctx: Routing
     run(scenario)
 
 
-def test_restart_neither_repeats_nor_skips_an_update(world_ctx: RoutingContext,
-                                                     clock: Clock) -> None:
+def test_restart_neither_repeats_nor_skips_an_update(
+    world_ctx: RoutingContext, clock: Clock
+) -> None:
     ctx = world_ctx
     with ctx.session() as session:
         from tests.helpers import make_ticket
@@ -253,8 +278,9 @@ def test_restart_neither_repeats_nor_skips_an_update(world_ctx: RoutingContext,
         async with telegram_bot(ctx, api):
             await api.wait_for(lambda: parts() == ["第一段"])
             # the bot is stopped while it waits in a long poll
-        stored = int(await asyncio.to_thread(state.AdapterState(ctx.engine, "telegram").get,
-                                              "offset"))
+        stored = int(
+            await asyncio.to_thread(state.AdapterState(ctx.engine, "telegram").get, "offset")
+        )
         assert stored == first["update_id"] + 1
 
         # while the bot is down: a new message, and Telegram re-sending the first one
@@ -262,8 +288,9 @@ def test_restart_neither_repeats_nor_skips_an_update(world_ctx: RoutingContext,
         api.push(message=first["message"])
         polls_before = len(api.offsets)
         async with telegram_bot(ctx, api):  # a new process
-            await api.wait_for(lambda: not api.updates or
-                               api.offsets[-1] == api.updates[-1]["update_id"] + 1)
+            await api.wait_for(
+                lambda: not api.updates or api.offsets[-1] == api.updates[-1]["update_id"] + 1
+            )
             await api.wait_for(lambda: len(api.offsets) > polls_before + 1)
         assert api.offsets[polls_before] == first["update_id"] + 1  # resumed where it stopped
         assert parts() == ["第一段", "第二段"]  # nothing twice, nothing missed
@@ -276,15 +303,18 @@ def test_error_mapping_at_the_boundary(world_ctx: RoutingContext, clock: Clock) 
     ctx = world_ctx
 
     async def scenario(api: FakeBotAPI) -> None:
-        adapter = TelegramAdapter(TOKEN, engine=ctx.engine, base_url=api.base_url,
-                                  poll_timeout=1, request_timeout=5)
+        adapter = TelegramAdapter(
+            TOKEN, engine=ctx.engine, base_url=api.base_url, poll_timeout=1, request_timeout=5
+        )
         await adapter.app.initialize()
         try:
             out = OutgoingMessage(chat_id=str(ZJJ), text="测试")
-            cases = [(429, "Too Many Requests: retry after 7", 7),
-                     (403, "Forbidden: bot was kicked from the supergroup chat", None),
-                     (400, "Bad Request: chat not found", None),
-                     (502, "Bad Gateway", None)]
+            cases = [
+                (429, "Too Many Requests: retry after 7", 7),
+                (403, "Forbidden: bot was kicked from the supergroup chat", None),
+                (400, "Bad Request: chat not found", None),
+                (502, "Bad Gateway", None),
+            ]
             results = []
             for status, description, retry_after in cases:
                 api.fail("sendMessage", status, description, retry_after=retry_after)
@@ -305,15 +335,23 @@ def test_outbox_waits_out_429_and_records_403(world_ctx: RoutingContext, clock: 
         for key, unit_chat in (("n-zjj", "zjj"), ("n-cgj", "cgj")):
             from ledger.directory import find_unit
 
-            session.add(Notification(dedupe_key=key, kind="reminder", audience="unit",
-                                     unit_id=find_unit(session, unit_chat).id,
-                                     text=f"【催办】{unit_chat}", created_at=ctx.now(),
-                                     not_before=ctx.now()))
+            session.add(
+                Notification(
+                    dedupe_key=key,
+                    kind="reminder",
+                    audience="unit",
+                    unit_id=find_unit(session, unit_chat).id,
+                    text=f"【催办】{unit_chat}",
+                    created_at=ctx.now(),
+                    not_before=ctx.now(),
+                )
+            )
 
     def delivery(chat: int) -> ChatDelivery | None:
         with ctx.session() as session:
-            return session.exec(select(ChatDelivery).where(
-                ChatDelivery.chat_id == str(chat))).first()
+            return session.exec(
+                select(ChatDelivery).where(ChatDelivery.chat_id == str(chat))
+            ).first()
 
     def status(chat: int) -> str | None:
         row = delivery(chat)
@@ -344,13 +382,22 @@ def test_forwarded_messages_keep_their_origin(world_ctx: RoutingContext, clock: 
         w = World(api, clock)
         citizen = api.user(555, "先生", "张", "zhang_xs")
         channel = {"id": -100999, "type": "channel", "title": "滨河发布"}
-        origins = [api.origin_user(citizen, first_sent),
-                   api.origin_hidden_user("李女士", first_sent + 60),
-                   api.origin_chat({"id": -100777, "type": "group", "title": "东湖社区群"},
-                                   first_sent + 120, signature="网格员"),
-                   api.origin_channel(channel, 42, first_sent + 180)]
-        texts = ["东湖路路灯不亮\n\n晚上很黑", "学府路占道经营", "红星新村垃圾无人清运",
-                 "青山水库边有人倾倒建筑垃圾"]
+        origins = [
+            api.origin_user(citizen, first_sent),
+            api.origin_hidden_user("李女士", first_sent + 60),
+            api.origin_chat(
+                {"id": -100777, "type": "group", "title": "东湖社区群"},
+                first_sent + 120,
+                signature="网格员",
+            ),
+            api.origin_channel(channel, 42, first_sent + 180),
+        ]
+        texts = [
+            "东湖路路灯不亮\n\n晚上很黑",
+            "学府路占道经营",
+            "红星新村垃圾无人清运",
+            "青山水库边有人倾倒建筑垃圾",
+        ]
         async with telegram_bot(ctx, api):
             for origin, text in zip(origins, texts, strict=True):
                 w.say("intake", "luru1", text, forward_origin=origin)
@@ -358,19 +405,25 @@ def test_forwarded_messages_keep_their_origin(world_ctx: RoutingContext, clock: 
         with ctx.session() as session:
             rows = session.exec(select(Message).order_by(Message.id)).all()
         assert [int(m.received_at.timestamp()) for m in rows] == [
-            first_sent, first_sent + 60, first_sent + 120, first_sent + 180]
+            first_sent,
+            first_sent + 60,
+            first_sent + 120,
+            first_sent + 180,
+        ]
         assert all(m.channel == "telegram" for m in rows)
         assert rows[0].text.count("晚上很黑") == 1  # one forwarded message is one item
 
     run(scenario)
 
 
-def test_invite_code_links_an_account_in_a_private_chat(world_ctx: RoutingContext,
-                                                        clock: Clock) -> None:
+def test_invite_code_links_an_account_in_a_private_chat(
+    world_ctx: RoutingContext, clock: Clock
+) -> None:
     ctx = world_ctx
     with ctx.session() as session:
-        code = identity.create_invite(session, get_person(session, "jjdd-1"), created_by="test",
-                                      now=ctx.now()).code
+        code = identity.create_invite(
+            session, get_person(session, "jjdd-1"), created_by="test", now=ctx.now()
+        ).code
 
     async def scenario(api: FakeBotAPI) -> None:
         w = World(api, clock)
@@ -384,16 +437,16 @@ def test_invite_code_links_an_account_in_a_private_chat(world_ctx: RoutingContex
             await api.wait_for(lambda: len(api.sent(301)) == 2)
             assert "无效或已过期" in api.sent(301)[1]["text"]
         with ctx.session() as session:
-            linked = session.exec(select(ChatAccount).where(
-                ChatAccount.account_id == "301")).one()
+            linked = session.exec(select(ChatAccount).where(ChatAccount.account_id == "301")).one()
         assert linked.private_chat_id == "301" and linked.linked_via == "invite"
         assert w.texts("intake") == []
 
     run(scenario)
 
 
-def test_long_texts_long_buttons_and_images(world_ctx: RoutingContext, clock: Clock,
-                                            tmp_path) -> None:
+def test_long_texts_long_buttons_and_images(
+    world_ctx: RoutingContext, clock: Clock, tmp_path
+) -> None:
     ctx = world_ctx
     image = tmp_path / "chart.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
@@ -401,16 +454,21 @@ def test_long_texts_long_buttons_and_images(world_ctx: RoutingContext, clock: Cl
     assert len(long_command.encode()) > 64
 
     async def scenario(api: FakeBotAPI) -> None:
-        adapter = TelegramAdapter(TOKEN, engine=ctx.engine, base_url=api.base_url,
-                                  poll_timeout=1, request_timeout=5)
+        adapter = TelegramAdapter(
+            TOKEN, engine=ctx.engine, base_url=api.base_url, poll_timeout=1, request_timeout=5
+        )
         await adapter.app.initialize()
         try:
             from bots.hub import compose
 
             text = "\n".join(f"第{i}行 " + "字" * 80 for i in range(120))
-            for part in compose(str(SUP), text, limit=adapter.text_limit,
-                                actions=(Action("交警大队", long_command),),
-                                images=(image,)):
+            for part in compose(
+                str(SUP),
+                text,
+                limit=adapter.text_limit,
+                actions=(Action("交警大队", long_command),),
+                images=(image,),
+            ):
                 await adapter.send(part)
             messages = api.called("sendMessage")
             assert len(messages) == 3
@@ -427,14 +485,17 @@ def test_long_texts_long_buttons_and_images(world_ctx: RoutingContext, clock: Cl
     run(scenario)
 
 
-def test_webhook_refuses_calls_without_the_secret(world_ctx: RoutingContext,
-                                                  clock: Clock) -> None:
+def test_webhook_refuses_calls_without_the_secret(world_ctx: RoutingContext, clock: Clock) -> None:
     ctx = world_ctx
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    hook = Webhook(url="https://duban.example.org/telegram", secret="s3cret-token",
-                   listen="127.0.0.1", port=port)
+    hook = Webhook(
+        url="https://duban.example.org/telegram",
+        secret="s3cret-token",
+        listen="127.0.0.1",
+        port=port,
+    )
 
     async def scenario(api: FakeBotAPI) -> None:
         w = World(api, clock)
@@ -442,22 +503,33 @@ def test_webhook_refuses_calls_without_the_secret(world_ctx: RoutingContext,
             assert api.webhook is not None
             assert api.webhook["url"] == hook.url
             assert api.webhook["secret_token"] == "s3cret-token"
-            update = {"update_id": 1, "message": w.api.message(
-                w.chats["zjj"], w.users["zjj-1"], "/待办", date=int(clock().timestamp()))}
+            update = {
+                "update_id": 1,
+                "message": w.api.message(
+                    w.chats["zjj"], w.users["zjj-1"], "/待办", date=int(clock().timestamp())
+                ),
+            }
             url = f"http://127.0.0.1:{port}/telegram"
             async with aiohttp.ClientSession() as http:
                 async with http.post(url, json=update) as resp:
                     assert resp.status == 403
-                async with http.post(url, json=update, headers={
-                        "X-Telegram-Bot-Api-Secret-Token": "wrong"}) as resp:
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+                ) as resp:
                     assert resp.status == 403
                 assert w.sent("zjj") == []
-                async with http.post(url, json=update, headers={
-                        "X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}) as resp:
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+                ) as resp:
                     assert resp.status == 200
                 assert w.texts("zjj")[0].startswith("【住建局待办】")
-                async with http.post(url, json=update, headers={  # Telegram re-sends it
-                        "X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}) as resp:
+                async with http.post(
+                    url,
+                    json=update,
+                    headers={  # Telegram re-sends it
+                        "X-Telegram-Bot-Api-Secret-Token": "s3cret-token"
+                    },
+                ) as resp:
                     assert resp.status == 200
                 assert len(w.sent("zjj")) == 1
 
@@ -468,8 +540,14 @@ def test_one_person_on_two_platforms(world_ctx: RoutingContext) -> None:
     """The same person can be linked on Telegram and on another platform at once."""
     with session_scope(world_ctx.engine) as session:
         person = get_person(session, "zjj-1")
-        identity.link_account(session, platform="matrix", account_id="@liuyang:example.org",
-                              person=person, via="cli", now=world_ctx.now())
+        identity.link_account(
+            session,
+            platform="matrix",
+            account_id="@liuyang:example.org",
+            person=person,
+            via="cli",
+            now=world_ctx.now(),
+        )
         accounts = identity.accounts_of(session, person)
         count = session.exec(select(func.count()).select_from(ChatAccount)).one()
     assert sorted(a.platform for a in accounts) == ["matrix", "telegram"]

@@ -9,22 +9,25 @@ from bots.handlers import polite
 from bots.text import escape_html, escape_markdown_v2, length, split_text
 
 
-@pytest.mark.parametrize(("text", "name", "number", "args"), [
-    ("/签收 DB-2026-000123", "签收", "DB-2026-000123", ""),
-    ("／签收 db-2026-123", "签收", "DB-2026-000123", ""),
-    ("/ack@duban_bot DB-2026-7", "签收", "DB-2026-000007", ""),
-    ("/回复 DB-2026-000001 已修复\n第二行", "回复", "DB-2026-000001", "已修复\n第二行"),
-    ("/回复 已修复", "回复", None, "已修复"),
-    ("/延期 DB-2026-000001 3 需协调", "延期", "DB-2026-000001", "3 需协调"),
-    ("/核查 DB-2026-000001 不通过 2 未附照片", "核查", "DB-2026-000001", "不通过 2 未附照片"),
-    ("/start ABCD2345", "帮助", None, "ABCD2345"),
-    ("/交办 DB-2026-000002 住建局", "分办", "DB-2026-000002", "住建局"),
-    # typed with a Chinese input method: full-width number, or no space after the name
-    ("/签收 ＤＢ－２０２６－１２３", "签收", "DB-2026-000123", ""),
-    ("/分办DB-2026-000002 住建局", "分办", "DB-2026-000002", "住建局"),
-    ("/ackdb-2026-5", "签收", "DB-2026-000005", ""),
-    ("/回复已修复", "回复", None, "已修复"),
-])
+@pytest.mark.parametrize(
+    ("text", "name", "number", "args"),
+    [
+        ("/签收 DB-2026-000123", "签收", "DB-2026-000123", ""),
+        ("／签收 db-2026-123", "签收", "DB-2026-000123", ""),
+        ("/ack@duban_bot DB-2026-7", "签收", "DB-2026-000007", ""),
+        ("/回复 DB-2026-000001 已修复\n第二行", "回复", "DB-2026-000001", "已修复\n第二行"),
+        ("/回复 已修复", "回复", None, "已修复"),
+        ("/延期 DB-2026-000001 3 需协调", "延期", "DB-2026-000001", "3 需协调"),
+        ("/核查 DB-2026-000001 不通过 2 未附照片", "核查", "DB-2026-000001", "不通过 2 未附照片"),
+        ("/start ABCD2345", "帮助", None, "ABCD2345"),
+        ("/交办 DB-2026-000002 住建局", "分办", "DB-2026-000002", "住建局"),
+        # typed with a Chinese input method: full-width number, or no space after the name
+        ("/签收 ＤＢ－２０２６－１２３", "签收", "DB-2026-000123", ""),
+        ("/分办DB-2026-000002 住建局", "分办", "DB-2026-000002", "住建局"),
+        ("/ackdb-2026-5", "签收", "DB-2026-000005", ""),
+        ("/回复已修复", "回复", None, "已修复"),
+    ],
+)
 def test_parse(text: str, name: str, number: str | None, args: str) -> None:
     cmd = parse(text)
     assert cmd is not None and (cmd.name, cmd.number, cmd.args) == (name, number, args)
@@ -47,8 +50,9 @@ def test_unknown_commands_and_mistyped_numbers() -> None:
 
 
 def test_numbers() -> None:
-    assert [parse_int(v) for v in ("3", "３", "3天", "5个工作日", "十", "十五", "二十三", "x",
-                                   "")] == [3, 3, 3, 5, 10, 15, 23, None, None]
+    assert [
+        parse_int(v) for v in ("3", "３", "3天", "5个工作日", "十", "十五", "二十三", "x", "")
+    ] == [3, 3, 3, 5, 10, 15, 23, None, None]
     assert first_number("见 db-2026-42 和 DB-2026-000043") == "DB-2026-000042"
 
 
@@ -78,8 +82,17 @@ def test_escapes() -> None:
 
 
 def test_polite_drops_the_english_gloss() -> None:
-    assert polite(Exception("只有督查人员可以核查通过 (only supervisors may verify_pass)")) == \
-        "只有督查人员可以核查通过"
-    assert polite(Exception("DB-1: 当前状态为「已签收」，不能签收 (cannot acknowledge a ticket in "
-                            "state acknowledged)")) == "DB-1: 当前状态为「已签收」，不能签收"
+    assert (
+        polite(Exception("只有督查人员可以核查通过 (only supervisors may verify_pass)"))
+        == "只有督查人员可以核查通过"
+    )
+    assert (
+        polite(
+            Exception(
+                "DB-1: 当前状态为「已签收」，不能签收 (cannot acknowledge a ticket in "
+                "state acknowledged)"
+            )
+        )
+        == "DB-1: 当前状态为「已签收」，不能签收"
+    )
     assert polite(Exception("plain")) == "plain"

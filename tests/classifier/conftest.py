@@ -18,8 +18,9 @@ UNITS = ("jyj", "swj", "jjdd", "rsj")  # four units whose messages differ clearl
 PER_UNIT = 16
 
 
-def small_sample(units: tuple[str, ...] = UNITS, per_unit: int = PER_UNIT,
-                 skip: int = 0) -> LabelledData:
+def small_sample(
+    units: tuple[str, ...] = UNITS, per_unit: int = PER_UNIT, skip: int = 0
+) -> LabelledData:
     """``per_unit`` rows of each of ``units`` from data/messages.csv (after ``skip`` each)."""
     data = read_labelled(MESSAGES, label_col="单位代码")
     taken: dict[str, int] = {}

@@ -40,8 +40,9 @@ def training_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def models(tmp_path: Path, training_csv: Path) -> Path:
     """A registry (the settings' default, under DUBAN_HOME) with one promoted version."""
-    code, out, err = run("train", "--input", str(training_csv), "--label-col", "单位代码",
-                         "--promote", "--json")
+    code, out, err = run(
+        "train", "--input", str(training_csv), "--label-col", "单位代码", "--promote", "--json"
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert Path(summary["path"]).parent == Path(summary["path"]).parent
@@ -50,9 +51,20 @@ def models(tmp_path: Path, training_csv: Path) -> Path:
 
 def test_train_prints_its_summary(tmp_path: Path, training_csv: Path) -> None:
     out_dir = tmp_path / "elsewhere"
-    code, out, err = run("train", "--input", str(training_csv), "--label-col", "单位代码",
-                         "--out", str(out_dir), "--seed", "3", "--target-precision", "0.95",
-                         "--json")
+    code, out, err = run(
+        "train",
+        "--input",
+        str(training_csv),
+        "--label-col",
+        "单位代码",
+        "--out",
+        str(out_dir),
+        "--seed",
+        "3",
+        "--target-precision",
+        "0.95",
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert Path(summary["path"]) == out_dir / summary["version"]
@@ -64,12 +76,24 @@ def test_train_prints_its_summary(tmp_path: Path, training_csv: Path) -> None:
     assert 0 < summary["threshold"] <= 1 and summary["train_seconds"] >= 0
     for key in ("accuracy", "macro_f1", "top3_accuracy", "coverage_at_97"):
         assert 0 <= summary["metrics"][key] <= 1
-    assert json.loads((out_dir / summary["version"] / "manifest.json").read_text())[
-        "seeds"]["seed"] == 3
+    assert (
+        json.loads((out_dir / summary["version"] / "manifest.json").read_text())["seeds"]["seed"]
+        == 3
+    )
     assert run("classify", "--model", str(out_dir), "东湖路路灯不亮", "--json")[0] == 0
     # A later one is not, without --promote.
-    code, out, err = run("train", "--input", str(training_csv), "--label-col", "单位代码",
-                         "--out", str(out_dir), "--seed", "4", "--json")
+    code, out, err = run(
+        "train",
+        "--input",
+        str(training_csv),
+        "--label-col",
+        "单位代码",
+        "--out",
+        str(out_dir),
+        "--seed",
+        "4",
+        "--json",
+    )
     assert code == 0, err
     assert not json.loads(out)["promoted"]
 
@@ -116,8 +140,9 @@ def test_bad_input_exits_2(models: Path, training_csv: Path, tmp_path: Path) -> 
 def test_an_unusable_model_folder_is_bad_input(training_csv: Path, tmp_path: Path) -> None:
     not_a_folder = tmp_path / "notes.txt"
     not_a_folder.write_text("滨河区", encoding="utf-8")
-    code, _, err = run("train", "--input", str(training_csv), "--label-col", "单位代码",
-                       "--out", str(not_a_folder))
+    code, _, err = run(
+        "train", "--input", str(training_csv), "--label-col", "单位代码", "--out", str(not_a_folder)
+    )
     assert code == 2 and "notes.txt" in err and "Traceback" not in err
     code, _, err = run("classify", "一段文字", "--model", str(not_a_folder))
     assert code == 2 and "notes.txt" in err
@@ -139,12 +164,12 @@ def test_a_tampered_model_is_a_failure(models: Path) -> None:
 
 def test_model_list_show_promote_rollback(models: Path, training_csv: Path) -> None:
     first = json.loads((models / "CURRENT").read_text())["version"]
-    code, out, _ = run("train", "--input", str(training_csv), "--label-col", "单位代码",
-                       "--seed", "1", "--json")
+    code, out, _ = run(
+        "train", "--input", str(training_csv), "--label-col", "单位代码", "--seed", "1", "--json"
+    )
     second = json.loads(out)["version"]
     listed = json.loads(run("model", "list", "--json")[1])
-    assert [(row["version"], row["current"]) for row in listed] == [(first, True),
-                                                                     (second, False)]
+    assert [(row["version"], row["current"]) for row in listed] == [(first, True), (second, False)]
     assert json.loads(run("model", "promote", second, "--json")[1])["version"] == second
     shown = json.loads(run("model", "show", "--json")[1])
     assert shown["version"] == second and shown["current"] is True
@@ -164,8 +189,14 @@ def test_evaluate_prints_the_figures(models: Path, tmp_path: Path) -> None:
     assert code == 0, err
     figures = json.loads(out)
     assert figures["rows"] == 20
-    for key in ("accuracy", "macro_f1", "top3_accuracy", "coverage_at_95", "coverage_at_97",
-                "coverage_at_99"):
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "top3_accuracy",
+        "coverage_at_95",
+        "coverage_at_97",
+        "coverage_at_99",
+    ):
         assert 0 <= figures[key] <= 1
     assert set(figures["per_class"]) == {"jjdd", "jyj", "rsj", "swj"}
     assert figures["accuracy"] >= 0.7

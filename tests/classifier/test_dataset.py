@@ -31,8 +31,12 @@ def write(path: Path, rows: list[list[str]], encoding: str) -> Path:
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_encodings_read_the_same(tmp_path: Path, encoding: str) -> None:
     data = read_labelled(write(tmp_path / "m.csv", ROWS, encoding), label_col="单位代码")
-    assert data.texts == ["路灯不亮\n东湖路的路灯,\n坏了三天", "望江社区停水,什么时候来水?",
-                          "学校", "繁體\n滨河區的路燈壞了"]
+    assert data.texts == [
+        "路灯不亮\n东湖路的路灯,\n坏了三天",
+        "望江社区停水,什么时候来水?",
+        "学校",
+        "繁體\n滨河區的路燈壞了",
+    ]
     assert data.labels == ["cgj", "swj", "jyj", "cgj"]
     assert data.rows == [2, 3, 4, 6]
     assert [(s.row, s.reason) for s in data.skipped] == [(5, "empty label")]
@@ -116,8 +120,9 @@ def test_a_tab_separated_export_reads_like_csv(tmp_path: Path) -> None:
 def test_an_unclosed_quote_is_refused_not_merged_into_one_row(tmp_path: Path) -> None:
     """Otherwise classify would print fewer lines than the file has rows."""
     path = tmp_path / "m.csv"
-    path.write_text('留言详情\n东湖路路灯不亮\n"望江社区停水\n学府路噪音\n工地夜间施工\n',
-                    encoding="utf-8")
+    path.write_text(
+        '留言详情\n东湖路路灯不亮\n"望江社区停水\n学府路噪音\n工地夜间施工\n', encoding="utf-8"
+    )
     with pytest.raises(BadInput, match="第 3 条记录的引号未闭合"):
         read_texts(path)
     fine = tmp_path / "ok.csv"

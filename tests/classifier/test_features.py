@@ -34,10 +34,11 @@ def _text(doc):
 
 def _same(ours, names, reference, vocabulary, prefix: str) -> None:
     columns = [i for i, name in enumerate(names) if name.startswith(prefix)]
-    order = [vocabulary[names[i][len(prefix):]] for i in columns]
+    order = [vocabulary[names[i][len(prefix) :]] for i in columns]
     assert len(columns) == len(vocabulary)
-    np.testing.assert_allclose(ours[:, columns].toarray(), reference[:, order].toarray(),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        ours[:, columns].toarray(), reference[:, order].toarray(), atol=1e-12
+    )
 
 
 def test_word_and_char_blocks_match_scikit_learn() -> None:
@@ -45,11 +46,23 @@ def test_word_and_char_blocks_match_scikit_learn() -> None:
     ours = NgramVectorizer(head_weight=0.0).fit(data)
     X = ours.transform(data)
     names = list(ours.get_feature_names_out())
-    words = TfidfVectorizer(preprocessor=_tokens, tokenizer=lambda x: x, token_pattern=None,
-                            lowercase=False, sublinear_tf=True, min_df=2).fit(data)
+    words = TfidfVectorizer(
+        preprocessor=_tokens,
+        tokenizer=lambda x: x,
+        token_pattern=None,
+        lowercase=False,
+        sublinear_tf=True,
+        min_df=2,
+    ).fit(data)
     _same(X, names, words.transform(data), words.vocabulary_, "w:")
-    chars = TfidfVectorizer(preprocessor=_text, analyzer="char", ngram_range=(1, 2),
-                            lowercase=False, sublinear_tf=True, min_df=2).fit(data)
+    chars = TfidfVectorizer(
+        preprocessor=_text,
+        analyzer="char",
+        ngram_range=(1, 2),
+        lowercase=False,
+        sublinear_tf=True,
+        min_df=2,
+    ).fit(data)
     _same(X, names, chars.transform(data), chars.vocabulary_, "c:")
 
 

@@ -35,8 +35,9 @@ def test_one_prediction_per_text_in_order(predictor: Predictor) -> None:
         assert probabilities == sorted(probabilities, reverse=True)
         assert 0.0 <= sum(probabilities) <= 1.0 + 1e-9
         assert 0.0 <= prediction.confidence <= 1.0
-        assert prediction.abstain == (prediction.confidence < predictor.threshold
-                                      or prediction is predictions[2])
+        assert prediction.abstain == (
+            prediction.confidence < predictor.threshold or prediction is predictions[2]
+        )
 
 
 def test_an_empty_text_abstains(predictor: Predictor) -> None:

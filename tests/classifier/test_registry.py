@@ -46,25 +46,38 @@ def test_same_model_file_in_another_process(trained) -> None:
         "print(hashlib.sha256(b.getvalue()).hexdigest())\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "4242"}
-    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == model_sha(trained)
 
 
 def test_a_version_folder_holds_model_manifest_report_and_rows(saved: Path, trained) -> None:
     manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["version"] == saved.name
-    assert manifest["model"]["sha256"] == hashlib.sha256(
-        (saved / "model.joblib").read_bytes()).hexdigest()
+    assert (
+        manifest["model"]["sha256"]
+        == hashlib.sha256((saved / "model.joblib").read_bytes()).hexdigest()
+    )
     assert manifest["data"]["rows"] == len(trained.rows) == 64
     assert manifest["segmenter"]["engine"] == "rjieba"
     assert len(manifest["segmenter"]["dictionary_sha256"]) == 64
     for library in ("python", "scikit-learn", "numpy", "scipy", "rjieba"):
         assert manifest["libraries"][library]
     assert 0 < manifest["threshold"] <= 1
-    assert set(manifest["metrics"]["cv"]) >= {"macro_f1", "accuracy", "top3_accuracy",
-                                              "coverage_at_95", "coverage_at_97",
-                                              "coverage_at_99"}
+    assert set(manifest["metrics"]["cv"]) >= {
+        "macro_f1",
+        "accuracy",
+        "top3_accuracy",
+        "coverage_at_95",
+        "coverage_at_97",
+        "coverage_at_99",
+    }
     report = json.loads((saved / "report.json").read_text(encoding="utf-8"))
     assert set(report["per_class"]) == {"jjdd", "jyj", "rsj", "swj"}
     assert report["confusion"]["labels"] == ["jjdd", "jyj", "rsj", "swj"]

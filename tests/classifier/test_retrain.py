@@ -40,8 +40,7 @@ def write_csv(path: Path, data: LabelledData) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["留言主题", "留言详情", "单位代码"])
-    writer.writerows(["", text, label] for text, label in zip(data.texts, data.labels,
-                                                                strict=True))
+    writer.writerows(["", text, label] for text, label in zip(data.texts, data.labels, strict=True))
     path.write_text(buffer.getvalue(), encoding="utf-8")
     return path
 
@@ -51,8 +50,16 @@ def handled(session, rules, items: list[tuple[str, str]], *, key: str) -> None:
     admin = Actor.of(get_person(session, "admin"))
     for index, (text, code) in enumerate(items):
         ticket = make_ticket(session, rules, text=text, external_id=f"{key}-{index}")
-        assign(session, ticket, find_unit(session, code), actor=Actor.system("router"),
-               now=NOW, routed_by="classifier", classifier_version="v1", confidence=0.9)
+        assign(
+            session,
+            ticket,
+            find_unit(session, code),
+            actor=Actor.system("router"),
+            now=NOW,
+            routed_by="classifier",
+            classifier_version="v1",
+            confidence=0.9,
+        )
         acknowledge(session, ticket, actor=admin, now=NOW + timedelta(hours=1))
 
 
@@ -90,17 +97,31 @@ def test_labels_are_the_units_that_finally_handled_each_message(tmp_path: Path) 
         acknowledge(session, closed, actor=admin, now=NOW)
         unit("nyj").active = False
 
-        ids = {t.message_id: name for t, name in [
-            (kept, "kept"), (waiting, "waiting"), (rerouted, "rerouted"),
-            (sent_back, "sent_back"), (moved, "moved"), (closed, "closed")]}
+        ids = {
+            t.message_id: name
+            for t, name in [
+                (kept, "kept"),
+                (waiting, "waiting"),
+                (rerouted, "rerouted"),
+                (sent_back, "sent_back"),
+                (moved, "moved"),
+                (closed, "closed"),
+            ]
+        }
 
     with session_scope(engine) as session:
         labels = {ids[mid]: label for mid, label in ledger_labels(session).items()}
         examples = ledger_examples(session)
-    assert labels == {"kept": ("jyj", "ticket"), "rerouted": ("jjdd", "triage"),
-                      "moved": ("gaj", "reassign")}
+    assert labels == {
+        "kept": ("jyj", "ticket"),
+        "rerouted": ("jjdd", "triage"),
+        "moved": ("gaj", "reassign"),
+    }
     assert sorted(zip(examples.texts, examples.labels, strict=True)) == [
-        ("城东中学作业太多", "jyj"), ("小区噪音扰民", "gaj"), ("路口闯红灯", "jjdd")]
+        ("城东中学作业太多", "jyj"),
+        ("小区噪音扰民", "gaj"),
+        ("路口闯红灯", "jjdd"),
+    ]
     assert examples.sources[0]["by_source"] == {"reassign": 1, "ticket": 1, "triage": 1}
 
 
@@ -134,8 +155,10 @@ def test_retrain_promotes_unless_worse(tmp_path: Path, base_csv: Path) -> None:
     # Staff "correct" most base messages to random units: the new version learns noise.
     base = small_sample()
     rng = random.Random(7)
-    wrong = [(text, rng.choice([u for u in ("jyj", "swj", "jjdd", "rsj") if u != label]))
-             for text, label in zip(base.texts, base.labels, strict=True)][:48]
+    wrong = [
+        (text, rng.choice([u for u in ("jyj", "swj", "jjdd", "rsj") if u != label]))
+        for text, label in zip(base.texts, base.labels, strict=True)
+    ][:48]
     with session_scope(engine) as session:
         handled(session, rules, wrong, key="noise")
     with session_scope(engine) as session:
@@ -148,8 +171,9 @@ def test_retrain_promotes_unless_worse(tmp_path: Path, base_csv: Path) -> None:
     assert worse["version"] in registry.versions()
 
     with session_scope(engine) as session:
-        forced = retrain(session, registry=registry, base_csv=base_csv, data_dir=DATA_DIR,
-                         force=True)
+        forced = retrain(
+            session, registry=registry, base_csv=base_csv, data_dir=DATA_DIR, force=True
+        )
     assert forced["promoted"] and forced["forced"]
     assert registry.current() == forced["version"]
 
@@ -159,8 +183,7 @@ def test_retrain_through_the_cli(tmp_path: Path, base_csv: Path) -> None:
     engine = ledger(f"sqlite:///{home / 'duban.db'}")
     more = small_sample(skip=16, per_unit=6)
     with session_scope(engine) as session:
-        handled(session, rules_for(), list(zip(more.texts, more.labels, strict=True)),
-                key="cli")
+        handled(session, rules_for(), list(zip(more.texts, more.labels, strict=True)), key="cli")
         assert session.get(Unit, 1) is not None
     engine.dispose()
     result = CliRunner().invoke(app, ["retrain", "--base", str(base_csv), "--json"])

@@ -81,7 +81,8 @@ def test_a_bad_calendar_file_names_the_entry(
     data = tmp_path / "data"
     data.mkdir()
     (data / "calendar.yaml").write_text(
-        "years:\n  2027:\n    published: true\n    workdays: [2027-02-30]\n", encoding="utf-8")
+        "years:\n  2027:\n    published: true\n    workdays: [2027-02-30]\n", encoding="utf-8"
+    )
     monkeypatch.setenv("DUBAN_DATA_DIR", str(data))
     for args in (("is-workday", "2026-10-10"), ("due", "--from", "2026-09-30", "--days", "7")):
         code, out, err = run("calendar", *args)
@@ -126,8 +127,14 @@ def _ledger_with_assigned_ticket() -> str:
     rules = rules_for()
     with session_scope(engine) as session:
         ticket = make_ticket(session, rules)
-        assign(session, ticket, find_unit(session, "zjj"), actor=Actor.system("test"),
-               now=ticket.opened_at, routed_by="manual")
+        assign(
+            session,
+            ticket,
+            find_unit(session, "zjj"),
+            actor=Actor.system("test"),
+            now=ticket.opened_at,
+            routed_by="manual",
+        )
         number = ticket.number
     engine.dispose()
     return number
@@ -152,7 +159,13 @@ def test_ticket_steps_through_the_cli() -> None:
     assert run("ticket", "archive", number, "--by", "ducha1")[0] == 0
     code, out, _ = run("tickets", "events", number, "--json")
     assert [e["action"] for e in json.loads(out)] == [
-        "register", "assign", "acknowledge", "reply", "verify_pass", "archive"]
+        "register",
+        "assign",
+        "acknowledge",
+        "reply",
+        "verify_pass",
+        "archive",
+    ]
     code, out, _ = run("tickets", "show", number, "--json")
     detail = json.loads(out)
     assert detail["state"] == "archived" and detail["replies"][0]["author"] == "刘洋"
@@ -161,8 +174,12 @@ def test_ticket_steps_through_the_cli() -> None:
 def test_extension_through_the_cli() -> None:
     number = _ledger_with_assigned_ticket()
     assert run("ticket", "extend", number, "--days", "3", "--by", "zjj-1")[0] == 2  # no reason
-    assert run("ticket", "extend", number, "--days", "3", "--reason", "需协调供电公司",
-               "--by", "zjj-1")[0] == 0
+    assert (
+        run(
+            "ticket", "extend", number, "--days", "3", "--reason", "需协调供电公司", "--by", "zjj-1"
+        )[0]
+        == 0
+    )
     code, out, _ = run("ticket", "approve-extension", number, "--by", "ducha1", "--json")
     assert code == 0
     assert json.loads(out)["due_date"] > "2026-12-07"

@@ -15,15 +15,37 @@ def test_the_demo_runs_to_the_weekly_report(tmp_path: Path) -> None:
 
     home = tmp_path / "demo"
     env = {**os.environ, "DUBAN_HOME": str(tmp_path / "unused")}
-    code = (f"from pathlib import Path; from duban.demo import run_demo; "
-            f"run_demo(Path({str(home)!r}))")
-    result = subprocess.run([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=600)
+    code = (
+        f"from pathlib import Path; from duban.demo import run_demo; run_demo(Path({str(home)!r}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    for sign in ("训练完成", "自动交办", "待人工分办", "/分办", "/签收", "/回复", "/延期",
-                 "【延期已批准】", "【延期未批准】", "/退回", "不通过", "【续办】", "/归档",
-                 "【超期催办】", "【通报】", "【督查周报】2026年第47周"):
+    for sign in (
+        "训练完成",
+        "自动交办",
+        "待人工分办",
+        "/分办",
+        "/签收",
+        "/回复",
+        "/延期",
+        "【延期已批准】",
+        "【延期未批准】",
+        "/退回",
+        "不通过",
+        "【续办】",
+        "/归档",
+        "【超期催办】",
+        "【通报】",
+        "【督查周报】2026年第47周",
+    ):
         assert sign in out, sign
     folder = home / "reports" / "weekly-2026-W47"
     for name in ("weekly-2026-W47.md", "weekly-2026-W47.xlsx", "weekly-2026-W47-rates.png"):

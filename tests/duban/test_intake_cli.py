@@ -59,8 +59,12 @@ def test_import_summary_names_rejected_rows_and_a_second_import_opens_nothing(
 
 
 def test_pasted_text_splits_on_a_separator_line_and_reports_each() -> None:
-    code, out, err = run("intake", "--text",
-                         "学府路菜市场门口占道经营严重\n---\n金色家园小区电梯三天没修好", "--json")
+    code, out, err = run(
+        "intake",
+        "--text",
+        "学府路菜市场门口占道经营严重\n---\n金色家园小区电梯三天没修好",
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["received"] == 2
@@ -70,22 +74,31 @@ def test_pasted_text_splits_on_a_separator_line_and_reports_each() -> None:
 
 
 def test_an_instruction_keeps_its_stated_limit() -> None:
-    code, out, err = run("intake", "--text", "请区住建局限3个工作日内解决东湖新城积水问题",
-                         "--source", "批示件", "--json")
+    code, out, err = run(
+        "intake",
+        "--text",
+        "请区住建局限3个工作日内解决东湖新城积水问题",
+        "--source",
+        "批示件",
+        "--json",
+    )
     assert code == 0, err
     outcome = json.loads(out)["outcomes"][0]
     code, out, _ = run("tickets", "show", outcome["ticket"], "--json")
     assert json.loads(out)["limit_days"] == 3
 
 
-@pytest.mark.parametrize("args", [
-    ("intake",),
-    ("intake", "--text", "   "),
-    ("intake", "no-such-file.csv"),
-    ("intake", "--text", "某事", "--source", "传真"),
-    ("intake", "--text", "请住建局办理某事", "--source", "批示件", "--limit-days", "0"),
-    ("intake", "--text", "请住建局办理某事", "--source", "批示件", "--limit-days", "400"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("intake",),
+        ("intake", "--text", "   "),
+        ("intake", "no-such-file.csv"),
+        ("intake", "--text", "某事", "--source", "传真"),
+        ("intake", "--text", "请住建局办理某事", "--source", "批示件", "--limit-days", "0"),
+        ("intake", "--text", "请住建局办理某事", "--source", "批示件", "--limit-days", "400"),
+    ],
+)
 def test_bad_input_exits_2_and_stores_nothing(args: tuple[str, ...]) -> None:
     code, _, err = run(*args)
     assert code == 2 and err.startswith("错误"), err
@@ -103,11 +116,14 @@ def test_a_file_where_every_row_is_refused_exits_2(tmp_path: Path) -> None:
 
 def test_an_id_reused_for_other_content_is_refused_by_row_not_dropped(tmp_path: Path) -> None:
     first = tmp_path / "a.csv"
-    first.write_text("留言编号,留言详情\n"
-                     "1001,东湖路与学府路交叉口一下雨就积水，希望疏通排水管\n"
-                     "1002,柳岸路北段路灯连续一周不亮\n"
-                     "1002,柳岸路北段路灯连续一周不亮\n"
-                     "1002,金色家园7栋电梯停运三天无人维修\n", encoding="utf-8")
+    first.write_text(
+        "留言编号,留言详情\n"
+        "1001,东湖路与学府路交叉口一下雨就积水，希望疏通排水管\n"
+        "1002,柳岸路北段路灯连续一周不亮\n"
+        "1002,柳岸路北段路灯连续一周不亮\n"
+        "1002,金色家园7栋电梯停运三天无人维修\n",
+        encoding="utf-8",
+    )
     summary = json.loads(run("intake", str(first), "--json")[1])
     assert summary["received"] == 4 and summary["known"] == 1  # row 4 repeats row 3
     assert summary["rejected_rows"] == [{"row": 5, "reason": summary["rejected_rows"][0]["reason"]}]

@@ -47,9 +47,15 @@ class Failure:
 class FakeBotAPI:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
-        self.me = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "督办助手",
-                   "username": "duban_test_bot", "can_join_groups": True,
-                   "can_read_all_group_messages": True, "supports_inline_queries": False}
+        self.me = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "督办助手",
+            "username": "duban_test_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": True,
+            "supports_inline_queries": False,
+        }
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.offsets: list[int | None] = []  # the offset of every getUpdates call
@@ -85,10 +91,15 @@ class FakeBotAPI:
     # -- Bot API objects ---------------------------------------------------------------------
 
     @staticmethod
-    def user(user_id: int, first_name: str, last_name: str | None = None,
-             username: str | None = None) -> dict[str, Any]:
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name,
-                                "language_code": "zh-hans"}
+    def user(
+        user_id: int, first_name: str, last_name: str | None = None, username: str | None = None
+    ) -> dict[str, Any]:
+        user: dict[str, Any] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": "zh-hans",
+        }
         if last_name:
             user["last_name"] = last_name
         if username:
@@ -106,18 +117,33 @@ class FakeBotAPI:
             chat["last_name"] = user["last_name"]
         return chat
 
-    def message(self, chat: dict[str, Any], user: dict[str, Any], text: str, *,
-                reply_to: dict[str, Any] | None = None,
-                forward_origin: dict[str, Any] | None = None, date: int | None = None,
-                message_id: int | None = None) -> dict[str, Any]:
+    def message(
+        self,
+        chat: dict[str, Any],
+        user: dict[str, Any],
+        text: str,
+        *,
+        reply_to: dict[str, Any] | None = None,
+        forward_origin: dict[str, Any] | None = None,
+        date: int | None = None,
+        message_id: int | None = None,
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": message_id or self._next_message_id(chat["id"]),
-            "from": user, "chat": chat, "date": date or int(time.time()), "text": text,
+            "from": user,
+            "chat": chat,
+            "date": date or int(time.time()),
+            "text": text,
         }
         if text.startswith("/"):
             command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": len(command.encode("utf-16-le")) // 2}]
+            message["entities"] = [
+                {
+                    "type": "bot_command",
+                    "offset": 0,
+                    "length": len(command.encode("utf-16-le")) // 2,
+                }
+            ]
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if forward_origin is not None:
@@ -133,8 +159,9 @@ class FakeBotAPI:
         return {"type": "hidden_user", "date": date, "sender_user_name": name}
 
     @staticmethod
-    def origin_chat(chat: dict[str, Any], date: int, signature: str | None = None
-                    ) -> dict[str, Any]:
+    def origin_chat(
+        chat: dict[str, Any], date: int, signature: str | None = None
+    ) -> dict[str, Any]:
         origin = {"type": "chat", "date": date, "sender_chat": chat}
         if signature:
             origin["author_signature"] = signature
@@ -153,31 +180,49 @@ class FakeBotAPI:
         self._new.set()
         return update
 
-    def say(self, chat: dict[str, Any], user: dict[str, Any], text: str, **kw: Any
-            ) -> dict[str, Any]:
+    def say(
+        self, chat: dict[str, Any], user: dict[str, Any], text: str, **kw: Any
+    ) -> dict[str, Any]:
         return self.push(message=self.message(chat, user, text, **kw))
 
     def press(self, user: dict[str, Any], card: dict[str, Any], data: str) -> dict[str, Any]:
         """A callback query: ``user`` presses the button carrying ``data`` under ``card``."""
-        query = {"id": str(next(self._update_ids) * 7919), "from": user, "message": card,
-                 "chat_instance": str(-card["chat"]["id"]), "data": data}
+        query = {
+            "id": str(next(self._update_ids) * 7919),
+            "from": user,
+            "message": card,
+            "chat_instance": str(-card["chat"]["id"]),
+            "data": data,
+        }
         return self.push(callback_query=query)
 
     # -- what the bot did --------------------------------------------------------------------------
 
-    def fail(self, method: str, status: int, description: str, *,
-             retry_after: int | None = None, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
         self._failures.setdefault(method, []).extend(
-            Failure(status, description, retry_after) for _ in range(times))
+            Failure(status, description, retry_after) for _ in range(times)
+        )
 
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
     def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         """The messages the bot posted (sendMessage / sendPhoto results), in order."""
-        return [c.params["_result"] for c in self.calls
-                if c.method in ("sendMessage", "sendPhoto") and "_result" in c.params
-                and (chat_id is None or c.params["_result"]["chat"]["id"] == chat_id)]
+        return [
+            c.params["_result"]
+            for c in self.calls
+            if c.method in ("sendMessage", "sendPhoto")
+            and "_result" in c.params
+            and (chat_id is None or c.params["_result"]["chat"]["id"] == chat_id)
+        ]
 
     async def wait_for(self, condition, *, timeout: float = 15.0) -> None:
         """Until ``condition()`` holds (a deadline for a hung test, not a timing assertion)."""
@@ -243,8 +288,15 @@ class FakeBotAPI:
 
     async def _api_sendPhoto(self, params: dict[str, Any]) -> Any:
         message = self._bot_message(params)
-        message["photo"] = [{"file_id": "photo-1", "file_unique_id": "u-photo-1",
-                             "width": 640, "height": 480, "file_size": 1234}]
+        message["photo"] = [
+            {
+                "file_id": "photo-1",
+                "file_unique_id": "u-photo-1",
+                "width": 640,
+                "height": 480,
+                "file_size": 1234,
+            }
+        ]
         if params.get("caption"):
             message["caption"] = params["caption"]
         return message
@@ -256,8 +308,7 @@ class FakeBotAPI:
         chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
         for call in self.calls:
             result = call.params.get("_result")
-            if result and result["chat"]["id"] == chat_id and \
-                    result["message_id"] == message_id:
+            if result and result["chat"]["id"] == chat_id and result["message_id"] == message_id:
                 edited = dict(result)
                 markup = params.get("reply_markup")
                 if markup:
@@ -269,18 +320,26 @@ class FakeBotAPI:
 
     def _bot_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
-        chat = ({"id": chat_id, "type": "private", "first_name": "用户"} if chat_id > 0
-                else {"id": chat_id, "type": "supergroup", "title": f"群{chat_id}"})
-        message: dict[str, Any] = {"message_id": self._next_message_id(chat_id),
-                                   "from": {k: self.me[k] for k in
-                                            ("id", "is_bot", "first_name", "username")},
-                                   "chat": chat, "date": int(time.time())}
+        chat = (
+            {"id": chat_id, "type": "private", "first_name": "用户"}
+            if chat_id > 0
+            else {"id": chat_id, "type": "supergroup", "title": f"群{chat_id}"}
+        )
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id),
+            "from": {k: self.me[k] for k in ("id", "is_bot", "first_name", "username")},
+            "chat": chat,
+            "date": int(time.time()),
+        }
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         reply = params.get("reply_parameters")
         if reply:
-            message["reply_to_message"] = {"message_id": reply["message_id"], "chat": chat,
-                                           "date": int(time.time())}
+            message["reply_to_message"] = {
+                "message_id": reply["message_id"],
+                "chat": chat,
+                "date": int(time.time()),
+            }
         return message
 
     def _next_message_id(self, chat_id: int) -> int:

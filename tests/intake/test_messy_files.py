@@ -43,7 +43,10 @@ def test_excel_gb18030_csv_with_a_repeated_header_in_another_order(tmp_path: Pat
     path.write_bytes("\r\n".join(lines).encode("gb18030") + b"\r\n")
     items = _read(path)
     assert [(i.row, i.external_id, i.title) for i in items] == [
-        (2, "QS1", "下水道堵塞"), (5, "QS2", "路灯不亮"), (7, "QS3", "菜市场噪音")]
+        (2, "QS1", "下水道堵塞"),
+        (5, "QS2", "路灯不亮"),
+        (7, "QS3", "菜市场噪音"),
+    ]
     assert items[0].text == DRAIN
     assert items[2].text == NOISE
     assert items[2].received_at == datetime(2019, 4, 24, 16, 0, tzinfo=UTC)
@@ -75,8 +78,9 @@ def test_an_unclosed_quote_is_refused_on_its_row(tmp_path: Path) -> None:
 def test_a_cell_over_the_csv_field_limit_does_not_spill_into_rows(tmp_path: Path) -> None:
     long_text = (NOISE * 40 + "\n") * 120  # ~140,000 characters over 120 lines
     path = tmp_path / "long.csv"
-    path.write_text(f'留言编号,留言详情\nL1,"{long_text}"\nL2,"{LAMP}"\nL3,{NOISE}\n',
-                    encoding="utf-8")
+    path.write_text(
+        f'留言编号,留言详情\nL1,"{long_text}"\nL2,"{LAMP}"\nL3,{NOISE}\n', encoding="utf-8"
+    )
     items = _read(path)
     assert [(i.row, i.external_id) for i in items] == [(2, "L1"), (3, "L2"), (4, "L3")]
     assert items[0].text == long_text.strip() and items[1].text == LAMP
@@ -104,7 +108,11 @@ def test_xlsx_title_row_float_ids_and_several_sheets(tmp_path: Path) -> None:
     workbook.save(path)
     items = _read(path)
     assert [(i.row, i.external_id) for i in items] == [
-        (3, "188006"), (4, "188007"), (5, "188008"), (2, "188100")]
+        (3, "188006"),
+        (4, "188007"),
+        (5, "188008"),
+        (2, "188100"),
+    ]
     assert items[0].received_at == datetime(2019, 4, 25, 1, 32, 9, tzinfo=UTC)
     assert items[1].complainant_name == "13800001021"
     assert items[2].warnings == ["工作表「四月」：时间「昨天下午」无法识别，按导入时间登记"]
@@ -140,7 +148,11 @@ def test_jsonl_columns_are_recognised_per_object(tmp_path: Path) -> None:
     path.write_bytes(codecs.BOM_UTF8 + "\r\n".join(lines).encode("utf-8"))
     items = _read(path)
     assert [(i.row, i.external_id, i.text) for i in items[:4]] == [
-        (1, "J1", ""), (2, "J2", LAMP), (3, None, ""), (4, "J4", NOISE)]
+        (1, "J1", ""),
+        (2, "J2", LAMP),
+        (3, None, ""),
+        (4, "J4", NOISE),
+    ]
     assert "JSON" in items[2].reject_reason
     assert items[4].external_id == "188005" and "不是文字" in items[4].reject_reason
     assert items[5].row == 6 and "本行的字段: 编号、备注" in items[5].reject_reason
@@ -148,12 +160,18 @@ def test_jsonl_columns_are_recognised_per_object(tmp_path: Path) -> None:
 
 def test_a_json_array_file(tmp_path: Path) -> None:
     path = tmp_path / "export.json"
-    records = [{"留言编号": "A1", "留言详情": LAMP}, "不是对象",
-               {"留言编号": "A3", "留言详情": NOISE}]
+    records = [
+        {"留言编号": "A1", "留言详情": LAMP},
+        "不是对象",
+        {"留言编号": "A3", "留言详情": NOISE},
+    ]
     path.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
     items = _read(path)
     assert [(i.row, i.external_id, i.reject_reason) for i in items] == [
-        (1, "A1", None), (2, None, "每条须为一个 JSON 对象"), (3, "A3", None)]
+        (1, "A1", None),
+        (2, None, "每条须为一个 JSON 对象"),
+        (3, "A3", None),
+    ]
 
 
 @pytest.mark.parametrize(("name", "content"), [("e.jsonl", "\n \n"), ("e.json", " [ ]")])
@@ -163,18 +181,27 @@ def test_an_empty_json_file_is_a_bad_file(tmp_path: Path, name: str, content: st
         _read(tmp_path / name)
 
 
-@pytest.mark.parametrize("value", [
-    "0001-01-01 00:00:00", "0001-01-01T00:00:00+08:00", "9999-12-31 23:59:59",
-    "9999-12-31T23:59:59-05:00", "1900-01-01", "2019-04-25T09:32:09+99:99",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01 00:00:00",
+        "0001-01-01T00:00:00+08:00",
+        "9999-12-31 23:59:59",
+        "9999-12-31T23:59:59-05:00",
+        "1900-01-01",
+        "2019-04-25T09:32:09+99:99",
+    ],
+)
 def test_placeholder_dates_and_impossible_offsets_are_not_times(value: str) -> None:
     assert parse_timestamp(value, ZoneInfo("Asia/Shanghai")) is None
 
 
 def test_a_time_in_the_future_is_registered_at_import_time() -> None:
     now = datetime(2026, 11, 20, 9, tzinfo=UTC)
-    items = [IntakeItem(text=LAMP, received_at=datetime(2091, 4, 25, tzinfo=UTC)),
-             IntakeItem(text=NOISE, received_at=now + timedelta(hours=12))]
+    items = [
+        IntakeItem(text=LAMP, received_at=datetime(2091, 4, 25, tzinfo=UTC)),
+        IntakeItem(text=NOISE, received_at=now + timedelta(hours=12)),
+    ]
     batch = prepare(items, policy=load_policy(None), now=now)
     assert [p.received_at for p in batch.prepared] == [now, now + timedelta(hours=12)]
     assert items[0].warnings == ["留言时间晚于导入时间，按导入时间登记"]

@@ -48,18 +48,25 @@ def test_csv_in_each_encoding_reads_the_same(tmp_path: Path, encoding: str) -> N
 
 
 def test_texts_with_newlines_and_commas_survive(tmp_path: Path) -> None:
-    rows = [{"留言编号": "1", "留言主题": "", "留言时间": "2026/11/16 9:00",
-             "留言详情": "第一段，有逗号,\n第二段\r\n第三段\"引号\""}]
+    rows = [
+        {
+            "留言编号": "1",
+            "留言主题": "",
+            "留言时间": "2026/11/16 9:00",
+            "留言详情": '第一段，有逗号,\n第二段\r\n第三段"引号"',
+        }
+    ]
     items = list(read_file(_write_csv(tmp_path / "x.csv", rows, "utf-8"), ImportOptions()))
-    assert items[0].text == "第一段，有逗号,\n第二段\r\n第三段\"引号\""
+    assert items[0].text == '第一段，有逗号,\n第二段\r\n第三段"引号"'
     assert items[0].title is None
 
 
 def test_named_columns_and_missing_column_error(tmp_path: Path) -> None:
     rows = [{"编号X": "A1", "内容Y": "东湖路路灯不亮", "时间Z": "2026-11-16 08:00"}]
     path = _write_csv(tmp_path / "custom.csv", rows, "utf-8")
-    items = list(read_file(path, ImportOptions(columns=Columns(id="编号X", text="内容Y",
-                                                               time="时间Z"))))
+    items = list(
+        read_file(path, ImportOptions(columns=Columns(id="编号X", text="内容Y", time="时间Z")))
+    )
     assert (items[0].external_id, items[0].text) == ("A1", "东湖路路灯不亮")
     with pytest.raises(BadFile, match=r"找不到列「正文」.*编号X、内容Y、时间Z"):
         list(read_file(path, ImportOptions(columns=Columns(text="正文"))))
@@ -95,8 +102,11 @@ def test_binary_and_unknown_files(tmp_path: Path) -> None:
     with pytest.raises(BadFile, match="不是文本文件"):
         list(read_file(png, ImportOptions()))
     with pytest.raises(BadFile, match="不支持"):
-        list(read_file(tmp_path / "x.pdf", ImportOptions()) if (tmp_path / "x.pdf").write_text(
-            "x") else [])
+        list(
+            read_file(tmp_path / "x.pdf", ImportOptions())
+            if (tmp_path / "x.pdf").write_text("x")
+            else []
+        )
     with pytest.raises(BadFile, match="不存在"):
         read_file(tmp_path / "missing.csv", ImportOptions())
     empty = tmp_path / "empty.csv"
@@ -124,10 +134,15 @@ def test_xlsx_with_typed_cells(tmp_path: Path) -> None:
 
 def test_jsonl_with_a_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
-    lines = [json.dumps({"留言编号": "J1", "留言详情": "东湖路路灯不亮",
-                         "留言时间": "2026-11-16 09:00"}, ensure_ascii=False),
-             "{not json", json.dumps(["a list"]),
-             json.dumps({"留言编号": "J2", "留言详情": "金色家园电梯停运"}, ensure_ascii=False)]
+    lines = [
+        json.dumps(
+            {"留言编号": "J1", "留言详情": "东湖路路灯不亮", "留言时间": "2026-11-16 09:00"},
+            ensure_ascii=False,
+        ),
+        "{not json",
+        json.dumps(["a list"]),
+        json.dumps({"留言编号": "J2", "留言详情": "金色家园电梯停运"}, ensure_ascii=False),
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     items = list(read_file(path, ImportOptions()))
     assert [i.external_id for i in items] == ["J1", None, None, "J2"]
@@ -144,9 +159,11 @@ def test_rows_without_ids_get_a_stable_key(tmp_path: Path) -> None:
 
 
 def test_source_column_and_instruction_limits(tmp_path: Path) -> None:
-    rows = [{"留言编号": "P1", "来源": "批示件", "留言详情": "请区城管局牵头，限5个工作日内办结"},
-            {"留言编号": "P2", "来源": "群众来信", "留言详情": "尊敬的领导：……"},
-            {"留言编号": "P3", "来源": "传真", "留言详情": "东湖路路灯不亮"}]
+    rows = [
+        {"留言编号": "P1", "来源": "批示件", "留言详情": "请区城管局牵头，限5个工作日内办结"},
+        {"留言编号": "P2", "来源": "群众来信", "留言详情": "尊敬的领导：……"},
+        {"留言编号": "P3", "来源": "传真", "留言详情": "东湖路路灯不亮"},
+    ]
     items = list(read_file(_write_csv(tmp_path / "s.csv", rows, "utf-8"), ImportOptions()))
     assert items[0].source_kind.value == "instruction" and items[0].time_limit_days == 5
     assert items[1].source_kind.value == "letter"

@@ -19,7 +19,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def test_split_pasted_on_blank_lines_and_rules() -> None:
     text = "东湖路路灯不亮\n已经三天了\n\n金色家园电梯坏了\n---\n学府路占道经营\n  \n\n"
     assert split_pasted(text) == [
-        "东湖路路灯不亮\n已经三天了", "金色家园电梯坏了", "学府路占道经营"]
+        "东湖路路灯不亮\n已经三天了",
+        "金色家园电梯坏了",
+        "学府路占道经营",
+    ]
     assert split_pasted("  \n\n ") == []
     assert split_pasted("一条\r\n\r\n两条") == ["一条", "两条"]
 
@@ -62,14 +65,20 @@ def test_instruction_limits(text: str, expected: tuple[bool, int | None]) -> Non
         (None, None),
     ],
 )
-def test_messy_timestamps_are_read_in_office_time(value: object, expected: datetime | None
-                                                   ) -> None:
+def test_messy_timestamps_are_read_in_office_time(value: object, expected: datetime | None) -> None:
     assert parse_timestamp(value, SHANGHAI) == expected
 
 
 def test_chinese_numbers() -> None:
     assert [chinese_number(v) for v in ("7", "七", "十", "十五", "二十", "两", "x")] == [
-        7, 7, 10, 15, 20, 2, None]
+        7,
+        7,
+        10,
+        15,
+        20,
+        2,
+        None,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -98,11 +107,20 @@ def test_control_and_zero_width_characters_are_removed_not_rejected() -> None:
 
 
 def test_redaction_masks_personal_data() -> None:
-    text = ("我叫张伟，电话13800001234，也可打0571-88001234，身份证990101199003071234，"
-            "邮箱zhangwei@example.com，工资卡6222020000000000000，微信 zw_2026abc")
+    text = (
+        "我叫张伟，电话13800001234，也可打0571-88001234，身份证990101199003071234，"
+        "邮箱zhangwei@example.com，工资卡6222020000000000000，微信 zw_2026abc"
+    )
     masked = redact(text, names=["张伟"], contacts=["13800001234"])
-    for secret in ("张伟", "13800001234", "88001234", "990101199003071234",
-                   "zhangwei@example.com", "6222020000000000000", "zw_2026abc"):
+    for secret in (
+        "张伟",
+        "13800001234",
+        "88001234",
+        "990101199003071234",
+        "zhangwei@example.com",
+        "6222020000000000000",
+        "zw_2026abc",
+    ):
         assert secret not in masked, secret
     assert "张*" in masked and "**** **** **** 0000" in masked
 
@@ -116,12 +134,15 @@ def test_handles_are_not_taken_for_names() -> None:
     assert redact("网友A3f9反映", names=["网友A3f9"]) == "网友A3f9反映"
 
 
-@pytest.mark.parametrize(("normalised", "shown"), [
-    ("楼上天天往下扔东西,差点砸人??", "楼上天天往下扔东西，差点砸人？？"),
-    ("请回电(电话138****1234)谢谢", "请回电（电话138****1234）谢谢"),
-    ("已登记（编号91059)", "已登记（编号91059）"),
-    ("菜价3.5元,见http://a.b/c?x=1", "菜价3.5元，见http://a.b/c?x=1"),
-    ("see f(x) here", "see f(x) here"),
-])
+@pytest.mark.parametrize(
+    ("normalised", "shown"),
+    [
+        ("楼上天天往下扔东西,差点砸人??", "楼上天天往下扔东西，差点砸人？？"),
+        ("请回电(电话138****1234)谢谢", "请回电（电话138****1234）谢谢"),
+        ("已登记（编号91059)", "已登记（编号91059）"),
+        ("菜价3.5元,见http://a.b/c?x=1", "菜价3.5元，见http://a.b/c?x=1"),
+        ("see f(x) here", "see f(x) here"),
+    ],
+)
 def test_text_for_reading_gives_back_chinese_punctuation(normalised: str, shown: str) -> None:
     assert for_reading(normalised) == shown

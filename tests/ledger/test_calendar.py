@@ -117,23 +117,31 @@ def test_override_corrects_a_builtin_year(tmp_path: Path) -> None:
         ("years:\n  2027:\n    holidays: [[2027-02-10, 2027-02-01]]\n", "ends before"),
         ("years: {2027: [", "not valid YAML"),
         # an impossible date names its entry, not only PyYAML's "day is out of range"
-        ("years:\n  2027:\n    workdays: [2027-02-06, 2027-02-30]\n",
-         "years.2027.workdays[1]: '2027-02-30' is not a valid date"),
+        (
+            "years:\n  2027:\n    workdays: [2027-02-06, 2027-02-30]\n",
+            "years.2027.workdays[1]: '2027-02-30' is not a valid date",
+        ),
         # the whole document is not a mapping: was an AttributeError
         ("- 2027\n- 2028\n", "expected a mapping"),
         # a quoted 'false' is not false: it used to publish the year
         ("years:\n  2027:\n    published: 'false'\n", "years.2027.published"),
         # a misspelt key used to be ignored (the holidays silently lost)
-        ("years:\n  2027:\n    published: true\n    holiday: [2027-01-01]\n",
-         "unknown key 'holiday'"),
+        (
+            "years:\n  2027:\n    published: true\n    holiday: [2027-01-01]\n",
+            "unknown key 'holiday'",
+        ),
         ("year:\n  2027:\n    published: true\n", "unknown key 'year'"),
         # a year given twice used to keep only the second
-        ("years:\n  2027:\n    holidays: [2027-01-01]\n  2027:\n    workdays: [2027-01-02]\n",
-         "appears twice"),
+        (
+            "years:\n  2027:\n    holidays: [2027-01-01]\n  2027:\n    workdays: [2027-01-02]\n",
+            "appears twice",
+        ),
         # a time of day used to be kept as a datetime that never equals a date
         ("years:\n  2027:\n    holidays: [2027-01-01 10:00:00]\n", "years.2027.holidays[0]"),
-        ("years:\n  2027:\n    holidays: [[2027-02-01, 2027-02-02, 2027-02-03]]\n",
-         "a range is [first, last]"),
+        (
+            "years:\n  2027:\n    holidays: [[2027-02-01, 2027-02-02, 2027-02-03]]\n",
+            "a range is [first, last]",
+        ),
         ("years:\n  2027:\n    holidays: [20270101]\n", "years.2027.holidays[0]"),
         # a range running into the next year is refused before it is expanded
         ("years:\n  2027:\n    holidays: [[2027-12-31, 9999-12-31]]\n", "9999-12-31 is not in"),
@@ -198,10 +206,9 @@ def test_a_running_process_picks_up_the_published_year(tmp_path: Path, caplog) -
     cal = load_calendar(path)
     assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 1), True)
     path.write_text(
-        "years:\n"
-        "  2027:\n"
-        "    published: true\n"
-        "    holidays: [[2027-02-01, 2027-02-05]]\n", encoding="utf-8")
+        "years:\n  2027:\n    published: true\n    holidays: [[2027-02-01, 2027-02-05]]\n",
+        encoding="utf-8",
+    )
     assert cal.add_workdays(date(2027, 1, 29), 1).due == date(2027, 2, 1)  # not looked yet
     assert cal.reload_if_changed(force=True) is True
     assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 8), False)

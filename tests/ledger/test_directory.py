@@ -39,8 +39,14 @@ def test_a_person_left_out_of_the_file_can_no_longer_act(engine: Engine, tmp_pat
     # all their rights.
     with session_scope(engine) as session:
         ticket = make_ticket(session, rules_for(), received_at=NOW)
-        T.assign(session, ticket, find_unit(session, "zjj"), actor=T.Actor.system("t"),
-                 now=NOW, routed_by="manual")
+        T.assign(
+            session,
+            ticket,
+            find_unit(session, "zjj"),
+            actor=T.Actor.system("t"),
+            now=NOW,
+            routed_by="manual",
+        )
     document = _directory()
     document["people"] = [p for p in document["people"] if p["code"] != "zjj-1"]
     _unit(document, "zjj")["active"] = False
@@ -158,10 +164,15 @@ def test_a_person_with_the_longest_name_and_code_can_act(engine: Engine, tmp_pat
     with session_scope(engine) as session:
         load_directory(session, _write(tmp_path, document))
         ticket = make_ticket(session, rules_for(), received_at=NOW)
-        T.assign(session, ticket, find_unit(session, "zjj"), actor=T.Actor.system("t"),
-                 now=NOW, routed_by="rule:" + "很长的规则名" * 40)
-        T.acknowledge(session, ticket, actor=T.Actor.of(get_person(session, "z" * 64)),
-                      now=NOW)
+        T.assign(
+            session,
+            ticket,
+            find_unit(session, "zjj"),
+            actor=T.Actor.system("t"),
+            now=NOW,
+            routed_by="rule:" + "很长的规则名" * 40,
+        )
+        T.acknowledge(session, ticket, actor=T.Actor.of(get_person(session, "z" * 64)), now=NOW)
     with session_scope(engine) as session:
         events = T.events_of(session, T.get_ticket(session, ticket.number))
         assert len(events[-1].actor) == 128

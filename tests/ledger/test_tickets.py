@@ -60,11 +60,13 @@ def _steps(session: Session) -> dict[str, Callable[[Ticket], object]]:
         "acknowledge": lambda t: T.acknowledge(session, t, actor=ADMIN, now=NOW),
         "reply": lambda t: T.reply(session, t, "答复", actor=ADMIN, now=NOW),
         "request_extension": lambda t: T.request_extension(
-            session, t, 3, "需协调", actor=ADMIN, now=NOW, max_days=15),
+            session, t, 3, "需协调", actor=ADMIN, now=NOW, max_days=15
+        ),
         "return": lambda t: T.return_ticket(session, t, "非本单位", actor=ADMIN, now=NOW),
         "verify_pass": lambda t: T.verify(session, t, passed=True, score=4, actor=ADMIN, now=NOW),
-        "verify_fail": lambda t: T.verify(session, t, passed=False, score=2, actor=ADMIN, now=NOW,
-                                          note="答复不全"),
+        "verify_fail": lambda t: T.verify(
+            session, t, passed=False, score=2, actor=ADMIN, now=NOW, note="答复不全"
+        ),
         "reopen": lambda t: T.reopen(session, t, "群众不满意", actor=ADMIN, now=NOW),
         "escalate": lambda t: T.escalate(session, t, "超期未办", actor=ADMIN, now=NOW),
         "archive": lambda t: T.archive(session, t, actor=ADMIN, now=NOW),
@@ -77,8 +79,18 @@ def _legal_states(action: str) -> frozenset[S]:
     return T.TRANSITIONS[action][0]
 
 
-ACTIONS = ["assign", "acknowledge", "reply", "request_extension", "return", "verify_pass",
-           "verify_fail", "reopen", "escalate", "archive"]
+ACTIONS = [
+    "assign",
+    "acknowledge",
+    "reply",
+    "request_extension",
+    "return",
+    "verify_pass",
+    "verify_fail",
+    "reopen",
+    "escalate",
+    "archive",
+]
 
 
 @pytest.mark.parametrize("state", list(S), ids=lambda s: s.value)
@@ -104,8 +116,7 @@ def test_every_step_from_every_state(engine: Engine, state: S, action: str) -> N
                 _steps(session)[action](ticket)
             session.expire_all()
             reloaded = session.get(Ticket, ticket.id)
-            assert (reloaded.state, reloaded.unit_id, reloaded.version,
-                    reloaded.due_date) == before
+            assert (reloaded.state, reloaded.unit_id, reloaded.version, reloaded.due_date) == before
             assert len(T.events_of(session, reloaded)) == before_events
 
 
@@ -124,7 +135,10 @@ def test_ticket_numbers_count_per_year(engine: Engine) -> None:
         second = make_ticket(session, RULES, now=local(2026, 12, 31, 23, 30), text="另一件")
         third = make_ticket(session, RULES, now=local(2027, 1, 1, 0, 30), text="新年第一件")
     assert (first.number, second.number, third.number) == (
-        "DB-2026-000001", "DB-2026-000002", "DB-2027-000001")
+        "DB-2026-000001",
+        "DB-2026-000002",
+        "DB-2027-000001",
+    )
 
 
 def test_returned_ticket_goes_back_to_triage_and_excludes_the_unit(engine: Engine) -> None:
@@ -135,8 +149,14 @@ def test_returned_ticket_goes_back_to_triage_and_excludes_the_unit(engine: Engin
         assert ticket.excluded_units == [zjj.id]
         assert ticket.return_count == 1
         supervisor = get_person(session, "ducha1")
-        T.assign(session, ticket, find_unit(session, "城管局"), actor=T.Actor.of(supervisor),
-                 now=NOW, routed_by="triage")
+        T.assign(
+            session,
+            ticket,
+            find_unit(session, "城管局"),
+            actor=T.Actor.of(supervisor),
+            now=NOW,
+            routed_by="triage",
+        )
         label = session.exec(select(TrainingLabel)).one()
         assert label.unit_id == find_unit(session, "cgj").id
         assert label.source == "triage"
@@ -170,8 +190,9 @@ def test_extension_approval_moves_the_deadline_and_keeps_history(engine: Engine)
         original = ticket.due_date
         member = T.Actor.of(get_person(session, "zjj-1"))
         boss = T.Actor.of(get_person(session, "ducha1"))
-        T.request_extension(session, ticket, 5, "需要跨部门协调", actor=member, now=NOW,
-                            max_days=15)
+        T.request_extension(
+            session, ticket, 5, "需要跨部门协调", actor=member, now=NOW, max_days=15
+        )
         with pytest.raises(IllegalTransition, match="待审批"):
             T.request_extension(session, ticket, 2, "再延", actor=member, now=NOW, max_days=15)
         T.decide_extension(session, ticket, approve=True, actor=boss, now=NOW, rules=RULES)
@@ -179,8 +200,9 @@ def test_extension_approval_moves_the_deadline_and_keeps_history(engine: Engine)
         assert ticket.original_due_date == original
         assert ticket.extension_days == 5
         T.request_extension(session, ticket, 3, "仍需时间", actor=member, now=NOW, max_days=15)
-        T.decide_extension(session, ticket, approve=False, actor=boss, now=NOW, rules=RULES,
-                           note="不予批准")
+        T.decide_extension(
+            session, ticket, approve=False, actor=boss, now=NOW, rules=RULES, note="不予批准"
+        )
         history = [(x.status, x.granted_days) for x in T.extensions_of(session, ticket)]
         with pytest.raises(IllegalTransition, match="没有待审批"):
             T.decide_extension(session, ticket, approve=True, actor=boss, now=NOW, rules=RULES)
@@ -227,8 +249,9 @@ def test_permissions(engine: Engine, person: str, action: str, allowed: bool) ->
         calls = {
             "acknowledge": lambda: T.acknowledge(session, ticket, actor=actor, now=NOW),
             "escalate": lambda: T.escalate(session, ticket, "通报", actor=actor, now=NOW),
-            "assign": lambda: T.assign(session, ticket, find_unit(session, "cgj"), actor=actor,
-                                       now=NOW, routed_by="triage"),
+            "assign": lambda: T.assign(
+                session, ticket, find_unit(session, "cgj"), actor=actor, now=NOW, routed_by="triage"
+            ),
             "return": lambda: T.return_ticket(session, ticket, "非本单位", actor=actor, now=NOW),
         }
         events = len(T.events_of(session, ticket))
@@ -281,8 +304,9 @@ def test_event_log_is_append_only(engine: Engine) -> None:
 def test_timestamps_come_back_utc_aware(engine: Engine) -> None:
     received = local(2026, 9, 30, 23, 30)  # 15:30 UTC
     with session_scope(engine) as session:
-        ticket = make_ticket(session, RULES, received_at=received, kind="instruction",
-                             has_time_limit=True)
+        ticket = make_ticket(
+            session, RULES, received_at=received, kind="instruction", has_time_limit=True
+        )
         ticket_id = ticket.id
     with session_scope(engine) as session:
         if engine.dialect.name == "postgresql":  # a different session zone must not matter
@@ -304,8 +328,9 @@ def test_deadline_counts_from_the_local_day_of_receipt(engine: Engine) -> None:
 
     received = datetime(2026, 11, 19, 16, 30, tzinfo=UTC)
     with session_scope(engine) as session:
-        ticket = make_ticket(session, RULES, received_at=received, time_limit_days=1,
-                             kind="instruction")
+        ticket = make_ticket(
+            session, RULES, received_at=received, time_limit_days=1, kind="instruction"
+        )
         assert ticket.due_date == date(2026, 11, 23)
 
 
@@ -324,8 +349,14 @@ def test_limits_by_source_kind(
     engine: Engine, kind: str, explicit: int | None, has_limit: bool, days: int
 ) -> None:
     with session_scope(engine) as session:
-        ticket = make_ticket(session, RULES, received_at=local(2026, 9, 30), kind=kind,
-                             time_limit_days=explicit, has_time_limit=has_limit)
+        ticket = make_ticket(
+            session,
+            RULES,
+            received_at=local(2026, 9, 30),
+            kind=kind,
+            time_limit_days=explicit,
+            has_time_limit=has_limit,
+        )
         assert ticket.limit_days == days
         assert ticket.due_date == RULES.calendar.add_workdays(date(2026, 9, 30), days).due
 
@@ -344,15 +375,16 @@ def test_provisional_deadline_in_2027_is_recomputed_when_the_notice_arrives(
     overrides = tmp_path / "calendar.yaml"
     overrides.write_text(
         "years:\n  2027:\n    published: true\n    holidays: [[2027-01-01, 2027-01-03]]\n",
-        encoding="utf-8")
-    published = DeadlineRules(calendar=load_calendar(overrides), policy=RULES.policy,
-                              tz=RULES.tz)
+        encoding="utf-8",
+    )
+    published = DeadlineRules(calendar=load_calendar(overrides), policy=RULES.policy, tz=RULES.tz)
     with session_scope(engine) as session:
         changed = T.recompute_provisional(session, rules=published, now=NOW, actor=ADMIN)
         ticket = session.get(Ticket, ticket_id)
         assert not ticket.deadline_provisional
         # 15 working days after Mon 2026-12-28, with Fri 2027-01-01 now a holiday: one later.
         assert (provisional_due, ticket.due_date) == (date(2027, 1, 18), date(2027, 1, 19))
-        assert changed == [(ticket.number, provisional_due.isoformat(),
-                            ticket.due_date.isoformat(), False)]
+        assert changed == [
+            (ticket.number, provisional_due.isoformat(), ticket.due_date.isoformat(), False)
+        ]
         assert T.events_of(session, ticket)[-1].action == "recompute_deadline"

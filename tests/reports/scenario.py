@@ -43,8 +43,15 @@ def build(session: Session) -> Built:
     made: dict[str, Ticket] = {}
 
     def ticket(name: str, received, days: int, kind: str = "online") -> Ticket:
-        made[name] = make_ticket(session, RULES, received_at=received, time_limit_days=days,
-                                 text=f"{name} 路灯不亮", external_id=name, kind=kind)
+        made[name] = make_ticket(
+            session,
+            RULES,
+            received_at=received,
+            time_limit_days=days,
+            text=f"{name} 路灯不亮",
+            external_id=name,
+            kind=kind,
+        )
         return made[name]
 
     def assign(t: Ticket, unit, at) -> None:
@@ -75,10 +82,10 @@ def build(session: Session) -> Built:
     t4 = ticket("T4", local(2026, 11, 10, 10), 3)
     assign(t4, zjj, local(2026, 11, 10, 11))
     ack(t4, local(2026, 11, 10, 14))
-    T.request_extension(session, t4, 3, "需要现场勘查", actor=ACTOR, now=local(2026, 11, 11),
-                        max_days=15)
-    T.decide_extension(session, t4, approve=True, actor=ACTOR, now=local(2026, 11, 12),
-                       rules=RULES)
+    T.request_extension(
+        session, t4, 3, "需要现场勘查", actor=ACTOR, now=local(2026, 11, 11), max_days=15
+    )
+    T.decide_extension(session, t4, approve=True, actor=ACTOR, now=local(2026, 11, 12), rules=RULES)
     reply(t4, local(2026, 11, 17, 16))
 
     t5 = ticket("T5", local(2026, 11, 18, 10), 15)
@@ -91,8 +98,15 @@ def build(session: Session) -> Built:
     assign(t6, zjj, local(2026, 11, 17, 10))
     ack(t6, local(2026, 11, 17, 11))
     reply(t6, local(2026, 11, 18, 10))
-    T.verify(session, t6, passed=False, score=2, actor=ACTOR, now=local(2026, 11, 19, 11),
-             note="未附整改照片")
+    T.verify(
+        session,
+        t6,
+        passed=False,
+        score=2,
+        actor=ACTOR,
+        now=local(2026, 11, 19, 11),
+        note="未附整改照片",
+    )
 
     ticket("T7", local(2026, 11, 16, 11), 10)
 

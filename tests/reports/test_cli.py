@@ -52,27 +52,33 @@ def test_weekly_markdown_to_stdout(ledger) -> None:
 @pytest.mark.parametrize("fmt", ["md", "html", "xlsx", "json"])
 def test_weekly_to_a_file_writes_the_charts_next_to_it(ledger, tmp_path: Path, fmt) -> None:
     out = tmp_path / f"zhoubao.{fmt}"
-    code, printed, err = run("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF,
-                             "--out", str(out), "--json")
+    code, printed, err = run(
+        "report", "weekly", "--week", "2026-W47", "--as-of", AS_OF, "--out", str(out), "--json"
+    )
     assert code == 0, err
     data = json.loads(printed)
     assert data["files"] == {fmt: str(out)} and out.stat().st_size > 0
-    assert data["charts"] == [str(tmp_path / "zhoubao-rates.png"),
-                              str(tmp_path / "zhoubao-trend.png")]
-    code, printed, _ = run("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF,
-                           "--out", str(out))
+    assert data["charts"] == [
+        str(tmp_path / "zhoubao-rates.png"),
+        str(tmp_path / "zhoubao-trend.png"),
+    ]
+    code, printed, _ = run(
+        "report", "weekly", "--week", "2026-W47", "--as-of", AS_OF, "--out", str(out)
+    )
     assert printed.split() == [str(out), *data["charts"]]
 
 
 def test_monthly(ledger, tmp_path: Path) -> None:
-    code, out, err = run("report", "monthly", "--month", "2026-11", "--as-of", "2026-12-01T09:00",
-                         "--json")
+    code, out, err = run(
+        "report", "monthly", "--month", "2026-11", "--as-of", "2026-12-01T09:00", "--json"
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["period"]["key"] == "2026-11" and data["kind"] == "monthly"
     assert data["ranking"]["entries"][0]["unit"] == "zjj"
-    code, out, _ = run("report", "monthly", "--as-of", "2026-12-01T09:00", "-o",
-                       str(tmp_path / "m.xlsx"))
+    code, out, _ = run(
+        "report", "monthly", "--as-of", "2026-12-01T09:00", "-o", str(tmp_path / "m.xlsx")
+    )
     assert code == 0 and (tmp_path / "m-scores.png").exists()
 
 
@@ -110,10 +116,24 @@ def test_bad_week_message_names_the_option(ledger) -> None:
 
 
 SYNTHETIC = [  # self-written rows in the file's shape (two time formats, newlines, commas)
-    ("9001", "U1", "东湖路路灯不亮", "2026/11/2 9:30:00", "东湖路\n路灯，不亮", "已修复" * 60,
-     "2026/11/4 10:00:00"),
-    ("9002", "U2", "小区垃圾未清运", "2026-11-03 08:00:00", "垃圾, 三天没人收", "已清运",
-     "2026/11/20 16:00:00"),
+    (
+        "9001",
+        "U1",
+        "东湖路路灯不亮",
+        "2026/11/2 9:30:00",
+        "东湖路\n路灯，不亮",
+        "已修复" * 60,
+        "2026/11/4 10:00:00",
+    ),
+    (
+        "9002",
+        "U2",
+        "小区垃圾未清运",
+        "2026-11-03 08:00:00",
+        "垃圾, 三天没人收",
+        "已清运",
+        "2026/11/20 16:00:00",
+    ),
     ("9003", "U3", "噪音扰民", "2026/11/5 20:00:00", "夜间施工", "已查处", "2026/11/5 19:00:00"),
 ]
 
@@ -122,8 +142,9 @@ def test_replay_a_small_file(ledger, tmp_path: Path) -> None:
     path = tmp_path / "replies.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复意见",
-                         "答复时间"])
+        writer.writerow(
+            ["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复意见", "答复时间"]
+        )
         writer.writerows(SYNTHETIC)
     code, out, err = run("replay", str(path), "--json", "--out", str(tmp_path / "out"))
     assert code == 0, err

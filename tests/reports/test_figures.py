@@ -28,8 +28,9 @@ def built(engine: Engine) -> Engine:
 
 def figures(engine: Engine, *, week=W47, now=scenario.REPORT_NOW, policy=POLICY, by=BY_UNIT):
     with session_scope(engine) as session:
-        return compute_figures(session, period=week, now=now, rules=scenario.RULES,
-                               policy=policy, by=by)
+        return compute_figures(
+            session, period=week, now=now, rules=scenario.RULES, policy=policy, by=by
+        )
 
 
 def test_totals_of_the_week(built: Engine) -> None:
@@ -40,7 +41,11 @@ def test_totals_of_the_week(built: Engine) -> None:
     assert (t.returned, t.reopened, t.overdue_open) == (1, 1, 3)
     assert (t.due, t.due_replied, t.on_time, t.on_time_original, t.completed) == (4, 3, 3, 2, 1)
     assert (t.reply_rate, t.on_time_rate, t.on_time_rate_original, t.completion_rate) == (
-        0.75, 0.75, 0.5, 0.25)
+        0.75,
+        0.75,
+        0.5,
+        0.25,
+    )
     assert (t.ack_days_median, t.ack_days_p90) == (2.0, 2)
     assert (t.reply_days_median, t.reply_days_p90) == (4.0, 5)
     assert (t.rated, t.quality_mean, t.quality_score) == (2, 3.5, 62.5)
@@ -50,10 +55,20 @@ def test_per_unit(built: Engine) -> None:
     table = figures(built)
     zjj, cgj, triage = table.row("zjj"), table.row("cgj"), table.row(None)
     assert (zjj.received, zjj.assigned, zjj.acknowledged, zjj.replied, zjj.verified) == (
-        2, 2, 2, 4, 1)
+        2,
+        2,
+        2,
+        4,
+        1,
+    )
     assert (zjj.returned, zjj.reopened, zjj.overdue_open) == (0, 1, 2)
     assert (zjj.due, zjj.due_replied, zjj.on_time, zjj.on_time_original, zjj.completed) == (
-        3, 3, 3, 2, 1)
+        3,
+        3,
+        3,
+        2,
+        1,
+    )
     assert (zjj.ack_days_median, zjj.ack_days_p90) == (1.0, 2)
     assert (zjj.reply_days_median, zjj.reply_days_p90) == (4.5, 5)
     assert (zjj.rated, zjj.quality_mean) == (2, 3.5)
@@ -65,7 +80,11 @@ def test_per_unit(built: Engine) -> None:
     # Units with nothing are listed with zeros and no rates.
     quiet = table.row("jyj")
     assert (quiet.received, quiet.due, quiet.reply_rate, quiet.reply_days_median) == (
-        0, 0, None, None)
+        0,
+        0,
+        None,
+        None,
+    )
     for field in ("received", "replied", "due", "on_time", "overdue_open", "returned"):
         assert sum(getattr(row, field) for row in table.rows) == getattr(table.total, field)
 
@@ -123,8 +142,13 @@ def test_working_days_across_the_national_day_holiday(engine: Engine) -> None:
 
         unit = find_unit(session, "swj")
         for index, (received, replied, _) in enumerate(cases):
-            ticket = make_ticket(session, scenario.RULES, received_at=received,
-                                 external_id=f"h{index}", text=f"第{index}件 积水")
+            ticket = make_ticket(
+                session,
+                scenario.RULES,
+                received_at=received,
+                external_id=f"h{index}",
+                text=f"第{index}件 积水",
+            )
             T.assign(session, ticket, unit, actor=actor, now=received, routed_by="manual")
             T.acknowledge(session, ticket, actor=actor, now=replied - timedelta(hours=1))
             T.reply(session, ticket, "已疏通", actor=actor, now=replied)
@@ -150,15 +174,30 @@ def test_days_and_weeks_are_the_office_s_local_ones(engine: Engine) -> None:
         from ledger.directory import find_unit
 
         unit = find_unit(session, "swj")
-        late = make_ticket(session, scenario.RULES, received_at=local(2026, 11, 20, 23, 30),
-                           external_id="late", text="周五深夜来信")
-        T.assign(session, late, unit, actor=actor, now=local(2026, 11, 22, 23, 30),
-                 routed_by="manual")
+        late = make_ticket(
+            session,
+            scenario.RULES,
+            received_at=local(2026, 11, 20, 23, 30),
+            external_id="late",
+            text="周五深夜来信",
+        )
+        T.assign(
+            session, late, unit, actor=actor, now=local(2026, 11, 22, 23, 30), routed_by="manual"
+        )
         T.reply(session, late, "已办", actor=actor, now=local(2026, 11, 23, 7, 30))
-        make_ticket(session, scenario.RULES, received_at=local(2026, 11, 23, 0, 30),
-                    external_id="monday", text="周一凌晨来信")
+        make_ticket(
+            session,
+            scenario.RULES,
+            received_at=local(2026, 11, 23, 0, 30),
+            external_id="monday",
+            text="周一凌晨来信",
+        )
     w47 = figures(engine, now=local(2026, 12, 1))
     assert (w47.total.received, w47.total.assigned, w47.total.replied) == (1, 1, 0)
     w48 = figures(engine, week=parse_week("2026-W48"), now=local(2026, 12, 1)).total
     assert (w48.received, w48.replied, w48.reply_days_median, w48.ack_days_median) == (
-        1, 1, 1.0, 1.0)
+        1,
+        1,
+        1.0,
+        1.0,
+    )

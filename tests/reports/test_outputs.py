@@ -46,17 +46,22 @@ def built(engine: Engine) -> Engine:
 
 def weekly(engine: Engine) -> WeeklyReport:
     with session_scope(engine) as session:
-        return build_weekly(session, now=scenario.REPORT_NOW, rules=scenario.RULES,
-                            policy=RankingPolicy(), week=W47)
+        return build_weekly(
+            session, now=scenario.REPORT_NOW, rules=scenario.RULES, policy=RankingPolicy(), week=W47
+        )
 
 
 def test_weekly_lists_and_trend(built: Engine) -> None:
     report = weekly(built)
     assert [(o.number[-2:], o.unit, o.overdue_workdays, o.state) for o in report.overdue] == [
-        ("08", "zjj", 10, "assigned"), ("03", "cgj", 3, "acknowledged"),
-        ("06", "zjj", 3, "reopened")]
-    assert [(c.action, c.unit) for c in report.changes] == [("return", "cgj"),
-                                                             ("verify_fail", "zjj")]
+        ("08", "zjj", 10, "assigned"),
+        ("03", "cgj", 3, "acknowledged"),
+        ("06", "zjj", 3, "reopened"),
+    ]
+    assert [(c.action, c.unit) for c in report.changes] == [
+        ("return", "cgj"),
+        ("verify_fail", "zjj"),
+    ]
     assert [p.week for p in report.trend][-2:] == ["2026-W46", "2026-W47"]
     assert len(report.trend) == 8
     w46, w47 = report.trend[-2:]
@@ -109,8 +114,13 @@ def test_monthly_xlsx_has_the_ranking(built: Engine, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     with session_scope(built) as session:
-        report = build_monthly(session, now=scenario.REPORT_NOW, rules=scenario.RULES,
-                               policy=RankingPolicy(), month=parse_month("2026-10"))
+        report = build_monthly(
+            session,
+            now=scenario.REPORT_NOW,
+            rules=scenario.RULES,
+            policy=RankingPolicy(),
+            month=parse_month("2026-10"),
+        )
     book = load_workbook(write_xlsx(report, tmp_path / "m.xlsx"))
     assert book.sheetnames == ["概览", "排名", "分单位", "分来源"]
     assert book["排名"]["A1"].value == "名次"
@@ -126,8 +136,17 @@ def test_csv_export_has_every_timestamp(built: Engine, tmp_path: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets read it as UTF-8
     rows = {row["number"]: row for row in csv.DictReader(path.open(encoding="utf-8-sig"))}
     timestamp_fields = [name for name in Ticket.model_fields if name.endswith("_at")]
-    assert {"opened_at", "assigned_at", "acknowledged_at", "replied_at", "verified_at",
-            "closed_at", "escalated_at", "due_at", "original_due_at"} <= set(timestamp_fields)
+    assert {
+        "opened_at",
+        "assigned_at",
+        "acknowledged_at",
+        "replied_at",
+        "verified_at",
+        "closed_at",
+        "escalated_at",
+        "due_at",
+        "original_due_at",
+    } <= set(timestamp_fields)
     assert set(timestamp_fields) <= set(CSV_COLUMNS)
     for number, ticket in tickets.items():
         for name in timestamp_fields:
@@ -168,8 +187,10 @@ def test_charts_are_png_with_every_glyph(built: Engine, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Glyph … missing from font" would fail here
         written = write_all(report, tmp_path, "weekly-2026-W47")
-    assert [p.name for p in written.charts] == ["weekly-2026-W47-rates.png",
-                                                "weekly-2026-W47-trend.png"]
+    assert [p.name for p in written.charts] == [
+        "weekly-2026-W47-rates.png",
+        "weekly-2026-W47-trend.png",
+    ]
     for path in written.charts:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         pixels = imread(path)
@@ -180,6 +201,7 @@ def test_charts_are_png_with_every_glyph(built: Engine, tmp_path: Path) -> None:
     page = written.files["html"].read_text(encoding="utf-8")
     # the page carries its charts (mailed on its own, it keeps them)
     import base64
+
     inline = [base64.b64encode(p.read_bytes()).decode() for p in written.charts]
     assert all(f'src="data:image/png;base64,{data}"' in page for data in inline)
     assert 'alt="weekly-2026-W47-rates"' in page and 'alt="weekly-2026-W47-trend"' in page
@@ -200,21 +222,38 @@ def test_chat_text_is_short(built: Engine) -> None:
 def test_weekly_notification_is_written_once(built: Engine, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     with session_scope(built) as session:
-        first = weekly_notification(session, now=scenario.REPORT_NOW, rules=scenario.RULES,
-                                    policy=RankingPolicy(), out_dir=out)
+        first = weekly_notification(
+            session,
+            now=scenario.REPORT_NOW,
+            rules=scenario.RULES,
+            policy=RankingPolicy(),
+            out_dir=out,
+        )
     with session_scope(built) as session:
-        again = weekly_notification(session, now=scenario.REPORT_NOW, rules=scenario.RULES,
-                                    policy=RankingPolicy(), out_dir=out)
-        asked = weekly_notification(session, now=scenario.REPORT_NOW, rules=scenario.RULES,
-                                    policy=RankingPolicy(), out_dir=out,
-                                    request_key="console:1:42")
+        again = weekly_notification(
+            session,
+            now=scenario.REPORT_NOW,
+            rules=scenario.RULES,
+            policy=RankingPolicy(),
+            out_dir=out,
+        )
+        asked = weekly_notification(
+            session,
+            now=scenario.REPORT_NOW,
+            rules=scenario.RULES,
+            policy=RankingPolicy(),
+            out_dir=out,
+            request_key="console:1:42",
+        )
         rows = list(session.exec(select(Notification).where(Notification.kind == "report")))
     assert again.id == first.id
     assert first.dedupe_key == "report:weekly:2026-W47"  # the last complete week on 11-23
     assert (first.audience, first.status) == ("supervisors", "pending")
     assert first.text.startswith("【督查周报】2026年第47周")
     assert [Path(p).name for p in first.payload["charts"]] == [
-        "weekly-2026-W47-rates.png", "weekly-2026-W47-trend.png"]
+        "weekly-2026-W47-rates.png",
+        "weekly-2026-W47-trend.png",
+    ]
     assert all(Path(p).exists() for p in first.payload["charts"])
     assert set(first.payload["files"]) == {"md", "html", "json", "xlsx"}
     assert asked.dedupe_key == "report:weekly:2026-W47:console:1:42"

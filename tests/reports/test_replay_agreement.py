@@ -50,8 +50,10 @@ def parse(text: str) -> datetime:
 
 def workdays(start: date, end: date) -> int:
     """Working days d with start < d <= end."""
-    return sum(chinese_calendar.is_workday(start + timedelta(days=i))
-               for i in range(1, (end - start).days + 1))
+    return sum(
+        chinese_calendar.is_workday(start + timedelta(days=i))
+        for i in range(1, (end - start).days + 1)
+    )
 
 
 def nth_workday_after(day: date, n: int) -> date:
@@ -75,8 +77,11 @@ class Row:
 
 def load_rows(policy: dict) -> list[Row]:
     directory = yaml.safe_load((REPO_ROOT / "data" / "units.yaml").read_text(encoding="utf-8"))
-    codes = sorted(u["code"] for u in directory["units"]
-                   if u.get("active", True) and u.get("kind", "department") != "desk")
+    codes = sorted(
+        u["code"]
+        for u in directory["units"]
+        if u.get("active", True) and u.get("kind", "department") != "desk"
+    )
     limit = policy["deadlines"]["online"]
     rows = []
     with DATA.open(encoding="utf-8-sig", newline="") as handle:
@@ -88,10 +93,18 @@ def load_rows(policy: dict) -> list[Row]:
             digest = int(hashlib.sha256(number.encode()).hexdigest(), 16)
             length = len(record["答复意见"].strip())
             due = nth_workday_after(received.date(), limit)
-            rows.append(Row(number, codes[digest % len(codes)], received, replied,
-                            replied + timedelta(days=1), due,
-                            datetime.combine(due, time(23, 59, 59)),
-                            5 if length >= 400 else 4 if length >= 150 else 3))
+            rows.append(
+                Row(
+                    number,
+                    codes[digest % len(codes)],
+                    received,
+                    replied,
+                    replied + timedelta(days=1),
+                    due,
+                    datetime.combine(due, time(23, 59, 59)),
+                    5 if length >= 400 else 4 if length >= 150 else 3,
+                )
+            )
     return rows
 
 
@@ -157,8 +170,10 @@ def ranking(by_unit: dict[str, dict], policy: dict) -> list[tuple[str, float]]:
     for code, f in by_unit.items():
         if f["due"] < max(policy["min_tickets"], 1) or f["quality_score"] is None:
             continue
-        t_score = 100 * (policy["time_on_time_weight"] * f["on_time_rate"]
-                         + policy["time_reply_weight"] * f["reply_rate"])
+        t_score = 100 * (
+            policy["time_on_time_weight"] * f["on_time_rate"]
+            + policy["time_reply_weight"] * f["reply_rate"]
+        )
         t_score = min(100, max(0, t_score - policy["overdue_penalty"] * f["overdue_open"]))
         score = policy["time_weight"] * t_score + policy["quality_weight"] * f["quality_score"]
         scored.append((code, score, f["on_time_rate"], f["overdue_open"]))
@@ -198,8 +213,9 @@ def replayed(tmp_path_factory):
 
     data_dir = REPO_ROOT / "data"
     policy = load_policy(data_dir / "policy.yaml")
-    rules = DeadlineRules(calendar=load_calendar(data_dir / "calendar.yaml"),
-                          policy=policy.deadlines, tz=SHANGHAI)
+    rules = DeadlineRules(
+        calendar=load_calendar(data_dir / "calendar.yaml"), policy=policy.deadlines, tz=SHANGHAI
+    )
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('replay') / 'ledger.db'}")
     schema.upgrade(engine)
     with session_scope(engine) as session:
@@ -240,9 +256,12 @@ def test_every_figure_agrees(replayed, independent, which) -> None:
     count = policy["ranking"]["extensions_count_on_time"]
     same(report.total.as_dict(), figures(rows, first, last, extensions_count=count), "total")
     assert [f.key for f in report.by_unit] == [  # every unit listed, none unassigned
-        u["code"] for u in yaml.safe_load(
-            (REPO_ROOT / "data" / "units.yaml").read_text(encoding="utf-8"))["units"]
-        if u.get("active", True) and u.get("kind") != "desk"]
+        u["code"]
+        for u in yaml.safe_load((REPO_ROOT / "data" / "units.yaml").read_text(encoding="utf-8"))[
+            "units"
+        ]
+        if u.get("active", True) and u.get("kind") != "desk"
+    ]
     for row in report.by_unit:
         mine = [r for r in rows if r.unit == row.key]
         same(row.as_dict(), figures(mine, first, last, extensions_count=count), row.key)
@@ -256,22 +275,44 @@ def test_overdue_list_and_trend_agree(replayed, independent) -> None:
     report = replayed.weekly
     cut = datetime.combine(report.period.last + timedelta(days=1), time(0))
     expected = sorted(
-        (-workdays(r.due, cut.date()), r.unit, r.received, r.due) for r in rows
-         if r.received < cut and r.replied >= cut and r.due_end < cut)
+        (-workdays(r.due, cut.date()), r.unit, r.received, r.due)
+        for r in rows
+        if r.received < cut and r.replied >= cut and r.due_end < cut
+    )
     tz = ZoneInfo(report.timezone)
-    actual = sorted((-o.overdue_workdays, o.unit, o.received_at.astimezone(tz).replace(
-        tzinfo=None), o.due_date) for o in report.overdue)
+    actual = sorted(
+        (-o.overdue_workdays, o.unit, o.received_at.astimezone(tz).replace(tzinfo=None), o.due_date)
+        for o in report.overdue
+    )
     assert actual == expected
     assert report.changes == ()
     assert len(report.trend) == 8
     for point in report.trend:
         f = figures(rows, point.first, point.first + timedelta(days=6), extensions_count=True)
-        same({"received": point.received, "due": point.due, "replied": point.replied,
-              "reply_rate": point.reply_rate, "on_time_rate": point.on_time_rate,
-              "on_time_rate_original": point.on_time_rate_original,
-              "overdue_open": point.overdue_open},
-             {k: f[k] for k in ("received", "due", "replied", "reply_rate", "on_time_rate",
-                                "on_time_rate_original", "overdue_open")}, point.week)
+        same(
+            {
+                "received": point.received,
+                "due": point.due,
+                "replied": point.replied,
+                "reply_rate": point.reply_rate,
+                "on_time_rate": point.on_time_rate,
+                "on_time_rate_original": point.on_time_rate_original,
+                "overdue_open": point.overdue_open,
+            },
+            {
+                k: f[k]
+                for k in (
+                    "received",
+                    "due",
+                    "replied",
+                    "reply_rate",
+                    "on_time_rate",
+                    "on_time_rate_original",
+                    "overdue_open",
+                )
+            },
+            point.week,
+        )
 
 
 def test_ranking_agrees(replayed, independent) -> None:
@@ -281,8 +322,10 @@ def test_ranking_agrees(replayed, independent) -> None:
     codes = [f.key for f in report.by_unit]
 
     def month_ranking(first: date, last: date):
-        by_unit = {code: figures([r for r in rows if r.unit == code], first, last,
-                                 extensions_count=True) for code in codes}
+        by_unit = {
+            code: figures([r for r in rows if r.unit == code], first, last, extensions_count=True)
+            for code in codes
+        }
         return ranking(by_unit, policy["ranking"])
 
     expected = month_ranking(first, last)
@@ -292,8 +335,10 @@ def test_ranking_agrees(replayed, independent) -> None:
         assert entry.score == pytest.approx(score, rel=1e-12)
     red, yellow = policy["ranking"]["red_flags"], policy["ranking"]["yellow_flags"]
     n = len(expected)
-    flags = ["红旗" if i < min(red, n) else "黄旗" if i >= n - min(yellow, n - min(red, n))
-             else None for i in range(n)]
+    flags = [
+        "红旗" if i < min(red, n) else "黄旗" if i >= n - min(yellow, n - min(red, n)) else None
+        for i in range(n)
+    ]
     assert [e.flag for e in ranked] == flags
     previous_last = first - timedelta(days=1)
     before = month_ranking(previous_last.replace(day=1), previous_last)

@@ -56,8 +56,9 @@ def _tickets(rt: Runtime) -> list[Ticket]:
 
 
 def test_intake_commits_then_a_worker_routes(rt: Runtime) -> None:
-    summary = file_items(rt.routing, [IntakeItem(text="东湖路路灯不亮已经三天了", external_id="a1",
-                                                  channel="test")])
+    summary = file_items(
+        rt.routing, [IntakeItem(text="东湖路路灯不亮已经三天了", external_id="a1", channel="test")]
+    )
     outcome = summary.outcomes[0]
     assert outcome.status == "queued" and summary.queued == 1
     assert _tickets(rt) == []  # stored, not yet routed
@@ -84,8 +85,10 @@ def test_redis_down_loses_nothing_and_the_sweeper_catches_up(
 ) -> None:
     redis_server.stop()
     try:
-        summary = file_items(rt.routing, [IntakeItem(text="学府路占道经营严重"),
-                                          IntakeItem(text="解放路夜市噪音扰民")])
+        summary = file_items(
+            rt.routing,
+            [IntakeItem(text="学府路占道经营严重"), IntakeItem(text="解放路夜市噪音扰民")],
+        )
         assert summary.queued == 2  # stored; enqueue failed and was logged
         with rt.session() as session:
             stored = session.exec(select(Message)).all()
@@ -124,8 +127,13 @@ def test_the_sweeper_leaves_messages_to_a_batch_waiting_for_its_retry(
 ) -> None:
     redis_server.stop()
     try:
-        ids = [o.message_id for o in file_items(rt.routing, [
-            IntakeItem(text="青山大道路面塌陷"), IntakeItem(text="创业路工地夜间施工")]).outcomes]
+        ids = [
+            o.message_id
+            for o in file_items(
+                rt.routing,
+                [IntakeItem(text="青山大道路面塌陷"), IntakeItem(text="创业路工地夜间施工")],
+            ).outcomes
+        ]
     finally:
         redis_server.start()
     rt.clock = Clock(utcnow() + timedelta(seconds=120))
@@ -141,8 +149,12 @@ def test_sweeper_without_a_queue_routes_inline(runtime: Runtime) -> None:
     from intake.store import accept
 
     with runtime.session() as session:  # stored by a process that died before routing
-        accept(session, [IntakeItem(text="青山水库边有人电鱼")], policy=runtime.policy,
-               now=runtime.now() - timedelta(minutes=5))
+        accept(
+            session,
+            [IntakeItem(text="青山水库边有人电鱼")],
+            policy=runtime.policy,
+            now=runtime.now() - timedelta(minutes=5),
+        )
     assert sweep(runtime.routing, None) == 1
     assert len(_tickets(runtime)) == 1
 
@@ -156,19 +168,29 @@ def test_worker_killed_mid_job_leaves_no_half_ticket_and_the_job_is_retried(
     schema.upgrade(engine)
     with session_scope(engine) as session:
         load_directory(session, DATA_DIR / "units.yaml")
-    settings = Settings(home=tmp_path / "home", database_url=url, redis_url=redis_url,
-                        queue_name="killtest")
+    settings = Settings(
+        home=tmp_path / "home", database_url=url, redis_url=redis_url, queue_name="killtest"
+    )
     rt = Runtime(settings=settings)
     summary = file_items(rt.routing, [IntakeItem(text="东湖新城小区门口垃圾成堆无人清运")])
     message_id = summary.outcomes[0].message_id
     # Hold the ledger's write lock so the job blocks inside its transaction.
     blocker = sqlite3.connect(db_path, timeout=1)
     blocker.execute("BEGIN IMMEDIATE")
-    env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_REDIS_URL": redis_url,
-           "DUBAN_HOME": str(tmp_path / "home"), "DUBAN_QUEUE_NAME": "killtest"}
-    worker = subprocess.Popen([sys.executable, "-m", "duban", "worker"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=(tmp_path / "worker.log").open("wb"))
+    env = {
+        **os.environ,
+        "DUBAN_DATABASE_URL": url,
+        "DUBAN_REDIS_URL": redis_url,
+        "DUBAN_HOME": str(tmp_path / "home"),
+        "DUBAN_QUEUE_NAME": "killtest",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "duban", "worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "worker.log").open("wb"),
+    )
     connection = Redis.from_url(redis_url)
     job = Job.fetch(f"route-{message_id}", connection=connection)
     try:

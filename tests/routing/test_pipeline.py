@@ -138,11 +138,18 @@ def test_an_impossible_time_limit_is_refused_before_anything_is_stored(
     rt: Runtime, days: int
 ) -> None:
     """Stored first and failing at routing, it would wait forever without a ticket."""
-    item = IntakeItem(text=f"请区住建局限{days}个工作日内解决金色家园积水问题。",
-                      source_kind=SourceKind.INSTRUCTION, has_time_limit=True,
-                      time_limit_days=days)
-    ok = IntakeItem(text="请区城管局限3个工作日内清理东湖路渣土。",
-                    source_kind=SourceKind.INSTRUCTION, has_time_limit=True, time_limit_days=3)
+    item = IntakeItem(
+        text=f"请区住建局限{days}个工作日内解决金色家园积水问题。",
+        source_kind=SourceKind.INSTRUCTION,
+        has_time_limit=True,
+        time_limit_days=days,
+    )
+    ok = IntakeItem(
+        text="请区城管局限3个工作日内清理东湖路渣土。",
+        source_kind=SourceKind.INSTRUCTION,
+        has_time_limit=True,
+        time_limit_days=3,
+    )
     summary = file_items(rt.routing, [item, ok])
     bad, good = summary.outcomes
     assert bad.status == "rejected" and f"限办时限 {days} 个工作日不合理" in bad.reason
@@ -260,14 +267,22 @@ def test_the_parallel_path_gives_the_same_result(
 def test_cells_longer_than_their_column_do_not_fail_the_chunk(rt: Runtime) -> None:
     """PostgreSQL enforces column sizes: one long id or user name used to fail them all."""
     long_id = "Q" * 300
-    items = [IntakeItem(text="东湖路井盖丢失，晚上很危险", external_id=long_id,
-                        complainant_name="网友" * 100, channel="import"),
-             IntakeItem(text="学府路路灯不亮三天了", external_id="Q-2", channel="import")]
+    items = [
+        IntakeItem(
+            text="东湖路井盖丢失，晚上很危险",
+            external_id=long_id,
+            complainant_name="网友" * 100,
+            channel="import",
+        ),
+        IntakeItem(text="学府路路灯不亮三天了", external_id="Q-2", channel="import"),
+    ]
     first = file_items(rt.routing, items)
     assert (first.rejected, first.received) == (0, 2)
     assert "留言用户超过 128 个字符" in first.outcomes[0].warnings[0]
-    again = file_items(rt.routing, [IntakeItem(text="东湖路井盖丢失，晚上很危险",
-                                               external_id=long_id, channel="import")])
+    again = file_items(
+        rt.routing,
+        [IntakeItem(text="东湖路井盖丢失，晚上很危险", external_id=long_id, channel="import")],
+    )
     assert again.known == 1  # the long id is still recognised
     with rt.session() as session:
         stored = session.exec(select(Message.external_id).order_by(Message.id)).all()

@@ -25,10 +25,17 @@ def rt(runtime: Runtime) -> Runtime:
 def _open(rt: Runtime, days: int = 5) -> str:
     now = rt.now()
     with rt.session() as session:
-        ticket = make_ticket(session, rt.rules, received_at=now, kind="instruction",
-                             time_limit_days=days)
-        T.assign(session, ticket, find_unit(session, "zjj"), actor=T.Actor.system("t"), now=now,
-                 routed_by="manual")
+        ticket = make_ticket(
+            session, rt.rules, received_at=now, kind="instruction", time_limit_days=days
+        )
+        T.assign(
+            session,
+            ticket,
+            find_unit(session, "zjj"),
+            actor=T.Actor.system("t"),
+            now=now,
+            routed_by="manual",
+        )
         return ticket.number
 
 
@@ -109,8 +116,7 @@ def test_replied_tickets_get_no_reminders(rt: Runtime) -> None:
 
 def test_triage_ticket_past_its_deadline_alerts_the_desk(rt: Runtime) -> None:
     with rt.session() as session:
-        make_ticket(session, rt.rules, received_at=rt.now(), kind="instruction",
-                    time_limit_days=1)
+        make_ticket(session, rt.rules, received_at=rt.now(), kind="instruction", time_limit_days=1)
     _at(rt, date(2026, 11, 4), 10)
     assert run_reminders(rt.routing).triage_overdue == 1
     assert [a for _, a, _ in _notices(rt)] == ["intake"]
@@ -121,8 +127,11 @@ def _unit_notices(rt: Runtime) -> list[tuple[str, str, str]]:
     with rt.session() as session:
         codes = {u.id: u.code for u in session.exec(select(Unit))}
         rows = session.exec(select(Notification).order_by(Notification.id)).all()
-        return [(n.kind, codes[n.unit_id], n.dedupe_key) for n in rows
-                if n.audience == "unit" and n.kind != "assigned"]
+        return [
+            (n.kind, codes[n.unit_id], n.dedupe_key)
+            for n in rows
+            if n.audience == "unit" and n.kind != "assigned"
+        ]
 
 
 def _reroute(rt: Runtime, number: str, unit: str) -> None:
@@ -189,7 +198,9 @@ def test_the_new_unit_is_escalated_on_its_own_working_days(rt: Runtime) -> None:
         escalated.append(run_reminders(rt.routing).escalated)
     assert escalated == [0, 0, 0, 1, 0]
     assert [(k, u) for k, u, _ in _unit_notices(rt) if k == "escalation"] == [
-        ("escalation", "zjj"), ("escalation", "cgj")]
+        ("escalation", "zjj"),
+        ("escalation", "cgj"),
+    ]
 
 
 def test_escalation_reads_the_ticket_again_before_writing(rt: Runtime) -> None:

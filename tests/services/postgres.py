@@ -56,13 +56,35 @@ class PostgresCluster:
 
     def start(self) -> None:
         data = self.root / "data"
-        self._run("initdb", "-D", str(data), "-U", self.user, "--auth=trust",
-                  "--encoding=UTF8", "--locale=C.UTF-8", "-N")
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200 -c shared_buffers=128MB")
-        self._run("pg_ctl", "-D", str(data), "-l", str(self.root / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "-N",
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200 -c shared_buffers=128MB"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -83,8 +105,9 @@ class PostgresCluster:
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user,
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -92,8 +115,9 @@ class PostgresCluster:
         import psycopg
 
         name = url.rsplit("/", 1)[1]
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user,
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -106,7 +130,8 @@ def start_cluster() -> PostgresCluster:
     if as_postgres:
         shutil.chown(root, user="postgres", group="postgres")
         os.chmod(root, 0o700)
-    cluster = PostgresCluster(bin_dir=bin_dir, root=root, port=free_port(),
-                              _as_postgres=as_postgres)
+    cluster = PostgresCluster(
+        bin_dir=bin_dir, root=root, port=free_port(), _as_postgres=as_postgres
+    )
     cluster.start()
     return cluster

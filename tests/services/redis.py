@@ -28,9 +28,23 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server not found: apt install redis-server")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root), "--protected-mode", "yes"],
-            stdout=(self.root / "redis.log").open("wb"), stderr=subprocess.STDOUT,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=(self.root / "redis.log").open("wb"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -45,6 +45,7 @@ demo: venv fonts
 
 test: venv system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -q
 
 bench: venv system-deps fonts
@@ -63,6 +64,7 @@ replay: venv fonts
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf var .pytest_cache

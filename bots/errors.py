@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ledger.errors import DubanError
 
-class BotError(Exception):
+
+class BotError(DubanError):
     """Base class; ``exit_code`` follows the CLI contract (1 failure, 2 bad input)."""
 
     exit_code = 1

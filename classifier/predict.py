@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from classifier.errors import BadInput
-from classifier.registry import load_pipeline, resolve_folder
+from classifier.registry import Registry, load_pipeline, resolve_folder
 
 BATCH = 2048
 TOP_K = 3
@@ -121,3 +121,9 @@ class Predictor:
 
     def predict_one(self, text: str) -> Prediction:
         return self.predict([text])[0]
+
+
+def load_promoted(root: Path, *, dictionary_sha256: str | None = None) -> Predictor:
+    """The promoted version of the registry at ``root`` as a ``Predictor``; raises
+    ``NoPromotedModel`` when nothing is promoted (or ``root`` does not exist yet)."""
+    return Predictor.load(Registry(root).current_folder(), dictionary_sha256=dictionary_sha256)

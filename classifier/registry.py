@@ -28,19 +28,17 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import joblib
+from sklearn.pipeline import Pipeline
 
 from classifier.errors import BadInput, ModelRefused, NoPromotedModel, NotFound
 from classifier.segment import engine_version
-
-if TYPE_CHECKING:
-    from classifier.predict import Predictor
-    from classifier.train import TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +48,25 @@ REPORT_FILE = "report.json"
 ROWS_FILE = "rows.tsv"
 POINTER_FILE = "CURRENT"
 LOCK_FILE = ".lock"
+
+
+@dataclass(slots=True)
+class TrainedModel:
+    """A fitted pipeline and what is written beside it (``classifier.train`` makes it)."""
+
+    pipeline: Pipeline
+    manifest: dict[str, Any]
+    report: dict[str, Any]
+    rows: list[str] = field(default_factory=list)  # text_key<TAB>label per training row
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes (what promotion records and loading checks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -333,11 +350,3 @@ def resolve_folder(path: Path) -> Path:
             " (not a folder: give a version folder or a registry folder)"
         )
     return Registry(path).current_folder()
-
-
-def load_promoted(root: Path, *, dictionary_sha256: str | None = None) -> Predictor:
-    """The promoted version of the registry at ``root`` as a ``Predictor``; raises
-    ``NoPromotedModel`` when nothing is promoted (or ``root`` does not exist yet)."""
-    from classifier.predict import Predictor
-
-    return Predictor.load(Registry(root).current_folder(), dictionary_sha256=dictionary_sha256)

@@ -28,7 +28,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -36,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 
 from classifier.dataset import (
     DEFAULT_TEXT_COL,
@@ -49,7 +47,7 @@ from classifier.ensemble import cross_fitted, cv_folds
 from classifier.errors import BadInput
 from classifier.metrics import at_threshold, confusion, coverage_at, per_class, summary
 from classifier.pipeline import DEFAULT_PARAMS, build_pipeline
-from classifier.registry import Registry
+from classifier.registry import Registry, TrainedModel
 from classifier.segment import DEFAULT_ENGINE, Segmenter, build_user_dictionary, engine_version
 
 logger = logging.getLogger(__name__)
@@ -68,16 +66,6 @@ PIPELINE_DESCRIPTION = (
     "probabilities, top-k) + a logistic confidence model (P(top label right) from both "
     "models' margins and votes) -> abstain below the threshold chosen on cross-validation"
 )
-
-
-@dataclass(slots=True)
-class TrainedModel:
-    """A fitted pipeline and what is written beside it."""
-
-    pipeline: Pipeline
-    manifest: dict[str, Any]
-    report: dict[str, Any]
-    rows: list[str] = field(default_factory=list)  # text_key<TAB>label per training row
 
 
 def library_versions(engine: str) -> dict[str, str]:

@@ -158,7 +158,7 @@ class Runtime:
 def load_promoted_predictor(models_path: Path) -> Any | None:
     """The registry's promoted model, or None (logged) when there is none yet."""
     from classifier.errors import NoPromotedModel
-    from classifier.registry import load_promoted
+    from classifier.predict import load_promoted
 
     try:
         return load_promoted(models_path)

@@ -16,8 +16,8 @@ import joblib
 import pytest
 
 from classifier.errors import ModelRefused, NoPromotedModel, NotFound
-from classifier.predict import Predictor
-from classifier.registry import Registry, load_promoted, resolve_folder
+from classifier.predict import Predictor, load_promoted
+from classifier.registry import Registry, resolve_folder
 from classifier.train import TrainedModel, train
 from duban.settings import REPO_ROOT
 from tests.classifier.conftest import small_sample

@@ -1,6 +1,7 @@
 """rq jobs. Importable functions taking IDs; enqueued by dotted name after the commit.
 
-A worker process (``duban worker``) calls ``configure(factory)`` before it starts working;
+Jobs are enqueued by ``routing.enqueue`` (which imports none of this). A worker process
+(``duban worker``) calls ``configure(factory)`` before it starts working;
 every job builds nothing else. Jobs are idempotent: running one twice changes nothing more.
 """
 
@@ -14,13 +15,11 @@ from typing import Any
 
 from routing.context import RoutingContext
 from routing.errors import NotConfigured
+from routing.pipeline import route_messages
+from routing.reminders import run_reminders
+from routing.sweeper import sweep as run_sweep
 
 logger = logging.getLogger(__name__)
-
-ROUTE_JOB = "routing.jobs.route_message"
-ROUTE_BATCH_JOB = "routing.jobs.route_batch"
-RETRY_INTERVALS = [2, 10, 60, 300, 900]
-JOB_TIMEOUT = 300
 
 _factory: Callable[[], RoutingContext] | None = None
 _context: RoutingContext | None = None
@@ -55,16 +54,12 @@ def context() -> RoutingContext:
 
 def route_message(message_id: int) -> dict[str, Any]:
     """Open the ticket of one stored message (or find the one already opened)."""
-    from routing.pipeline import route_messages
-
     outcomes = route_messages(context(), [message_id])
     return asdict(outcomes[0]) if outcomes else {"status": "missing", "message_id": message_id}
 
 
 def route_batch(message_ids: list[int]) -> dict[str, int]:
     """Route a batch of stored messages (a bulk import enqueues one job per chunk)."""
-    from routing.pipeline import route_messages
-
     outcomes = route_messages(context(), message_ids)
     counts: dict[str, int] = {}
     for outcome in outcomes:
@@ -73,60 +68,10 @@ def route_batch(message_ids: list[int]) -> dict[str, int]:
 
 
 def send_reminders() -> dict[str, int]:
-    from routing.reminders import run_reminders
-
     return asdict(run_reminders(context()))
 
 
 def sweep() -> int:
     """Enqueue (or route) messages left behind while the queue was down."""
-    from routing.sweeper import sweep as run_sweep
-
     ctx = context()
     return run_sweep(ctx, ctx.queue())
-
-
-def enqueue_route(queue: Any, message_id: int) -> bool:
-    """Enqueue the routing job of ``message_id``; False when Redis cannot be reached."""
-    return _enqueue(
-        queue,
-        ROUTE_JOB,
-        message_id,
-        job_id=f"route-{message_id}",
-        description=f"route message {message_id}",
-    )
-
-
-def enqueue_route_batch(queue: Any, message_ids: list[int]) -> bool:
-    """One job for a chunk of a bulk import; False when Redis cannot be reached."""
-    if len(message_ids) == 1:
-        return enqueue_route(queue, message_ids[0])
-    return _enqueue(
-        queue,
-        ROUTE_BATCH_JOB,
-        list(message_ids),
-        job_id=f"route-batch-{message_ids[0]}-{message_ids[-1]}-{len(message_ids)}",
-        description=f"route {len(message_ids)} messages from {message_ids[0]}",
-    )
-
-
-def _enqueue(queue: Any, func: str, *args: Any, job_id: str, description: str) -> bool:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from rq import Retry
-
-    try:
-        queue.enqueue(
-            func,
-            *args,
-            job_id=job_id,
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-            job_timeout=JOB_TIMEOUT,
-            result_ttl=24 * 3600,
-            failure_ttl=30 * 24 * 3600,
-            description=description,
-        )
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        logger.warning("could not enqueue %s: %s", job_id, exc)
-        return False
-    return True

@@ -19,6 +19,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from intake.display import for_reading
@@ -43,12 +44,14 @@ from ledger.directory import list_units
 from ledger.models import Message, MessageStatus, Ticket, TicketState
 from routing import notify
 from routing.context import RoutingContext
+from routing.enqueue import enqueue_routing
 from routing.router import UnitIndex, decide
 
 logger = logging.getLogger(__name__)
 
 ROUTER = T.Actor.system("router")
 CHUNK = 1000
+ROUTE_ATTEMPTS = 5  # transactions tried when a concurrent router wins a race
 
 
 @dataclass
@@ -178,7 +181,7 @@ def _store_and_route(
                 for o in route_messages(ctx, to_route, predictions=known_predictions)
             }
         else:
-            enqueue_routing(ctx, queue, to_route)
+            enqueue_routing(queue, to_route)
     return [_outcome(a, routed) for a in accepted]
 
 
@@ -287,20 +290,6 @@ def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
     return outcome
 
 
-def enqueue_routing(ctx: RoutingContext, queue: Any, message_ids: list[int]) -> int:
-    """Enqueue one routing job per message; returns how many were enqueued.
-
-    A failure to reach Redis is logged, not raised: the messages are committed and the
-    sweeper (``routing.sweeper``) enqueues them again once the queue is back.
-    """
-    from routing.jobs import enqueue_route_batch
-
-    if enqueue_route_batch(queue, message_ids):
-        return len(message_ids)
-    logger.warning("queue unreachable: %d message(s) left for the sweeper", len(message_ids))
-    return 0
-
-
 # -- routing ------------------------------------------------------------------------------------
 
 
@@ -311,7 +300,24 @@ def route_messages(
 
     Running it twice for a message makes one ticket (a unique constraint backs this up
     between concurrent workers); a 重复件 joins its original's ticket once that exists.
+    When another router (a worker, an inline sweep) opened some of these tickets between
+    our read and our commit, the transaction is rolled back and run again: it then finds
+    them opened.
     """
+    attempt = 1
+    while True:
+        try:
+            return _route_once(ctx, message_ids, predictions=predictions)
+        except IntegrityError as exc:
+            if attempt >= ROUTE_ATTEMPTS:
+                raise
+            attempt += 1
+            logger.info("concurrent routing of the same messages (%s); again", exc.orig)
+
+
+def _route_once(
+    ctx: RoutingContext, message_ids: list[int], *, predictions: dict[int, Any] | None
+) -> list[ItemOutcome]:
     now = ctx.now()
     with ctx.session() as session:
         units = UnitIndex(list_units(session))

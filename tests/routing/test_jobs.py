@@ -28,6 +28,7 @@ from ledger.directory import load_directory
 from ledger.models import Message, MessageStatus, Ticket
 from ledger.types import utcnow
 from routing import jobs
+from routing.enqueue import ROUTE_BATCH_JOB, ROUTE_JOB
 from routing.pipeline import file_items
 from routing.sweeper import sweep
 from tests.conftest import DATA_DIR
@@ -75,7 +76,7 @@ def test_intake_commits_then_a_worker_routes(rt: Runtime) -> None:
 def test_running_the_job_twice_makes_one_ticket(rt: Runtime) -> None:
     outcome = file_items(rt.routing, [IntakeItem(text="金色家园电梯停运四天")]).outcomes[0]
     queue = rt.queue()
-    queue.enqueue(jobs.ROUTE_JOB, outcome.message_id)  # a second job for the same message
+    queue.enqueue(ROUTE_JOB, outcome.message_id)  # a second job for the same message
     _work(rt)
     assert len(_tickets(rt)) == 1
 
@@ -139,7 +140,7 @@ def test_the_sweeper_leaves_messages_to_a_batch_waiting_for_its_retry(
     rt.clock = Clock(utcnow() + timedelta(seconds=120))
     queue = rt.queue()
     # A batch whose worker was killed: rq put it back with a back-off before its retry.
-    queue.enqueue_in(timedelta(minutes=5), jobs.ROUTE_BATCH_JOB, ids, job_id="route-batch-x")
+    queue.enqueue_in(timedelta(minutes=5), ROUTE_BATCH_JOB, ids, job_id="route-batch-x")
     assert sweep(rt.routing, queue) == 0
     queue.connection.delete(ScheduledJobRegistry(queue=queue).key)
     assert sweep(rt.routing, queue) == 2

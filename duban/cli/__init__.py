@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
+from bots.errors import BotError
+from classifier.errors import ClassifierError
 from duban.cli import bot as bot_cmd
 from duban.cli import calendar as calendar_cmd
 from duban.cli import db as db_cmd
@@ -21,6 +23,9 @@ from duban.cli import model as model_cmd
 from duban.cli import report as report_cmd
 from duban.cli import tickets as tickets_cmd
 from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
+from intake.errors import IntakeError
+from ledger.errors import LedgerError
+from routing.errors import RoutingError
 
 
 class DubanGroup(TyperGroup):
@@ -69,18 +74,7 @@ model_cmd.register(app)
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Each package's base error carries its exit code (1 failure, 2 bad input)."""
-    from ledger.errors import LedgerError
-
-    errors: list[type[BaseException]] = [LedgerError]
-    for module in ("classifier.errors", "intake.errors", "routing.errors", "bots.errors"):
-        try:
-            imported = __import__(module, fromlist=["BASE_ERROR"])
-        except ModuleNotFoundError:
-            continue
-        base = getattr(imported, "BASE_ERROR", None)
-        if base is not None:
-            errors.append(base)
-    return tuple(errors)
+    return (LedgerError, ClassifierError, IntakeError, RoutingError, BotError)
 
 
 def main() -> None:

@@ -134,12 +134,9 @@ def _telegram(rt: Runtime) -> Any:
 
 
 def _matrix(rt: Runtime) -> Any:
+    from bots import matrix as matrix_module
     from bots.errors import NotConfigured
 
-    try:
-        from bots import matrix as matrix_module
-    except ImportError as exc:
-        raise NotConfigured(f"Matrix 适配器不可用 (bots.matrix: {exc})") from exc
     factory = getattr(getattr(matrix_module, "MatrixAdapter", None), "from_settings", None)
     if factory is None:
         raise NotConfigured("Matrix 适配器不可用 (bots.matrix.MatrixAdapter.from_settings)")

@@ -99,10 +99,8 @@ def post_weekly_report(rt: Runtime) -> str | None:
     local = now.astimezone(rt.tz)
     if local.weekday() != 0 or local.hour < 8:
         return None
-    try:
-        from reports.post import weekly_notification
-    except ImportError:
-        return None
+    from reports.post import weekly_notification
+
     with rt.session() as session:
         row = weekly_notification(
             session,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,12 +93,65 @@ class RankingPolicy(_Strict):
         return self
 
 
+PERIOD_WEEK_RE = r"^\d{4}-W\d{2}$"
+PERIOD_MONTH_RE = r"^\d{4}-\d{2}$"
+
+
+class OfficeFonts(_Strict):
+    """Fonts of the printed documents, each a preferred font then its stand-ins."""
+
+    title: list[str] = Field(
+        default_factory=lambda: ["方正小标宋简体", "华文中宋", "宋体", "Noto Serif CJK SC"],
+        min_length=1,
+    )
+    body: list[str] = Field(
+        default_factory=lambda: ["仿宋_GB2312", "仿宋", "FangSong", "Noto Serif CJK SC"],
+        min_length=1,
+    )
+    heading: list[str] = Field(
+        default_factory=lambda: ["黑体", "SimHei", "Noto Sans CJK SC"], min_length=1
+    )
+    subheading: list[str] = Field(
+        default_factory=lambda: ["楷体_GB2312", "楷体", "KaiTi", "Noto Serif CJK SC"],
+        min_length=1,
+    )
+
+
+class OfficePolicy(_Strict):
+    """The office as its printed reports name it: header, 文号, 期号, 署名, fonts."""
+
+    name: str = Field(default="督查室", min_length=1, max_length=64)
+    short_name: str | None = Field(default=None, max_length=32)
+    issuer: str | None = Field(default=None, max_length=64)  # 发文机关署名; default: name
+    recipients: str | None = Field(default=None, max_length=200)  # 主送机关
+    weekly_title: str = Field(default="督查周报", min_length=1, max_length=40)
+    monthly_title: str = Field(default="月讲评", min_length=1, max_length=40)
+    weekly_code: str = Field(default="督周", min_length=1, max_length=20)  # 文号的机关代字
+    monthly_code: str = Field(default="督评", min_length=1, max_length=20)
+    # 期号: "period" = the ISO week's / the month's number; "count" = counted on from
+    # first_week / first_month (that period is 第1期).
+    numbering: Literal["period", "count"] = "period"
+    first_week: str | None = Field(default=None, pattern=PERIOD_WEEK_RE)
+    first_month: str | None = Field(default=None, pattern=PERIOD_MONTH_RE)
+    time_label: str | None = Field(default=None, max_length=20)  # default: from the zone
+    fonts: OfficeFonts = Field(default_factory=OfficeFonts)
+
+    @model_validator(mode="after")
+    def _count_needs_a_start(self) -> OfficePolicy:
+        if self.numbering == "count" and not (self.first_week and self.first_month):
+            raise ValueError(
+                "numbering: count 须同时填写 first_week（如 2026-W01）和 first_month（如 2026-01）"
+            )
+        return self
+
+
 class Policy(_Strict):
     deadlines: DeadlinePolicy = Field(default_factory=DeadlinePolicy)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     routing: RoutingPolicy = Field(default_factory=RoutingPolicy)
     intake: IntakePolicy = Field(default_factory=IntakePolicy)
     ranking: RankingPolicy = Field(default_factory=RankingPolicy)
+    office: OfficePolicy = Field(default_factory=OfficePolicy)
 
 
 def load_policy(path: Path | None) -> Policy:

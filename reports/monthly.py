@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from ledger.deadlines import DeadlineRules
-from ledger.policy import RankingPolicy
+from ledger.policy import OfficePolicy, RankingPolicy
 from reports.figures import (
     BY_SOURCE,
     BY_UNIT,
@@ -19,6 +19,7 @@ from reports.figures import (
     list_units,
     load_histories,
 )
+from reports.masthead import Masthead, masthead_for
 from reports.periods import Period, last_complete_month
 from reports.ranking import Ranking, rank_units
 
@@ -35,6 +36,7 @@ class MonthlyReport:
     by_unit: tuple[Figures, ...]
     by_source: tuple[Figures, ...]
     ranking: Ranking
+    masthead: Masthead
     kind: str = "monthly"
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ def build_monthly(
     rules: DeadlineRules,
     policy: RankingPolicy,
     month: Period | None = None,
+    office: OfficePolicy | None = None,
 ) -> MonthlyReport:
     """The 月讲评 for ``month`` (default: the last complete month before ``now``)."""
     month = month or last_complete_month(now, rules.tz)
@@ -75,6 +78,7 @@ def build_monthly(
         by_unit=by_unit.rows,
         by_source=table(month, BY_SOURCE).rows,
         ranking=rank_units(by_unit, policy, previous=previous),
+        masthead=masthead_for(office or OfficePolicy(), period=month, now=now, tz=rules.tz),
     )
 
 

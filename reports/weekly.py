@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, SourceKind, TicketState, Unit
-from ledger.policy import RankingPolicy
+from ledger.policy import OfficePolicy, RankingPolicy
 from ledger.views import OWING_STATES
 from reports.figures import (
     BY_SOURCE,
@@ -27,6 +27,7 @@ from reports.figures import (
     load_histories,
     overdue_workdays,
 )
+from reports.masthead import Masthead, masthead_for
 from reports.periods import Period, last_complete_week, weeks_ending
 
 DEFAULT_TREND_WEEKS = 8
@@ -88,6 +89,7 @@ class WeeklyReport:
     overdue: tuple[OverdueItem, ...]
     changes: tuple[ChangeItem, ...]
     trend: tuple[TrendPoint, ...]
+    masthead: Masthead
     kind: str = "weekly"
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,6 +104,7 @@ def build_weekly(
     policy: RankingPolicy,
     week: Period | None = None,
     trend_weeks: int = DEFAULT_TREND_WEEKS,
+    office: OfficePolicy | None = None,
 ) -> WeeklyReport:
     """The 督查周报 for ``week`` (default: the last complete ISO week before ``now``)."""
     week = week or last_complete_week(now, rules.tz)
@@ -147,6 +150,7 @@ def build_weekly(
         overdue=tuple(overdue),
         changes=tuple(changes),
         trend=tuple(trend),
+        masthead=masthead_for(office or OfficePolicy(), period=week, now=now, tz=rules.tz),
     )
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from reports.errors import FontMissing
+from reports.outputs import SHARED, atomic_path
 from reports.rounding import half_up
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,6 @@ def scores_by_unit(
 
 def _save(figure, path: Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    with atomic_path(path, mode=SHARED) as temp:
+        figure.savefig(temp, format="png")
     return path

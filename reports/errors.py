@@ -33,4 +33,9 @@ class RenderError(ReportError):
     exit_code = 2
 
 
+class OutputRefused(RenderError):
+    """An output path that would overwrite a file (without ``--force``), the ledger, the
+    model registry or the data folder."""
+
+
 BASE_ERROR = ReportError

@@ -1,4 +1,4 @@
-"""The reports as Markdown, HTML, JSON, XLSX and chat text; the CSV of all tickets.
+"""The reports as Markdown, HTML, JSON, XLSX and chat text (the CSV of all tickets: export).
 
 Every renderer reads the same report object, so the numbers are the same everywhere.
 Times are shown in the office's zone; spreadsheets get real numbers, dates and percentages.
@@ -7,7 +7,6 @@ Times are shown in the office's zone; spreadsheets get real numbers, dates and p
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 from collections.abc import Callable, Sequence
@@ -18,25 +17,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
-
-from ledger.deadlines import DeadlineRules
-from ledger.models import (
-    SOURCE_LABELS,
-    Event,
-    Extension,
-    ExtensionStatus,
-    Message,
-    SourceKind,
-    Ticket,
-    TicketState,
-    Unit,
-)
-from ledger.views import OWING_STATES
 from reports import charts
 from reports.errors import RenderError
 from reports.figures import Figures
 from reports.monthly import MonthlyReport
+from reports.outputs import (
+    SHARED,
+    OutputGuard,
+    atomic_path,
+    check_all,
+    looks_like_formula,
+    write_text,
+)
 from reports.rounding import half_up
 from reports.weekly import WeeklyReport
 
@@ -447,7 +439,7 @@ def _xlsx_value(value: Any, kind: str, tz: ZoneInfo) -> Any:
 def _keep_text(cell) -> None:
     """Text stays text: openpyxl stores a string starting with "=" as a formula, so a title
     like "=== 紧急 ===" would be a broken formula (and "=HYPERLINK(…)" a live one)."""
-    if isinstance(cell.value, str) and cell.value.startswith("="):
+    if looks_like_formula(cell.value):
         cell.data_type = "s"
 
 
@@ -522,8 +514,8 @@ def write_xlsx(report: Report, path: Path) -> Path:
         _sheet(book, "退回续办", CHANGE_COLUMNS, report.changes, tz)
         _sheet(book, "趋势", TREND_COLUMNS, report.trend, tz)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    with atomic_path(path, mode=SHARED) as temp:
+        book.save(temp)
     return path
 
 
@@ -599,6 +591,12 @@ class WrittenReport:
         }
 
 
+def chart_paths(report: Report, folder: Path, stem: str) -> list[Path]:
+    """The files :func:`write_charts` writes, known before anything is drawn."""
+    second = "trend" if isinstance(report, WeeklyReport) else "scores"
+    return [Path(folder) / f"{stem}-{name}.png" for name in ("rates", second)]
+
+
 def write_charts(report: Report, folder: Path, stem: str) -> list[Path]:
     """The report's PNG charts in ``folder``, named ``<stem>-<chart>.png``."""
     folder = Path(folder)
@@ -648,10 +646,12 @@ def write_report(
     fmt: str | None = None,
     *,
     charts_done: Sequence[Path] | None = None,
+    guard: OutputGuard | None = None,
 ) -> WrittenReport:
     """Write ``report`` to ``out`` (format from ``fmt`` or the suffix) and its charts next
     to it (``<stem>-rates.png`` …), unless ``charts_done`` names charts already written
-    in the same folder."""
+    in the same folder. ``guard`` checks every path first (existing files, the ledger);
+    each file is written whole (a temporary file renamed into place), mode 0640."""
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".") or "md").lower()
     if fmt not in FORMATS:
@@ -660,32 +660,43 @@ def write_report(
         raise RenderError(
             f"{out}: 是目录，请给出文件名，如 {out / f'report.{fmt}'} (a folder, not a file)"
         )
+    planned = chart_paths(report, out.parent, out.stem) if charts_done is None else []
+    check_all(guard, [out, *planned])
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        chart_paths = (
+        chart_files = (
             list(charts_done)
             if charts_done is not None
             else write_charts(report, out.parent, out.stem)
         )
-        rel = [p.name for p in chart_paths]
+        rel = [p.name for p in chart_files]
         if fmt == "xlsx":
             write_xlsx(report, out)
         elif fmt == "json":
-            out.write_text(render_json(report), encoding="utf-8")
+            write_text(out, render_json(report))
         elif fmt == "html":  # charts inside the page: it travels alone
-            out.write_text(render_html(report, charts_inline=chart_paths), encoding="utf-8")
+            write_text(out, render_html(report, charts_inline=chart_files))
         else:
-            out.write_text(RENDERERS[fmt](report, charts_rel=rel), encoding="utf-8")
+            write_text(out, RENDERERS[fmt](report, charts_rel=rel))
     except OSError as exc:
         raise RenderError(f"{out}: 无法写入 (cannot write): {exc}") from exc
-    return WrittenReport(files={fmt: out}, charts=chart_paths)
+    return WrittenReport(files={fmt: out}, charts=chart_files)
 
 
 def write_all(
-    report: Report, folder: Path, stem: str, formats: Sequence[str] = FORMATS
+    report: Report,
+    folder: Path,
+    stem: str,
+    formats: Sequence[str] = FORMATS,
+    *,
+    guard: OutputGuard | None = None,
 ) -> WrittenReport:
-    """Every format into ``folder`` (``<stem>.md`` …); the charts once, linked from all."""
+    """Every format into ``folder`` (``<stem>.md`` …); the charts once, linked from all.
+    ``guard`` checks every file before the first is written."""
     folder = Path(folder)
+    check_all(
+        guard,
+        [folder / f"{stem}.{fmt}" for fmt in formats] + chart_paths(report, folder, stem),
+    )
     written = write_report(report, folder / f"{stem}.{formats[0]}", formats[0])
     files = dict(written.files)
     for fmt in formats[1:]:
@@ -693,164 +704,3 @@ def write_all(
             write_report(report, folder / f"{stem}.{fmt}", fmt, charts_done=written.charts).files
         )
     return WrittenReport(files=files, charts=written.charts)
-
-
-# -- the CSV of every ticket ----------------------------------------------------------------
-
-CSV_COLUMNS = (
-    "number",
-    "state",
-    "state_label",
-    "source_kind",
-    "source_label",
-    "channel",
-    "external_id",
-    "unit_code",
-    "unit_name",
-    "routed_by",
-    "received_at",
-    "opened_at",
-    "first_assigned_at",
-    "assigned_at",
-    "acknowledged_at",
-    "first_replied_at",
-    "replied_at",
-    "verified_at",
-    "closed_at",
-    "escalated_at",
-    "limit_days",
-    "original_due_date",
-    "original_due_at",
-    "due_date",
-    "due_at",
-    "deadline_provisional",
-    "extension_days",
-    "extensions_requested",
-    "extensions_approved",
-    "last_extension_decided_at",
-    "return_count",
-    "last_returned_at",
-    "reopen_count",
-    "last_reopened_at",
-    "quality_score",
-    "duplicate_count",
-    "reply_workdays",
-    "replied_on_time",
-    "replied_on_time_original",
-    "overdue_now",
-)
-
-
-def export_tickets_csv(session: Session, path: Path, *, rules: DeadlineRules, now: datetime) -> int:
-    """Every ticket with every timestamp (ISO 8601 in the office's zone), UTF-8 with BOM
-    so spreadsheets read the Chinese. Returns the number of tickets written."""
-    tz = rules.tz
-    units = {u.id: u for u in session.exec(select(Unit))}
-    firsts = _first_steps(session)
-    extensions = _extension_stats(session)
-    rows = session.exec(
-        select(Ticket, Message.received_at, Message.channel, Message.external_id)
-        .join(Message, col(Message.id) == col(Ticket.message_id))
-        .order_by(col(Ticket.id))
-    )
-
-    def iso(moment: datetime | None) -> str:
-        return moment.astimezone(tz).isoformat() if moment else ""
-
-    count = 0
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("w", encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise RenderError(f"{path}: 无法写入 (cannot write): {exc}") from exc
-    with handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for ticket, received_at, channel, external_id in rows:
-            first = firsts.get(ticket.id, {})
-            ext = extensions.get(ticket.id, (0, 0, None))
-            unit = units.get(ticket.unit_id) if ticket.unit_id is not None else None
-            replied = first.get("reply")
-            state = TicketState(ticket.state)
-            writer.writerow(
-                [
-                    ticket.number,
-                    state.value,
-                    state.label,
-                    ticket.source_kind,
-                    SOURCE_LABELS[SourceKind(ticket.source_kind)],
-                    channel,
-                    external_id or "",
-                    unit.code if unit else "",
-                    unit.short_name if unit else "",
-                    ticket.routed_by or "",
-                    iso(received_at),
-                    iso(ticket.opened_at),
-                    iso(first.get("assign")),
-                    iso(ticket.assigned_at),
-                    iso(ticket.acknowledged_at),
-                    iso(replied),
-                    iso(ticket.replied_at),
-                    iso(ticket.verified_at),
-                    iso(ticket.closed_at),
-                    iso(ticket.escalated_at),
-                    ticket.limit_days,
-                    ticket.original_due_date.isoformat(),
-                    iso(ticket.original_due_at),
-                    ticket.due_date.isoformat(),
-                    iso(ticket.due_at),
-                    int(ticket.deadline_provisional),
-                    ticket.extension_days,
-                    ext[0],
-                    ext[1],
-                    iso(ext[2]),
-                    ticket.return_count,
-                    iso(first.get("last_return")),
-                    ticket.reopen_count,
-                    iso(first.get("last_reopen")),
-                    "" if ticket.quality_score is None else ticket.quality_score,
-                    ticket.duplicate_count,
-                    ""
-                    if replied is None
-                    else rules.calendar.workdays_between(
-                        rules.local_date(received_at), rules.local_date(replied)
-                    ),
-                    "" if replied is None else int(replied <= ticket.due_at),
-                    "" if replied is None else int(replied <= ticket.original_due_at),
-                    int(state in OWING_STATES and now > ticket.due_at),
-                ]
-            )
-            count += 1
-    return count
-
-
-def _first_steps(session: Session) -> dict[int, dict[str, datetime]]:
-    """Per ticket: first assign, first reply, last 退回, last 续办 (from the event log)."""
-    out: dict[int, dict[str, datetime]] = {}
-    rows = session.exec(
-        select(Event.ticket_id, Event.action, Event.at)
-        .where(col(Event.action).in_(("assign", "reply", "return", "verify_fail", "reopen")))
-        .order_by(col(Event.ticket_id), col(Event.id))
-    )
-    for ticket_id, action, at in rows:
-        seen = out.setdefault(ticket_id, {})
-        if action in ("assign", "reply"):
-            seen.setdefault(action, at)
-        elif action == "return":
-            seen["last_return"] = at
-        else:
-            seen["last_reopen"] = at
-    return out
-
-
-def _extension_stats(session: Session) -> dict[int, tuple[int, int, datetime | None]]:
-    out: dict[int, tuple[int, int, datetime | None]] = {}
-    for ext in session.exec(select(Extension).order_by(col(Extension.id))):
-        asked, approved, decided = out.get(ext.ticket_id, (0, 0, None))
-        out[ext.ticket_id] = (
-            asked + 1,
-            approved + (ext.status == ExtensionStatus.APPROVED.value),
-            ext.decided_at or decided,
-        )
-    return out

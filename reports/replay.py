@@ -37,6 +37,7 @@ from ledger.models import SourceKind, Unit
 from ledger.policy import RankingPolicy
 from reports.errors import BadReplayFile
 from reports.monthly import MonthlyReport, build_monthly
+from reports.outputs import OutputGuard
 from reports.periods import Period, month_of, week_of
 from reports.render import WrittenReport, text_of, write_all
 from reports.weekly import WeeklyReport, build_weekly
@@ -247,6 +248,7 @@ def run_replay(
     month: Period | None = None,
     out_dir: Path | None = None,
     channel: str = CHANNEL,
+    guard: OutputGuard | None = None,
 ) -> ReplaySummary:
     """Replay ``path``, then report on ``week`` and ``month`` (default: the busiest ones),
     each as the ledger stood at the period's end; write the files when ``out_dir`` is given.
@@ -267,7 +269,7 @@ def run_replay(
     if out_dir is not None:
         for report in (weekly, monthly):
             stem = f"{report.kind}-{report.period.key}"
-            summary.written[report.kind] = write_all(report, Path(out_dir), stem)
+            summary.written[report.kind] = write_all(report, Path(out_dir), stem, guard=guard)
     return summary
 
 

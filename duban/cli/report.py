@@ -24,6 +24,10 @@ OutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="写入文件，图表 PNG 写在同一目录 (write to FILE)"),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="覆盖已存在的文件（台账、模型库、数据目录任何情况下都不写）"),
+]
 WeekOpt = Annotated[
     str | None, typer.Option("--week", "-w", help="ISO 周，如 2026-W47（默认上一个完整周）")
 ]
@@ -78,8 +82,11 @@ def _format(fmt: str | None, out: Path | None) -> str:
     return chosen
 
 
-def _emit(rt: Runtime, report, fmt: str, out: Path | None, json: bool) -> None:
-    """Print the report, or write it (and its charts) and print the paths."""
+def _emit(rt: Runtime, report, fmt: str, out: Path | None, json: bool, force: bool) -> None:
+    """Print the report, or write it (and its charts) and print the paths. ``--out`` never
+    overwrites a file without ``--force``; the default file in the reports folder is the
+    command's own and is replaced."""
+    from duban.outputs import output_guard
     from reports.render import render_html, render_json, render_markdown, write_report
 
     if out is None and fmt != "xlsx":
@@ -89,7 +96,8 @@ def _emit(rt: Runtime, report, fmt: str, out: Path | None, json: bool) -> None:
             say({"md": render_markdown, "html": render_html}[fmt](report).rstrip("\n"))
         return
     target = out or rt.settings.reports_path / f"{report.kind}-{report.period.key}.xlsx"
-    written = write_report(report, target, fmt)
+    guard = output_guard(rt.settings, force=force or out is None)
+    written = write_report(report, target, fmt, guard=guard)
     if json:
         emit_json({"period": report.period.key, **written.as_dict()})
         return
@@ -104,6 +112,7 @@ def weekly(
     out: OutOpt = None,
     as_of: AsOfOpt = None,
     trend_weeks: Annotated[int, typer.Option("--trend-weeks", min=1, max=104, help="趋势周数")] = 8,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     from reports.periods import last_complete_week, parse_week
@@ -123,7 +132,7 @@ def weekly(
                 week=period,
                 trend_weeks=trend_weeks,
             )
-        _emit(rt, report, chosen, out, json)
+        _emit(rt, report, chosen, out, json, force)
 
 
 def monthly(
@@ -132,6 +141,7 @@ def monthly(
     fmt: FormatOpt = None,
     out: OutOpt = None,
     as_of: AsOfOpt = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
     from reports.monthly import build_monthly
@@ -146,21 +156,31 @@ def monthly(
             report = build_monthly(
                 session, now=now, rules=rt.rules, policy=rt.policy.ranking, month=period
             )
-        _emit(rt, report, chosen, out, json)
+        _emit(rt, report, chosen, out, json, force)
 
 
 def export(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV 文件 (UTF-8 with BOM)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV 文件 (UTF-8 with BOM)，权限 0600")],
     as_of: AsOfOpt = None,
+    english_headers: Annotated[
+        bool,
+        typer.Option("--english-headers", help="英文列名、ISO 8601 时间、1/0（供脚本读取）"),
+    ] = False,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    from reports.render import export_tickets_csv
+    """Every ticket, every time (北京时间), title, text and replies; no complainant data."""
+    from duban.outputs import output_guard
+    from reports.export import export_tickets_csv
 
     rt = runtime(ctx)
     now = _now(rt, as_of)
+    guard = output_guard(rt.settings, force=force)
     with _report_errors(), rt.session() as session:
-        count = export_tickets_csv(session, out, rules=rt.rules, now=now)
+        count = export_tickets_csv(
+            session, out, rules=rt.rules, now=now, english=english_headers, guard=guard
+        )
     if json:
         emit_json({"tickets": count, "path": str(out)})
     else:
@@ -179,8 +199,10 @@ def replay(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="报表目录（默认 DUBAN_HOME/reports/replay）")
     ] = None,
+    force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
+    from duban.outputs import output_guard
     from ledger import schema
     from ledger.directory import list_units, load_directory
     from reports.periods import parse_month, parse_week
@@ -192,6 +214,9 @@ def replay(
     with _report_errors():
         week_period = parse_week(week) if week else None
         month_period = parse_month(month) if month else None
+        out_dir = out or rt.settings.reports_path / "replay"
+        guard = output_guard(rt.settings, force=force or out is None)
+        guard.check_folder(out_dir)
         schema.upgrade(rt.engine)
         with rt.session() as session:
             if not list_units(session):
@@ -204,7 +229,8 @@ def replay(
                 policy=rt.policy.ranking,
                 week=week_period,
                 month=month_period,
-                out_dir=out or rt.settings.reports_path / "replay",
+                out_dir=out_dir,
+                guard=guard,
             )
     if json:
         from reports.render import to_jsonable

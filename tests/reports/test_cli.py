@@ -63,7 +63,7 @@ def test_weekly_to_a_file_writes_the_charts_next_to_it(ledger, tmp_path: Path, f
         str(tmp_path / "zhoubao-trend.png"),
     ]
     code, printed, _ = run(
-        "report", "weekly", "--week", "2026-W47", "--as-of", AS_OF, "--out", str(out)
+        "report", "weekly", "--week", "2026-W47", "--as-of", AS_OF, "--out", str(out), "--force"
     )
     assert printed.split() == [str(out), *data["charts"]]
 
@@ -84,7 +84,7 @@ def test_monthly(ledger, tmp_path: Path) -> None:
 
 def test_export_csv(ledger, tmp_path: Path) -> None:
     out = tmp_path / "tickets.csv"
-    code, printed, err = run("report", "export", "--out", str(out), "--json")
+    code, printed, err = run("report", "export", "--out", str(out), "--english-headers", "--json")
     assert code == 0, err
     assert json.loads(printed) == {"tickets": 10, "path": str(out)}
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
@@ -153,5 +153,7 @@ def test_replay_a_small_file(ledger, tmp_path: Path) -> None:
     assert data["replay"]["rejected"][0]["reason"].startswith("留言 9003")  # replied first
     assert data["weekly"]["period"] == "2026-W45" and data["monthly"]["period"] == "2026-11"
     assert Path(data["files"]["weekly"]["charts"][0]).exists()
-    code, out, _ = run("replay", str(path), "--json", "--out", str(tmp_path / "out"))
+    code, _, err = run("replay", str(path), "--json", "--out", str(tmp_path / "out"))
+    assert code == 2 and "--force" in err  # the reports of the first run are kept
+    code, out, _ = run("replay", str(path), "--json", "--out", str(tmp_path / "out"), "--force")
     assert json.loads(out)["replay"]["skipped"] == 2  # a second run adds nothing

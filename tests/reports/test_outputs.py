@@ -17,14 +17,13 @@ from ledger.db import session_scope
 from ledger.models import Notification, Ticket
 from ledger.policy import RankingPolicy
 from reports import charts
+from reports.export import CSV_COLUMNS, export_tickets_csv
 from reports.monthly import build_monthly
 from reports.periods import parse_month, parse_week
 from reports.post import weekly_notification
 from reports.render import (
     CHAT_LIMIT,
-    CSV_COLUMNS,
     chat_text,
-    export_tickets_csv,
     render_html,
     render_json,
     render_markdown,
@@ -129,7 +128,9 @@ def test_monthly_xlsx_has_the_ranking(built: Engine, tmp_path: Path) -> None:
 def test_csv_export_has_every_timestamp(built: Engine, tmp_path: Path) -> None:
     path = tmp_path / "tickets.csv"
     with session_scope(built) as session:
-        count = export_tickets_csv(session, path, rules=scenario.RULES, now=scenario.REPORT_NOW)
+        count = export_tickets_csv(
+            session, path, rules=scenario.RULES, now=scenario.REPORT_NOW, english=True
+        )
         tickets = {t.number: t for t in session.exec(select(Ticket))}
     assert count == len(tickets) == 10
     raw = path.read_bytes()

@@ -6,9 +6,16 @@ Two sources, the later one winning for any date it names:
 2. an override file (``data/calendar.yaml``) that an admin extends when the State
    Council publishes the next year's 节假日安排 notice.
 
-A year neither source knows is counted Monday–Friday and every result that depends on it
-is marked *provisional*; a warning is logged once per year. Nothing here raises for an
-unknown year.
+A year neither source knows is *provisional*: it is counted Monday–Friday less the
+statutory days off (法定节假日) that fall on weekdays, as the national holiday regulations
+(全国年节及纪念日放假办法, revised with effect from 2025-01-01) fix them — 元旦 1 day, 春节 4
+days from 除夕, 清明节 1, 劳动节 2, 端午节 1, 中秋节 1, 国庆节 3 — computed from the solar and
+lunar calendar (the ``holidays`` package gives the festival dates, the regulation the
+lengths). What only the State Council's yearly notice settles stays unknown until it is
+entered: the 调休 make-up working weekends, the bridge days and the 补假 for a day off that
+falls on a weekend. Every result that depends on such a year is marked *provisional*, a
+warning is logged once per year, and ``duban calendar recompute`` counts again once the
+notice is entered. Nothing here raises for an unknown year.
 
 A calendar loaded from a file notices when the file changes (checked at most every
 ``RELOAD_CHECK_SECONDS``), so a long-running bot, worker or scheduler counts the new year's
@@ -23,7 +30,8 @@ import re
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import MAXYEAR, date, datetime
+from datetime import MAXYEAR, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -167,18 +175,24 @@ class WorkCalendar:
         override = self.overrides.get(year)
         builtin = self.use_builtin and _builtin_supports(year)
         known = builtin or bool(override and override.published)
+        statutory = {} if builtin else statutory_days_off(year)
         if not known and year not in self._warned:
             self._warned.add(year)
             logger.warning(
-                "no statutory calendar for %s: counting Monday-Friday, deadlines provisional "
-                "(add the State Council notice to the calendar override file)",
+                "no State Council notice for %s: counting Monday-Friday less %d statutory "
+                "days off, make-up days unknown, deadlines provisional (add the notice to the "
+                "calendar override file, then run duban calendar recompute)",
                 year,
+                sum(1 for day in statutory if day.weekday() < 5),
             )
         ordinals = []
         # By ordinal, not ``day += 1``: that overflows after 9999-12-31.
         for ordinal in range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1):
             day = date.fromordinal(ordinal)
-            working = _builtin_is_workday(day) if builtin else day.weekday() < 5
+            if builtin:
+                working = _builtin_is_workday(day)
+            else:
+                working = day.weekday() < 5 and day not in statutory
             if override:
                 if day in override.holidays:
                     working = False
@@ -203,6 +217,111 @@ def _builtin_is_workday(day: date) -> bool:
     import chinese_calendar
 
     return bool(chinese_calendar.is_workday(day))
+
+
+# -- the statutory days off (法定节假日) -------------------------------------------------
+
+# 全国年节及纪念日放假办法, as revised by the State Council with effect from 2025-01-01:
+# the days off for all citizens, festival -> days, counted from the festival's first day.
+STATUTORY_SINCE = 2025
+FESTIVAL_DAYS: dict[str, int] = {
+    "元旦": 1,
+    "春节": 4,  # 除夕 and the first three days of the first lunar month
+    "清明节": 1,
+    "劳动节": 2,
+    "端午节": 1,
+    "中秋节": 1,
+    "国庆节": 3,
+}
+# The ``holidays`` package's English names of the days the festivals start on.
+_FIRST_DAYS = {
+    "New Year's Day": "元旦",
+    "Chinese New Year's Eve": "春节",
+    "Tomb-Sweeping Day": "清明节",
+    "Labor Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "Mid-Autumn Festival": "中秋节",
+    "National Day": "国庆节",
+}
+
+
+@lru_cache(maxsize=64)
+def festival_days(year: int) -> dict[str, tuple[date, ...]]:
+    """The statutory days off of ``year`` by festival, per the regulation of 2025.
+
+    The package gives each festival's first day (solar or lunar); the lengths are the
+    regulation's (``FESTIVAL_DAYS``), so 春节 is 除夕 and the three days after. Empty for a
+    year before the regulation took effect or beyond the package's lunar tables (2100).
+    Days that fall on a weekend are listed too; their 补假 is for the notice to fix.
+    """
+    if year < STATUTORY_SINCE:
+        return {}
+    import holidays
+
+    named = holidays.China(years=year, observed=False, language="en_US")
+    first: dict[str, date] = {}
+    for day, names in sorted(named.items()):
+        for name in names.split("; "):
+            festival = _FIRST_DAYS.get(name)
+            if festival is not None and festival not in first:
+                first[festival] = day
+            elif name == "Chinese New Year (Spring Festival)" and "春节" not in first:
+                first["春节"] = day - timedelta(days=1)  # 除夕 is the day before 初一
+    return {
+        festival: tuple(start + timedelta(days=n) for n in range(FESTIVAL_DAYS[festival]))
+        for festival, start in sorted(first.items(), key=lambda item: item[1])
+    }
+
+
+def statutory_days_off(year: int) -> dict[date, str]:
+    """Each statutory day off of ``year`` (weekends included) -> its festival's name."""
+    out: dict[date, str] = {}
+    for festival, days in festival_days(year).items():
+        for day in days:
+            out[day] = f"{out[day]}、{festival}" if day in out else festival
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeCheck:
+    """A notice entered by hand, compared with the statutory days off of its year."""
+
+    year: int
+    published: bool
+    # statutory days off on a weekday that the notice does not give as days off
+    missing: tuple[tuple[date, str], ...]
+    # statutory days off the notice makes 调休 working days
+    worked: tuple[tuple[date, str], ...]
+    # days off the notice adds (bridge days, 补假) and its make-up working days
+    extra_days_off: tuple[date, ...]
+    make_up_workdays: tuple[date, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.worked
+
+
+def check_notice(override: YearOverride) -> NoticeCheck:
+    """Compare ``override`` with the regulation: which statutory days off it leaves out."""
+    statutory = statutory_days_off(override.year)
+    missing = tuple(
+        (day, name)
+        for day, name in sorted(statutory.items())
+        if day.weekday() < 5 and day not in override.holidays
+    )
+    worked = tuple(
+        (day, name) for day, name in sorted(statutory.items()) if day in override.workdays
+    )
+    return NoticeCheck(
+        year=override.year,
+        published=override.published,
+        missing=missing,
+        worked=worked,
+        extra_days_off=tuple(
+            sorted(day for day in override.holidays if day not in statutory and day.weekday() < 5)
+        ),
+        make_up_workdays=tuple(sorted(override.workdays)),
+    )
 
 
 # -- the override file -----------------------------------------------------------------

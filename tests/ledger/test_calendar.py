@@ -48,17 +48,18 @@ def test_spring_festival_2026(cal: WorkCalendar) -> None:
     assert cal.is_workday(date(2026, 2, 28))
 
 
-def test_2027_without_data_falls_back_to_weekdays_and_is_provisional(
+def test_2027_without_data_falls_back_to_the_statutory_days_and_is_provisional(
     cal: WorkCalendar, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="ledger.calendar"):
-        assert cal.is_workday(date(2027, 1, 1))  # a Friday; real holiday unknown yet
+        assert not cal.is_workday(date(2027, 1, 1))  # a Friday, 元旦 by law
         assert not cal.is_workday(date(2027, 1, 2))  # Saturday
+        assert cal.is_workday(date(2027, 1, 4))
     assert not cal.is_known(2027)
     assert any("2027" in r.getMessage() for r in caplog.records)
     due = cal.add_workdays(date(2026, 12, 29), 5)
-    # Dec 30, Dec 31 (2026, known) + Jan 1, 4, 5 (2027, weekdays)
-    assert due.due == date(2027, 1, 5)
+    # Dec 30, Dec 31 (2026, known) + Jan 4, 5, 6 (2027: 元旦 off, weekdays)
+    assert due.due == date(2027, 1, 6)
     assert due.provisional is True
 
 
@@ -188,7 +189,7 @@ def test_workdays_between(cal: WorkCalendar) -> None:
     assert cal.workdays_between(date(2026, 9, 30), date(2026, 10, 15)) == 7
     assert cal.workdays_between(date(2026, 10, 15), date(2026, 9, 30)) == -7
     assert cal.workdays_between(date(2026, 11, 20), date(2026, 11, 20)) == 0
-    assert cal.workdays_between(date(2026, 12, 30), date(2027, 1, 5)) == 4
+    assert cal.workdays_between(date(2026, 12, 30), date(2027, 1, 5)) == 3  # 元旦 off
 
 
 def test_bundled_override_file_loads(cal: WorkCalendar) -> None:
@@ -211,12 +212,13 @@ def test_a_running_process_picks_up_the_published_year(tmp_path: Path, caplog) -
     )
     assert cal.add_workdays(date(2027, 1, 29), 1).due == date(2027, 2, 1)  # not looked yet
     assert cal.reload_if_changed(force=True) is True
-    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 8), False)
+    # Feb 1-5 by the notice, then the weekend and Mon 02-08 (初三, statutory)
+    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 9), False)
     path.write_text("years:\n  2027:\n    published: maybe\n", encoding="utf-8")
     with caplog.at_level("ERROR", logger="ledger.calendar"):
         assert cal.reload_if_changed(force=True) is False
     assert "keeping the previous version" in caplog.text and "published" in caplog.text
-    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 8), False)
+    assert cal.add_workdays(date(2027, 1, 29), 1) == DueDate(date(2027, 2, 9), False)
     path.unlink()
     assert cal.reload_if_changed(force=True) is True
     assert cal.add_workdays(date(2027, 1, 29), 1).provisional

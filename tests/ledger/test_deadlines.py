@@ -26,8 +26,9 @@ RULES = rules_for()
         (local(2026, 10, 11), 1, date(2026, 10, 12), False),
         # the eve of 春节 2026: Sat 02-14 (调休) is day 1, Feb 15–23 are off
         (local(2026, 2, 13, 18), 2, date(2026, 2, 24), False),
-        # New Year's Eve 23:59 is still 2026; 00:30 on 2027-01-01 is 2027 (Mon–Fri, provisional)
-        (local(2026, 12, 31, 23, 59), 1, date(2027, 1, 1), True),
+        # New Year's Eve 23:59 is still 2026; 00:30 on 2027-01-01 is 2027 (provisional:
+        # weekdays less the statutory days off, so 元旦 2027-01-01 is skipped)
+        (local(2026, 12, 31, 23, 59), 1, date(2027, 1, 4), True),
         (local(2027, 1, 1, 0, 30), 1, date(2027, 1, 4), True),
         (local(2027, 3, 1), 3, date(2027, 3, 4), True),
     ],
@@ -54,7 +55,7 @@ def test_extension_across_national_day_lands_on_the_make_up_saturday() -> None:
         (date(2026, 9, 30), local(2026, 10, 7), 0),
         (date(2026, 9, 30), local(2026, 10, 10), -3),
         # across New Year into the year without data
-        (date(2026, 12, 31), local(2027, 1, 8), -6),
+        (date(2026, 12, 31), local(2027, 1, 8), -5),  # 元旦 2027-01-01 is off
     ],
 )
 def test_workdays_left(due: date, now: datetime, left: int) -> None:

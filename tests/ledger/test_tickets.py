@@ -374,7 +374,7 @@ def test_provisional_deadline_in_2027_is_recomputed_when_the_notice_arrives(
         ticket_id = ticket.id
     overrides = tmp_path / "calendar.yaml"
     overrides.write_text(
-        "years:\n  2027:\n    published: true\n    holidays: [[2027-01-01, 2027-01-03]]\n",
+        "years:\n  2027:\n    published: true\n    holidays: [[2027-01-01, 2027-01-04]]\n",
         encoding="utf-8",
     )
     published = DeadlineRules(calendar=load_calendar(overrides), policy=RULES.policy, tz=RULES.tz)
@@ -382,8 +382,9 @@ def test_provisional_deadline_in_2027_is_recomputed_when_the_notice_arrives(
         changed = T.recompute_provisional(session, rules=published, now=NOW, actor=ADMIN)
         ticket = session.get(Ticket, ticket_id)
         assert not ticket.deadline_provisional
-        # 15 working days after Mon 2026-12-28, with Fri 2027-01-01 now a holiday: one later.
-        assert (provisional_due, ticket.due_date) == (date(2027, 1, 18), date(2027, 1, 19))
+        # 15 working days after Mon 2026-12-28: the provisional count already skipped 元旦
+        # (Fri 2027-01-01, statutory); the notice adds a bridge day (Mon 01-04): one later.
+        assert (provisional_due, ticket.due_date) == (date(2027, 1, 19), date(2027, 1, 20))
         assert changed == [
             (ticket.number, provisional_due.isoformat(), ticket.due_date.isoformat(), False)
         ]

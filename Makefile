@@ -9,7 +9,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 DATA   ?= ../shared/data/teddy2020c
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+# Every apt-get call waits up to five minutes for the dpkg lock (unattended-upgrades, another
+# make) instead of failing at once.
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300
 
 .PHONY: demo test bench replay lint mypy mypy-baseline docs system-deps fonts venv clean
 
@@ -26,8 +28,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 venv: $(VENV)/.installed
 
 # System packages the tests and charts need; installed with apt only when missing.
+# chromium: the web and print tests render pages and PDFs with it.
 system-deps:
 	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|noto serif cjk' || missing="$$missing fonts-wqy-microhei fontconfig"; \

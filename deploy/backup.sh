@@ -4,7 +4,10 @@
 # Reads DUBAN_DATABASE_URL / DUBAN_HOME the way duban does (source the env file first:
 #   set -a; . /etc/duban/duban.env; set +a). Safe while duban runs: SQLite's online backup
 # API and pg_dump both take a consistent snapshot.
+# Backups hold citizens' names and texts: a folder it makes is 0700 and every file 0600
+# (umask 077), whatever the caller's umask.
 set -eu
+umask 077
 dest=${1:?usage: backup.sh DEST_DIR}
 mkdir -p "$dest"
 stamp=$(date +%Y%m%d-%H%M%S)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import typer
@@ -78,8 +77,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("DUBAN_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from duban.logs import configure_logging  # every handler redacts tokens and passwords
+
+    configure_logging(os.environ.get("DUBAN_LOG_LEVEL", "WARNING"))
     app()

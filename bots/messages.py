@@ -81,3 +81,16 @@ class Reply:
 class Response:
     outcome: Outcome
     replies: list[Reply] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A chat command as parsed from a message (``bots.commands.parse``)."""
+
+    name: str  # canonical Chinese name, e.g. "签收"
+    number: str | None  # ticket number named in the message, normalised
+    args: str  # the rest, newlines kept
+    raw: str  # the whole message
+
+    def words(self) -> list[str]:
+        return self.args.split()

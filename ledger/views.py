@@ -60,6 +60,7 @@ def ticket_row(
         "routed_by": ticket.routed_by,
         "confidence": ticket.confidence,
         "escalated": ticket.escalated_at is not None,
+        "version": ticket.version,  # what a caller saw: steps refuse a stale one
     }
 
 

@@ -15,7 +15,7 @@ from ledger import tickets as T
 from ledger.directory import find_unit, get_person
 from ledger.models import TicketState
 from ledger.views import event_rows, list_tickets, ticket_detail
-from routing import actions as A
+from desk import tickets as A
 
 NumberArg = Annotated[str, typer.Argument(help="督办件编号，如 DB-2026-000123 (ticket number)")]
 

@@ -264,7 +264,7 @@ def test_restart_neither_repeats_nor_skips_an_update(
         ticket = make_ticket(session, ctx.rules, now=ctx.now())
         number = ticket.number
     from ledger.tickets import Actor
-    from routing import actions
+    from desk import tickets as actions
 
     actions.assign(ctx, number, "住建局", actor=Actor.system("test"))
 
@@ -459,7 +459,7 @@ def test_long_texts_long_buttons_and_images(
         )
         await adapter.app.initialize()
         try:
-            from bots.hub import compose
+            from bots.compose import compose
 
             text = "\n".join(f"第{i}行 " + "字" * 80 for i in range(120))
             for part in compose(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots.commands import bad_number, first_number, parse, parse_int, unknown_command
-from bots.handlers import polite
+from ledger.errors import IllegalTransition, PermissionDenied, user_text
 from bots.text import escape_html, escape_markdown_v2, length, split_text
 
 
@@ -81,18 +81,24 @@ def test_escapes() -> None:
     assert escape_markdown_v2("价格*2_(含税)!") == r"价格\*2\_\(含税\)\!"
 
 
-def test_polite_drops_the_english_gloss() -> None:
+def test_errors_carry_the_users_text_apart_from_the_english_gloss() -> None:
     assert (
-        polite(Exception("只有督查人员可以核查通过 (only supervisors may verify_pass)"))
+        user_text(PermissionDenied("只有督查人员可以核查通过 (only supervisors may verify_pass)"))
         == "只有督查人员可以核查通过"
     )
     assert (
-        polite(
-            Exception(
+        user_text(
+            IllegalTransition(
                 "DB-1: 当前状态为「已签收」，不能签收 (cannot acknowledge a ticket in "
                 "state acknowledged)"
             )
         )
         == "DB-1: 当前状态为「已签收」，不能签收"
     )
-    assert polite(Exception("plain")) == "plain"
+    refused = PermissionDenied("不能归档", "cannot archive")
+    assert (user_text(refused), refused.detail, str(refused)) == (
+        "不能归档",
+        "cannot archive",
+        "不能归档 (cannot archive)",
+    )
+    assert user_text(Exception("plain")) == "plain"

@@ -1,0 +1,1 @@
+"""Chat commands, declared by domain: each module's ``COMMANDS`` (see ``bots.chat``)."""

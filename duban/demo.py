@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 from zoneinfo import ZoneInfo
 
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from sqlmodel import col, select
 
 from duban.runtime import Runtime
@@ -32,6 +33,9 @@ from routing.pipeline import IntakeSummary, file_items
 from routing.reminders import run_reminders
 
 TZ = ZoneInfo("Asia/Shanghai")
+# The demo district's files in the repository: never DUBAN_DATA_DIR or ./data of the
+# current folder, which are an office's own.
+DEMO_DATA = REPO_ROOT / "data"
 WEEK = [date(2026, 11, 16) + timedelta(days=i) for i in range(5)]  # 2026-W47, Mon–Fri
 
 
@@ -50,15 +54,29 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ).astimezone(UTC)
 
 
+class DemoSettings(Settings):
+    """The demo's settings are the ones it passes: no DUBAN_* variable and no ``.env`` file
+    of an office (its data folder, model registry, database or queue) reaches the demo."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
 class Demo:
     def __init__(self, home: Path, out: TextIO) -> None:
         self.out = out
         self.clock = DemoClock()
         self.home = home
         self.rt = Runtime(
-            settings=Settings(
-                home=home, database_url=None, redis_url=None, data_dir=REPO_ROOT / "data"
-            ),
+            settings=DemoSettings(home=home, data_dir=DEMO_DATA),
             clock=self.clock,
         )
         self.player: Any = None
@@ -93,8 +111,11 @@ class Demo:
         self.next_monday()
         self.say()
         seconds = time.monotonic() - started
-        self.say(f"演示结束，用时 {seconds:.0f} 秒。台账: {self.home / 'duban.db'}")
-        self.say("  再看一看：DUBAN_HOME=var/demo .venv/bin/duban tickets list")
+        self.say(f"演示结束，用时 {seconds:.0f} 秒。演示台账: {self.home / 'duban.db'}")
+        self.say(
+            f"  再看一看：DUBAN_HOME={self.home} DUBAN_DATA_DIR={DEMO_DATA} "
+            ".venv/bin/duban tickets list"
+        )
 
     def setup(self) -> None:
         self.scene("建库，导入单位和人员")
@@ -103,7 +124,8 @@ class Demo:
             loaded = load_directory(session, self.rt.settings.data_dir / "units.yaml")
             units = session.exec(select(Unit).where(Unit.kind != "desk")).all()
         self.say(
-            f"台账 {self.home / 'duban.db'}（SQLite），{loaded.units_created} 个单位，"
+            f"演示台账 {self.home / 'duban.db'}（SQLite，示例区县数据 {DEMO_DATA}），"
+            f"{loaded.units_created} 个单位，"
             f"{loaded.people_created} 名人员。责任单位：" + "、".join(u.short_name for u in units)
         )
 

@@ -19,6 +19,7 @@ from duban.cli import directory as directory_cmd
 from duban.cli import intake as intake_cmd
 from duban.cli import jobs as jobs_cmd
 from duban.cli import model as model_cmd
+from duban.cli import office as office_cmd
 from duban.cli import report as report_cmd
 from duban.cli import tickets as tickets_cmd
 from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
@@ -69,6 +70,7 @@ demo_cmd.register(app)
 report_cmd.register(app)
 bot_cmd.register(app)
 model_cmd.register(app)
+office_cmd.register(app)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

@@ -71,7 +71,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MYPY_CHECK)
-	$(VENV)/bin/cog --check $(DOCS_COG)
+	$(VENV)/bin/cog --check --verbosity=1 $(DOCS_COG)
 
 # mypy (files and strictness in pyproject.toml) against mypy-baseline.txt, today's errors:
 # a new error fails, and so does a fixed one until the baseline is synced (it only shrinks).
@@ -85,10 +85,10 @@ mypy-baseline: venv
 	$(VENV)/bin/mypy | $(VENV)/bin/mypy-baseline sync --sort-baseline
 
 # The generated references (CLI, settings, chat commands) inside the docs, rewritten by cog.
-DOCS_COG = docs/cli-reference.md docs/settings-reference.md docs/manual/*.md
+DOCS_COG = -I . docs/cli-reference.md docs/settings-reference.md docs/manual/*.md
 
 docs: venv
-	$(VENV)/bin/cog -r $(DOCS_COG)
+	$(VENV)/bin/cog -r --verbosity=1 $(DOCS_COG)
 
 clean:
 	rm -rf var .pytest_cache

@@ -33,7 +33,7 @@ from reports.rounding import half_up
 from reports.weekly import WeeklyReport
 
 Report = WeeklyReport | MonthlyReport
-FORMATS = ("md", "html", "json", "xlsx")
+FORMATS = ("md", "html", "json", "xlsx", "docx")
 BUNDLE_FORMATS = ("md", "html", "json", "xlsx")  # what write_all writes by default
 CHAT_LIMIT = 4000
 
@@ -829,6 +829,10 @@ def write_report(
         rel = [p.name for p in chart_files]
         if fmt == "xlsx":
             write_xlsx(report, out)
+        elif fmt == "docx":  # the official layout (党政机关公文格式)
+            from reports.docx import write_docx
+
+            write_docx(report, out)
         elif fmt == "json":
             write_text(out, render_json(report))
         elif fmt == "html":  # charts inside the page: it travels alone

@@ -17,7 +17,7 @@ from duban.runtime import Runtime
 FormatOpt = Annotated[
     str | None,
     typer.Option(
-        "--format", "-f", help="md | html | xlsx | json（默认取 --out 的扩展名，否则 md）"
+        "--format", "-f", help="md | html | xlsx | json | docx（默认取 --out 的扩展名，否则 md）"
     ),
 ]
 OutOpt = Annotated[
@@ -89,13 +89,13 @@ def _emit(rt: Runtime, report, fmt: str, out: Path | None, json: bool, force: bo
     from duban.outputs import output_guard
     from reports.render import render_html, render_json, render_markdown, write_report
 
-    if out is None and fmt != "xlsx":
+    if out is None and fmt not in ("xlsx", "docx"):  # files, not text
         if json or fmt == "json":
             sys.stdout.write(render_json(report))
         else:
             say({"md": render_markdown, "html": render_html}[fmt](report).rstrip("\n"))
         return
-    target = out or rt.settings.reports_path / f"{report.kind}-{report.period.key}.xlsx"
+    target = out or rt.settings.reports_path / f"{report.kind}-{report.period.key}.{fmt}"
     guard = output_guard(rt.settings, force=force or out is None)
     written = write_report(report, target, fmt, guard=guard)
     if json:
@@ -131,6 +131,7 @@ def weekly(
                 policy=rt.policy.ranking,
                 week=period,
                 trend_weeks=trend_weeks,
+                office=rt.policy.office,
             )
         _emit(rt, report, chosen, out, json, force)
 
@@ -154,7 +155,12 @@ def monthly(
         chosen = _format(fmt, out)
         with rt.session() as session:
             report = build_monthly(
-                session, now=now, rules=rt.rules, policy=rt.policy.ranking, month=period
+                session,
+                now=now,
+                rules=rt.rules,
+                policy=rt.policy.ranking,
+                month=period,
+                office=rt.policy.office,
             )
         _emit(rt, report, chosen, out, json, force)
 

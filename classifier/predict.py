@@ -58,6 +58,9 @@ class Predictor:
             raise BadInput(f"置信度阈值须在 0 到 1 之间 (threshold {self.threshold})")
         self.model = pipeline.named_steps["model"]
         self.labels: list[str] = [str(label) for label in self.model.classes_]
+        # Whether the app lets this model route on its own (it decides, from its policy);
+        # an untrusted model only suggests.
+        self.trusted: bool = True
 
     @classmethod
     def load(

@@ -311,6 +311,43 @@ def cross_validated_summary(
     return result
 
 
+def learning_curve(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    segmenter: Segmenter,
+    fractions: Sequence[float] = (0.25, 0.5, 1.0),
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Cross-validated macro-F1 and accuracy on growing shares of the rows (the same share
+    of every label, rows taken in text-hash order so a share is stable between runs): how
+    much more data would still help. A share too small to cross-validate says so."""
+    by_label: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+    points = []
+    for fraction in fractions:
+        rows = sorted(
+            index
+            for members in by_label.values()
+            for index in sorted(members, key=lambda i: keys[i])[
+                : max(1, round(len(members) * fraction))
+            ]
+        )
+        point: dict[str, Any] = {"fraction": fraction, "rows": len(rows)}
+        kept, _ = _common_labels([labels[i] for i in rows])
+        if len({labels[rows[i]] for i in kept}) < 2 or len(kept) < 2 * DEFAULT_FOLDS:
+            point.update(macro_f1=None, accuracy=None)
+        else:
+            cv = cross_validated_summary(
+                [texts[i] for i in rows], [labels[i] for i in rows], segmenter=segmenter, seed=seed
+            )
+            point.update(macro_f1=cv["macro_f1"], accuracy=cv["accuracy"])
+        points.append(point)
+    return points
+
+
 def user_dictionary(data_dir: Path | None) -> list[str]:
     """The user dictionary from a data folder (``units.yaml``, ``terms.txt``; either may be
     missing); no folder, no dictionary."""
@@ -331,12 +368,15 @@ def train_version(
     promote: bool = False,
     params: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    manifest_extra: dict[str, Any] | None = None,
+    promote_first: bool = True,
 ) -> dict[str, Any]:
     """Train on ``data``, save a new version in ``registry`` and (optionally) promote it.
 
-    The first version of an empty registry is always promoted: there is nothing it could
-    replace, and a registry folder then works as ``--model`` at once. Returns the summary
-    ``duban train --json`` prints.
+    The first version of an empty registry is promoted (unless ``promote_first`` is false):
+    there is nothing it could replace, and a registry folder then works as ``--model`` at
+    once. ``manifest_extra`` is written into the manifest as given (e.g. the units the
+    model routes to). Returns the summary ``duban train --json`` prints.
     """
     if not len(data):
         raise BadInput("没有可用于训练的数据行 (no usable rows)")
@@ -351,7 +391,8 @@ def train_version(
         params=params,
         data_info={"sources": data.sources, "skipped": data.skipped_summary(), **(extra or {})},
     )
-    first = registry.current() is None
+    trained.manifest.update(manifest_extra or {})
+    first = promote_first and registry.current() is None
     folder = registry.save(trained)
     version = folder.name
     if promote or first:

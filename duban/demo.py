@@ -136,12 +136,12 @@ class Demo:
 
         data = self.rt.settings.data_dir / "messages.csv"
         started = time.monotonic()
-        result = train_from_csv(
-            data,
-            label_col="单位代码",
-            registry=Registry(self.rt.settings.models_path),
-            promote=True,
-        )
+        registry = Registry(self.rt.settings.models_path)
+        result = train_from_csv(data, label_col="单位代码", registry=registry, promote=True)
+        from routing.training import record_promotion  # the ledger keeps the model's sha256
+
+        with self.rt.session() as session:
+            record_promotion(session, registry, result["version"], by="demo", now=self.rt.now())
         self.say(
             f"训练完成：{result['rows']} 条样本，{len(result['labels'])} 个单位，"
             f"交叉验证准确率 {result['metrics']['accuracy']:.1%}，"

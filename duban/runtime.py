@@ -107,10 +107,22 @@ class Runtime:
     # -- the model, the rules file, the queue: built on first use, cached ---------------------
 
     def predictor(self) -> Any | None:
-        """The promoted classifier, or None when none is trained yet (all goes to triage)."""
+        """The promoted classifier, or None when none is trained yet (all goes to triage).
+
+        Refused (``ModelRefused``, logged) when its file is not the one the ledger recorded
+        at promotion. A model trained on fewer rows than the policy asks only suggests."""
         if "_predictor" not in self.__dict__:
-            self.__dict__["_predictor"] = load_promoted_predictor(self.settings.models_path)
+            self.check_schema()
+            with session_scope(self.engine) as session:
+                predictor = load_promoted_predictor(
+                    self.settings.models_path, session, self.policy.routing
+                )
+            self.__dict__["_predictor"] = predictor
         return self.__dict__["_predictor"]
+
+    def forget_predictor(self) -> None:
+        """Load the promoted model again on next use (after a promotion)."""
+        self.__dict__.pop("_predictor", None)
 
     def route_rules(self) -> RuleSet | None:
         if "_route_rules" not in self.__dict__:
@@ -155,13 +167,28 @@ class Runtime:
         return self.__dict__["_queue"]
 
 
-def load_promoted_predictor(models_path: Path) -> Any | None:
-    """The registry's promoted model, or None (logged) when there is none yet."""
+def load_promoted_predictor(models_path: Path, session: Session, policy: Any) -> Any | None:
+    """The registry's promoted model, verified against the sha256 the ledger recorded when
+    it was promoted, or None (logged) when there is none yet. ``trusted`` is false while
+    its training rows are below ``policy``'s minimums: it then suggests, a person decides."""
     from classifier.errors import NoPromotedModel
-    from classifier.predict import load_promoted
+    from classifier.registry import Registry
+    from routing.training import label_counts, trusted, verified_predictor
 
+    registry = Registry(models_path)
     try:
-        return load_promoted(models_path)
+        version = registry.current()
     except NoPromotedModel:
+        version = None
+    if version is None:
         logger.warning("no promoted classifier in %s: messages go to the triage queue", models_path)
         return None
+    predictor = verified_predictor(session, registry, version)
+    predictor.trusted = trusted(label_counts(predictor), policy)
+    if not predictor.trusted:
+        logger.warning(
+            "classifier %s is trained on fewer labelled rows than the policy asks: it only"
+            " suggests, every message goes to triage",
+            version,
+        )
+    return predictor

@@ -329,6 +329,21 @@ class Counter(SQLModel, table=True):
 
 # -- chat (bots): bindings, accounts, delivery, conversation state ---------------------------
 
+class ModelPromotion(SQLModel, table=True):
+    """A classifier version made the one routing uses, with its model file's sha256: the
+    runtime loads a promoted model only when its file still has this hash."""
+
+    __tablename__ = "model_promotion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=128, index=True)
+    sha256: str = Field(max_length=64)
+    promoted_at: datetime = Field(sa_type=UTCDateTime)
+    promoted_by: str = Field(max_length=128)
+    forced: bool = False
+    action: str = Field(default="promote", max_length=16)  # promote | rollback
+
+
 
 class ChatBinding(SQLModel, table=True):
     """A chat (Telegram group, Matrix room, console chat) bound to a unit, intake or supervisors."""

@@ -58,6 +58,12 @@ class RoutingPolicy(_Strict):
     confidence_threshold: float | None = Field(default=None, ge=0, le=1)
     duplicate_window_days: int = Field(default=90, ge=0)
     near_duplicate_similarity: float = Field(default=0.82, gt=0, le=1)
+    # The classifier: a model trained on fewer labelled rows (in total, or for any of its
+    # units) only suggests; a candidate replaces the promoted model only when it has them,
+    # its held-out macro-F1 is not lower and no unit's recall drops by more than the margin.
+    min_labelled_rows: int = Field(default=200, ge=0, le=10_000_000)
+    min_labelled_rows_per_unit: int = Field(default=20, ge=0, le=1_000_000)
+    max_recall_drop: float = Field(default=0.05, ge=0, le=1)
 
 
 class IntakePolicy(_Strict):

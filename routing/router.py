@@ -92,6 +92,8 @@ def decide(
             else {}
         )
         cut = predictor.threshold if threshold is None else threshold
+        if not getattr(predictor, "trusted", True):
+            cut = float("inf")  # too few labelled rows yet: the model suggests, a person decides
         for i in pending:
             prediction = given[messages[i].id] if messages[i].id in given else computed[i]
             skip = set((excluded or {}).get(messages[i].id or -1, []))

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from duban.cli.common import JsonOpt, bad_input, emit_json, runtime, say
+from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, runtime, say
 
 InputOpt = Annotated[Path, typer.Option("--input", help="CSV 文件 (UTF-8 / UTF-8 BOM / GB18030)")]
 LabelOpt = Annotated[str, typer.Option("--label-col", help="标签列名，如 单位代码 (label column)")]
@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
     models.command("list", help="模型版本列表 (versions, metrics, which is promoted)")(model_list)
     models.command("show", help="模型清单 (a version's manifest)")(model_show)
     models.command("promote", help="启用某个版本 (promote a version)")(model_promote)
+    models.command("status", help="标注数量、学习曲线、能否自动分办 (cold start status)")(
+        model_status
+    )
     models.command("rollback", help="回滚到上一个启用的版本 (re-promote the previous one)")(
         model_rollback
     )
@@ -66,6 +69,65 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 
 # -- train ----------------------------------------------------------------------------------
 
+LabelMapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--label-map",
+        help="标签对照文件（CSV 两列：标签,单位；或 YAML 标签: 单位），把不是单位的标签对应到单位",
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="管理员：即使证据不足或不如当前版本也启用（记入台账）")
+]
+
+
+def _who(ctx: typer.Context, session: Any, by: str | None, force: bool) -> str:
+    """Who promotes: a person (by code) or the console operator; --force is an admin's."""
+    from ledger.directory import get_person
+    from ledger.models import Role
+
+    if by is None:
+        return "console"
+    if not by.strip():
+        bad_input("--by: 人员编号不能为空；省略 --by 则记为控制台操作员")
+    person = get_person(session, by)
+    if force and not person.has_role(Role.ADMIN):
+        bad_input(f"--force 只能由管理员使用；{person.name}（{person.code}）不是管理员")
+    return person.code
+
+
+def _print_verdict(result: dict[str, Any]) -> None:
+    comparison = result.get("comparison") or {}
+    if comparison.get("current"):
+        say(
+            f"  留出样本（从未参与训练）{comparison['rows_scored']} 条上：宏平均F1 当前"
+            f" {comparison['current_macro_f1']:.4f}（{comparison['current']}），新"
+            f" {comparison['candidate_macro_f1']:.4f}；准确率 当前"
+            f" {_percent(comparison['current_accuracy'])}，新"
+            f" {_percent(comparison['candidate_accuracy'])}"
+        )
+    if result["promoted"]:
+        head = "已启用新版本（--force 强制，已记入台账）" if result["forced"] else "已启用新版本"
+    else:
+        head = f"未启用，保留为候选版本；如确需启用：duban model promote {result['version']}"
+    say(f"  {head}：{result['reason']}")
+    if result["promoted"]:
+        say(f"  已按新模型重新计算 {result['resuggested']} 件待分办的建议单位")
+        if not result["trusted"]:
+            say("  样本未达策略要求：模型只提供建议，所有留言进入待分办，由人工决定")
+    missing = result.get("units_without_history") or []
+    if missing:
+        say(
+            "  以下单位尚无已标注留言，模型暂不会分办给它们："
+            + "、".join(f"{m['name']}（{m['unit']}）" for m in missing)
+        )
+
+
+def _label_map(path: Path | None) -> dict[str, str] | None:
+    from routing.training import read_label_map
+
+    return None if path is None else read_label_map(path)
+
 
 def train(
     ctx: typer.Context,
@@ -74,43 +136,57 @@ def train(
     title_col: TitleOpt = "留言主题",
     text_col: TextOpt = "留言详情",
     out: DirOutOpt = None,
+    label_map: LabelMapOpt = None,
     seed: Annotated[int, typer.Option(help="随机种子 (seed)")] = 0,
     target_precision: Annotated[
         float, typer.Option("--target-precision", help="自动分办的目标精确率")
     ] = 0.97,
     segmenter: Annotated[str, typer.Option(help="分词器 rjieba | jieba")] = "rjieba",
-    promote: Annotated[bool, typer.Option("--promote", help="训练后立即启用")] = False,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="训练后启用（须在留出样本上不差于当前版本）")
+    ] = False,
+    force: ForceOpt = False,
+    by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    from classifier.train import train_from_csv
+    from routing.training import train_file
 
     rt = runtime(ctx)
-    result = train_from_csv(
-        input,
-        label_col=label_col,
-        text_col=text_col,
-        title_col=title_col,
-        registry=_registry(ctx, out),
-        data_dir=rt.settings.data_dir,
-        engine=segmenter,
-        seed=seed,
-        target_precision=target_precision,
-        promote=promote,
-    )
+    mapping = _label_map(label_map)
+    with rt.session() as session:
+        who = _who(ctx, session, by, force)
+        result = train_file(
+            session,
+            input,
+            label_col=label_col,
+            text_col=text_col,
+            title_col=title_col,
+            registry=_registry(ctx, out),
+            policy=rt.policy.routing,
+            data_dir=rt.settings.data_dir,
+            now=rt.now(),
+            by=who,
+            label_map=mapping,
+            engine=segmenter,
+            seed=seed,
+            target_precision=target_precision,
+            promote=promote,
+            force=force,
+        )
+    rt.forget_predictor()
     if json:
         emit_json(result)
         return
     say(f"模型版本 {result['version']}（{result['path']}）")
     say(
-        f"  训练样本 {result['rows']} 条，{len(result['labels'])} 个类别，"
-        f"跳过 {result['skipped']['count']} 行，用时 {result['train_seconds']:.1f} 秒"
+        f"  训练样本 {result['rows']} 条（另留出 {result['holdout_rows']} 条只作评估），"
+        f"{len(result['labels'])} 个单位，跳过 {result['skipped']['count']} 行，"
+        f"用时 {result['train_seconds']:.1f} 秒"
     )
     _print_metrics(result["metrics"])
     target = _percent(result["target_precision"])
-    promoted = (
-        "，已启用" if result["promoted"] else f"；启用：duban model promote {result['version']}"
-    )
-    say(f"  自动分办阈值 {result['threshold']:.3f}（目标精确率 {target}）{promoted}")
+    say(f"  自动分办阈值 {result['threshold']:.3f}（目标精确率 {target}）")
+    _print_verdict(result)
 
 
 # -- classify -------------------------------------------------------------------------------
@@ -211,7 +287,9 @@ def retrain(
         Path | None,
         typer.Option("--base", help="基础样本 CSV（标签列 单位代码）；默认 data/messages.csv"),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="即使不如当前版本也启用")] = False,
+    label_map: LabelMapOpt = None,
+    force: ForceOpt = False,
+    by: ByOpt = None,
     seed: Annotated[int, typer.Option(help="随机种子 (seed)")] = 0,
     json: JsonOpt = False,
 ) -> None:
@@ -220,32 +298,95 @@ def retrain(
 
     rt = runtime(ctx)
     settings = rt.settings
+    mapping = _label_map(label_map)
     with rt.session() as session:
+        who = _who(ctx, session, by, force)
         result = run_retrain(
             session,
             registry=Registry(settings.models_path),
             base_csv=base or settings.data_dir / "messages.csv",
             data_dir=settings.data_dir,
+            policy=rt.policy.routing,
+            now=rt.now(),
+            by=who,
+            label_map=mapping,
             force=force,
             seed=seed,
         )
+    rt.forget_predictor()
     if json:
         emit_json(result)
         return
     say(
         f"台账标注 {result['ledger_rows']} 条 + 基础样本 {result['base_rows']} 条，"
-        f"去重后 {result['rows']} 条 → 新版本 {result['version']}"
+        f"去重后 {result['labelled_rows']} 条（训练 {result['rows']} 条，留出"
+        f" {result['holdout_rows']} 条只作评估）→ 新版本 {result['version']}"
     )
-    comparison = result["comparison"]
-    if comparison.get("current") is None:
-        say("  之前没有启用的版本")
-    else:
-        say(
-            f"  同一交叉验证折上宏平均F1（{comparison['rows_scored']} 条未改标注的样本）："
-            f"当前 {comparison['current_macro_f1']:.4f}"
-            f"（{comparison['current']}），新 {comparison['candidate_macro_f1']:.4f}"
+    _print_verdict(result)
+
+
+# -- model status -----------------------------------------------------------------------------
+
+
+def model_status(
+    ctx: typer.Context,
+    base: Annotated[
+        Path | None,
+        typer.Option("--base", help="基础样本 CSV（标签列 单位代码）；默认 data/messages.csv"),
+    ] = None,
+    curve: Annotated[
+        bool, typer.Option("--curve/--no-curve", help="计算学习曲线（交叉验证，需几秒到几分钟）")
+    ] = True,
+    dir: DirOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    from routing.training import model_status as run_status
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        status = run_status(
+            session,
+            registry=_registry(ctx, dir),
+            base_csv=base or rt.settings.data_dir / "messages.csv",
+            data_dir=rt.settings.data_dir,
+            policy=rt.policy.routing,
+            curve=curve,
         )
-    say(f"  {'已启用新版本' if result['promoted'] else '未启用'}：{result['reason']}")
+    if json:
+        emit_json(status)
+        return
+    say(
+        f"已标注留言 {status['labelled_rows']} 条（台账 {status['ledger_rows']} 条，"
+        f"基础样本 {status['base_rows']} 条）；策略要求：共 {status['min_labelled_rows']} 条，"
+        f"每单位 {status['min_labelled_rows_per_unit']} 条"
+    )
+    for problem in status["problems"]:
+        say(f"  注意：{problem}")
+    say("  各单位标注数：")
+    for unit in status["units"]:
+        mark = "" if unit["enough"] else "  ← 不足" if unit["labelled"] else "  ← 尚无已标注留言"
+        say(f"    {unit['name']}（{unit['unit']}） {unit['labelled']} 条{mark}")
+    if status["learning_curve"]:
+        say("  学习曲线（交叉验证宏平均F1）：")
+        for point in status["learning_curve"]:
+            f1 = "样本太少" if point["macro_f1"] is None else f"{point['macro_f1']:.4f}"
+            say(f"    {point['fraction']:.0%} 数据（{point['rows']} 条）：{f1}")
+        say("    曲线仍在上升说明更多标注还会提高准确度；趋平后再增加收益有限。")
+    model = status["model"]
+    if model is None:
+        say("  还没有启用的模型：所有留言进入待分办")
+    else:
+        trust = "可自动分办" if model["trusted"] else "只提供建议，由人工分办"
+        recorded = "" if model["recorded"] else "；未在台账登记，将拒绝加载"
+        say(f"  启用模型 {model['version']}（{model['rows']} 条训练样本）：{trust}{recorded}")
+    say(
+        "  结论："
+        + (
+            "各单位标注已达策略要求，可以放心启用自动分办"
+            if status["ready"]
+            else "标注尚未达到策略要求，暂由人工分办（模型给出建议）"
+        )
+    )
 
 
 # -- model list | show | promote | rollback ---------------------------------------------------
@@ -320,18 +461,39 @@ def model_promote(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="要启用的版本号")],
     dir: DirOpt = None,
+    by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    state = _registry(ctx, dir).promote(version)
+    from routing.training import promote_version
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        who = _who(ctx, session, by, False)
+        state = promote_version(
+            session, _registry(ctx, dir), version, by=who, now=rt.now(), action="manual"
+        )
+    rt.forget_predictor()
     if json:
         emit_json(state)
         return
-    say(f"已启用模型版本 {state['version']}")
+    say(f"已启用模型版本 {state['version']}（校验值已记入台账）")
+    say(f"  已按新模型重新计算 {state['resuggested']} 件待分办的建议单位")
 
 
-def model_rollback(ctx: typer.Context, dir: DirOpt = None, json: JsonOpt = False) -> None:
-    state = _registry(ctx, dir).rollback()
+def model_rollback(
+    ctx: typer.Context, dir: DirOpt = None, by: ByOpt = None, json: JsonOpt = False
+) -> None:
+    from routing.training import promote_version
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        who = _who(ctx, session, by, False)
+        state = promote_version(
+            session, _registry(ctx, dir), "", by=who, now=rt.now(), action="rollback"
+        )
+    rt.forget_predictor()
     if json:
         emit_json(state)
         return
-    say(f"已回滚，当前启用模型版本 {state['version']}")
+    say(f"已回滚，当前启用模型版本 {state['version']}（校验值已记入台账）")
+    say(f"  已按该模型重新计算 {state['resuggested']} 件待分办的建议单位")

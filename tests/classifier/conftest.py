@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from classifier.dataset import LabelledData, read_labelled
 from classifier.registry import Registry
 from classifier.segment import Segmenter
 from classifier.train import TrainedModel, train, user_dictionary
-from duban.settings import REPO_ROOT
+from duban.settings import REPO_ROOT, Settings
+from ledger import schema
+from ledger.db import make_engine, session_scope
+from ledger.directory import load_directory
 
 DATA_DIR = REPO_ROOT / "data"
 MESSAGES = DATA_DIR / "messages.csv"
@@ -61,3 +66,20 @@ def registry(tmp_path: Path) -> Registry:
 def saved(registry: Registry, trained: TrainedModel) -> Path:
     """A version folder of the tiny model in a fresh registry."""
     return registry.save(trained)
+
+
+def make_office(url: str, units: Path = DATA_DIR / "units.yaml") -> Engine:
+    """A ledger at ``url`` with the units and people of ``units``."""
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    with session_scope(engine) as session:
+        load_directory(session, units)
+    return engine
+
+
+@pytest.fixture
+def office() -> Iterator[Engine]:
+    """The ledger of the settings (DUBAN_HOME, see tests/conftest.py) with the sample units."""
+    engine = make_office(Settings().db_url)
+    yield engine
+    engine.dispose()

@@ -8,12 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from duban.cli import app
 from tests.classifier.conftest import small_sample
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _ledger(office: Engine) -> None:
+    """Training resolves labels against the ledger's units: every test has one."""
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -68,8 +74,11 @@ def test_train_prints_its_summary(tmp_path: Path, training_csv: Path) -> None:
     assert code == 0, err
     summary = json.loads(out)
     assert Path(summary["path"]) == out_dir / summary["version"]
-    assert summary["rows"] == 64
-    assert summary["labels"] == {"jjdd": 16, "jyj": 16, "rsj": 16, "swj": 16}
+    # A slice chosen by text hash is held out for evaluation, never trained on.
+    assert summary["rows"] + summary["holdout_rows"] == 64 and summary["holdout_rows"] > 0
+    assert set(summary["labels"]) == {"jjdd", "jyj", "rsj", "swj"}
+    assert sum(summary["labels"].values()) == summary["rows"]
+    assert summary["units"] == ["jjdd", "jyj", "rsj", "swj"]
     assert summary["skipped"]["count"] == 2 and summary["skipped"]["rows"] == [66, 67]
     # The first version of an empty registry is promoted: ``--model DIR`` works at once.
     assert summary["target_precision"] == 0.95 and summary["promoted"]

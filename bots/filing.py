@@ -14,7 +14,8 @@ from sqlmodel import col, select
 
 from bots import render
 from bots.messages import IncomingMessage, Reply
-from ledger.models import Notification, Person, SourceKind, Ticket
+from bots.outbox import record_answered
+from ledger.models import Notification, NotificationStatus, Person, SourceKind, Ticket
 from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
@@ -122,14 +123,12 @@ def _answered_here(ctx: RoutingContext, msg: IncomingMessage, ticket_ids: list[i
     """The triage notices just written for these tickets are answered in this chat now."""
     if not ticket_ids:
         return
-    from bots.outbox import record_answered
-
     with ctx.session() as session:
         notes = session.exec(
             select(Notification)
             .where(col(Notification.ticket_id).in_(ticket_ids))
             .where(Notification.kind == "triage")
-            .where(Notification.status == "pending")
+            .where(Notification.status == NotificationStatus.PENDING)
         )
         for note in list(notes):
             record_answered(

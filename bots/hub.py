@@ -20,51 +20,15 @@ from collections.abc import Callable
 
 from bots import state
 from bots.adapter import ChatAdapter
+from bots.compose import compose
 from bots.errors import SendFailed
 from bots.handlers import Handlers
-from bots.messages import Action, IncomingMessage, Outcome, OutgoingMessage, Reply, Response
-from bots.text import split_text
+from bots.messages import IncomingMessage, Outcome, OutgoingMessage, Reply, Response
 from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
 
 SHORT_RETRY_SECONDS = 5.0  # an answer waits this long for a rate limit, once; then it is dropped
-
-
-def compose(
-    chat_id: str,
-    text: str,
-    *,
-    limit: int,
-    reply_to: str | None = None,
-    actions: tuple[Action, ...] = (),
-    images: tuple = (),
-    key: str | None = None,
-) -> list[OutgoingMessage]:
-    """The messages that carry ``text`` (split and numbered), buttons on the last text part,
-    then one message per image. ``key`` makes each part's idempotency key (``key-p0`` …)."""
-    parts = split_text(text, limit)
-    out = [
-        OutgoingMessage(
-            chat_id=chat_id,
-            text=part,
-            reply_to=reply_to if index == 0 else None,
-            actions=actions if index == len(parts) - 1 else (),
-            idempotency_key=f"{key}-p{index}" if key else None,
-        )
-        for index, part in enumerate(parts)
-    ]
-    for number, image in enumerate(images, start=1):
-        index = len(out)
-        out.append(
-            OutgoingMessage(
-                chat_id=chat_id,
-                text=f"图 {number}/{len(images)}",
-                images=(image,),
-                idempotency_key=f"{key}-p{index}" if key else None,
-            )
-        )
-    return out
 
 
 class ChatHub:

@@ -16,9 +16,19 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bots.errors import BadBinding
-from ledger.models import ChatAccount, ChatBinding, ChatInvite, Notification, Person, Unit
+from ledger.models import (
+    Audience,
+    ChatAccount,
+    ChatBinding,
+    ChatInvite,
+    Notification,
+    NotificationStatus,
+    Person,
+    Unit,
+)
 
-ROLE_UNIT, ROLE_INTAKE, ROLE_SUPERVISORS = "unit", "intake", "supervisors"
+# A chat serves one audience of the outbox: its role is that audience.
+ROLE_UNIT, ROLE_INTAKE, ROLE_SUPERVISORS = Audience.UNIT, Audience.INTAKE, Audience.SUPERVISORS
 CHAT_ROLES = (ROLE_UNIT, ROLE_INTAKE, ROLE_SUPERVISORS)
 ROLE_LABELS = {ROLE_UNIT: "单位群", ROLE_INTAKE: "录入台", ROLE_SUPERVISORS: "督查群"}
 
@@ -77,7 +87,7 @@ def bind_chat(
     *,
     platform: str,
     chat_id: str,
-    role: str,
+    role: Audience | str,
     unit: Unit | None,
     bound_by: str,
     now: datetime,
@@ -91,15 +101,16 @@ def bind_chat(
     platform, chat_id = _clean(platform, "platform"), _clean(chat_id, "chat")
     if role not in CHAT_ROLES:
         raise BadBinding(f"角色须为 {', '.join(CHAT_ROLES)} (unknown chat role {role!r})")
+    role = Audience(role)
     if (role == ROLE_UNIT) != (unit is not None):
         raise BadBinding("单位群须指定单位；录入台、督查群不指定单位 (unit only for unit chats)")
     binding = binding_of(session, platform=platform, chat_id=chat_id)
     replaced = binding is not None
     if binding is None:
         binding = ChatBinding(
-            platform=platform, chat_id=chat_id, role=role, bound_by=bound_by, bound_at=now
+            platform=platform, chat_id=chat_id, role=role.value, bound_by=bound_by, bound_at=now
         )
-    binding.role = role
+    binding.role = role.value
     binding.unit_id = unit.id if unit is not None else None
     binding.title = title or binding.title
     binding.bound_by, binding.bound_at = bound_by, now
@@ -127,19 +138,23 @@ def bindings(session: Session) -> list[ChatBinding]:
 
 
 def requeue_unbound(
-    session: Session, *, audience: str, unit_id: int | None = None, person_id: int | None = None
+    session: Session,
+    *,
+    audience: Audience,
+    unit_id: int | None = None,
+    person_id: int | None = None,
 ) -> int:
     """Put ``unbound`` notifications of this audience back in the queue."""
     query = (
         update(Notification)
-        .where(col(Notification.status) == "unbound")
+        .where(col(Notification.status) == NotificationStatus.UNBOUND)
         .where(col(Notification.audience) == audience)
     )
     if unit_id is not None:
         query = query.where(col(Notification.unit_id) == unit_id)
     if person_id is not None:
         query = query.where(col(Notification.person_id) == person_id)
-    return int(session.execute(query.values(status="pending")).rowcount or 0)
+    return int(session.execute(query.values(status=NotificationStatus.PENDING)).rowcount or 0)
 
 
 # -- accounts -------------------------------------------------------------------------------------
@@ -175,7 +190,7 @@ def link_account(
     session.add(account)
     session.flush()
     if account.private_chat_id:
-        requeue_unbound(session, audience="person", person_id=person.id)
+        requeue_unbound(session, audience=Audience.PERSON, person_id=person.id)
     return account
 
 
@@ -195,7 +210,7 @@ def note_private_chat(session: Session, account: ChatAccount, chat_id: str) -> N
         account.private_chat_id = chat_id
         session.add(account)
         session.flush()
-        requeue_unbound(session, audience="person", person_id=account.person_id)
+        requeue_unbound(session, audience=Audience.PERSON, person_id=account.person_id)
 
 
 def accounts_of(session: Session, person: Person) -> list[ChatAccount]:

@@ -44,29 +44,30 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bots import state
 from bots.adapter import ChatAdapter
+from bots.compose import compose
 from bots.errors import SendFailed
-from bots.hub import compose
 from bots.messages import Action
 from ledger.models import (
+    Audience,
     ChatAccount,
     ChatBinding,
     ChatDelivery,
+    DeliveryStatus,
     Notification,
+    NotificationStatus,
     Ticket,
     TicketState,
 )
+from ledger.outbox import add_delivery, delivery_statuses, mark_answered
+from ledger.states import TRIAGE_STATES, WORKING_STATES
 from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-QUEUED, UNBOUND = "queued", "unbound"  # notification states besides pending / sent / failed
-OUTDATED = "outdated"  # a reminder the ticket has moved past before it could be sent
 REMINDER_KINDS = frozenset({"reminder", "overdue", "triage-overdue"})
 
 
@@ -174,28 +175,25 @@ class Outbox:
         with self.ctx.session() as session:
             ids = session.exec(
                 select(Notification.id)
-                .where(Notification.status == PENDING)
+                .where(Notification.status == NotificationStatus.PENDING)
                 .where(Notification.not_before <= now)
                 .order_by(Notification.id)
                 .limit(self.policy.batch)
             ).all()
         planned = 0
         for notification_id in ids:
-            try:
-                with self.ctx.session() as session:
-                    planned += self._plan_one(session, notification_id, platforms, now)
-            except IntegrityError:
-                logger.info("notification %s planned by another process", notification_id)
+            with self.ctx.session() as session:
+                planned += self._plan_one(session, notification_id, platforms, now)
         return planned
 
     def _plan_one(
         self, session: Session, notification_id: int, platforms: list[str], now: datetime
     ) -> int:
         row = session.get(Notification, notification_id)
-        if row is None or row.status != PENDING:
+        if row is None or row.status != NotificationStatus.PENDING:
             return 0
         if outdated(session, row):
-            row.status = OUTDATED
+            row.status = NotificationStatus.OUTDATED
             session.add(row)
             logger.info(
                 "notification %s (%s, ticket %s) outdated before it was sent: dropped",
@@ -205,29 +203,15 @@ class Outbox:
             )
             return 0
         chats = targets(session, row, platforms)
-        for platform, chat_id in chats:
-            exists = session.exec(
-                select(ChatDelivery.id)
-                .where(ChatDelivery.notification_id == row.id)
-                .where(ChatDelivery.platform == platform)
-                .where(ChatDelivery.chat_id == chat_id)
-            ).first()
-            if exists is None:
-                session.add(
-                    ChatDelivery(
-                        notification_id=row.id,
-                        platform=platform,
-                        chat_id=chat_id,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
-        session.flush()
-        status = QUEUED if chats else UNBOUND
+        for platform, chat_id in chats:  # a chat may have it already (answered there)
+            add_delivery(
+                session, notification_id=row.id, platform=platform, chat_id=chat_id, now=now
+            )
+        status = NotificationStatus.QUEUED if chats else NotificationStatus.UNBOUND
         changed = session.execute(
             update(Notification)
             .where(col(Notification.id) == row.id)
-            .where(col(Notification.status) == PENDING)
+            .where(col(Notification.status) == NotificationStatus.PENDING)
             .values(status=status)
         ).rowcount
         session.flush()
@@ -257,11 +241,11 @@ class Outbox:
                     .where(
                         or_(
                             and_(
-                                col(ChatDelivery.status) == PENDING,
+                                col(ChatDelivery.status) == DeliveryStatus.PENDING,
                                 col(ChatDelivery.next_attempt_at) <= now,
                             ),
                             and_(
-                                col(ChatDelivery.status) == SENDING,
+                                col(ChatDelivery.status) == DeliveryStatus.SENDING,
                                 col(ChatDelivery.claimed_at) < stale,
                             ),
                         )
@@ -285,16 +269,20 @@ class Outbox:
                 .where(
                     or_(
                         and_(
-                            col(ChatDelivery.status) == PENDING,
+                            col(ChatDelivery.status) == DeliveryStatus.PENDING,
                             col(ChatDelivery.next_attempt_at) <= now,
                         ),
                         and_(
-                            col(ChatDelivery.status) == SENDING,
+                            col(ChatDelivery.status) == DeliveryStatus.SENDING,
                             col(ChatDelivery.claimed_at) < stale,
                         ),
                     )
                 )
-                .values(status=SENDING, claimed_at=now, attempts=ChatDelivery.attempts + 1)
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    claimed_at=now,
+                    attempts=ChatDelivery.attempts + 1,
+                )
             ).rowcount
             if not taken:
                 return None
@@ -303,7 +291,7 @@ class Outbox:
             session.refresh(row)
             note = session.get(Notification, row.notification_id)
             assert note is not None
-            if before == SENDING:
+            if before == DeliveryStatus.SENDING:
                 logger.warning(
                     "delivery %s to %s:%s was interrupted while sending part %d; sending it again",
                     row.id,
@@ -381,7 +369,7 @@ class Outbox:
         with self.ctx.session() as session:
             row = session.get(ChatDelivery, claim.delivery_id)
             assert row is not None
-            row.status, row.sent_at, row.last_error = SENT, now, None
+            row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
             session.add(row)
             session.flush()
             _settle(session, claim.notification_id)
@@ -400,7 +388,7 @@ class Outbox:
             assert row is not None
             row.last_error = exc.reason[:1000]
             if exc.permanent:
-                row.status = FAILED
+                row.status = DeliveryStatus.FAILED
                 logger.warning(
                     "delivery %s (notification %s) to %s:%s failed for good: %s",
                     row.id,
@@ -415,7 +403,7 @@ class Outbox:
                     if exc.retry_after is not None
                     else self.policy.backoff(row.attempts)
                 )
-                row.status = PENDING
+                row.status = DeliveryStatus.PENDING
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 logger.info(
                     "delivery %s to %s:%s: retry in %.0f s (%s)",
@@ -432,7 +420,12 @@ class Outbox:
 
 def targets(session: Session, note: Notification, platforms: list[str]) -> list[tuple[str, str]]:
     """The chats a notification goes to, on these platforms."""
-    if note.audience == "person":
+    try:
+        audience = Audience(note.audience)
+    except ValueError:
+        logger.warning("notification %s: unknown audience %r", note.id, note.audience)
+        return []
+    if audience is Audience.PERSON:
         if note.person_id is None:
             return []
         rows = session.exec(
@@ -447,13 +440,10 @@ def targets(session: Session, note: Notification, platforms: list[str]) -> list[
         .where(ChatBinding.role == note.audience)
         .where(col(ChatBinding.platform).in_(platforms))
     )
-    if note.audience == "unit":
+    if audience is Audience.UNIT:
         if note.unit_id is None:
             return []
         query = query.where(ChatBinding.unit_id == note.unit_id)
-    elif note.audience not in ("supervisors", "intake"):
-        logger.warning("notification %s: unknown audience %r", note.id, note.audience)
-        return []
     return sorted(set(session.exec(query).all()))
 
 
@@ -463,15 +453,13 @@ def outdated(session: Session, row: Notification) -> bool:
     Sent late it would tell a unit its answered ticket is overdue."""
     if row.kind not in REMINDER_KINDS or row.ticket_id is None:
         return False
-    from routing.reminders import DESK_OWES, UNIT_OWES
-
     ticket = session.get(Ticket, row.ticket_id)
     if ticket is None:
         return True
     if row.kind == "triage-overdue":
-        return TicketState(ticket.state) not in DESK_OWES
+        return TicketState(ticket.state) not in TRIAGE_STATES
     return (
-        TicketState(ticket.state) not in UNIT_OWES
+        TicketState(ticket.state) not in WORKING_STATES
         or ticket.unit_id != row.unit_id
         or f":{ticket.due_date.isoformat()}" not in row.dedupe_key
     )
@@ -479,16 +467,13 @@ def outdated(session: Session, row: Notification) -> bool:
 
 def _settle(session: Session, notification_id: int) -> None:
     """A notification is sent (or failed) once every one of its deliveries is done."""
-    statuses = set(
-        session.exec(
-            select(ChatDelivery.status).where(ChatDelivery.notification_id == notification_id)
-        ).all()
-    )
-    if not statuses or statuses & {PENDING, SENDING}:
+    statuses = delivery_statuses(session, notification_id)
+    if not statuses or statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
         return
     note = session.get(Notification, notification_id)
     if note is not None:
-        note.status = FAILED if FAILED in statuses else SENT
+        failed = DeliveryStatus.FAILED in statuses
+        note.status = NotificationStatus.FAILED if failed else NotificationStatus.SENT
         session.add(note)
 
 
@@ -496,41 +481,32 @@ def record_answered(
     session: Session, notification: Notification, *, platform: str, chat_id: str, now: datetime
 ) -> None:
     """The bot has just said this notice's content in this chat (it answered the person who
-    pasted the message): count that chat as delivered, so it is not said twice there."""
-    exists = session.exec(
-        select(ChatDelivery.id)
-        .where(ChatDelivery.notification_id == notification.id)
-        .where(ChatDelivery.platform == platform)
-        .where(ChatDelivery.chat_id == chat_id)
-    ).first()
-    if exists is None:
-        session.add(
-            ChatDelivery(
-                notification_id=notification.id,
-                platform=platform,
-                chat_id=chat_id,
-                status=SENT,
-                next_attempt_at=now,
-                sent_at=now,
-                created_at=now,
-                last_error="answered in chat",
-            )
-        )
-        session.flush()
+    pasted the message): count that chat as delivered, so it is not said twice there.
+
+    Safe against the outbox loop planning the same notification at the same moment: both
+    write the delivery with insert-or-ignore (:mod:`ledger.outbox`)."""
+    assert notification.id is not None
+    mark_answered(session, notification.id, platform=platform, chat_id=chat_id, now=now)
+    session.flush()
+    status = session.exec(
+        select(Notification.status).where(Notification.id == notification.id)
+    ).one()
+    if status != NotificationStatus.PENDING:  # planned meanwhile: maybe every chat has it now
+        _settle(session, notification.id)
 
 
 def requeue_failed(session: Session, *, delivery_id: int | None = None, now: datetime) -> int:
     """Queue failed deliveries again (after the bot was re-added to the chat, say)."""
-    query = select(ChatDelivery).where(ChatDelivery.status == FAILED)
+    query = select(ChatDelivery).where(ChatDelivery.status == DeliveryStatus.FAILED)
     if delivery_id is not None:
         query = query.where(ChatDelivery.id == delivery_id)
     rows = list(session.exec(query))
     for row in rows:
-        row.status, row.next_attempt_at, row.attempts = PENDING, now, 0
+        row.status, row.next_attempt_at, row.attempts = DeliveryStatus.PENDING, now, 0
         session.add(row)
         note = session.get(Notification, row.notification_id)
-        if note is not None and note.status == FAILED:
-            note.status = QUEUED
+        if note is not None and note.status == NotificationStatus.FAILED:
+            note.status = NotificationStatus.QUEUED
             session.add(note)
     session.flush()
     return len(rows)
@@ -542,7 +518,13 @@ def outbox_rows(
     """Notifications with their deliveries, newest first, for ``duban outbox list``."""
     query = select(Notification).order_by(col(Notification.id).desc()).limit(limit)
     if pending_only:
-        query = query.where(col(Notification.status).in_([PENDING, QUEUED, UNBOUND, FAILED]))
+        waiting = (
+            NotificationStatus.PENDING,
+            NotificationStatus.QUEUED,
+            NotificationStatus.UNBOUND,
+            NotificationStatus.FAILED,
+        )
+        query = query.where(col(Notification.status).in_(waiting))
     notes = list(session.exec(query))
     by_note: dict[int, list[ChatDelivery]] = {}
     if notes:

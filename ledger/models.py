@@ -106,6 +106,35 @@ class ExtensionStatus(StrEnum):
     DENIED = "denied"
 
 
+class Audience(StrEnum):
+    """Who an outbox row is for: a unit's chats, the supervisors, the intake desk, a person."""
+
+    UNIT = "unit"
+    SUPERVISORS = "supervisors"
+    INTAKE = "intake"
+    PERSON = "person"  # the private chats of ``Notification.person_id``
+
+
+class NotificationStatus(StrEnum):
+    """Where an outbox row stands (``Notification.status``)."""
+
+    PENDING = "pending"  # written, not yet fanned out to chats
+    QUEUED = "queued"  # one ``ChatDelivery`` per chat made, being sent
+    UNBOUND = "unbound"  # no chat is bound for its audience yet: waits for a binding
+    SENT = "sent"  # every delivery sent
+    FAILED = "failed"  # a delivery failed for good (``duban outbox retry``)
+    OUTDATED = "outdated"  # a reminder the ticket moved past before it could be sent
+
+
+class DeliveryStatus(StrEnum):
+    """Where one chat's copy of an outbox row stands (``ChatDelivery.status``)."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a bot process (a lease)
+    SENT = "sent"
+    FAILED = "failed"
+
+
 def column_size(model: type[SQLModel], field: str) -> int:
     """How many characters a string column holds: PostgreSQL refuses more (SQLite does
     not), so values from outside are fitted or refused against this, never a copy of it."""
@@ -309,13 +338,13 @@ class Notification(SQLModel, table=True):
     # A stable key so the same reminder is never written twice (e.g. "remind:12:2026-11-20").
     dedupe_key: str = Field(max_length=160, unique=True)
     kind: str = Field(max_length=32)  # assigned | reminder | overdue | escalation | report | …
-    audience: str = Field(max_length=32)  # unit | supervisors | intake | person
+    audience: str = Field(max_length=32)  # Audience
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     person_id: int | None = Field(default=None, foreign_key="person.id")
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     text: str = Field(sa_column=Column(Text, nullable=False))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    status: str = Field(default=NotificationStatus.PENDING.value, max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     not_before: datetime = Field(sa_type=UTCDateTime)
 
@@ -407,7 +436,7 @@ class ChatDelivery(SQLModel, table=True):
     notification_id: int = Field(foreign_key="notification.id")
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=255)
-    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=16)
     attempts: int = 0
     parts_sent: int = 0  # long texts go in numbered parts; a retry resumes after the last
     message_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

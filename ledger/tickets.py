@@ -39,13 +39,11 @@ from ledger.models import (
     column_size,
 )
 from ledger.numbers import next_ticket_number
+from ledger.states import OPEN_STATES, TRIAGE_STATES, WORKING_STATES
 
 logger = logging.getLogger(__name__)
 
 S = TicketState
-OPEN_STATES = frozenset({S.REGISTERED, S.ASSIGNED, S.ACKNOWLEDGED, S.RETURNED, S.REOPENED})
-WORKING_STATES = frozenset({S.ASSIGNED, S.ACKNOWLEDGED, S.REOPENED})
-TRIAGE_STATES = frozenset({S.REGISTERED, S.RETURNED})
 
 # action -> (states it may start from, state it leads to; None keeps the state)
 TRANSITIONS: dict[str, tuple[frozenset[TicketState], TicketState | None]] = {

@@ -17,23 +17,15 @@ from ledger.models import (
     TicketState,
     Unit,
 )
-from ledger.tickets import OPEN_STATES, events_of, extensions_of, replies_of
+from ledger.states import OPEN_STATES
+from ledger.tickets import events_of, extensions_of, replies_of
 
-# States in which the unit still owes an answer: lateness is counted for these.
-OWING_STATES = frozenset(
-    {
-        TicketState.REGISTERED,
-        TicketState.ASSIGNED,
-        TicketState.ACKNOWLEDGED,
-        TicketState.RETURNED,
-        TicketState.REOPENED,
-    }
-)
+OWING_STATES = OPEN_STATES  # old name, until desk/ and reports/ import ledger.states
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     """Still owing an answer after the end of its due day."""
-    return TicketState(ticket.state) in OWING_STATES and now > ticket.due_at
+    return TicketState(ticket.state) in OPEN_STATES and now > ticket.due_at
 
 
 def ticket_row(
@@ -42,7 +34,7 @@ def ticket_row(
     """The one-line summary of a ticket."""
     unit = units.get(ticket.unit_id) if ticket.unit_id is not None else None
     state = TicketState(ticket.state)
-    owing = state in OWING_STATES
+    owing = state in OPEN_STATES
     return {
         "number": ticket.number,
         "state": state.value,
@@ -169,7 +161,7 @@ def list_tickets(
     if open_only:
         query = query.where(col(Ticket.state).in_([s.value for s in OPEN_STATES]))
     if overdue:
-        query = query.where(col(Ticket.state).in_([s.value for s in OWING_STATES])).where(
+        query = query.where(col(Ticket.state).in_([s.value for s in OPEN_STATES])).where(
             Ticket.due_at < now
         )
     query = query.limit(limit)

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, Event, Message, SourceKind, Ticket, TicketState, Unit
 from ledger.policy import RankingPolicy
-from ledger.views import OWING_STATES
+from ledger.states import OPEN_STATES
 from reports.errors import BadPeriod
 from reports.periods import Period
 
@@ -134,7 +134,7 @@ def load_histories(
             or_(
                 Message.received_at >= start,
                 col(Ticket.due_date) >= since.first,
-                col(Ticket.state).in_([state.value for state in OWING_STATES]),
+                col(Ticket.state).in_([state.value for state in OPEN_STATES]),
                 col(Ticket.id).in_(touched),
             )
         )
@@ -447,7 +447,7 @@ def _count(facts, tallies_for, *, start, cutoff, period, rules, policy) -> None:
             tally.replied += 1
             tally.reply_days.append(workdays(rules, history.received_at, facts.replied_at))
         tally.verified += within(facts.verified_at)
-        if TicketState(facts.state) in OWING_STATES and facts.due_at < cutoff:
+        if TicketState(facts.state) in OPEN_STATES and facts.due_at < cutoff:
             tally.overdue_open += 1
         if period.first <= facts.due_date <= period.last and facts.due_at < cutoff:
             replied = facts.replied_at

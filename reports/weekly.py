@@ -12,7 +12,7 @@ from sqlmodel import Session
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, SourceKind, TicketState, Unit
 from ledger.policy import OfficePolicy, RankingPolicy
-from ledger.views import OWING_STATES
+from ledger.states import OPEN_STATES
 from reports.figures import (
     BY_SOURCE,
     BY_UNIT,
@@ -174,7 +174,7 @@ def _lists(
     changes: list[ChangeItem] = []
     for history in histories:
         facts = facts_at(history, cutoff, rules)
-        if facts.state in OWING_STATES and facts.due_at < cutoff:
+        if facts.state in OPEN_STATES and facts.due_at < cutoff:
             code, label = unit_of(facts.unit_id)
             overdue.append(
                 OverdueItem(

@@ -10,20 +10,29 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from intake.display import for_reading
-from ledger.bulk import insert_plain
 from ledger.deadlines import DeadlineRules
-from ledger.models import SOURCE_LABELS, Message, Notification, SourceKind, Ticket, Unit
+from ledger.models import (
+    SOURCE_LABELS,
+    Audience,
+    Message,
+    Notification,
+    SourceKind,
+    Ticket,
+    Unit,
+)
+from ledger.outbox import add_notification, add_notifications, notification_row
 
 OUTBOX_CHANNEL = "duban:outbox"  # Redis pub/sub: "the outbox has new rows"
 
-AUDIENCE_UNIT = "unit"
-AUDIENCE_SUPERVISORS = "supervisors"
-AUDIENCE_INTAKE = "intake"
-
 PREVIEW_CHARS = 300
+
+# Old names, kept only until ``routing.actions`` moves to ``desk/``: use ``Audience``.
+AUDIENCE_UNIT = Audience.UNIT
+AUDIENCE_SUPERVISORS = Audience.SUPERVISORS
+AUDIENCE_INTAKE = Audience.INTAKE
 
 
 def write(
@@ -31,7 +40,7 @@ def write(
     *,
     dedupe_key: str,
     kind: str,
-    audience: str,
+    audience: Audience,
     text: str,
     now: datetime,
     unit_id: int | None = None,
@@ -40,25 +49,18 @@ def write(
     not_before: datetime | None = None,
 ) -> Notification | None:
     """Add one outbox row unless one with the same key exists; returns it, or None."""
-    existing = session.exec(
-        select(Notification.id).where(Notification.dedupe_key == dedupe_key)
-    ).first()
-    if existing is not None:
-        return None
-    row = Notification(
+    return add_notification(
+        session,
         dedupe_key=dedupe_key,
         kind=kind,
         audience=audience,
         unit_id=unit_id,
         ticket_id=ticket.id if ticket is not None else None,
         text=text,
-        payload=payload or {},
-        created_at=now,
-        not_before=not_before or now,
+        payload=payload,
+        now=now,
+        not_before=not_before,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def to_unit(
@@ -69,7 +71,7 @@ def to_unit(
         session,
         dedupe_key=f"{kind}:{ticket.id}:{key}",
         kind=kind,
-        audience=AUDIENCE_UNIT,
+        audience=Audience.UNIT,
         unit_id=ticket.unit_id,
         ticket=ticket,
         now=now,
@@ -82,7 +84,7 @@ def row(
     *,
     dedupe_key: str,
     kind: str,
-    audience: str,
+    audience: Audience,
     text: str,
     now: datetime,
     unit_id: int | None = None,
@@ -90,25 +92,21 @@ def row(
     payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An outbox row for a bulk insert (see ``insert_rows``)."""
-    return {
-        "dedupe_key": dedupe_key,
-        "kind": kind,
-        "audience": audience,
-        "unit_id": unit_id,
-        "person_id": None,
-        "ticket_id": ticket_id,
-        "text": text,
-        "payload": payload or {},
-        "status": "pending",
-        "created_at": now,
-        "not_before": now,
-    }
+    return notification_row(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        audience=audience,
+        unit_id=unit_id,
+        ticket_id=ticket_id,
+        text=text,
+        payload=payload,
+        now=now,
+    )
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk-insert outbox rows whose keys are new (fresh tickets' keys always are)."""
-    if rows:
-        insert_plain(session, Notification.__table__, rows)
+    """Bulk-insert outbox rows; one whose key is taken is skipped."""
+    add_notifications(session, rows)
 
 
 def deadline_phrase(ticket: Ticket, rules: DeadlineRules, now: datetime) -> str:
@@ -190,7 +188,7 @@ def assigned(
         session,
         dedupe_key=f"assigned:{ticket.id}:{event_id}",
         kind="assigned",
-        audience=AUDIENCE_UNIT,
+        audience=Audience.UNIT,
         unit_id=ticket.unit_id,
         ticket=ticket,
         text=card_text(session, ticket, rules=rules, now=now, heading="交办"),

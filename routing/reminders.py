@@ -25,15 +25,14 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from ledger import tickets as T
-from ledger.models import Notification, Ticket, TicketState
+from ledger.models import Audience, Notification, Ticket, TicketState
+from ledger.states import OPEN_STATES, TRIAGE_STATES, WORKING_STATES, values
 from routing import notify
 from routing.context import RoutingContext
 
 logger = logging.getLogger(__name__)
 
 SCHEDULER = T.Actor.system("scheduler")
-UNIT_OWES = (TicketState.ASSIGNED, TicketState.ACKNOWLEDGED, TicketState.REOPENED)
-DESK_OWES = (TicketState.REGISTERED, TicketState.RETURNED)
 
 
 @dataclass
@@ -59,21 +58,21 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
     with ctx.session() as session:
         owing = session.exec(
             select(Ticket)
-            .where(col(Ticket.state).in_([s.value for s in (*UNIT_OWES, *DESK_OWES)]))
+            .where(col(Ticket.state).in_(values(OPEN_STATES)))
             .where(Ticket.due_at <= horizon)
             .order_by(col(Ticket.due_at))
         ).all()
         for ticket in owing:
             left = rules.workdays_left(ticket.due_date, now)
             overdue = now > ticket.due_at
-            if TicketState(ticket.state) in DESK_OWES:
+            if TicketState(ticket.state) in TRIAGE_STATES:
                 if overdue and _write(
                     session,
                     ticket,
                     ctx,
                     now,
                     "triage-overdue",
-                    notify.AUDIENCE_INTAKE,
+                    Audience.INTAKE,
                     f"【待分办超期】{ticket.number} 仍未交办，已超期 {max(-left, 1)} 个工作日",
                     key=f"triage-overdue:{ticket.id}:{today}",
                 ):
@@ -87,7 +86,7 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
                     ctx,
                     now,
                     "overdue",
-                    notify.AUDIENCE_UNIT,
+                    Audience.UNIT,
                     f"【超期催办】{ticket.number} 已超期 {days_late} 个工作日，请立即办理并反馈",
                     key=f"overdue:{ticket.id}:{ticket.due_date}:{today}",
                 ):
@@ -102,7 +101,7 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
                     ctx,
                     now,
                     "reminder",
-                    notify.AUDIENCE_UNIT,
+                    Audience.UNIT,
                     f"【今日到期】{ticket.number} 今天（{ticket.due_date}）是办理时限，请按时反馈",
                     key=f"due:{ticket.id}:{ticket.due_date}",
                 ):
@@ -113,7 +112,7 @@ def run_reminders(ctx: RoutingContext, *, now: datetime | None = None) -> Remind
                 ctx,
                 now,
                 "reminder",
-                notify.AUDIENCE_UNIT,
+                Audience.UNIT,
                 f"【临期提醒】{ticket.number} 还剩 {left} 个工作日（时限 {ticket.due_date}）",
                 key=f"remind:{ticket.id}:{ticket.due_date}:{left}",
             ):
@@ -130,7 +129,7 @@ def _write(
     ctx: RoutingContext,
     now: datetime,
     kind: str,
-    audience: str,
+    audience: Audience,
     text: str,
     *,
     key: str,
@@ -146,7 +145,7 @@ def _write(
         text=text,
         payload={
             "ticket": ticket.number,
-            "actions": notify.unit_actions(ticket) if audience == notify.AUDIENCE_UNIT else [],
+            "actions": notify.unit_actions(ticket) if audience == Audience.UNIT else [],
         },
     )
     return row is not None
@@ -169,7 +168,7 @@ def _escalate(session: Session, ticket: Ticket, ctx: RoutingContext, now: dateti
     if not _escalation_due(ticket, ctx, now):
         return False
     session.refresh(ticket, with_for_update=True)
-    if TicketState(ticket.state) not in UNIT_OWES or not _escalation_due(ticket, ctx, now):
+    if TicketState(ticket.state) not in WORKING_STATES or not _escalation_due(ticket, ctx, now):
         return False
     days_late = max(-ctx.rules.workdays_left(ticket.due_date, now), 1)
     unit = notify.unit_name(session, ticket.unit_id)
@@ -180,7 +179,7 @@ def _escalate(session: Session, ticket: Ticket, ctx: RoutingContext, now: dateti
         f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}"
     )
     key = f"escalate:{ticket.id}:{ticket.due_date}"
-    for audience in (notify.AUDIENCE_SUPERVISORS, notify.AUDIENCE_UNIT):
+    for audience in (Audience.SUPERVISORS, Audience.UNIT):
         notify.write(
             session,
             dedupe_key=_unit_key(session, ticket, f"{key}:{audience}"),

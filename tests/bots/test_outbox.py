@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from bots import identity
@@ -14,7 +16,7 @@ from bots.errors import SendFailed
 from bots.hub import ChatHub
 from bots.memory import MemoryAdapter
 from bots.messages import OutgoingMessage
-from bots.outbox import Outbox, OutboxPolicy, requeue_failed
+from bots.outbox import Outbox, OutboxPolicy, record_answered, requeue_failed
 from ledger.directory import find_unit, get_person
 from ledger.models import ChatDelivery, Notification
 from routing.context import RoutingContext
@@ -373,3 +375,103 @@ def test_a_person_is_reached_in_their_private_chat(desk: Desk, ctx: RoutingConte
     desk.say("u-zjj-ld", "zjj-ld", "/身份", private=True)
     assert desk.deliver() == 1
     assert desk.texts("u-zjj-ld")[-1] == "个人提醒"
+
+
+# -- the outbox loop and an answer in the chat write the same delivery at the same moment ------
+
+
+class _Hold:
+    """Lets one thread run until it is about to insert a ``chat_delivery`` row, then lets
+    the test decide what the other writer does before that insert goes to the database."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.thread: threading.Thread | None = None
+        self.at_insert = threading.Event()
+
+    def __enter__(self) -> _Hold:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread() is self.thread and statement.lstrip().upper().startswith(
+            "INSERT INTO CHAT_DELIVERY"
+        ):
+            self.at_insert.set()
+
+    def run(self, fn) -> dict[str, BaseException | None]:
+        result: dict[str, BaseException | None] = {"error": None}
+
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # handed to the test thread
+                result["error"] = exc
+
+        self.thread = threading.Thread(target=target)
+        self.thread.start()
+        return result
+
+
+@pytest.mark.parametrize("first", ["outbox", "chat"])
+def test_an_answer_in_the_chat_and_the_outbox_loop_never_collide(
+    desk: Desk, ctx: RoutingContext, first: str
+) -> None:
+    """``first`` writes the intake chat's delivery and has not committed when the other
+    one, already past any check it makes, inserts the same row: neither may fail (a failed
+    answer left a pasted message filed but unanswered), and the chat counts as answered."""
+    note = notify(ctx, "triage:1:1", audience="intake", unit=None, kind="triage")
+    outbox = fresh_outbox(ctx, MemoryAdapter(clock=ctx.now))
+
+    def answer(session) -> None:
+        record_answered(
+            session,
+            session.get(Notification, note),
+            platform="memory",
+            chat_id="intake",
+            now=ctx.now(),
+        )
+
+    def answer_alone() -> None:
+        with ctx.session() as session:
+            answer(session)
+
+    with _Hold(ctx.engine) as hold, ctx.session() as held:
+        if first == "outbox":
+            outbox._plan_one(held, note, ["memory"], ctx.now())
+            result = hold.run(answer_alone)
+        else:
+            answer(held)
+            result = hold.run(outbox.plan)
+        assert hold.at_insert.wait(30), "the second writer never reached its insert"
+        held.commit()
+    assert hold.thread is not None
+    hold.thread.join(30)
+    assert result["error"] is None, repr(result["error"])
+
+    rows = deliveries(ctx)
+    assert [(d.platform, d.chat_id, d.status) for d in rows] == [("memory", "intake", "sent")]
+    assert status_of(ctx, note) == "sent"
+    assert desk.deliver() == 0 and desk.texts("intake") == []
+
+
+def test_writing_the_same_notification_twice_keeps_one(ctx: RoutingContext) -> None:
+    from ledger.outbox import add_notification, add_notifications, notification_row
+
+    values = dict(dedupe_key="k1", kind="notice", audience="intake", text="一", now=ctx.now())
+    with ctx.session() as session:
+        assert add_notification(session, **values) is not None
+        assert add_notification(session, **{**values, "text": "二"}) is None
+        add_notifications(
+            session,
+            [
+                notification_row(**{**values, "text": "三"}),
+                notification_row(**{**values, "dedupe_key": "k2"}),
+            ],
+        )
+    with ctx.session() as session:
+        rows = session.exec(select(Notification.dedupe_key, Notification.text)).all()
+    assert sorted(rows) == [("k1", "一"), ("k2", "一")]

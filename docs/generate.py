@@ -124,7 +124,7 @@ def chat_command_rows() -> list[dict[str, Any]]:
 def chat_commands() -> str:
     """The chat command table of the operator manual (Simplified Chinese)."""
     lines = [
-        "| 命令 | 别名 | 谁可以用 | 督办件编号 | 作用 |",
+        "| 命令 | 别名 | 适用角色 | 督办件编号 | 作用 |",
         "|---|---|---|---|---|",
     ]
     for row in chat_command_rows():

@@ -147,14 +147,7 @@ def ticket_records(
     while True:
         rows = list(
             session.exec(
-                select(
-                    Ticket,
-                    Message.received_at,
-                    Message.channel,
-                    Message.external_id,
-                    Message.title,
-                    Message.text,
-                )
+                select(Ticket, Message)
                 .join(Message, col(Message.id) == col(Ticket.message_id))
                 .where(col(Ticket.id) > after)
                 .order_by(col(Ticket.id))
@@ -163,23 +156,23 @@ def ticket_records(
         )
         if not rows:
             return
-        ids = [row[0].id for row in rows]
+        ids = [ticket.id for ticket, _ in rows if ticket.id is not None]  # stored: all
         after = ids[-1]
         steps = _steps(session, ids)
         extensions = _extension_stats(session, ids)
         replies = _replies(session, ids, rules)
-        for ticket, received_at, channel, external_id, title, text in rows:
+        for (ticket, message), ticket_id in zip(rows, ids, strict=True):
             yield _record(
                 ticket,
-                received_at=received_at,
-                channel=channel,
-                external_id=external_id,
-                title=title,
-                text=text,
+                received_at=message.received_at,
+                channel=message.channel,
+                external_id=message.external_id,
+                title=message.title,
+                text=message.text,
                 unit=units.get(ticket.unit_id) if ticket.unit_id is not None else None,
-                steps=steps.get(ticket.id, {}),
-                extension=extensions.get(ticket.id, (0, 0, None)),
-                replies=replies.get(ticket.id, ""),
+                steps=steps.get(ticket_id, {}),
+                extension=extensions.get(ticket_id, (0, 0, None)),
+                replies=replies.get(ticket_id, ""),
                 rules=rules,
                 now=now,
             )

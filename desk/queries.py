@@ -6,18 +6,32 @@ turns them into chat text, console lines, web pages or JSON (``as_dict``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from desk.permissions import Viewer, is_staff, sees_complainant
 from ledger import views
 from ledger.deadlines import DeadlineRules
 from ledger.directory import list_units
-from ledger.models import Extension, ExtensionStatus, Role, Ticket, TicketState, Unit
-from ledger.tickets import TRIAGE_STATES, Actor
+from ledger.errors import PermissionDenied
+from ledger.models import (
+    Complainant,
+    Event,
+    Extension,
+    ExtensionStatus,
+    Message,
+    Role,
+    SourceKind,
+    Ticket,
+    TicketState,
+    Unit,
+)
+from ledger.states import OPEN_STATES
+from ledger.tickets import TRIAGE_STATES, Actor, record_view
+from ledger.views import OWING_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,7 @@ class TicketRow:
     confidence: float | None
     escalated: bool
     version: int
+    title: str | None = None  # the message's title (or its first words), where read
 
     @classmethod
     def of(
@@ -158,6 +173,99 @@ def ticket_rows(
     return [TicketRow(**row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    """What the 台账 list is narrowed to (every field optional; all given must hold)."""
+
+    state: TicketState | None = None
+    unit_id: int | None = None
+    source: SourceKind | None = None
+    keyword: str | None = None  # in the title or the content
+    received_from: date | None = None  # office-local days, both ends included
+    received_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    overdue: bool = False
+    open_only: bool = False
+    escalated: bool = False
+    person_id: int | None = None  # tickets this person took a step on
+    routed_by: str | None = None  # rule:…, classifier, triage, manual (a prefix)
+
+
+def search_tickets(
+    session: Session,
+    filters: TicketFilter,
+    *,
+    viewer: Viewer,
+    rules: DeadlineRules,
+    now: datetime,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[TicketRow]:
+    """The 台账 list as this viewer may see it: newest first, with each message's title.
+
+    A unit's member sees only the unit's tickets, whatever the filter asks for.
+    """
+    head = func.substr(Message.text, 1, 60)  # what to show when the message has no title
+    query = select(Ticket, Message.title, head).join(Message, col(Message.id) == Ticket.message_id)
+    person = viewer.person
+    if viewer.in_unit_chat:
+        query = query.where(Ticket.unit_id == viewer.unit_scope)
+    elif person is not None and not is_staff(person):
+        query = query.where(Ticket.unit_id == person.unit_id)
+    for clause in _clauses(filters, rules=rules, now=now):
+        query = query.where(clause)
+    query = query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit)
+    units = {u.id: u for u in list_units(session) if u.id is not None}
+    return [
+        replace(TicketRow.of(ticket, units=units, rules=rules, now=now), title=title or text)
+        for ticket, title, text in session.exec(query)
+    ]
+
+
+def _clauses(f: TicketFilter, *, rules: DeadlineRules, now: datetime) -> list[Any]:
+    clauses: list[Any] = []
+    if f.state is not None:
+        clauses.append(col(Ticket.state) == f.state.value)
+    if f.unit_id is not None:
+        clauses.append(col(Ticket.unit_id) == f.unit_id)
+    if f.source is not None:
+        clauses.append(col(Ticket.source_kind) == f.source.value)
+    if f.keyword:
+        clauses.append(
+            col(Message.text).contains(f.keyword, autoescape=True)
+            | col(Message.title).contains(f.keyword, autoescape=True)
+        )
+    if f.received_from is not None:
+        clauses.append(col(Message.received_at) >= _local_start(f.received_from, rules))
+    if f.received_to is not None:
+        clauses.append(
+            col(Message.received_at) < _local_start(f.received_to + timedelta(days=1), rules)
+        )
+    if f.due_from is not None:
+        clauses.append(col(Ticket.due_date) >= f.due_from)
+    if f.due_to is not None:
+        clauses.append(col(Ticket.due_date) <= f.due_to)
+    if f.open_only:
+        clauses.append(col(Ticket.state).in_([s.value for s in OPEN_STATES]))
+    if f.overdue:
+        clauses.append(col(Ticket.state).in_([s.value for s in OWING_STATES]))
+        clauses.append(col(Ticket.due_at) < now)
+    if f.escalated:
+        clauses.append(col(Ticket.escalated_at).is_not(None))
+    if f.routed_by:
+        clauses.append(col(Ticket.routed_by).startswith(f.routed_by, autoescape=True))
+    if f.person_id is not None:
+        acted = select(Event.ticket_id).where(col(Event.actor_id) == f.person_id)
+        clauses.append(col(Ticket.id).in_(acted))
+    return clauses
+
+
+def _local_start(day: date, rules: DeadlineRules) -> datetime:
+    """The first moment of an office-local day."""
+    return datetime.combine(day, time.min, tzinfo=rules.tz)
+
+
 def ticket_detail(
     session: Session,
     ticket: Ticket,
@@ -171,7 +279,8 @@ def ticket_detail(
     as staff (a supervisor in a unit's chat sees what the unit sees)."""
     for_unit = viewer.in_unit_chat or not sees_complainant(viewer.person)
     d = views.ticket_detail(session, ticket, rules=rules, now=now, for_unit=for_unit)
-    row = TicketRow(**{k: d[k] for k in TicketRow.__slots__})  # type: ignore[attr-defined]
+    fields = {k: d[k] for k in TicketRow.__slots__ if k in d}  # type: ignore[attr-defined]
+    row = TicketRow(**fields, title=d["message"]["title"])
     return TicketDetail(
         row=row,
         message=MessageView(**d["message"]),
@@ -281,6 +390,41 @@ def todo(
         ]
         sections.append(TodoSection("待分办", rows, "没有待分办的督办件"))
     return sections
+
+
+@dataclass(frozen=True, slots=True)
+class ComplainantView:
+    """Who sent the message and how to reach them, for 回访 (staff only)."""
+
+    name: str | None
+    contact: str | None
+    extra: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reveal_complainant(
+    session: Session, ticket: Ticket, *, viewer: Viewer, actor: Actor, now: datetime
+) -> ComplainantView | None:
+    """The complainant's name and contact, for intake staff and supervisors only.
+
+    Every view is written to the ticket's history (``view_complainant``: who and when), as
+    the office must be able to tell who looked; units are refused whatever they ask through.
+    None when the message came without them (nothing is logged then).
+    """
+    if viewer.in_unit_chat or not sees_complainant(viewer.person):
+        raise PermissionDenied(
+            "来信人信息仅供录入员和督查人员回访使用",
+            "only intake staff and supervisors may see the complainant",
+        )
+    row = session.exec(
+        select(Complainant).where(Complainant.message_id == ticket.message_id)
+    ).first()
+    if row is None or not (row.name or row.contact or row.extra):
+        return None
+    record_view(session, ticket, "view_complainant", actor=actor, now=now)
+    return ComplainantView(name=row.name, contact=row.contact, extra=dict(row.extra or {}))
 
 
 def viewer_of(actor: Actor) -> Viewer:

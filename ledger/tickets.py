@@ -82,6 +82,7 @@ ACTION_LABELS = {
     "comment": "备注",
     "link_duplicate": "重复件",
     "recompute_deadline": "重算时限",
+    "view_complainant": "查看来信人信息",
 }
 
 UNIT_ACTIONS = frozenset({"acknowledge", "reply", "request_extension", "return"})
@@ -583,6 +584,29 @@ def link_duplicate(
     check_allowed(ticket, "link_duplicate", actor)
     ticket.duplicate_count += 1
     return _apply(session, ticket, "link_duplicate", actor, now, data={"message_id": duplicate.id})
+
+
+def record_view(
+    session: Session, ticket: Ticket, what: str, *, actor: Actor, now: datetime
+) -> Event:
+    """Append an audit event for a view of protected data (``view_complainant``).
+
+    A view changes nothing: the state and the version stay, so nobody's page goes stale.
+    """
+    event = Event(
+        ticket_id=ticket.id,
+        action=what,
+        from_state=ticket.state,
+        to_state=ticket.state,
+        actor_id=actor.person_id,
+        actor=actor.label,
+        unit_id=ticket.unit_id,
+        at=now,
+    )
+    session.add(event)
+    session.flush()
+    logger.info("ticket %s: %s by %s", ticket.number, what, actor.label)
+    return event
 
 
 # -- lookups -----------------------------------------------------------------------------

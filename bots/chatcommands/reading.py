@@ -15,6 +15,7 @@ from bots.messages import Command, IncomingMessage, Outcome, Reply, Response
 from desk import queries as Q
 from ledger.errors import DubanError, user_text
 from ledger.models import Role
+from ledger.tickets import Actor
 from reports.errors import BadPeriod
 from reports.periods import last_complete_week, parse_week, week_of
 from reports.post import weekly_chat
@@ -65,15 +66,28 @@ def weekly_report(ctx: RoutingContext, request: ReportRequest) -> ReportAnswer |
 
 
 def detail(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
+    """A ticket in full; in staff chats with the complainant for 回访 (each view logged)."""
+    person = who.person
+    assert person is not None
+    viewer, now = chat.viewer(who), chat.ctx.now()
     with chat.ctx.session() as session:
         ticket = chat.visible(session, who, cmd.number)
         if ticket is None:
             return refused(HIDDEN)
         view = Q.ticket_detail(
-            session, ticket, viewer=chat.viewer(who), rules=chat.ctx.rules, now=chat.ctx.now(),
-            with_events=True,
-        )  # fmt: skip
+            session, ticket, viewer=viewer, rules=chat.ctx.rules, now=now, with_events=True
+        )
+        complainant = None
+        if viewer.is_staff and not viewer.in_unit_chat:
+            complainant = Q.reveal_complainant(
+                session, ticket, viewer=viewer, actor=Actor.of(person), now=now
+            )
     text = render.detail_text(view, tz=chat.ctx.rules.tz)
+    if complainant is not None:
+        text += (
+            f"\n来信人：{complainant.name or '-'}　联系方式：{complainant.contact or '-'}"
+            "（仅供回访，查看已记录）"
+        )
     return Response(Outcome.ANSWERED, [Reply(text, ticket_id=ticket.id)])
 
 

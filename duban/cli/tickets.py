@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, tzinfo
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlmodel import Session
 
-from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, runtime, say
+from bots.numbers import normalise_number
+from desk import queries as Q
+from desk import tickets as A
+from desk.permissions import Viewer, visible_ticket
+from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, parse_date, runtime, say
+from duban.cli.display import clip, pad
 from intake.display import for_reading
 from ledger import tickets as T
 from ledger.directory import find_unit, get_person
-from ledger.models import TicketState
-from ledger.views import event_rows, list_tickets, ticket_detail
-from desk import tickets as A
+from ledger.models import SourceKind, Ticket, TicketState
+from routing.context import RoutingContext
 
 NumberArg = Annotated[str, typer.Argument(help="督办件编号，如 DB-2026-000123 (ticket number)")]
+VersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version",
+        min=1,
+        help="您看到的版本号（tickets show --json 的 version）；督办件已有新进展则拒绝 "
+        "(the version you saw: refused if the ticket moved since)",
+    ),
+]
+Run = Callable[[RoutingContext, T.Actor], A.StepResult]
 
 
 def register(app: typer.Typer) -> None:
@@ -70,43 +86,77 @@ def list_cmd(
     unit: Annotated[str | None, typer.Option(help="单位 (code, name or alias)")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="只看超期 (overdue only)")] = False,
     open_only: Annotated[bool, typer.Option("--open", help="只看未办结 (open only)")] = False,
+    keyword: Annotated[
+        str | None, typer.Option("--keyword", "-k", help="标题或内容含关键词 (keyword)")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="来源：网民留言、群众来信、批示件、其他 (source kind)")
+    ] = None,
+    received_from: Annotated[
+        str | None, typer.Option("--received-from", help="收件日期起 YYYY-MM-DD")
+    ] = None,
+    received_to: Annotated[
+        str | None, typer.Option("--received-to", help="收件日期止 YYYY-MM-DD")
+    ] = None,
+    due_from: Annotated[str | None, typer.Option("--due-from", help="时限起 YYYY-MM-DD")] = None,
+    due_to: Annotated[str | None, typer.Option("--due-to", help="时限止 YYYY-MM-DD")] = None,
+    escalated: Annotated[
+        bool, typer.Option("--escalated", help="只看已通报 (escalated only)")
+    ] = False,
+    person: Annotated[
+        str | None, typer.Option("--person", help="某人办理过的 (person code)")
+    ] = None,
+    routed_by: Annotated[
+        str | None, typer.Option("--routed-by", help="分办方式：rule、classifier、triage、manual")
+    ] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
+    by: ByOpt = None,
     json: JsonOpt = False,
 ) -> None:
     rt = runtime(ctx)
-    wanted = _state(state) if state is not None else None
     if limit < 1:
         bad_input(f"--limit: 须为正整数（{limit}）")
     with rt.session() as session:
-        unit_row = find_unit(session, unit) if unit else None
-        rows = list_tickets(
-            session,
-            rules=rt.rules,
-            now=rt.now(),
-            state=wanted,
-            unit=unit_row,
+        actor = actor_for(session, by)
+        filters = Q.TicketFilter(
+            state=_state(state) if state is not None else None,
+            unit_id=find_unit(session, unit).id if unit else None,
+            source=_source(source) if source is not None else None,
+            keyword=keyword.strip() or None if keyword is not None else None,
+            received_from=parse_date(received_from, "--received-from") if received_from else None,
+            received_to=parse_date(received_to, "--received-to") if received_to else None,
+            due_from=parse_date(due_from, "--due-from") if due_from else None,
+            due_to=parse_date(due_to, "--due-to") if due_to else None,
             overdue=overdue,
             open_only=open_only,
-            limit=limit,
+            escalated=escalated,
+            person_id=get_person(session, person).id if person else None,
+            routed_by=routed_by.strip() or None if routed_by is not None else None,
+        )
+        rows = Q.search_tickets(
+            session, filters, viewer=Q.viewer_of(actor), rules=rt.rules, now=rt.now(), limit=limit
         )
     if json:
-        emit_json(rows)
+        emit_json([row.as_dict() for row in rows])
         return
     if not rows:
         say("没有符合条件的督办件")
     for row in rows:
-        left = row["workdays_left"]
-        clock = (
-            ""
-            if left is None
-            else (f"超期{-left}个工作日" if row["overdue"] else f"剩{left}个工作日")
-        )
+        title = for_reading(row.title or "").replace("\n", " ")
         say(
-            f"{row['number']}  {row['state_label']:<4} {row['unit_name'] or '待分办':<8} "
-            f"时限 {row['due_date']} {clock}"
+            f"{row.number}  {pad(row.state_label, 6)} {pad(row.unit_name or '待分办', 12)} "
+            f"时限 {row.due_date} {pad(row.clock, 14)} {clip(title, 40)}".rstrip()
         )
     if len(rows) == limit:
         say(f"（只列出前 {limit} 件，可能还有更多：用 --limit 调整，或 --open、--unit 缩小范围）")
+
+
+def _source(value: str) -> SourceKind:
+    try:
+        return SourceKind.parse(value)
+    except ValueError:
+        known = "、".join(kind.label for kind in SourceKind)
+        bad_input(f"--source: 未知来源「{value}」，可选：{known}")
 
 
 def _state(value: str) -> TicketState:
@@ -124,71 +174,95 @@ def _local(value: datetime | None, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else "-"
 
 
-def show(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None:
+def show(ctx: typer.Context, number: NumberArg, by: ByOpt = None, json: JsonOpt = False) -> None:
+    """Everything about a ticket; for staff with the complainant for 回访 (each view logged)."""
     rt = runtime(ctx)
+    now = rt.now()
     with rt.session() as session:
-        ticket = T.get_ticket(session, number)
-        detail = ticket_detail(session, ticket, rules=rt.rules, now=rt.now(), for_unit=False)
+        actor = actor_for(session, by)
+        viewer = Q.viewer_of(actor)
+        ticket = _visible(session, viewer, number)
+        detail = Q.ticket_detail(session, ticket, viewer=viewer, rules=rt.rules, now=now)
+        complainant = (
+            Q.reveal_complainant(session, ticket, viewer=viewer, actor=actor, now=now)
+            if viewer.is_staff
+            else None
+        )
     if json:
-        emit_json(detail)
+        data = detail.as_dict()
+        if viewer.is_staff:
+            data["complainant"] = complainant.as_dict() if complainant is not None else None
+        emit_json(data)
         return
-    say(_render_detail(detail, rt.tz))
+    say(_render_detail(detail, complainant, rt.tz))
+
+
+def _visible(session: Session, viewer: Viewer, number: str) -> Ticket:
+    """The ticket, if the viewer may see it; else bad input, as if it did not exist."""
+    wanted = normalise_number(number) or number.strip()
+    ticket = visible_ticket(session, viewer, wanted)
+    if ticket is None:
+        bad_input(f"没有找到督办件 {number}，或您无权查看（请核对编号，如 DB-2026-000123）")
+    return ticket
 
 
 EXTENSION_LABELS = {"requested": "待审批", "approved": "已批准", "denied": "已驳回"}
 
 
-def _render_detail(d: dict[str, Any], tz: tzinfo) -> str:
+def _render_detail(d: Q.TicketDetail, who: Q.ComplainantView | None, tz: tzinfo) -> str:
+    row = d.row
     lines = [
-        f"{d['number']}  [{d['state_label']}]  {d['source_label']}",
-        f"责任单位: {d['unit_name'] or '待分办'}   分办方式: {d['routed_by'] or '-'}"
-        + (f" (置信度 {d['confidence']:.0%})" if d["confidence"] is not None else ""),
-        f"收件: {_local(d['message']['received_at'], tz)}   时限: {d['due_date']}"
-        + (" (临时)" if d["deadline_provisional"] else "")
-        + (f"  原时限 {d['original_due_date']}" if d["extension_days"] else ""),
-        "",
-        for_reading(
-            (d["message"]["title"] + "\n" if d["message"]["title"] else "") + d["message"]["text"]
-        ),
+        f"{row.number}  [{row.state_label}]  {row.source_label}",
+        f"责任单位: {row.unit_name or '待分办'}   分办方式: {row.routed_by or '-'}"
+        + (f" (置信度 {row.confidence:.0%})" if row.confidence is not None else ""),
+        f"收件: {_local(d.message.received_at, tz)}   时限: {row.due_date}"
+        + (" (临时)" if row.deadline_provisional else "")
+        + (f"  原时限 {d.original_due_date}" if d.extension_days else ""),
     ]
-    for r in d["replies"]:
-        lines += [
-            "",
-            f"反馈(第{r['round']}轮, {r['author'] or '-'}, {_local(r['at'], tz)}): {r['text']}",
-        ]
-    for x in d["extensions"]:
+    if who is not None:
+        lines.append(
+            f"来信人: {who.name or '-'}   联系方式: {who.contact or '-'}（回访用，已记录查看）"
+        )
+    lines += [
+        "",
+        for_reading((d.message.title + "\n" if d.message.title else "") + d.message.text),
+    ]
+    for r in d.replies:
+        lines += ["", f"反馈(第{r.round}轮, {r.author or '-'}, {_local(r.at, tz)}): {r.text}"]
+    for x in d.extensions:
         granted = (
-            f"，批准{x['granted_days']}个工作日"
-            if x["granted_days"] is not None and x["granted_days"] != x["days"]
+            f"，批准{x.granted_days}个工作日"
+            if x.granted_days is not None and x.granted_days != x.days
             else ""
         )
         lines += [
-            f"延期申请 {x['days']}个工作日 [{EXTENSION_LABELS.get(x['status'], x['status'])}"
-            f"{granted}]: {x['reason']}"
+            f"延期申请 {x.days}个工作日 [{EXTENSION_LABELS.get(x.status, x.status)}"
+            f"{granted}]: {x.reason}"
         ]
     return "\n".join(lines)
 
 
-def events(ctx: typer.Context, number: NumberArg, json: JsonOpt = False) -> None:
+def events(ctx: typer.Context, number: NumberArg, by: ByOpt = None, json: JsonOpt = False) -> None:
     rt = runtime(ctx)
     with rt.session() as session:
-        rows = event_rows(session, T.get_ticket(session, number))
+        viewer = Q.viewer_of(actor_for(session, by))
+        rows = Q.event_views(session, _visible(session, viewer, number))
     if json:
-        emit_json(rows)
+        emit_json([asdict(row) for row in rows])
         return
     for row in rows:
-        note = f"  {row['note']}" if row["note"] else ""
+        note = f"  {row.note}" if row.note else ""
         say(
-            f"{_local(row['at'], rt.tz)}  {row['action_label']:<6} {row['from_state'] or '-'} -> "
-            f"{row['to_state']}  {row['actor']}{note}"
+            f"{_local(row.at, rt.tz)}  {pad(row.action_label, 8)} {row.from_state or '-'} -> "
+            f"{row.to_state}  {row.actor}{note}"
         )
 
 
 # -- steps ---------------------------------------------------------------------------------
 
 
-def _step(ctx: typer.Context, number: str, by: str | None, json: bool, run) -> None:
-    """Resolve the actor, run one workflow step through routing.actions, print the result."""
+def _step(ctx: typer.Context, number: str, by: str | None, json: bool, run: Run) -> None:
+    """Resolve the actor, run one ``desk`` step, print the result."""
     rt = runtime(ctx)
     with rt.session() as session:
         actor = actor_for(session, by)
@@ -201,6 +275,7 @@ def _step(ctx: typer.Context, number: str, by: str | None, json: bool, run) -> N
                 "state_label": result.state_label,
                 "unit": result.unit,
                 "due_date": result.due_date,
+                "version": result.version,
                 "message": result.text,
             }
         )
@@ -214,13 +289,32 @@ def assign(
     unit: Annotated[str, typer.Argument(help="单位 (code, name or alias)")],
     note: Annotated[str | None, typer.Option(help="说明")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.assign(rc, number, unit, actor=a, note=note))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.assign(rc, number, unit, actor=a, note=note, expected_version=version),
+    )
 
 
-def ack(ctx: typer.Context, number: NumberArg, by: ByOpt = None, json: JsonOpt = False) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.acknowledge(rc, number, actor=a))
+def ack(
+    ctx: typer.Context,
+    number: NumberArg,
+    by: ByOpt = None,
+    version: VersionOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.acknowledge(rc, number, actor=a, expected_version=version),
+    )
 
 
 def reply(
@@ -228,9 +322,16 @@ def reply(
     number: NumberArg,
     text: Annotated[str, typer.Argument(help="反馈内容")],
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.reply(rc, number, text, actor=a))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.reply(rc, number, text, actor=a, expected_version=version),
+    )
 
 
 def extend(
@@ -239,6 +340,7 @@ def extend(
     days: Annotated[int, typer.Option("--days", help="延期工作日数")],
     reason: Annotated[str | None, typer.Option("--reason", help="延期理由 (required)")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
     _step(
@@ -246,7 +348,9 @@ def extend(
         number,
         by,
         json,
-        lambda rc, a: A.request_extension(rc, number, days, reason or "", actor=a),
+        lambda rc, a: A.request_extension(
+            rc, number, days, reason or "", actor=a, expected_version=version
+        ),
     )
 
 
@@ -256,6 +360,7 @@ def approve_extension(
     days: Annotated[int | None, typer.Option("--days", help="批准天数 (default: as asked)")] = None,
     note: Annotated[str | None, typer.Option(help="审批意见")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
     _step(
@@ -263,7 +368,9 @@ def approve_extension(
         number,
         by,
         json,
-        lambda rc, a: A.decide_extension(rc, number, approve=True, actor=a, days=days, note=note),
+        lambda rc, a: A.decide_extension(
+            rc, number, approve=True, actor=a, days=days, note=note, expected_version=version
+        ),
     )
 
 
@@ -272,6 +379,7 @@ def deny_extension(
     number: NumberArg,
     note: Annotated[str | None, typer.Option(help="审批意见")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
     _step(
@@ -279,7 +387,9 @@ def deny_extension(
         number,
         by,
         json,
-        lambda rc, a: A.decide_extension(rc, number, approve=False, actor=a, note=note),
+        lambda rc, a: A.decide_extension(
+            rc, number, approve=False, actor=a, note=note, expected_version=version
+        ),
     )
 
 
@@ -288,9 +398,16 @@ def return_cmd(
     number: NumberArg,
     reason: Annotated[str | None, typer.Option("--reason", help="退回理由 (required)")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.return_ticket(rc, number, reason or "", actor=a))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.return_ticket(rc, number, reason or "", actor=a, expected_version=version),
+    )
 
 
 def verify(
@@ -300,6 +417,7 @@ def verify(
     passed: Annotated[bool, typer.Option("--pass/--fail", help="通过 / 不通过(续办)")] = True,
     note: Annotated[str | None, typer.Option(help="核查意见 (required on --fail)")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
     _step(
@@ -307,7 +425,9 @@ def verify(
         number,
         by,
         json,
-        lambda rc, a: A.verify(rc, number, passed=passed, score=score, actor=a, note=note),
+        lambda rc, a: A.verify(
+            rc, number, passed=passed, score=score, actor=a, note=note, expected_version=version
+        ),
     )
 
 
@@ -316,9 +436,16 @@ def reopen(
     number: NumberArg,
     reason: Annotated[str | None, typer.Option("--reason", help="续办理由 (required)")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.reopen(rc, number, reason or "", actor=a))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.reopen(rc, number, reason or "", actor=a, expected_version=version),
+    )
 
 
 def escalate(
@@ -326,9 +453,16 @@ def escalate(
     number: NumberArg,
     note: Annotated[str | None, typer.Option("--note", help="通报内容 (required)")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.escalate(rc, number, note or "", actor=a))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.escalate(rc, number, note or "", actor=a, expected_version=version),
+    )
 
 
 def archive(
@@ -336,9 +470,16 @@ def archive(
     number: NumberArg,
     note: Annotated[str | None, typer.Option(help="说明")] = None,
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.archive(rc, number, actor=a, note=note))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.archive(rc, number, actor=a, note=note, expected_version=version),
+    )
 
 
 def comment(
@@ -346,6 +487,13 @@ def comment(
     number: NumberArg,
     note: Annotated[str, typer.Argument(help="备注")],
     by: ByOpt = None,
+    version: VersionOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    _step(ctx, number, by, json, lambda rc, a: A.comment(rc, number, note, actor=a))
+    _step(
+        ctx,
+        number,
+        by,
+        json,
+        lambda rc, a: A.comment(rc, number, note, actor=a, expected_version=version),
+    )

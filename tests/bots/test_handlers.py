@@ -8,7 +8,8 @@ from sqlmodel import func, select
 
 from bots.handlers import Handlers, ReportRequest
 from bots.messages import Outcome
-from ledger.models import Event, Reply, Ticket, TicketState
+from ledger.directory import find_unit, get_person
+from ledger.models import Complainant, Event, Reply, Ticket, TicketState
 from routing.context import RoutingContext
 from tests.bots.conftest import Desk
 from tests.helpers import make_ticket
@@ -341,3 +342,43 @@ def test_missing_reason_or_opinion_says_what_to_write(desk: Desk) -> None:
     assert desk.say("sup", "ducha1", f"/核查 {number} 不合格 2") == Outcome.REFUSED
     assert desk.last("sup").startswith("核查不通过须写明意见")
     assert desk.ticket(number).state == TicketState.REPLIED
+
+
+def test_a_supervisor_of_the_unit_may_not_judge_its_work_from_chat(desk: Desk) -> None:
+    """Separation of duties holds in chat because it lives in the desk below it."""
+    with desk.ctx.session() as session:
+        ducha = get_person(session, "ducha1")
+        ducha.unit_id, ducha.roles = find_unit(session, "zjj").id, ["supervisor", "member"]
+        session.add(ducha)
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/延期 {number} 3 需协调供电公司") == Outcome.DONE
+    events = desk.events(number)
+    assert desk.say("sup", "ducha1", f"/批准延期 {number}") == Outcome.REFUSED
+    assert "职责分离" in desk.last("sup") and "(" not in desk.last("sup")  # no English gloss
+    assert desk.events(number) == events
+    assert desk.say("sup", "admin", f"/批准延期 {number}") == Outcome.DONE
+
+
+def test_staff_see_the_complainant_in_detail_and_the_view_is_logged(desk: Desk) -> None:
+    number = assigned(desk)
+    with desk.ctx.session() as session:
+        ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+        session.add(Complainant(message_id=ticket.message_id, name="张三", contact="13812345678"))
+    assert desk.say("zjj", "zjj-1", f"/详情 {number}") == Outcome.ANSWERED
+    assert "13812345678" not in desk.last("zjj") and "张三" not in desk.last("zjj")
+    assert desk.say("sup", "ducha1", f"/详情 {number}") == Outcome.ANSWERED
+    assert "来信人：张三" in desk.last("sup") and "13812345678" in desk.last("sup")
+    assert desk.events(number)[-1] == ("view_complainant", "陈立新(ducha1)")
+    assert desk.ticket(number).state == TicketState.ASSIGNED
+
+
+def test_help_is_built_from_the_declared_commands(desk: Desk) -> None:
+    from bots.registry import all_commands
+
+    assert desk.say("zjj", "zjj-1", "/帮助") == Outcome.ANSWERED
+    unit_help = desk.last("zjj")
+    assert "/签收 编号" in unit_help and "/核查" not in unit_help  # a member's commands only
+    assert desk.say("sup", "ducha1", "/help") == Outcome.ANSWERED
+    for command in all_commands():
+        if command.section.value in ("supervisor", "intake", "common"):
+            assert command.usage in desk.last("sup")

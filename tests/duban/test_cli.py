@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from duban.cli import app
 from duban.settings import Settings
 from ledger.db import make_engine, session_scope
 from ledger.directory import find_unit
+from ledger.models import Complainant, Person, Ticket
 from ledger.tickets import Actor, assign
 from tests.helpers import make_ticket, rules_for
 
@@ -287,3 +289,51 @@ def test_init_reports_what_left_the_file(tmp_path: Path) -> None:
     assert json.loads(out)["people_deactivated"] == 1
     people = {p["code"]: p for p in json.loads(run("people", "list", "--json")[1])}
     assert people["zjj-1"]["active"] is False
+
+
+def test_duties_and_stale_versions_through_the_cli() -> None:
+    number = _ledger_with_assigned_ticket()
+    engine = make_engine(Settings().db_url)
+    with session_scope(engine) as session:
+        ducha = session.exec(select(Person).where(Person.code == "ducha1")).one()
+        ducha.unit_id, ducha.roles = find_unit(session, "zjj").id, ["supervisor", "member"]
+        session.add(ducha)
+    engine.dispose()
+    run("ticket", "extend", number, "--days", "3", "--reason", "需协调供电公司", "--by", "zjj-1")
+    code, _, err = run("ticket", "approve-extension", number, "--by", "ducha1")
+    assert code == 1 and "职责分离" in err
+    code, out, _ = run("tickets", "show", number, "--json")
+    seen = json.loads(out)["version"]
+    assert run("ticket", "comment", number, "先记一笔", "--if-version", str(seen))[0] == 0
+    code, _, err = run("ticket", "comment", number, "再记一笔", "--if-version", str(seen))
+    assert code == 1 and "刷新" in err
+    assert run("ticket", "approve-extension", number, "--by", "admin")[0] == 0
+
+
+def test_tickets_show_gives_staff_the_complainant_and_logs_it() -> None:
+    number = _ledger_with_assigned_ticket()
+    engine = make_engine(Settings().db_url)
+    with session_scope(engine) as session:
+        ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+        session.add(Complainant(message_id=ticket.message_id, name="张三", contact="13812345678"))
+    engine.dispose()
+    code, out, _ = run("tickets", "show", number.lower().replace("-000", "-"), "--json")
+    assert code == 0 and json.loads(out)["complainant"]["contact"] == "13812345678"
+    code, out, _ = run("tickets", "show", number, "--by", "zjj-1", "--json")
+    assert code == 0 and "complainant" not in json.loads(out)
+    assert run("tickets", "show", number, "--by", "cgj-1")[0] == 2  # as if it did not exist
+    actions = [e["action"] for e in json.loads(run("tickets", "events", number, "--json")[1])]
+    assert actions.count("view_complainant") == 1
+
+
+def test_tickets_list_by_keyword_source_and_dates_with_titles_aligned() -> None:
+    number = _ledger_with_assigned_ticket()
+    code, out, _ = run("tickets", "list", "--keyword", "路灯", "--source", "网民留言", "--json")
+    assert code == 0 and [r["number"] for r in json.loads(out)] == [number]
+    assert json.loads(run("tickets", "list", "--keyword", "电梯", "--json")[1]) == []
+    assert run("tickets", "list", "--source", "传真")[0] == 2
+    assert run("tickets", "list", "--received-from", "2026-02-30")[0] == 2
+    code, out, _ = run("tickets", "list", "--received-from", "2026-11-16", "--escalated")
+    assert code == 0 and "没有符合条件" in out
+    lines = run("tickets", "list")[1].splitlines()
+    assert lines and "住建局" in lines[0] and "东湖路路灯不亮" in lines[0]

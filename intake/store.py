@@ -247,6 +247,11 @@ def store(
     ``recent`` are messages stored by the batches just before this one that its
     ``lookup_stored`` (done ahead, in another process) could not see yet."""
     results: dict[int, Accepted] = dict(batch.done)
+    # A transaction retried after the database went away starts over: forget what the
+    # rolled-back attempt stored.
+    batch.stored.clear()
+    for prep in batch.prepared:
+        prep.original_id = None
     if batch.seen_up_to is None:
         lookup_stored(session, batch, policy=policy, gazetteer=gazetteer)
     # Known again here: another import may have stored some since ``prepare`` ran.

@@ -21,4 +21,8 @@ class NotConfigured(RoutingError):
     """A job ran in a process that was not set up by ``duban worker``."""
 
 
+class DatabaseUnavailable(RoutingError):
+    """The ledger stayed unreachable through every retry; what was committed before stays."""
+
+
 BASE_ERROR = RoutingError

@@ -15,7 +15,7 @@ from typing import Any
 
 from routing.context import RoutingContext
 from routing.errors import NotConfigured
-from routing.pipeline import route_messages
+from routing.pipeline import retrying, route_messages
 from routing.reminders import run_reminders
 from routing.sweeper import sweep as run_sweep
 
@@ -54,17 +54,26 @@ def context() -> RoutingContext:
 
 def route_message(message_id: int) -> dict[str, Any]:
     """Open the ticket of one stored message (or find the one already opened)."""
-    outcomes = route_messages(context(), [message_id])
+    outcomes = _route(context(), [message_id])
     return asdict(outcomes[0]) if outcomes else {"status": "missing", "message_id": message_id}
 
 
 def route_batch(message_ids: list[int]) -> dict[str, int]:
     """Route a batch of stored messages (a bulk import enqueues one job per chunk)."""
-    outcomes = route_messages(context(), message_ids)
+    outcomes = _route(context(), message_ids)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     return counts
+
+
+def _route(ctx: RoutingContext, message_ids: list[int]) -> list[Any]:
+    """Route, riding out a PostgreSQL restart inside the job rather than failing it."""
+    return retrying(
+        ctx.engine.dialect.name,
+        lambda: route_messages(ctx, message_ids),
+        what=f"{len(message_ids)} 条留言的分办",
+    )
 
 
 def send_reminders() -> dict[str, int]:

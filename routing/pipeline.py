@@ -11,19 +11,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
-from intake.display import for_reading
 from intake.items import IntakeItem
+from intake.outcome import triage_text
 from intake.store import (
     DUPLICATE,
     KNOWN,
@@ -41,10 +42,11 @@ from intake.store import (
 from ledger import tickets as T
 from ledger.bulk import Opened, OpenSpec, open_tickets
 from ledger.directory import list_units
-from ledger.models import Message, MessageStatus, Ticket, TicketState
+from ledger.models import Audience, Message, MessageStatus, Ticket, TicketState
 from routing import notify
 from routing.context import RoutingContext
 from routing.enqueue import enqueue_routing
+from routing.errors import DatabaseUnavailable
 from routing.router import UnitIndex, decide
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ logger = logging.getLogger(__name__)
 ROUTER = T.Actor.system("router")
 CHUNK = 1000
 ROUTE_ATTEMPTS = 5  # transactions tried when a concurrent router wins a race
+# Waits between tries of a chunk's transaction when PostgreSQL goes away (a restart, a
+# fail-over): about a minute in all, then the import stops with what it committed kept.
+DB_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
+
+T_ = TypeVar("T_")
 
 
 @dataclass
@@ -103,6 +110,46 @@ class IntakeSummary:
         return data
 
 
+# -- the database going away ----------------------------------------------------------------------
+
+
+def retrying(
+    dialect: str,
+    action: Callable[[], T_],
+    *,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T_:
+    """Run ``action`` (one whole transaction) again while PostgreSQL cannot be reached.
+
+    The failed attempt rolled back, so running it again stores nothing twice. SQLite waits
+    for its lock inside the driver (busy timeout): it is not retried here.
+    """
+    if dialect == "sqlite":
+        return action()
+    for delay in DB_RETRY_DELAYS:
+        try:
+            return action()
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database unavailable (%s): %s again in %.1f s", exc.orig, what, delay)
+            sleep(delay)
+    try:
+        return action()
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(
+            f"数据库连接中断，重试 {len(DB_RETRY_DELAYS)} 次后仍不可用：{what}未完成；"
+            "数据库恢复后重新运行同一命令即可（已导入的编号不会重复登记）",
+            f"database unavailable after {len(DB_RETRY_DELAYS)} retries: {exc.orig}",
+        ) from exc
+
+
+def _rows_of(chunk: Sequence[IntakeItem]) -> str:
+    rows = [item.row for item in chunk if item.row is not None]
+    if not rows:
+        return f"本批 {len(chunk)} 条"
+    return f"第 {min(rows)}–{max(rows)} 行" if len(rows) > 1 else f"第 {rows[0]} 行"
+
+
 # -- filing -----------------------------------------------------------------------------------
 
 
@@ -141,10 +188,17 @@ def _chunks(items: Iterable[IntakeItem]) -> Iterator[list[IntakeItem]]:
 
 def _file_chunk(ctx: RoutingContext, chunk: list[IntakeItem]) -> list[ItemOutcome]:
     now = ctx.now()
-    with ctx.session() as session:
-        known = known_ids(session, chunk)
+    known = _known(ctx, chunk)
     batch = prepare(chunk, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer, known=known)
     return _store_and_route(ctx, batch, now=now, predictions=None)
+
+
+def _known(ctx: RoutingContext, chunk: list[IntakeItem]) -> dict[tuple[str, str], Known]:
+    def read() -> dict[tuple[str, str], Known]:
+        with ctx.session() as session:
+            return known_ids(session, chunk)
+
+    return retrying(ctx.engine.dialect.name, read, what=f"{_rows_of(chunk)}的编号查询")
 
 
 def _store_and_route(
@@ -158,11 +212,20 @@ def _store_and_route(
     """Store a prepared chunk (one transaction), then route it or enqueue its routing.
 
     ``predictions`` maps an item's index in the chunk to its classifier prediction when
-    it was computed beforehand (the parallel path)."""
-    with ctx.session() as session:
-        accepted = store(
-            session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer, recent=recent
-        )
+    it was computed beforehand (the parallel path). The chunk's transaction is tried again
+    while PostgreSQL restarts; when it gives up, the chunks before stay committed and the
+    error names this chunk's rows."""
+
+    def store_chunk() -> list[Accepted]:
+        with ctx.session() as session:
+            return store(
+                session, batch, policy=ctx.policy, now=now, gazetteer=ctx.gazetteer, recent=recent
+            )
+
+    dialect = ctx.engine.dialect.name
+    accepted = retrying(
+        dialect, store_chunk, what=f"{_rows_of(batch.items)}的登记（此前各批已保存）"
+    )
     # Committed: from here on nothing of this chunk can be lost.
     to_route = [a.message_id for a in accepted if a.status in (NEW, DUPLICATE)]
     routed: dict[int, ItemOutcome] = {}
@@ -176,10 +239,12 @@ def _store_and_route(
                     for index, prediction in predictions.items()
                     if accepted[index].message_id is not None
                 }
-            routed = {
-                o.message_id: o
-                for o in route_messages(ctx, to_route, predictions=known_predictions)
-            }
+            outcomes = retrying(
+                dialect,
+                lambda: route_messages(ctx, to_route, predictions=known_predictions),
+                what=f"{_rows_of(batch.items)}的分办（留言已保存，补发时分办）",
+            )
+            routed = {o.message_id: o for o in outcomes}
         else:
             enqueue_routing(queue, to_route)
     return [_outcome(a, routed) for a in accepted]
@@ -205,8 +270,13 @@ def _prepare_in_worker(
 ) -> tuple[PreparedBatch, dict[int, Any]]:
     policy, gazetteer = _WORKER["policy"], _WORKER["gazetteer"]
     batch = prepare(chunk, policy=policy, now=now, gazetteer=gazetteer, known=known)
-    with Session(_WORKER["engine"]) as session:
-        lookup_stored(session, batch, policy=policy, gazetteer=gazetteer)
+
+    def lookup() -> None:
+        with Session(_WORKER["engine"]) as session:
+            lookup_stored(session, batch, policy=policy, gazetteer=gazetteer)
+
+    engine = _WORKER["engine"]
+    retrying(engine.dialect.name, lookup, what=f"{_rows_of(chunk)}的查重")
     predictor = _WORKER["predictor"]
     predictions: dict[int, Any] = {}
     if predictor is not None and batch.prepared:
@@ -234,8 +304,7 @@ def _pipelined(
         pending: tuple[Future, datetime] | None = None
         for chunk in chunks_of_items:
             now = ctx.now()
-            with ctx.session() as session:
-                known = known_ids(session, chunk)
+            known = _known(ctx, chunk)
             future = pool.submit(_prepare_in_worker, chunk, now, known)
             if pending is not None:
                 yield _finish(ctx, *pending, have_predictor=predictor is not None, recent=recent)
@@ -438,7 +507,7 @@ def _notify_opened(
             )
         else:
             text, actions = triage_text(
-                ticket.number, row.text, spec.suggestions, reason="置信度不足，请人工分办"
+                ticket.number, spec.suggestions, reason="置信度不足，请人工分办", content=row.text
             )
             notices.append(
                 notify.row(
@@ -454,38 +523,22 @@ def _notify_opened(
     notify.insert_rows(session, notices)
 
 
-def triage_text(
-    number: str, text: str, suggestions: list[dict[str, Any]], *, reason: str
-) -> tuple[str, list[dict[str, str]]]:
-    """The 待分办 notice for the intake desk, and its buttons (top suggestions)."""
-    preview = for_reading(text if len(text) <= 120 else text[:120] + "……")
-    lines = [f"【待分办】{number}：{reason}", f"内容：{preview}"]
-    actions = []
-    for index, suggestion in enumerate(suggestions, start=1):
-        lines.append(f"{index}. {suggestion['unit_name']}（{suggestion['confidence']:.0%}）")
-        actions.append(
-            {
-                "label": suggestion["unit_name"],
-                "command": f"/分办 {number} {suggestion['unit_name']}",
-            }
-        )
-    lines.append(f"分办：/分办 {number} 单位名称")
-    return "\n".join(lines), actions
-
-
 def triage_notice(
     session: Session, ticket: Ticket, *, ctx: RoutingContext, now: datetime, reason: str
 ) -> None:
     """Tell the intake desk a ticket waits in the triage queue, with the top suggestions."""
     message = session.get(Message, ticket.message_id)
     text, actions = triage_text(
-        ticket.number, message.text if message else "", ticket.suggestions, reason=reason
+        ticket.number,
+        ticket.suggestions,
+        reason=reason,
+        content=message.text if message else None,
     )
     notify.write(
         session,
         dedupe_key=f"triage:{ticket.id}:{ticket.version}",
         kind="triage",
-        audience=notify.AUDIENCE_INTAKE,
+        audience=Audience.INTAKE,
         ticket=ticket,
         now=now,
         text=text,

@@ -56,7 +56,7 @@ def stranded(
 def pages(ctx: RoutingContext, *, grace: timedelta = GRACE) -> Iterator[list[int]]:
     """Every stranded message, a chunk at a time (keyset pages: memory stays flat)."""
     after = 0
-    while ids := stranded(ctx, grace=grace, after=after):
+    while ids := stranded(ctx, grace=grace, limit=BATCH, after=after):
         yield ids
         after = ids[-1]
 

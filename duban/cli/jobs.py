@@ -33,9 +33,8 @@ def worker(
     burst: Annotated[bool, typer.Option(help="队列空即退出 (exit when idle)")] = False,
     name: Annotated[str | None, typer.Option(help="进程名 (worker name)")] = None,
 ) -> None:
-    from rq import Worker
-
     from routing import jobs
+    from routing.worker import serve
 
     rt = runtime(ctx)
     queue = rt.queue()
@@ -43,7 +42,7 @@ def worker(
         fail("未设置 DUBAN_REDIS_URL：没有队列时任务直接在本进程运行，不需要 worker")
     jobs.configure(lambda: rt.routing)
     logging.getLogger("rq.worker").setLevel(logging.INFO)
-    Worker([queue], connection=queue.connection, name=name).work(burst=burst, with_scheduler=True)
+    serve(queue, name=name, burst=burst)
 
 
 def scheduler(

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from reports.errors import RenderError
 from reports.monthly import MonthlyReport
+from reports.outputs import SHARED, atomic_path
 from reports.render import (
     CHANGE_COLUMNS,
     CONDENSED_COLUMNS,
@@ -386,8 +387,8 @@ def write_docx(report: Report, path: Path) -> Path:
     path = Path(path)
     document = build_docx(report)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        document.save(str(path))
+        with atomic_path(path, mode=SHARED) as temp:  # whole or not at all, 0640
+            document.save(str(temp))
     except OSError as exc:
         raise RenderError(f"{path}: 无法写入 (cannot write): {exc}") from exc
     return path

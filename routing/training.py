@@ -788,7 +788,7 @@ def model_status(
         "base_rows": len(base),
         "units": per_unit,
         "units_without_history": units_without_history(units, counts),
-        "ready": trusted({u["unit"]: u["labelled"] for u in per_unit}, policy),
+        "ready": trusted({unit.code: counts.get(unit.code, 0) for unit in units}, policy),
         "min_labelled_rows": policy.min_labelled_rows,
         "min_labelled_rows_per_unit": policy.min_labelled_rows_per_unit,
         "learning_curve": points,

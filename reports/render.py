@@ -377,7 +377,8 @@ line-height:1.8}.annex h2{font-size:16px}
 @page wide{size:A4 landscape;margin:12mm 10mm}
 .annex{page:wide;break-before:page}
 @media print{body{margin:0;font-size:11pt}table{font-size:9.5pt;margin:.3em 0 1em}
-.annex table{font-size:7.5pt}.annex th,.annex td{padding:2px 3px}
+th,td{padding:2px 4px}table.ranking{font-size:8.5pt}.annex table{font-size:7.5pt}
+.annex th,.annex td{padding:2px 3px}
 thead{display:table-header-group}tr,img,.sign{break-inside:avoid}h1,h2{break-after:avoid}
 th{background:none}th,td{border-color:#666}.note{color:#333}}"""
 
@@ -416,6 +417,10 @@ def _html_table(
         if "k" in cls.split():
             widest = max([_display_width(r[index]) for r in texts] + [_display_width(label)])
             style = f' style="min-width:{widest + 0.5:.1f}em"'
+        elif cls in ("n", "d"):  # a header wraps into lines of three, never one per line
+            style = f' style="min-width:{min(_display_width(label), 3.0):.1f}em"'
+        elif cls == "t":  # free text (a title, a reason) keeps room for a few words a line
+            style = ' style="min-width:6em"'
         head.append(
             f'<th class="{cls}" data-field="{column.field}"{style}>{html.escape(label)}</th>'
         )

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from reports.render import render_html
 from tests.helpers import unavailable
-from tests.reports.print_helpers import weekly_report
+from tests.reports.print_helpers import monthly_report, weekly_report
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 A4 = (595.3, 841.9)  # points
@@ -176,3 +176,12 @@ def test_unit_table_printed_with_names_on_one_line(engine: Engine, tmp_path: Pat
     assert longest.x1 - longest.x0 >= 0.8 * len(long_name) * em
     # All seven columns fit across the portrait page.
     assert header[-1].x1 < pages[0][0]
+
+
+@SQLITE
+def test_ranking_headers_are_not_one_character_a_line(engine: Engine, tmp_path: Path) -> None:
+    report = monthly_report(engine)
+    parsed = read_words(print_to_pdf(render_html(report), tmp_path))
+    assert all(_portrait(size) for size in parsed.pages[:-1])
+    first_page = {w.text for w in parsed.words if w.page == 1}
+    assert {"名次", "到期件", "回复率", "按期率", "时效分", "质量分", "生态环境分局"} <= first_page

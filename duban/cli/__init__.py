@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
 import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
+from typer.exceptions import Abort
 
 from bots.errors import BotError
 from classifier.errors import ClassifierError
@@ -22,6 +26,7 @@ from duban.cli import model as model_cmd
 from duban.cli import office as office_cmd
 from duban.cli import report as report_cmd
 from duban.cli import tickets as tickets_cmd
+from duban.cli import zh
 from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
 from intake.errors import IntakeError
 from ledger.errors import LedgerError
@@ -29,7 +34,44 @@ from routing.errors import RoutingError
 
 
 class DubanGroup(TyperGroup):
-    """Maps every package's errors to a message on stderr and the exit code it carries."""
+    """Maps every package's errors to a message on stderr and the exit code it carries;
+    usage errors (unknown option, missing argument, bad value) are told in Chinese."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        standalone = kwargs.pop("standalone_mode", True)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as exc:
+            if not standalone:
+                raise
+            exc.show()
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            if not standalone:
+                raise
+            ctx = exc.ctx
+            typer.echo(
+                zh.usage_error(
+                    ctx.get_usage() if ctx is not None else None,
+                    ctx.command_path if ctx is not None else None,
+                    exc.format_message(),
+                ),
+                err=True,
+            )
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            if not standalone:
+                raise
+            typer.echo("错误：" + zh.usage_message(exc.format_message()), err=True)
+            sys.exit(exc.exit_code)
+        except Abort:
+            if not standalone:
+                raise
+            typer.echo("已中止。", err=True)
+            sys.exit(EXIT_FAILURE)
+        if not standalone:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx):
         known = _known_errors()
@@ -82,4 +124,5 @@ def main() -> None:
     from duban.logs import configure_logging  # every handler redacts tokens and passwords
 
     configure_logging(os.environ.get("DUBAN_LOG_LEVEL", "WARNING"))
+    zh.install()  # click's own messages (usage errors, help headings) in Chinese
     app()

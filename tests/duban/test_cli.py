@@ -337,3 +337,21 @@ def test_tickets_list_by_keyword_source_and_dates_with_titles_aligned() -> None:
     assert code == 0 and "没有符合条件" in out
     lines = run("tickets", "list")[1].splitlines()
     assert lines and "住建局" in lines[0] and "东湖路路灯不亮" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("tickets", "list", "--frob"), "没有选项 --frob"),
+        (("ticket", "verify", "DB-2026-1", "--score", "x"), "'--score' 的取值无效：须为整数"),
+        (("ticket", "ack"), "缺少参数"),
+        (("tickets", "list", "--limit"), "选项 --limit 需要取值"),
+        (("calendar", "due", "--from", "2026-01-01", "--days", "3", "x"), "多余的参数（x）"),
+        (("ticket", "ack", "DB-2026-1", "--if-version", "0"), "须不小于 1"),
+    ],
+)
+def test_usage_errors_are_told_in_chinese(args: tuple[str, ...], expected: str) -> None:
+    code, _, err = run(*args)
+    assert code == 2
+    assert expected in err and "错误：" in err
+    assert "Usage:" not in err and "Error:" not in err and "Try '" not in err

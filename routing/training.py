@@ -619,6 +619,8 @@ def train_and_judge(
         verdict.reasons.insert(0, "当前启用的版本无法加载或未在台账登记，按无当前版本处理")
     forced = force and not verdict.promote
     promoted = force or (verdict.promote and (promote or empty))  # an empty registry: first
+    if verdict.promote and not promoted:
+        verdict.reasons.append("未要求启用（加 --promote 才会启用）")
     resuggested = 0
     if promoted:
         state = promote_version(

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from reports.errors import RenderError
 from reports.monthly import MonthlyReport
 from reports.outputs import SHARED, atomic_path
-from reports.render import (
+from reports.tables import (
     CHANGE_COLUMNS,
     CONDENSED_COLUMNS,
     FIGURE_COLUMNS,
@@ -28,12 +28,12 @@ from reports.render import (
     RANK_COLUMNS,
     TREND_COLUMNS,
     Column,
-    _as_of_line,
-    _display_width,
-    _rows,
+    as_of_line,
+    display_width,
     headline,
     ranking_summary,
     scoring_rules,
+    table_rows,
 )
 from reports.weekly import WeeklyReport
 
@@ -203,7 +203,7 @@ class _Writer:
         from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 
         tz = ZoneInfo(self.report.timezone)
-        rows = _rows([*items, total] if total is not None else list(items), columns, tz)
+        rows = table_rows([*items, total] if total is not None else list(items), columns, tz)
         header = [first if (first and c.field == "label") else c.label for c in columns]
         table = self.doc.add_table(rows=1 + len(rows), cols=len(columns))
         table.style = "Table Grid"
@@ -226,7 +226,7 @@ class _Writer:
                 run = self._run(paragraph, text, "body", size)
                 run.bold = bold
             if column.field in ("label", "unit_label"):
-                self._no_wrap(table, index, max(_display_width(t) for t in texts), size)
+                self._no_wrap(table, index, max(display_width(t) for t in texts), size)
         self.doc.add_paragraph().paragraph_format.line_spacing = 1.0
         return table
 
@@ -281,7 +281,7 @@ def build_docx(report: Report):
     if m.recipients:
         w.para(f"{m.recipients}：", align="left", indent=False)
     what = "督办件办理情况" if weekly else "各单位督办工作情况讲评"
-    w.para(f"现将{report.period.label}{what}通报如下。{_as_of_line(report, tz)}。")
+    w.para(f"现将{report.period.label}{what}通报如下。{as_of_line(report, tz)}。")
     sections = _sections(report, tz)
     for number, (heading, body) in enumerate(sections):
         w.para(f"{CN_NUMBERS[number]}、{heading}", kind="heading")
@@ -350,8 +350,8 @@ def _list(columns: Sequence[Column], items: Sequence[Any], *, size: float = WU_H
 
 def _signature(w: _Writer, issuer: str, dated: str) -> None:
     """成文日期 four characters from the right; the 署名 centred over it."""
-    date_chars = _display_width(dated)
-    issuer_chars = _display_width(issuer)
+    date_chars = display_width(dated)
+    issuer_chars = display_width(issuer)
     w.para(
         issuer,
         align="right",

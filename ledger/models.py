@@ -329,6 +329,21 @@ class TrainingLabel(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class ModelPromotion(SQLModel, table=True):
+    """A classifier version made the one routing uses, with its model file's sha256: the
+    runtime loads a promoted model only when its file still has this hash."""
+
+    __tablename__ = "model_promotion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=128, index=True)
+    sha256: str = Field(max_length=64)
+    promoted_at: datetime = Field(sa_type=UTCDateTime)
+    promoted_by: str = Field(max_length=128)
+    forced: bool = False
+    action: str = Field(default="promote", max_length=16)  # promote | rollback
+
+
 class Notification(SQLModel, table=True):
     """The outbox: what the bots must deliver. Workers write rows; bots send them."""
 
@@ -357,21 +372,6 @@ class Counter(SQLModel, table=True):
 
 
 # -- chat (bots): bindings, accounts, delivery, conversation state ---------------------------
-
-class ModelPromotion(SQLModel, table=True):
-    """A classifier version made the one routing uses, with its model file's sha256: the
-    runtime loads a promoted model only when its file still has this hash."""
-
-    __tablename__ = "model_promotion"
-
-    id: int | None = Field(default=None, primary_key=True)
-    version: str = Field(max_length=128, index=True)
-    sha256: str = Field(max_length=64)
-    promoted_at: datetime = Field(sa_type=UTCDateTime)
-    promoted_by: str = Field(max_length=128)
-    forced: bool = False
-    action: str = Field(default="promote", max_length=16)  # promote | rollback
-
 
 
 class ChatBinding(SQLModel, table=True):
@@ -519,3 +519,94 @@ class BotState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=191)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# -- web desk: passwords, sessions, API tokens, login links, throttling, saved views ---------
+
+
+class WebPassword(SQLModel, table=True):
+    """A person's web password (argon2 hash); a person without one cannot log in by password."""
+
+    __tablename__ = "web_password"
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    password_hash: str = Field(max_length=255)
+    set_at: datetime = Field(sa_type=UTCDateTime)
+    set_by: str = Field(max_length=128)
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser: the cookie holds a secret, the ledger only its sha256."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_person", "person_id", "revoked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="person.id")
+    csrf_token: str = Field(max_length=64)
+    address: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal access token for ``/api/v1``; only its sha256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the first characters, to tell tokens apart
+    person_id: int = Field(foreign_key="person.id", index=True)
+    label: str | None = Field(default=None, max_length=128)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time login link (sent by the bot on /登录): single use, short-lived."""
+
+    __tablename__ = "login_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="person.id")
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A failed (or successful) login, kept so throttling works across web processes."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_person_at", "person_code", "at"),
+        Index("ix_login_attempt_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_code: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    ok: bool = False
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SavedView(SQLModel, table=True):
+    """A named 台账 filter (the list page's query string), the owner's or shared."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("person_id", "name", name="uq_saved_view_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=64)
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    shared: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)

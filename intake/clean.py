@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 # Surrogates come from bytes that did not decode (errors="surrogateescape"); U+FFFD from
 # a lossy decode upstream.
@@ -32,3 +33,42 @@ def rejection(raw: str, text: str, *, max_chars: int) -> str | None:
     if len(text) > max_chars:
         return f"留言过长（{len(text)} 字，上限 {max_chars} 字），请分拆或作为附件处理"
     return None
+
+
+# -- junk -------------------------------------------------------------------------------------
+
+# A row is junk when it holds fewer than two common Chinese characters (GB2312's 6,763),
+# or when more than a quarter of its characters are neither ASCII, common Chinese nor
+# CJK / full-width punctuation (random bytes decoded as GB18030 give rare characters and
+# symbols). A real message in Chinese passes both; random letters or bytes fail one.
+MIN_COMMON_HAN = 2
+MAX_ODD_SHARE = 0.25
+
+
+@cache
+def _gb2312_han() -> str:
+    chars = []
+    for high in range(0xB0, 0xF8):
+        for low in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes((high, low)).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return "".join(chars)
+
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(common Chinese characters, characters a message rarely holds)."""
+    han = _gb2312_han()
+    odd = f"[^\\s\\x20-\\x7e{han}\u3000-\u303f\uff00-\uffef\u2000-\u206f\u00b7\u00d7]"
+    return re.compile(f"[{han}]"), re.compile(odd)
+
+
+def is_junk(text: str) -> bool:
+    """Whether ``text`` does not read as a message: no Chinese, or random characters."""
+    common, odd = _patterns()
+    if len(common.findall(text)) < MIN_COMMON_HAN:
+        return True
+    visible = len(text) - sum(1 for ch in text if ch.isspace())
+    return len(odd.findall(text)) > MAX_ODD_SHARE * visible

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.errors import DubanError
 
-
-class IntakeError(DubanError):
+class IntakeError(Exception):
     """Base class; ``exit_code`` follows the CLI contract (1 failure, 2 bad input)."""
 
     exit_code = 1
@@ -15,6 +13,11 @@ class BadFile(IntakeError):
     """A file that cannot be read as a whole: unknown format, encoding, missing column."""
 
     exit_code = 2
+
+
+class JunkFile(BadFile):
+    """Most rows of a file are not messages (no Chinese text, random characters): the
+    import stops before anything is stored; ``--force`` files it anyway."""
 
 
 BASE_ERROR = IntakeError

@@ -24,6 +24,7 @@ class IntakeItem:
     time_limit_days: int | None = None  # 批示件 with an explicit limit
     has_time_limit: bool = False
     row: int | None = None  # spreadsheet row number in an import (header = row 1)
+    sheet: str | None = None  # the XLSX sheet the row is on
     forwarded_from: str | None = None  # original sender of a forwarded chat message
     reject_reason: str | None = None  # set by a reader that could not read this row
     warnings: list[str] = field(default_factory=list)

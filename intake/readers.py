@@ -4,6 +4,12 @@ Readers yield ``IntakeItem`` rows lazily (a 100,000-row file is never held in me
 only a .json file holding one array is read whole).
 A row that cannot be read becomes an item with ``reject_reason`` and its row number, so
 one bad row never aborts the others. Row numbers are spreadsheet rows: the header is 1.
+
+Hostile files are read within the limits of ``policy.intake`` (rows, cell size, columns,
+JSON nesting, an XLSX's unzipped size, runs of empty rows), checked while streaming, so
+memory stays bounded whatever a file holds. Text files are decoded line by line: a file
+that mixes UTF-8 and GB18030 rows is read row by row, and a NUL byte is dropped from its
+row with a warning.
 """
 
 from __future__ import annotations
@@ -12,18 +18,22 @@ import codecs
 import csv
 import io
 import json
+import re
 import zipfile
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from intake.errors import BadFile
+from intake.clean import is_junk
+from intake.errors import BadFile, JunkFile
 from intake.items import IntakeItem
 from intake.paste import parse_instruction
-from intake.timeparse import parse_timestamp
+from intake.timeparse import excel_serial_text, parse_timestamp
 from ledger.models import SourceKind
+from ledger.policy import IntakePolicy
 
 # Headers seen in real exports, per field, in order of preference.
 DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
@@ -59,6 +69,7 @@ class ImportOptions:
     columns: Columns = Columns()
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     submitter: str | None = None
+    limits: IntakePolicy = field(default_factory=IntakePolicy)  # policy.intake
 
 
 def read_file(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
@@ -67,61 +78,234 @@ def read_file(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
         raise BadFile(f"文件不存在: {path}")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _xlsx_items(path, options)
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl_items(path, options)
-    if suffix in (".csv", ".txt", ".tsv", ""):
-        return _rows_to_items(_csv_rows(path), options, path, strict_width=True)
-    if suffix == ".xls":
+        items = _xlsx_items(path, options)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        items = _jsonl_items(path, options)
+    elif suffix in (".csv", ".txt", ".tsv", ""):
+        items = _rows_to_items(_csv_rows(path, options.limits), options, path, strict_width=True)
+    elif suffix == ".xls":
         raise BadFile(f"{path.name}: 旧版 .xls 格式不支持，请另存为 .xlsx 或 .csv")
-    raise BadFile(f"{path.name}: 不支持的文件类型 {suffix}（支持 csv、xlsx、jsonl）")
+    else:
+        raise BadFile(f"{path.name}: 不支持的文件类型 {suffix}（支持 csv、xlsx、jsonl）")
+    return _at_most(items, options.limits.max_rows, options.channel)
+
+
+def _at_most(items: Iterator[IntakeItem], limit: int, channel: str) -> Iterator[IntakeItem]:
+    """The first ``limit`` items; past them one refused item says where reading stopped."""
+    for count, item in enumerate(items):
+        if count >= limit:
+            yield IntakeItem(
+                text="",
+                row=item.row,
+                sheet=item.sheet,
+                channel=channel,
+                reject_reason=f"文件超过 {limit} 行的上限（intake.max_rows），"
+                "本行及以后各行未读取，请分拆文件后导入其余部分",
+            )
+            return
+        yield item
+
+
+# -- junk -------------------------------------------------------------------------------------
+
+
+@dataclass
+class JunkScreen:
+    """How many rows of a file hold no message (no Chinese text, random characters)."""
+
+    rows: int = 0
+    junk: int = 0
+    examples: list[str] = field(default_factory=list)  # where the first junk rows are
+
+    @property
+    def share(self) -> float:
+        return self.junk / self.rows if self.rows else 0.0
+
+    def stops(self, limits: IntakePolicy) -> bool:
+        return self.rows >= limits.junk_min_rows and self.share >= limits.junk_share
+
+    def summary(self, name: str, limits: IntakePolicy) -> str:
+        return (
+            f"{name}: 共 {self.rows} 行，其中 {self.junk} 行（{self.share:.0%}）不像留言"
+            f"（没有中文，或多为生僻字、乱码符号），达到上限 {limits.junk_share:.0%}"
+            f"（intake.junk_share），整个文件未登记。如 {'、'.join(self.examples)}。"
+            "请检查文件是否导出正确；确认要导入请加 --force"
+        )
+
+
+def screen_junk(path: Path, options: ImportOptions) -> JunkScreen:
+    """Read the whole file once (nothing is stored) and count its junk rows; raise
+    ``JunkFile`` with a summary when they reach ``intake.junk_share``."""
+    screen = JunkScreen()
+    for item in read_file(path, options):
+        content = f"{item.title or ''}\n{item.text or ''}"
+        if item.reject_reason and not content.strip():
+            continue  # refused by the reader (bad JSON, too long): reported by row anyway
+        screen.rows += 1
+        if content.strip() and is_junk(content):
+            screen.junk += 1
+            if len(screen.examples) < 5:
+                screen.examples.append(_where(item))
+    if screen.stops(options.limits):
+        raise JunkFile(screen.summary(path.name, options.limits))
+    return screen
+
+
+def _where(item: IntakeItem) -> str:
+    sheet = f"工作表 {item.sheet} " if item.sheet else ""
+    return f"{sheet}第 {item.row} 行"
 
 
 # -- encodings ----------------------------------------------------------------------------
 
+_BINARY_MAGIC = (
+    b"PK\x03\x04",  # zip: xlsx, docx
+    b"\xd0\xcf\x11\xe0",  # OLE: xls, doc
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF8",
+    b"\x1f\x8b",  # gzip
+    b"Rar!",
+    b"7z\xbc\xaf",
+)
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
+GB18030_UNDER_BOM = "文件开头有 UTF-8 标记（BOM），但内容是 GB18030 编码，已按 GB18030 读取"
+
 
 def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
-    """'utf-8-sig' or 'gb18030'; a clear error for binary files."""
+    """'utf-8-sig', 'gb18030' or 'utf-16': the encoding most lines of the file are in
+    (each line is still decoded on its own); a clear error for binary files."""
+    return _sniff(path, sample_bytes)[0]
+
+
+def _sniff(path: Path, sample_bytes: int = 1 << 20) -> tuple[str, bool]:
+    """(encoding, whether a UTF-8 BOM stands over GB18030 content)."""
     with path.open("rb") as handle:
         head = handle.read(sample_bytes)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head[:4096] or head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF")):
+        return "utf-16", False
+    sample = head[:4096]
+    if head.startswith(_BINARY_MAGIC) or len(_CONTROL.findall(sample)) > max(8, len(sample) // 10):
         raise BadFile(f"{path.name}: 不是文本文件（可能是 xlsx/pdf/图片），请检查文件类型")
-    trimmed = _trim_partial_utf8(head) if len(head) == sample_bytes else head
-    try:
-        trimmed.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as utf8_error:
-        # Mostly valid UTF-8 with a few broken bytes: read it as UTF-8 and reject the rows
-        # that hold them (GB18030 would "decode" UTF-8 Chinese into silent mojibake).
-        non_ascii = sum(1 for byte in trimmed if byte >= 0x80)
-        if _count_utf8_errors(trimmed) <= max(4, non_ascii // 100):
-            return "utf-8-sig"
-        try:  # the sample may end inside a character
-            codecs.getincrementaldecoder("gb18030")().decode(head, final=len(head) < sample_bytes)
-            return "gb18030"
-        except UnicodeDecodeError:
-            raise BadFile(
-                f"{path.name}: 无法识别文件编码（支持 UTF-8、UTF-8 BOM、GB18030）: {utf8_error}"
-            ) from None
+    bom = head.startswith(codecs.BOM_UTF8)
+    body = head[len(codecs.BOM_UTF8) :] if bom else head
+    if _mostly_gb18030(body, complete=len(head) < sample_bytes):
+        return "gb18030", bom
+    return "utf-8-sig", False
 
 
-def _trim_partial_utf8(data: bytes) -> bytes:
-    for cut in range(1, 4):
-        try:
-            data[:-cut].decode("utf-8")
-            return data[:-cut]
-        except UnicodeDecodeError:
+def _mostly_gb18030(sample: bytes, *, complete: bool) -> bool:
+    """Whether more of the sample's non-ASCII lines are GB18030 than UTF-8."""
+    lines = sample.split(b"\n")
+    last_partial = not complete
+    utf8 = gb = 0
+    for number, line in enumerate(lines):
+        if line.isascii():
             continue
-    return data
+        final = not (last_partial and number == len(lines) - 1)
+        if _decodes(line, "utf-8", final=final):
+            utf8 += 1
+        elif _decodes(line, "gb18030", final=final):
+            gb += 1
+    return gb > utf8
 
 
-def _count_utf8_errors(data: bytes) -> int:
-    decoded = data.decode("utf-8", errors="surrogateescape")
-    return sum(1 for ch in decoded if "\udc80" <= ch <= "\udcff")
+def _decodes(data: bytes, encoding: str, *, final: bool = True) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def decode_line(data: bytes, primary: str) -> tuple[str, list[str]]:
+    """One line of a text file as text, and notes on how it was read. A line not in the
+    file's ``primary`` encoding is tried in the other one (GB18030 for a UTF-8 file);
+    bytes that fit neither stay as surrogates, for which the row is refused by number.
+    NUL bytes are dropped, with a note."""
+    notes: list[str] = []
+    if b"\x00" in data:
+        nul = data.count(0)
+        notes.append(f"本行含 {nul} 个空字符（NUL），已删除")
+        data = data.replace(b"\x00", b"")
+    if data.isascii():
+        return data.decode("ascii"), notes
+    if primary == "gb18030":
+        utf8 = _try(data, "utf-8")
+        if utf8 is not None and _cjk_share(utf8) >= 0.5:
+            notes.append("本行按 UTF-8 编码读取（文件其余各行为 GB18030）")
+            return utf8, notes
+        text = _try(data, "gb18030")
+        return (text if text is not None else data.decode("gb18030", "surrogateescape")), notes
+    text = _try(data, "utf-8")
+    if text is not None:
+        return text, notes
+    loose = data.decode("utf-8", "surrogateescape")
+    broken = sum(1 for ch in loose if "\udc80" <= ch <= "\udcff")
+    if broken > sum(1 for ch in loose if ord(ch) >= 0x80) - broken:  # not damaged UTF-8
+        text = _try(data, "gb18030")
+        if text is not None:
+            notes.append("本行按 GB18030 编码读取（文件其余各行为 UTF-8）")
+            return text, notes
+    return loose, notes
+
+
+def _try(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _cjk_share(text: str) -> float:
+    wide = sum(1 for ch in text if ord(ch) >= 0x80)
+    return len(_CJK.findall(text)) / wide if wide else 0.0
+
+
+@dataclass
+class _Line:
+    """A physical line: its text (cut at the cap when it is longer), the '"' it holds in
+    all, whether it was over the cap, and notes on its decoding."""
+
+    text: str
+    quotes: int
+    overlong: bool
+    notes: list[str]
+
+
+def _lines(handle: IO[bytes], primary: str, cap: int) -> Iterator[_Line]:
+    """The file's physical lines, each decoded on its own; a line longer than ``cap``
+    bytes is cut and the rest of it read past (its quotes counted), never held whole."""
+    first = True
+    while data := handle.readline(cap):
+        overlong = len(data) == cap and not data.endswith((b"\n", b"\r"))
+        quotes = data.count(b'"')
+        while overlong and (more := handle.readline(cap)):
+            quotes += more.count(b'"')
+            if more.endswith((b"\n", b"\r")):
+                break
+        if first and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        first = False
+        text, notes = decode_line(data, primary)
+        yield _Line(text, quotes, overlong, notes)
+
+
+def _open_lines(path: Path, limits: IntakePolicy) -> tuple[Iterator[_Line], list[str], IO[bytes]]:
+    """(lines, notes for the first item, the open handle to close)."""
+    encoding, bom_over_gb = _sniff(path)
+    cap = 4 * limits.max_cell_chars + 1024  # bytes: a character is at most 4
+    if encoding == "utf-16":  # rare; no per-line guessing for it
+        text = io.TextIOWrapper(path.open("rb"), encoding="utf-16", errors="surrogateescape")
+        wrapped = (_Line(line, line.count('"'), False, []) for line in text)
+        return wrapped, [], text  # type: ignore[return-value]
+    handle = path.open("rb")
+    primary = "gb18030" if encoding == "gb18030" else "utf-8"
+    return _lines(handle, primary, cap), [GB18030_UNDER_BOM] if bom_over_gb else [], handle
 
 
 # -- CSV -----------------------------------------------------------------------------------
@@ -134,28 +318,70 @@ class _Unreadable:
     reason: str
 
 
-Row = tuple[int, list[Any] | _Unreadable]  # spreadsheet row number, cells (or why not)
-FIELD_LIMIT = 1 << 26  # a cell far over the message limit is read whole, then refused
+@dataclass
+class Row:
+    """A spreadsheet row: its number, its cells (or why not), notes on reading it."""
+
+    number: int
+    cells: list[Any] | _Unreadable
+    notes: list[str] = field(default_factory=list)
+
+
 UNCLOSED_QUOTE = "引号未闭合：从本行起到文件末尾都被读成了一个单元格，请检查本行的引号"
 
 
-def _csv_rows(path: Path) -> Iterator[Row]:
-    encoding = detect_encoding(path)
-    # The default (128 KiB) would stop inside a long cell and read its rest as rows.
-    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    raw = path.open("rb")
-    text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
-    with text:
-        sample = text.read(64 * 1024)
-        text.seek(0)
-        ended = False
+class _Records:
+    """Feeds ``csv.reader`` line by line and keeps what a record needs to be resynchronised
+    after an error: the quotes seen since it began (an odd count: inside a quoted cell)."""
 
-        def lines() -> Iterator[str]:
-            nonlocal ended
-            yield from text
-            ended = True
+    def __init__(self, lines: Iterator[_Line]) -> None:
+        self._lines = lines
+        self.quotes = 0
+        self.notes: list[str] = []
+        self.overlong = False
+        self.ended = False
+        self.skip_open = False  # after an error: pass the rest of an open quoted cell
 
-        reader = csv.reader(lines(), delimiter=_sniff_delimiter(sample))
+    def done(self) -> None:
+        """The record was taken; its open quote, if any, is still to be passed."""
+        self.notes, self.overlong = [], False
+        if not self.skip_open:
+            self.quotes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            if self.skip_open:
+                self.quotes += line.quotes
+                if self.quotes % 2 == 0:
+                    self.skip_open = False
+                    self.quotes = 0
+                continue
+            at_start = self.quotes == 0 and not self.notes
+            self.quotes += line.quotes
+            self.notes.extend(line.notes)
+            if line.overlong:
+                self.overlong = True
+                if at_start:  # the whole record stands in as an empty line
+                    self.skip_open = self.quotes % 2 == 1
+                    yield "\n"
+                    continue
+            yield line.text
+        self.ended = True
+
+
+def _csv_rows(path: Path, limits: IntakePolicy) -> Iterator[Row]:
+    lines, first_notes, handle = _open_lines(path, limits)
+    csv.field_size_limit(limits.max_cell_chars)
+    too_long = f"本行超过单元格 {limits.max_cell_chars} 字的上限（intake.max_cell_chars），未读取"
+    with handle:
+        head: list[_Line] = []
+        for line in lines:  # the first lines tell the delimiter
+            head.append(line)
+            if sum(len(h.text) for h in head) > 64 * 1024 or len(head) >= 10:
+                break
+        delimiter = _sniff_delimiter("".join(h.text for h in head))
+        records = _Records(_chain(head, lines))
+        reader = csv.reader(records, delimiter=delimiter)
         row_number = 0
         while True:
             row_number += 1
@@ -164,12 +390,33 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield row_number, _Unreadable(f"CSV 格式错误: {exc}")
+                reason = too_long if "field limit" in str(exc) else f"CSV 格式错误: {exc}"
+                yield Row(row_number, _Unreadable(reason), records.notes)
+                records.skip_open = records.quotes % 2 == 1
+                if not records.skip_open:
+                    records.done()
                 continue
-            if ended:  # the reader ran out of lines inside a quoted cell
-                yield row_number, _Unreadable(UNCLOSED_QUOTE)
+            notes = first_notes + records.notes
+            first_notes = []
+            if records.overlong:
+                yield Row(row_number, _Unreadable(too_long), notes)
+            elif records.ended and records.quotes % 2:  # ran out of lines inside a quote
+                yield Row(row_number, _Unreadable(UNCLOSED_QUOTE), notes)
                 return
-            yield row_number, values
+            elif len(values) > limits.max_columns:
+                yield Row(row_number, _Unreadable(_too_wide(len(values), limits)), notes)
+            else:
+                yield Row(row_number, values, notes)
+            records.done()
+
+
+def _chain(head: list[_Line], rest: Iterator[_Line]) -> Iterator[_Line]:
+    yield from head
+    yield from rest
+
+
+def _too_wide(width: int, limits: IntakePolicy) -> str:
+    return f"本行有 {width} 列，超过 {limits.max_columns} 列的上限（intake.max_columns）"
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -184,29 +431,34 @@ def _sniff_delimiter(sample: str) -> str:
 
 # -- XLSX -------------------------------------------------------------------------------------
 
+MB = 1 << 20
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW, _CELL, _SI, _T, _RPH, _V = (_MAIN + tag for tag in ("row", "c", "si", "t", "rPh", "v"))
+_BULK_PARTS = re.compile(r"xl/(worksheets/[^/]+|sharedStrings)\.xml", re.IGNORECASE)
+
 
 def _xlsx_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
     """Every sheet with a header that names the message column; other sheets (notes,
-    summaries, empty ones) are passed over. Only when none has one is the file refused."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    summaries, empty ones) are passed over. Only when none has one is the file refused.
 
+    Bounded whatever the file holds: the zip's declared sizes are checked before anything
+    is unzipped (``zipfile`` never gives more than a member declares), the bytes actually
+    unzipped are counted while the shared strings and each sheet stream, and a sheet's
+    rows are parsed one at a time and let go, a run of empty rows ending the sheet."""
+    limits = options.limits
+    _check_unzipped_size(path, limits)
+    budget = _Budget(limits.max_unzipped_mb * MB)
+    book = _open_workbook(path, budget)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise BadFile(
-            f"{path.name}: 不是有效的 xlsx 文件（已损坏、加密或改了扩展名）: {exc}"
-        ) from None
-    try:
-        sheets = workbook.worksheets
         refused: BadFile | None = None
         read_any = False
-        for sheet in sheets:
-            label = f"工作表「{sheet.title}」：" if len(sheets) > 1 else ""
-            rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+        for title, part in book.sheets:
+            rows = _sheet_rows(book, part, limits, budget)
             try:
                 for item in _rows_to_items(rows, options, path, strict_width=False):
-                    if label and item.reject_reason:
+                    item.sheet = title
+                    label = f"{_where(item)}："  # the row number alone is ambiguous
+                    if item.reject_reason:
                         item.reject_reason = label + item.reject_reason
                     item.warnings = [label + warning for warning in item.warnings]
                     yield item
@@ -216,7 +468,240 @@ def _xlsx_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
         if not read_any:
             raise refused or BadFile(f"{path.name}: 工作表是空的")
     finally:
-        workbook.close()
+        book.archive.close()
+
+
+def _not_xlsx(path: Path, exc: BaseException) -> BadFile:
+    return BadFile(f"{path.name}: 不是有效的 xlsx 文件（已损坏、加密或改了扩展名）: {exc}")
+
+
+def _check_unzipped_size(path: Path, limits: IntakePolicy) -> None:
+    """Refuse a workbook whose sheets and strings declare more than ``max_unzipped_mb``
+    unzipped, or another XML part (styles, workbook) more than ``max_xlsx_part_mb``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _not_xlsx(path, exc) from None
+    bulk = sum(m.file_size for m in members if _BULK_PARTS.fullmatch(m.filename))
+    if bulk > limits.max_unzipped_mb * MB:
+        raise BadFile(
+            f"{path.name}: 工作表解压后共 {bulk / MB:.0f} MB，超过 {limits.max_unzipped_mb} MB"
+            "的上限（intake.max_unzipped_mb），疑似“压缩炸弹”，未读取；"
+            "如确是正常导出，请分拆文件或另存为 CSV"
+        )
+    for member in members:
+        parsed = member.filename.lower().endswith((".xml", ".rels"))
+        bulk_part = _BULK_PARTS.fullmatch(member.filename)
+        if parsed and not bulk_part and member.file_size > limits.max_xlsx_part_mb * MB:
+            raise BadFile(
+                f"{path.name}: 部件 {member.filename} 解压后 {member.file_size / MB:.0f} MB，"
+                f"超过 {limits.max_xlsx_part_mb} MB 的上限（intake.max_xlsx_part_mb），未读取"
+            )
+
+
+@dataclass
+class _Budget:
+    """Bytes that may still be unzipped from the workbook's sheets and strings."""
+
+    left: int
+
+
+class _OverBudget(Exception):
+    """More bytes unzipped than the workbook may hold (internal to the XLSX reader)."""
+
+
+class _Counted(io.RawIOBase):
+    """A zip member read through a byte budget."""
+
+    def __init__(self, member: IO[bytes], budget: _Budget) -> None:
+        self._member, self._budget = member, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._member.read(len(buffer))
+        self._budget.left -= len(data)
+        if self._budget.left < 0:
+            raise _OverBudget
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Strings:
+    """The shared strings, kept compact (UTF-8 in one buffer, an offset each): a table of
+    millions of short strings costs its bytes, not a Python object per string."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = array("q")
+
+    def append(self, text: str) -> None:
+        self._data += text.encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._data))
+
+    def __getitem__(self, index: int) -> str:
+        start = self._ends[index - 1] if index > 0 else 0
+        if index < 0:
+            raise IndexError(index)
+        return self._data[start : self._ends[index]].decode("utf-8", "surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+
+@dataclass
+class _Book:
+    archive: zipfile.ZipFile
+    workbook: Any  # openpyxl's Workbook, for the epoch and the date styles
+    strings: _Strings
+    sheets: list[tuple[str, str]]  # (title, part name)
+
+
+def _open_workbook(path: Path, budget: _Budget) -> _Book:
+    """The workbook's sheets, strings and styles, read by openpyxl's own reader minus its
+    two unbounded steps: the shared strings are streamed into ``_Strings``, and the
+    sheets are listed but not sized (sizing a read-only sheet walks all of it)."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.xml.constants import SHARED_STRINGS
+
+    class Reader(ExcelReader):
+        def read_strings(self) -> None:
+            self.shared_strings = _Strings()
+            part = self.package.find(SHARED_STRINGS)
+            if part is not None:
+                with self.archive.open(part.PartName[1:]) as member:
+                    _read_strings(_Counted(member, budget), self.shared_strings)
+
+        def read_worksheets(self) -> None:
+            self.sheets = [
+                (sheet.name, rel.target)
+                for sheet, rel in self.parser.find_sheets()
+                if rel.target in self.valid_files and "chartsheet" not in rel.Type
+            ]
+
+    try:
+        reader = Reader(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, OSError) as exc:
+        raise _not_xlsx(path, exc) from None
+    try:
+        reader.read()
+    except _OverBudget:
+        reader.archive.close()
+        raise BadFile(
+            f"{path.name}: 解压后的内容超过上限（intake.max_unzipped_mb），未读取"
+        ) from None
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as exc:
+        reader.archive.close()  # lxml's XMLSyntaxError is a SyntaxError
+        raise _not_xlsx(path, exc) from None
+    return _Book(reader.archive, reader.wb, reader.shared_strings, reader.sheets)
+
+
+def _read_strings(source: IO[bytes], strings: _Strings) -> None:
+    from lxml import etree
+
+    for _, node in etree.iterparse(source, events=("end",), tag=_SI, resolve_entities=False):
+        strings.append("".join(t.text or "" for t in node.iter(_T) if t.getparent().tag != _RPH))
+        node.clear(keep_tail=True)
+        while node.getprevious() is not None:
+            del node.getparent()[0]
+
+
+def _sheet_rows(book: _Book, part: str, limits: IntakePolicy, budget: _Budget) -> Iterator[Row]:
+    """The non-empty rows of a sheet, each cell read by openpyxl's cell parser while the
+    sheet streams through lxml; every element is let go once read, so no row, cell or run
+    of empty rows can hold memory, and a long run of empty rows ends the sheet."""
+    from lxml import etree
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    workbook = book.workbook
+    parser = WorkSheetParser(
+        None,
+        book.strings,
+        data_only=True,
+        epoch=workbook.epoch,
+        date_formats=workbook._date_formats,
+        timedelta_formats=workbook._timedelta_formats,
+    )
+    last = 0  # the last row that held something
+    row: dict[int, Any] = {}
+    problem: str | None = None
+    with book.archive.open(part) as member:
+        events = etree.iterparse(
+            _Counted(member, budget), events=("end",), resolve_entities=False, no_network=True
+        )
+        try:
+            for _, element in events:
+                tag = element.tag
+                if tag == _CELL:
+                    if problem is None:
+                        problem = _take_cell(parser, element, row, limits)
+                elif tag == _ROW:
+                    number = _row_number(element, parser.row_counter)
+                    parser.row_counter, parser.col_counter = number, 0
+                    if number - last > limits.max_empty_rows:
+                        yield _empty_run(last, limits)
+                        return
+                    if problem:
+                        yield Row(number, _Unreadable(problem))
+                        last = number
+                    elif row:
+                        yield Row(number, [row.get(c) for c in range(1, max(row) + 1)])
+                        last = number
+                    row, problem = {}, None
+                elif tag == _V or next(element.iterancestors(_CELL), None) is not None:
+                    continue  # part of a cell's value: read when the cell ends
+                element.clear(keep_tail=True)
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+        except _OverBudget:
+            yield Row(
+                last + 1,
+                _Unreadable(
+                    f"解压后的内容超过 {limits.max_unzipped_mb} MB 的上限"
+                    "（intake.max_unzipped_mb），本表从本行起未读取"
+                ),
+            )
+        except (etree.XMLSyntaxError, ValueError, zipfile.BadZipFile) as exc:
+            yield Row(last + 1, _Unreadable(f"工作表已损坏，从本行起未读取: {exc}"))
+
+
+def _row_number(element: Any, previous: int) -> int:
+    number = element.get("r")
+    return int(float(number)) if number else previous + 1
+
+
+def _take_cell(parser: Any, element: Any, row: dict[int, Any], limits: IntakePolicy) -> str | None:
+    """Put a cell's value into ``row``; why the row cannot be read, or None."""
+    parser.col_counter = parser.col_counter or 0
+    try:
+        cell = parser.parse_cell(element)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        return f"单元格 {element.get('r') or ''} 无法读取: {exc}"
+    value, column = cell["value"], cell["column"]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if column > limits.max_columns:
+        return _too_wide(column, limits)
+    if isinstance(value, str) and len(value) > limits.max_cell_chars:
+        return (
+            f"单元格 {element.get('r') or ''} 超过 {limits.max_cell_chars} 字的上限"
+            "（intake.max_cell_chars）"
+        )
+    row[column] = value
+    return None
+
+
+def _empty_run(last: int, limits: IntakePolicy) -> Row:
+    return Row(
+        last + 1,
+        _Unreadable(
+            f"从本行起连续 {limits.max_empty_rows} 行以上为空（intake.max_empty_rows），"
+            "本表其后的内容未读取；如后面还有留言，请删除空行后重新导入"
+        ),
+    )
 
 
 # -- JSONL ------------------------------------------------------------------------------------
@@ -226,10 +711,14 @@ def _jsonl_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
     """One JSON object a line; a .json file holding one array of objects is read too.
     Columns are recognised per object: an export may leave out empty fields."""
     mappings: dict[frozenset[str], dict[str, str | None] | BadFile] = {}
-    for row_number, record in _json_records(path):
+    for row_number, record, notes in _json_records(path, options.limits):
         if isinstance(record, _Unreadable):
             yield IntakeItem(
-                text="", row=row_number, channel=options.channel, reject_reason=record.reason
+                text="",
+                row=row_number,
+                channel=options.channel,
+                reject_reason=record.reason,
+                warnings=notes,
             )
             continue
         record = {str(key).strip(): value for key, value in record.items()}
@@ -246,49 +735,115 @@ def _jsonl_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
         mapping = mappings[keys]
         if isinstance(mapping, BadFile):
             yield IntakeItem(
-                text="", row=row_number, channel=options.channel, reject_reason=str(mapping)
+                text="",
+                row=row_number,
+                channel=options.channel,
+                reject_reason=str(mapping),
+                warnings=notes,
             )
             continue
-        yield _item(row_number, record, mapping, options)
+        item = _item(row_number, record, mapping, options)
+        item.warnings[:0] = notes
+        yield item
 
 
-def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | _Unreadable]]:
-    encoding = detect_encoding(path)
-    with path.open(encoding=encoding, errors="surrogateescape") as handle:
-        if path.suffix.lower() == ".json" and handle.read(4096).lstrip().startswith("["):
-            handle.seek(0)  # one array, read whole
-            try:
-                records = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise BadFile(
-                    f"{path.name}: JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）: {exc.msg}"
-                ) from None
-            if not records:
-                raise BadFile(f"{path.name}: 文件是空的")
-            for number, record in enumerate(records, start=1):
-                yield (
-                    number,
-                    (record if isinstance(record, dict) else _Unreadable("每条须为一个 JSON 对象")),
-                )
+JsonRecord = tuple[int, dict[str, Any] | _Unreadable, list[str]]
+_JSON_SPECIAL = re.compile(r'[\\"\[\]{}]')
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` nests objects and arrays more than ``limit`` deep: one pass
+    over its brackets and quotes, before the parser (which recurses) sees it."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped_at = 0, False, -1
+    for match in _JSON_SPECIAL.finditer(text):
+        at, char = match.start(), match.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _too_deep(limits: IntakePolicy) -> str:
+    return f"JSON 嵌套超过 {limits.max_json_depth} 层的上限（intake.max_json_depth），未读取"
+
+
+def _json_records(path: Path, limits: IntakePolicy) -> Iterator[JsonRecord]:
+    lines, first_notes, handle = _open_lines(path, limits)
+    with handle:
+        head = next(lines, None)
+        if path.suffix.lower() == ".json" and head and head.text.lstrip().startswith("["):
+            yield from _json_array(path, limits)
             return
-        handle.seek(0)
         empty = True
-        for line_number, line in enumerate(handle, start=1):
-            line = line.lstrip("\ufeff")  # files joined together keep their BOMs
-            if not line.strip():
+        for line_number, line in enumerate(_chain([head] if head else [], lines), start=1):
+            text = line.text.lstrip("\ufeff")  # files joined together keep their BOMs
+            if not text.strip() and not line.overlong:
                 continue
             empty = False
+            notes, first_notes = first_notes + line.notes, []
+            if line.overlong:
+                reason = (
+                    f"本行超过 {limits.max_cell_chars} 字的上限（intake.max_cell_chars），未读取"
+                )
+                yield line_number, _Unreadable(reason), notes
+                continue
+            if json_too_deep(text, limits.max_json_depth):
+                yield line_number, _Unreadable(_too_deep(limits)), notes
+                continue
             try:
-                record = json.loads(line)
+                record = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield line_number, _Unreadable(f"JSON 格式错误: {exc.msg}（第 {exc.colno} 列）")
+                reason = f"JSON 格式错误: {exc.msg}（第 {exc.colno} 列）"
+                yield line_number, _Unreadable(reason), notes
                 continue
             yield (
                 line_number,
                 (record if isinstance(record, dict) else _Unreadable("每行须为一个 JSON 对象")),
+                notes,
             )
         if empty:
             raise BadFile(f"{path.name}: 文件是空的")
+
+
+def _json_array(path: Path, limits: IntakePolicy) -> Iterator[JsonRecord]:
+    """A .json file holding one array, read whole (within ``max_unzipped_mb``)."""
+    if path.stat().st_size > limits.max_unzipped_mb * MB:
+        raise BadFile(
+            f"{path.name}: 超过 {limits.max_unzipped_mb} MB，整个数组须一次读入；"
+            "请改为每行一个 JSON 对象（.jsonl）"
+        )
+    encoding = detect_encoding(path)
+    text = path.read_bytes().decode(encoding, errors="surrogateescape").replace("\x00", "")
+    if json_too_deep(text, limits.max_json_depth + 1):  # the array itself is one level
+        raise BadFile(f"{path.name}: {_too_deep(limits)}")
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadFile(
+            f"{path.name}: JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）: {exc.msg}"
+        ) from None
+    if not records:
+        raise BadFile(f"{path.name}: 文件是空的")
+    for number, record in enumerate(records, start=1):
+        yield (
+            number,
+            (record if isinstance(record, dict) else _Unreadable("每条须为一个 JSON 对象")),
+            [],
+        )
 
 
 # -- rows -> items --------------------------------------------------------------------------------
@@ -307,16 +862,25 @@ def _rows_to_items(
     mapping: dict[str, str | None] = {}
     refused: tuple[int, BadFile] | None = None  # the widest row that was not a header
     scanned = 0
-    for row_number, cells in rows:
+    pending: list[str] = []  # notes of rows that became no item (the header): for the next
+    for row in rows:
+        row_number, cells = row.number, row.cells
+        notes, pending = pending + row.notes, []
         if isinstance(cells, _Unreadable):
             yield IntakeItem(
-                text="", row=row_number, channel=options.channel, reject_reason=cells.reason
+                text="",
+                row=row_number,
+                channel=options.channel,
+                reject_reason=cells.reason,
+                warnings=notes,
             )
             continue
         names = [_name(cell) for cell in cells]
         if not any(names):
+            pending = notes
             continue
         if header is None:
+            pending = notes
             try:
                 mapping, header = resolve_columns(names, options.columns, path), names
             except BadFile as exc:
@@ -328,7 +892,7 @@ def _rows_to_items(
                     raise refused[1] from None
             continue
         if again := _header_again(names, mapping, options, path):
-            mapping, header = again, names
+            mapping, header, pending = again, names, notes
             continue
         if strict_width and len(cells) > len(header) and any(names[len(header) :]):
             yield IntakeItem(
@@ -336,9 +900,12 @@ def _rows_to_items(
                 row=row_number,
                 channel=options.channel,
                 reject_reason=f"列数 {len(cells)} 多于表头 {len(header)} 列",
+                warnings=notes,
             )
             continue
-        yield _item(row_number, dict(zip(header, cells, strict=False)), mapping, options)
+        item = _item(row_number, dict(zip(header, cells, strict=False)), mapping, options)
+        item.warnings[:0] = notes
+        yield item
     if header is None:
         raise refused[1] if refused else BadFile(f"{path.name}: 文件是空的")
 
@@ -439,6 +1006,11 @@ def _item(
             item.warnings.append(f"时间「{raw_time}」无法识别，按导入时间登记")
         else:
             item.received_at = moment
+            if excel_serial_text(raw_time):
+                shown = moment.astimezone(options.tz).strftime("%Y-%m-%d %H:%M")
+                item.warnings.append(
+                    f"时间「{raw_time}」是一个数字，已按 Excel 日期序号读作 {shown}，请核对"
+                )
     if item.external_id is None:
         item.external_id = _row_key(item, raw_time)
     return item

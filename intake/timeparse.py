@@ -11,6 +11,7 @@ _DATE_TIME = re.compile(
     r"(?:[T\s]*(\d{1,2})\s*[:时点]\s*(?:(\d{1,2})\s*分?)?\s*(?::?\s*(\d{1,2})(?:\.(\d+))?\s*秒?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
+_SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
 YEARS = range(1950, 2101)  # outside: a placeholder (0001-01-01, 9999-12-31) or a typo
 _CN_DIGITS = {
     "零": 0,
@@ -66,7 +67,7 @@ def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
     text = str(value).strip().translate(_DIGITS)
     if not text:
         return None
-    if re.fullmatch(r"\d{5}(?:\.\d+)?", text):
+    if _SERIAL.fullmatch(text):
         return _excel_serial(float(text), tz)
     match = _DATE_TIME.match(text)
     if not match:
@@ -89,6 +90,17 @@ def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
     except ValueError:
         return None
     return _aware(moment, tz)
+
+
+def excel_serial_text(value: object) -> bool:
+    """Whether ``value`` is a bare number that ``parse_timestamp`` reads as an Excel
+    serial date (``45995.4`` is 2025-12-03 09:36): worth a warning, since a CSV or JSON
+    export that meant a count or an id would be filed under that date."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and bool(_SERIAL.fullmatch(value.strip().translate(_DIGITS)))
 
 
 def _colon(offset: str) -> str:

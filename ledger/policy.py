@@ -69,6 +69,18 @@ class RoutingPolicy(_Strict):
 class IntakePolicy(_Strict):
     max_message_chars: int = Field(default=20_000, ge=100)
     redact_for_units: bool = True
+    # Limits on imported files, checked while reading (memory stays bounded whatever a
+    # file holds); a row over a limit is refused by its number, the rest is read.
+    max_rows: int = Field(default=500_000, ge=1, le=100_000_000)
+    max_cell_chars: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
+    max_columns: int = Field(default=256, ge=8, le=16_384)
+    max_json_depth: int = Field(default=32, ge=2, le=1_000)
+    max_unzipped_mb: int = Field(default=200, ge=1, le=10_000)
+    max_xlsx_part_mb: int = Field(default=8, ge=1, le=1_000)
+    max_empty_rows: int = Field(default=10_000, ge=10, le=1_048_576)
+    # A file most of whose rows are junk (no Chinese text) stops before anything is stored.
+    junk_share: float = Field(default=0.5, gt=0, le=1)
+    junk_min_rows: int = Field(default=20, ge=1)
 
 
 class RankingPolicy(_Strict):

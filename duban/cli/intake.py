@@ -10,7 +10,7 @@ import typer
 from duban.cli.common import JsonOpt, bad_input, emit_json, runtime, say
 from intake.items import IntakeItem
 from intake.paste import parse_instruction, split_pasted
-from intake.readers import Columns, ImportOptions, read_file
+from intake.readers import Columns, ImportOptions, read_file, screen_junk
 from ledger.models import SourceKind
 from ledger.policy import MAX_TIME_LIMIT_DAYS
 from routing.pipeline import IntakeSummary, file_items
@@ -44,6 +44,9 @@ def intake(
     limit_days: Annotated[int | None, typer.Option(help="批示件限办工作日")] = None,
     by: Annotated[Str, typer.Option("--by", help="录入人编号")] = None,
     json: JsonOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="文件中不像留言的行（无中文、乱码）过多时仍然导入")
+    ] = False,
 ) -> None:
     try:
         kind = SourceKind.parse(source)
@@ -65,7 +68,10 @@ def intake(
             columns=Columns(
                 id=id_col, user=user_col, title=title_col, time=time_col, text=text_col
             ),
+            limits=rt.policy.intake,
         )
+        if not force:  # a file of junk stops here, before anything is stored
+            screen_junk(file, options)
         summary = file_items(
             rt.routing,
             read_file(file, options),

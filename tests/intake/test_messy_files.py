@@ -115,7 +115,8 @@ def test_xlsx_title_row_float_ids_and_several_sheets(tmp_path: Path) -> None:
     ]
     assert items[0].received_at == datetime(2019, 4, 25, 1, 32, 9, tzinfo=UTC)
     assert items[1].complainant_name == "13800001021"
-    assert items[2].warnings == ["工作表「四月」：时间「昨天下午」无法识别，按导入时间登记"]
+    assert items[2].warnings == ["工作表 四月 第 5 行：时间「昨天下午」无法识别，按导入时间登记"]
+    assert [i.sheet for i in items] == ["四月", "四月", "四月", "五月"]
 
 
 def test_workbooks_that_cannot_be_read(tmp_path: Path) -> None:

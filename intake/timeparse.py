@@ -94,7 +94,7 @@ def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
 
 def excel_serial_text(value: object) -> bool:
     """Whether ``value`` is a bare number that ``parse_timestamp`` reads as an Excel
-    serial date (``45995.4`` is 2025-12-03 09:36): worth a warning, since a CSV or JSON
+    serial date (``45995.4`` is 2025-12-04 09:36): worth a warning, since a CSV or JSON
     export that meant a count or an id would be filed under that date."""
     if isinstance(value, bool):
         return False

@@ -139,3 +139,26 @@ def test_an_id_reused_for_other_content_is_refused_by_row_not_dropped(tmp_path: 
     code, out, _ = run("intake", str(other), "--channel", "12345热线", "--json")
     assert code == 0 and json.loads(out)["rejected"] == 0
     assert len(json.loads(run("tickets", "list", "--json")[1])) == 3
+
+
+def test_a_file_of_junk_stops_before_anything_is_stored_unless_forced(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(3)
+    junk = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(30))
+        for _ in range(40)
+    ]
+    path = tmp_path / "junk.csv"
+    path.write_text(
+        "留言编号,留言详情\n"
+        + "".join(f"J{n},{text}\n" for n, text in enumerate(junk))
+        + "R1,柳岸路北段路灯连续一周不亮，晚上散步很不安全\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("intake", str(path), "--json")
+    assert code == 2 and "共 41 行，其中 40 行（98%）不像留言" in err and "--force" in err
+    assert json.loads(run("tickets", "list", "--json")[1]) == []
+    code, out, err = run("intake", str(path), "--force", "--json")
+    assert code == 0, err
+    assert json.loads(out)["received"] == 41

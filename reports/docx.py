@@ -114,8 +114,11 @@ class _Writer:
         paragraph.text = ""
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         self._run(paragraph, "— ", "body", SI_HAO)
-        run = self._run(paragraph, "", "body", SI_HAO)
-        run._r.append(parse_xml(f'<w:fldSimple {nsdecls("w")} w:instr="PAGE"/>'))
+        paragraph._p.append(  # a field is a child of the paragraph, its result a run in it
+            parse_xml(
+                f'<w:fldSimple {nsdecls("w")} w:instr="PAGE"><w:r><w:t>1</w:t></w:r></w:fldSimple>'
+            )
+        )
         self._run(paragraph, " —", "body", SI_HAO)
 
     def _normal_style(self) -> None:
@@ -187,7 +190,9 @@ class _Writer:
             f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="6"'
             f' w:color="{RED}"/></w:pBdr>'
         )
-        paragraph._p.get_or_add_pPr().append(parse_xml(border))
+        ppr = paragraph._p.get_or_add_pPr()
+        later = ("w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:spacing", "w:ind")
+        ppr.insert_element_before(parse_xml(border), *later, "w:jc", "w:rPr", "w:sectPr")
 
     def table(
         self,

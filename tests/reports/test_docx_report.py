@@ -54,7 +54,8 @@ def test_weekly_docx_in_the_official_layout(engine: Engine, tmp_path: Path) -> N
     assert "第47期" in texts and "滨督周〔2026〕47号" in texts
     number = by_text["滨督周〔2026〕47号"]
     assert number.alignment == WD_ALIGN_PARAGRAPH.CENTER
-    assert number._p.pPr.find(qn("w:pBdr")) is not None  # the red rule under it
+    rule = [child.tag for child in number._p.pPr]  # the red rule under it, in schema order
+    assert rule == [qn("w:pBdr"), qn("w:jc")]
     # 标题: 小标宋 二号, centred
     title = by_text["督查周报"]
     assert texts.index("督查周报") > texts.index("滨督周〔2026〕47号")
@@ -107,6 +108,10 @@ def test_weekly_docx_in_the_official_layout(engine: Engine, tmp_path: Path) -> N
     assert len(full[0]) == 22 and full[0][0] == "单位" and full[1][0] == "住建局"
     assert _cells(doc.tables[-1])[0][0] == "来源"
     assert "附件：分单位、分来源情况统计表（全部指标）" in texts
+    # page numbers: a PAGE field, a child of the footer's paragraph (not of a run)
+    footer = body_section.footer.paragraphs[0]
+    assert footer._p.find(qn("w:fldSimple")).get(qn("w:instr")) == "PAGE"
+    assert footer.text.startswith("— ") and footer.text.endswith(" —")
 
 
 @SQLITE

@@ -129,11 +129,15 @@ def assign(
         routed_by = (
             "triage" if ticket.state in (TicketState.REGISTERED, TicketState.RETURNED) else "manual"
         )
+        returned_before = unit.id in (ticket.excluded_units or [])
         event = T.assign(
             session, ticket, unit, actor=actor, now=now, routed_by=routed_by, note=note
         )
         notify.assigned(session, ticket, rules=ctx.rules, now=now, event_id=event.id)
-        return f"{ticket.number} 已交办「{unit.short_name}」，时限 {ticket.due_date.isoformat()}"
+        text = f"{ticket.number} 已交办「{unit.short_name}」，时限 {ticket.due_date.isoformat()}"
+        if returned_before:  # allowed (a desk may overrule a 退回), never without a word
+            text += f"\n注意：「{unit.short_name}」曾退回此件，请确认确属该单位职责"
+        return text
 
     return _run(ctx, number, actor, step, expected_version=expected_version)
 

@@ -243,3 +243,12 @@ def test_what_each_role_owes(ctx: RoutingContext) -> None:
     assert owed("ducha1") == {"待核查": [], "待审批延期": [number], "待分办": [waiting]}
     assert owed("ducha1", "supervisors") == {"待核查": [], "待审批延期": [number]}
     assert owed("luru1") == {"待分办": [waiting]}
+
+
+def test_assigning_back_to_the_unit_that_returned_it_says_so(ctx: RoutingContext) -> None:
+    number = assigned(ctx, "住建局")
+    D.return_ticket(ctx, number, "不属于本单位职责", actor=person(ctx, "zjj-1"))
+    result = D.assign(ctx, number, "住建局", actor=person(ctx, "luru1"))
+    assert result.unit == "zjj" and "曾退回此件" in result.text
+    D.return_ticket(ctx, number, "确实不是", actor=person(ctx, "zjj-1"))
+    assert "曾退回" not in D.assign(ctx, number, "城管局", actor=person(ctx, "luru1")).text

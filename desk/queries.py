@@ -201,8 +201,10 @@ def search_tickets(
     now: datetime,
     limit: int = 200,
     offset: int = 0,
+    order: str = "new",
 ) -> list[TicketRow]:
-    """The 台账 list as this viewer may see it: newest first, with each message's title.
+    """The 台账 list as this viewer may see it: newest first (or ``order``, a key of
+    ``TICKET_ORDERS``), with each message's title.
 
     A unit's member sees only the unit's tickets, whatever the filter asks for.
     """
@@ -215,12 +217,24 @@ def search_tickets(
         query = query.where(Ticket.unit_id == person.unit_id)
     for clause in _clauses(filters, rules=rules, now=now):
         query = query.where(clause)
-    query = query.order_by(col(Ticket.id).desc()).offset(offset).limit(limit)
+    if order not in TICKET_ORDERS:
+        raise ValueError(f"unknown order {order!r}")
+    query = query.order_by(*_ORDER_BY[order]).offset(offset).limit(limit)
     units = {u.id: u for u in list_units(session) if u.id is not None}
     return [
         replace(TicketRow.of(ticket, units=units, rules=rules, now=now), title=title or text)
         for ticket, title, text in session.exec(query)
     ]
+
+
+# How the 台账 list may be sorted: key -> label (each ends on the id, so pages are stable).
+TICKET_ORDERS = {"new": "最新立项", "old": "最早立项", "due": "时限最近", "due_desc": "时限最远"}
+_ORDER_BY: dict[str, tuple[Any, ...]] = {
+    "new": (col(Ticket.id).desc(),),
+    "old": (col(Ticket.id).asc(),),
+    "due": (col(Ticket.due_at).asc(), col(Ticket.id).asc()),
+    "due_desc": (col(Ticket.due_at).desc(), col(Ticket.id).desc()),
+}
 
 
 def _clauses(f: TicketFilter, *, rules: DeadlineRules, now: datetime) -> list[Any]:

@@ -160,17 +160,14 @@ def ticket_rows(
     open_only: bool = False,
     limit: int = 200,
 ) -> list[TicketRow]:
-    rows = views.list_tickets(
-        session,
-        rules=rules,
-        now=now,
+    """Tickets by state, unit, lateness (everything: callers check who may see the list)."""
+    filters = TicketFilter(
         state=state,
-        unit=unit,
+        unit_id=unit.id if unit is not None else None,
         overdue=overdue,
         open_only=open_only,
-        limit=limit,
     )
-    return [TicketRow(**row) for row in rows]
+    return search_tickets(session, filters, viewer=Viewer(None), rules=rules, now=now, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)

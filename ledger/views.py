@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from ledger.deadlines import DeadlineRules
 from ledger.models import (
@@ -139,33 +139,6 @@ def event_rows(session: Session, ticket: Ticket) -> list[dict[str, Any]]:
         }
         for e in events_of(session, ticket)
     ]
-
-
-def list_tickets(
-    session: Session,
-    *,
-    rules: DeadlineRules,
-    now: datetime,
-    state: TicketState | None = None,
-    unit: Unit | None = None,
-    overdue: bool = False,
-    open_only: bool = False,
-    limit: int = 200,
-) -> list[dict[str, Any]]:
-    units = {u.id: u for u in session.exec(select(Unit))}
-    query = select(Ticket).order_by(col(Ticket.id).desc())
-    if state is not None:
-        query = query.where(Ticket.state == state.value)
-    if unit is not None:
-        query = query.where(Ticket.unit_id == unit.id)
-    if open_only:
-        query = query.where(col(Ticket.state).in_([s.value for s in OPEN_STATES]))
-    if overdue:
-        query = query.where(col(Ticket.state).in_([s.value for s in OPEN_STATES])).where(
-            Ticket.due_at < now
-        )
-    query = query.limit(limit)
-    return [ticket_row(t, units=units, rules=rules, now=now) for t in session.exec(query)]
 
 
 def _name(people: dict[int, Person], person_id: int | None) -> str | None:

@@ -68,7 +68,10 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 def is_junk(text: str) -> bool:
     """Whether ``text`` does not read as a message: no Chinese, or random characters."""
     common, odd = _patterns()
-    if len(common.findall(text)) < MIN_COMMON_HAN:
+    found, start = 0, 0
+    while found < MIN_COMMON_HAN and (match := common.search(text, start)):
+        found, start = found + 1, match.end()
+    if found < MIN_COMMON_HAN:
         return True
-    visible = len(text) - sum(1 for ch in text if ch.isspace())
+    visible = sum(map(len, text.split()))
     return len(odd.findall(text)) > MAX_ODD_SHARE * visible

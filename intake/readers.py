@@ -370,8 +370,15 @@ class _Records:
 
 
 def _csv_rows(path: Path, limits: IntakePolicy) -> Iterator[Row]:
+    previous = csv.field_size_limit(limits.max_cell_chars)  # the module's, not the reader's
+    try:
+        yield from _csv_records(path, limits)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_records(path: Path, limits: IntakePolicy) -> Iterator[Row]:
     lines, first_notes, handle = _open_lines(path, limits)
-    csv.field_size_limit(limits.max_cell_chars)
     too_long = f"本行超过单元格 {limits.max_cell_chars} 字的上限（intake.max_cell_chars），未读取"
     with handle:
         head: list[_Line] = []
@@ -784,10 +791,10 @@ def _too_deep(limits: IntakePolicy) -> str:
 def _json_records(path: Path, limits: IntakePolicy) -> Iterator[JsonRecord]:
     lines, first_notes, handle = _open_lines(path, limits)
     with handle:
-        head = next(lines, None)
-        if path.suffix.lower() == ".json" and head and head.text.lstrip().startswith("["):
+        if path.suffix.lower() == ".json" and _holds_an_array(path):
             yield from _json_array(path, limits)
             return
+        head = next(lines, None)
         empty = True
         for line_number, line in enumerate(_chain([head] if head else [], lines), start=1):
             text = line.text.lstrip("\ufeff")  # files joined together keep their BOMs
@@ -819,12 +826,20 @@ def _json_records(path: Path, limits: IntakePolicy) -> Iterator[JsonRecord]:
             raise BadFile(f"{path.name}: 文件是空的")
 
 
+def _holds_an_array(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096).decode("utf-8", errors="ignore")
+    return head.lstrip("\ufeff \t\r\n").startswith("[")
+
+
 def _json_array(path: Path, limits: IntakePolicy) -> Iterator[JsonRecord]:
-    """A .json file holding one array, read whole (within ``max_unzipped_mb``)."""
-    if path.stat().st_size > limits.max_unzipped_mb * MB:
+    """A .json file holding one array, read whole: at most an eighth of
+    ``max_unzipped_mb`` (parsed objects take several times the file's size)."""
+    most = limits.max_unzipped_mb * MB // 8
+    if path.stat().st_size > most:
         raise BadFile(
-            f"{path.name}: 超过 {limits.max_unzipped_mb} MB，整个数组须一次读入；"
-            "请改为每行一个 JSON 对象（.jsonl）"
+            f"{path.name}: 超过 {most / MB:.3g} MB（intake.max_unzipped_mb 的八分之一），"
+            "整个数组须一次读入；请改为每行一个 JSON 对象（.jsonl）"
         )
     encoding = detect_encoding(path)
     text = path.read_bytes().decode(encoding, errors="surrogateescape").replace("\x00", "")

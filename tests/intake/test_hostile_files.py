@@ -62,6 +62,15 @@ def test_a_json_array_too_deep_is_a_clear_error_not_a_crash(tmp_path: Path) -> N
         _read(path)
 
 
+def test_a_json_array_file_is_read_whole_only_when_small(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    records = [{"留言编号": f"A{n}", "留言详情": LAMP} for n in range(2_000)]
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(BadFile, match=r"超过 0.125 MB（intake.max_unzipped_mb 的八分之一）.*jsonl"):
+        _read(path, max_unzipped_mb=1)
+    assert len(_read(path)) == 2_000
+
+
 # -- XLSX bombs -----------------------------------------------------------------------------
 
 _PEAK = """

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 from sqlmodel import func, select  # noqa: E402
 
 from bench.synth import write_csv  # noqa: E402
+from classifier.registry import Registry  # noqa: E402
 from duban.runtime import Runtime  # noqa: E402
 from duban.settings import Settings  # noqa: E402
 from intake.readers import ImportOptions, read_file  # noqa: E402
@@ -40,6 +41,7 @@ from ledger import schema  # noqa: E402
 from ledger.directory import load_directory  # noqa: E402
 from ledger.models import Message, MessageStatus, Ticket  # noqa: E402
 from routing import pipeline  # noqa: E402
+from routing.training import record_promotion  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -61,6 +63,10 @@ def children_peak_mb() -> float:
 
 def train(home: Path) -> dict:
     env = {**os.environ, "DUBAN_HOME": str(home)}
+    # Training resolves labels against a ledger's units: an office has run `duban init`.
+    subprocess.run(
+        [sys.executable, "-m", "duban", "init"], env=env, check=True, capture_output=True
+    )
     started = time.perf_counter()
     out = subprocess.run(
         [
@@ -87,8 +93,11 @@ def train(home: Path) -> dict:
 
 def fresh_ledger(rt: Runtime) -> None:
     schema.upgrade(rt.engine)
+    registry = Registry(rt.settings.models_path)
     with rt.session() as session:
         load_directory(session, REPO / "data" / "units.yaml")
+        if registry.current():  # this ledger, too, records the promoted model's sha256
+            record_promotion(session, registry, registry.current(), by="bench", now=rt.now())
 
 
 def counts(rt: Runtime) -> tuple[int, int, int]:

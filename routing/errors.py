@@ -25,4 +25,8 @@ class DatabaseUnavailable(RoutingError):
     """The ledger stayed unreachable through every retry; what was committed before stays."""
 
 
+class WorkerNameTaken(RoutingError):
+    """A live worker (here, or on another host) already runs under the requested name."""
+
+
 BASE_ERROR = RoutingError

@@ -27,6 +27,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from routing.errors import WorkerNameTaken
+
 logger = logging.getLogger(__name__)
 
 REDIS_WAIT_MAX = 5.0  # seconds between looks at a Redis that is down (rq's default is 60)
@@ -53,6 +55,14 @@ def serve(
             worker.work(burst=burst, with_scheduler=True)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             logger.warning("worker %s lost Redis (%s); waiting for it", name or "", exc)
+        except ValueError as exc:
+            if "active worker named" not in str(exc):
+                raise
+            raise WorkerNameTaken(
+                f"已有名为 {name} 的 worker 在运行（本机仍存活的进程或另一台主机）："
+                "请先停止它，或换一个 --name",
+                str(exc),
+            ) from exc
         finally:  # rq's handlers belong to the finished loop: a signal now just stops us
             _default_signals()
         if worker is not None and (burst or _stop_requested(worker)):

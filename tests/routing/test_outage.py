@@ -538,3 +538,25 @@ def test_a_redis_stop_during_a_bulk_import_recovers_at_import_speed(
         ids = session.exec(select(Message.external_id)).all()
     assert len(set(message_ids)) == len(message_ids) == tickets
     assert len(set(ids)) == total
+
+
+def test_a_second_worker_under_a_live_worker_s_name_is_refused_in_chinese(
+    tmp_path: Path, redis_url: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger(url)
+    connection = Redis.from_url(redis_url)
+    workers = Workers(tmp_path, url, redis_url, "twins")
+    try:
+        first, log = workers.start("twin-1")
+        until(
+            lambda: connection.hget("rq:worker:twin-1", "pid") == str(first.pid).encode(),
+            what="the first worker to register",
+            workers=[(first, log)],
+        )
+        second, second_log = workers.start("twin-1")
+        assert second.wait(120) == 1
+        assert "已有名为 twin-1 的 worker 在运行" in _tail(second_log)
+        assert first.poll() is None
+    finally:
+        workers.stop_all()

@@ -110,6 +110,31 @@ def test_declared_unzipped_size_over_the_limit_is_refused_before_reading(tmp_pat
         _read(path, max_unzipped_mb=2)
 
 
+def test_a_member_that_declares_less_than_it_holds_is_not_read_past_its_word(
+    tmp_path: Path,
+) -> None:
+    """The declared size passes the check; the bytes beyond it are never unzipped."""
+    import struct
+    import zipfile
+
+    rows = [inline_row(1, "留言编号", "留言详情"), inline_row(2, "1", LAMP), *wide_row(3, 3)]
+    path = tmp_path / "liar.xlsx"
+    honest = write_xlsx(tmp_path / "honest.xlsx", sheet_xml(rows))
+    with zipfile.ZipFile(honest) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():  # rewritten without zip64 extras, sizes in place
+            target.writestr(info.filename, source.read(info.filename), zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    entry = data.index(b"PK\x01\x02")
+    while data[entry + 46 : entry + 46 + len(name)] != name:
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<I", data, entry + 24, 64 * 1024)  # claims 64 KB unzipped
+    path.write_bytes(bytes(data))
+    items = _read(path, max_unzipped_mb=1)
+    assert (items[0].row, items[0].external_id) == (2, "1")
+    assert items[1].row == 3 and "工作表已损坏" in items[1].reject_reason
+
+
 def test_a_long_run_of_empty_rows_ends_the_sheet_with_a_note(tmp_path: Path) -> None:
     rows = [
         inline_row(1, "留言编号", "留言详情"),

@@ -15,18 +15,18 @@ from sqlmodel import col, select
 from bots import render
 from bots.messages import IncomingMessage, Reply
 from bots.outbox import record_answered
+from intake.items import IntakeItem
+from intake.outcome import IntakeOutcome, summary_text
+from intake.paste import parse_instruction, split_pasted
 from ledger.models import Notification, NotificationStatus, Person, SourceKind, Ticket
 from routing.context import RoutingContext
+from routing.pipeline import file_items
 
 logger = logging.getLogger(__name__)
 
 _TAGS = "网民留言|群众来信|批示件|批示|来信|留言|来电记录|来电|其他"
 # 【批示件】 or 批示件： — a tag needs its brackets or a colon ("来电话说……" is no tag)
 _SOURCE_TAG = re.compile(rf"^\s*(?:[【\[]({_TAGS})[】\]]\s*[:：]?|({_TAGS})\s*[:：])\s*")
-
-
-class IntakeUnavailable(RuntimeError):
-    """``routing.pipeline`` is not installed in this build."""
 
 
 def source_of(text: str) -> tuple[SourceKind, str]:
@@ -39,11 +39,8 @@ def source_of(text: str) -> tuple[SourceKind, str]:
     return kind, text[match.end() :]
 
 
-def build_items(msg: IncomingMessage, person: Person) -> list:
+def build_items(msg: IncomingMessage, person: Person) -> list[IntakeItem]:
     """The ``IntakeItem`` s for one chat message (a forwarded message is always one)."""
-    from intake.items import IntakeItem
-    from intake.paste import parse_instruction, split_pasted
-
     kind, body = source_of(msg.text)
     texts = [body.strip()] if msg.forwarded_from or msg.forwarded_at else split_pasted(body)
     texts = [t for t in texts if _has_words(t)]
@@ -80,10 +77,6 @@ def _has_words(text: str) -> bool:
 
 def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> list[Reply]:
     """File the message; one answer per item (ticket, unit, deadline, confidence)."""
-    try:
-        from routing.pipeline import file_items
-    except ImportError as exc:
-        raise IntakeUnavailable(str(exc)) from exc
     items = build_items(msg, person)
     if not items:
         return [Reply("【未登记】内容为空（没有文字），未立项")]
@@ -102,17 +95,15 @@ def file_message(ctx: RoutingContext, msg: IncomingMessage, person: Person) -> l
     _answered_here(
         ctx,
         msg,
-        [ids[o.ticket] for o in summary.outcomes if o.status == "triage" and o.ticket in ids],
+        [
+            ids[o.ticket]
+            for o in summary.outcomes
+            if o.status == IntakeOutcome.TRIAGE and o.ticket in ids
+        ],
     )
     replies = []
     if len(summary.outcomes) > 1:
-        replies.append(
-            Reply(
-                f"【登记结果】共 {summary.received} 条：立项 {summary.opened}，待分办 "
-                f"{summary.triage}，重复 {summary.duplicates}，未登记 {summary.rejected}"
-                + (f"，处理中 {summary.queued}" if summary.queued else "")
-            )
-        )
+        replies.append(Reply(summary_text(summary)))
     for outcome in summary.outcomes:
         text, actions = render.outcome_text(outcome)
         replies.append(Reply(text, actions=actions, ticket_id=ids.get(outcome.ticket or "")))

@@ -9,6 +9,7 @@ from typing import Any
 from bots.messages import Action
 from bots.text import shorten
 from desk.queries import TicketDetail, TicketRow
+from intake import outcome as intake_outcome
 
 
 def detail_text(d: TicketDetail, *, tz: tzinfo) -> str:
@@ -61,33 +62,15 @@ def todo_text(title: str, rows: Sequence[TicketRow], *, empty: str) -> str:
 
 
 def outcome_text(o: Any) -> tuple[str, tuple[Action, ...]]:
-    """One ``routing.pipeline.ItemOutcome`` as the answer in the intake chat, with buttons."""
-    row = f"第{o.row}条：" if o.row else ""
-    confidence = f"（置信度 {o.confidence:.0%}）" if o.confidence is not None else ""
-    if o.status == "opened":
-        return (
-            f"【已立项】{row}{o.ticket} → {o.unit_name or o.unit}{confidence}\n"
-            f"办理时限：{o.due_date or '-'}",
-            (),
-        )
-    if o.status == "triage":
-        lines = [f"【待分办】{row}{o.ticket}{confidence}，请人工选择责任单位"]
-        actions = []
-        for index, s in enumerate(o.suggestions[:3], start=1):
-            share = f"（{s['confidence']:.0%}）" if s.get("confidence") is not None else ""
-            lines.append(f"{index}. {s['unit_name']}{share}")
-            actions.append(Action(f"{index}. {s['unit_name']}", f"/分办 {o.ticket} {s['unit']}"))
-        lines.append(f"分办：/分办 {o.ticket} 单位名称（可写简称，/单位 关键词 可查）")
-        if o.due_date:
-            lines.append(f"办理时限：{o.due_date}")
-        return "\n".join(lines), tuple(actions)
-    if o.status == "duplicate":
-        return f"【重复件】{row}已并入 {o.duplicate_of or o.ticket}", ()
-    if o.status == "known":
-        return f"【已登记】{row}此条此前已登记：{o.ticket or o.duplicate_of or '-'}", ()
-    if o.status == "queued":
-        return f"【处理中】{row}已收到，正在分办，结果稍后通知", ()
-    return f"【未登记】{row}{o.reason or '内容无法登记'}", ()
+    """One ``routing.pipeline.ItemOutcome`` as the answer in the intake chat, with buttons
+    (the words are :func:`intake.outcome.outcome_text`, the same as the CLI's)."""
+    text, buttons = intake_outcome.outcome_text(o)
+    return text, actions(buttons)
+
+
+def actions(buttons: list[dict[str, str]]) -> tuple[Action, ...]:
+    """Buttons as kept in outbox payloads (``{"label", "command"}``) as chat actions."""
+    return tuple(Action(str(b["label"]), str(b["command"])) for b in buttons if "command" in b)
 
 
 def _day(value: Any, tz: tzinfo) -> str:

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from duban.runtime import Runtime
 from duban.settings import REPO_ROOT, Settings
 from intake.items import IntakeItem
+from intake.outcome import outcome_text, summary_text
 from intake.readers import ImportOptions, read_file
 from ledger import schema
 from ledger.directory import load_directory
@@ -160,28 +161,10 @@ class Demo:
     def import_day(self, items: list[IntakeItem]) -> IntakeSummary:
         self.say(f"录入员 王晓燕 导入当日留言板导出（data/inbox.csv 中 {len(items)} 条）：")
         summary = file_items(self.rt.routing, items, keep_outcomes=True)
-        self.say(
-            f"  收到 {summary.received}：自动交办 {summary.opened}，待人工分办 "
-            f"{summary.triage}，重复件 {summary.duplicates}，未登记 {summary.rejected}"
-        )
+        self.say("  " + summary_text(summary))
         for outcome in summary.outcomes:
-            where = f"第{outcome.row}行"
-            if outcome.status == "opened":
-                self.say(
-                    f"  {where} {outcome.ticket} → {outcome.unit_name}"
-                    f"（置信度 {outcome.confidence:.0%}）"
-                    if outcome.confidence
-                    else f"  {where} {outcome.ticket} → {outcome.unit_name}（规则）"
-                )
-            elif outcome.status == "triage":
-                names = "、".join(s["unit_name"] for s in outcome.suggestions[:3]) or "无"
-                self.say(f"  {where} {outcome.ticket} 待分办（建议：{names}）")
-            elif outcome.status == "duplicate":
-                self.say(f"  {where} 重复件 → 并入 {outcome.duplicate_of}")
-            elif outcome.status == "rejected":
-                self.say(f"  {where} 未登记：{outcome.reason}")
-            for warning in outcome.warnings:
-                self.say(f"  {where} 提示：{warning}")
+            text, _ = outcome_text(outcome, row_word="行")
+            self.say("  " + text.replace("\n", "\n    "))
         self.deliver()
         return summary
 

@@ -9,6 +9,7 @@ import typer
 
 from duban.cli.common import JsonOpt, bad_input, emit_json, runtime, say
 from intake.items import IntakeItem
+from intake.outcome import outcome_text, summary_text
 from intake.paste import parse_instruction, split_pasted
 from intake.readers import Columns, ImportOptions, read_file, screen_junk
 from ledger.models import SourceKind
@@ -125,33 +126,9 @@ def _report(summary: IntakeSummary, json: bool) -> None:
     if json:
         emit_json(summary.to_dict())
         return
-    say(
-        f"收到 {summary.received} 件：立项交办 {summary.opened}，待分办 {summary.triage}，"
-        f"重复件 {summary.duplicates}，已导入过 {summary.known}，排队中 {summary.queued}，"
-        f"未登记 {summary.rejected}"
-    )
+    say(summary_text(summary))
     for outcome in summary.outcomes:
-        where = f"第 {outcome.row} 行" if outcome.row else "  "
-        if outcome.status == "rejected":
-            say(f"{where} 未登记：{outcome.reason}")
-            continue
-        for warning in outcome.warnings:
-            say(f"{where} 提示：{warning}")
-        if outcome.status == "opened":
-            confidence = f"，置信度 {outcome.confidence:.0%}" if outcome.confidence else ""
-            say(
-                f"{where} {outcome.ticket} → {outcome.unit_name}，时限 {outcome.due_date}"
-                f"{confidence}"
-            )
-        elif outcome.status == "triage":
-            names = "、".join(s["unit_name"] for s in outcome.suggestions) or "无"
-            say(f"{where} {outcome.ticket} 待人工分办（建议：{names}）")
-        elif outcome.status == "duplicate":
-            say(f"{where} 重复件，并入 {outcome.duplicate_of or '原件（分办中）'}")
-        elif outcome.status == "known":
-            say(f"{where} 已导入过")
-        elif outcome.status == "queued":
-            say(f"{where} 已登记，排队分办中")
+        say(outcome_text(outcome, row_word="行")[0])
     unlisted = summary.received - len(summary.outcomes)
     if unlisted > 0:
         say(

@@ -8,6 +8,7 @@ from sqlmodel import func, select
 
 from bots import render
 from bots.messages import Outcome
+from intake import outcome as intake_outcome
 from ledger.models import Message, Notification, TicketState
 from routing.pipeline import ItemOutcome
 from tests.bots.conftest import Desk
@@ -88,6 +89,33 @@ def test_triage_answer_offers_the_top_three_units() -> None:
         "/分办 DB-2026-000007 cgj",
         "/分办 DB-2026-000007 swj",
     ]
+
+
+def test_one_triage_text_for_the_desks_notice_and_the_chats_answer() -> None:
+    """The 待分办 notice routing writes and the answer to a paste offer the same buttons."""
+    suggestions = [
+        {"unit": "zjj", "unit_name": "住建局", "confidence": 0.41},
+        {"unit": "cgj", "unit_name": "城管局", "confidence": 0.30},
+    ]
+    outcome = ItemOutcome(row=2, status="triage", ticket="DB-2026-000007", suggestions=suggestions)
+    answer, answer_buttons = intake_outcome.outcome_text(outcome)
+    notice, notice_buttons = intake_outcome.triage_text(
+        "DB-2026-000007", suggestions, reason="置信度不足，请人工分办", content="东湖路积水"
+    )
+    assert (
+        answer_buttons
+        == notice_buttons
+        == [
+            {"label": "1. 住建局", "command": "/分办 DB-2026-000007 zjj"},
+            {"label": "2. 城管局", "command": "/分办 DB-2026-000007 cgj"},
+        ]
+    )
+    assert answer.startswith("【待分办】第2条：DB-2026-000007")
+    assert (
+        notice.startswith("【待分办】DB-2026-000007：置信度不足") and "内容：东湖路积水" in notice
+    )
+    for text in (answer, notice):
+        assert "1. 住建局（41%）" in text and "分办：/分办 DB-2026-000007 单位名称" in text
 
 
 def test_several_messages_in_one_paste(desk: Desk) -> None:

@@ -13,7 +13,7 @@ SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # make) instead of failing at once.
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=300
 
-.PHONY: demo test bench replay lint mypy mypy-baseline docs system-deps fonts venv clean
+.PHONY: demo test bench replay lint mypy mypy-baseline docs system-deps fonts venv clean web-assets
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,7 +25,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed web-assets
+
+# htmx for the web desk, from npm (never a CDN): district intranets have no internet, so
+# duban serves it itself from web/static/vendor/ (gitignored).
+HTMX_VERSION ?= 2.0.11
+web-assets: web/static/vendor/htmx.min.js
+
+web/static/vendor/htmx.min.js:
+	@command -v npm >/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends npm; }
+	@mkdir -p web/static/vendor && tmp=$$(mktemp -d) && \
+	  (cd $$tmp && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-*.tgz) && \
+	  cp $$tmp/package/dist/htmx.min.js $@ && rm -rf $$tmp
 
 # System packages the tests and charts need; installed with apt only when missing.
 # chromium: the web and print tests render pages and PDFs with it.

@@ -26,6 +26,7 @@ from duban.cli import model as model_cmd
 from duban.cli import office as office_cmd
 from duban.cli import report as report_cmd
 from duban.cli import tickets as tickets_cmd
+from duban.cli import web as web_cmd
 from duban.cli import zh
 from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
 from intake.errors import IntakeError
@@ -113,6 +114,7 @@ report_cmd.register(app)
 bot_cmd.register(app)
 model_cmd.register(app)
 office_cmd.register(app)
+web_cmd.register(app)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

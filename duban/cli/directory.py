@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from sqlmodel import select
 
-from duban.cli.common import JsonOpt, emit_json, runtime, say
+from duban.cli.common import JsonOpt, bad_input, emit_json, runtime, say
 from ledger.directory import list_units
 from ledger.models import ROLE_LABELS, Person, Role
 
@@ -16,6 +18,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(units, name="units")
     people = typer.Typer(help="人员 (people and roles)", no_args_is_help=True)
     people.command("list", help="人员列表")(people_list)
+    people.command("set-password", help="设置网页登录密码 (set the web password)")(set_password)
+    people.command("token", help="发放个人接口令牌 (issue an API token for /api/v1)")(token)
     app.add_typer(people, name="people")
 
 
@@ -63,3 +67,60 @@ def people_list(ctx: typer.Context, json: JsonOpt = False) -> None:
         roles = "、".join(ROLE_LABELS[Role(r)] for r in row["roles"])
         mark = "" if row["active"] else " (停用)"
         say(f"{row['code']:<8} {row['name']:<4} {row['unit'] or '-':<6} {roles}{mark}")
+
+
+def set_password(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="人员编号")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="从标准输入读取密码（一行）")
+    ] = False,
+) -> None:
+    """Set a person's web password (argon2); their open web sessions end."""
+    import getpass
+    import sys
+
+    from ledger.directory import get_person
+    from web.auth import set_password as store
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("新密码：")
+        if getpass.getpass("再输入一次：") != password:
+            bad_input("两次输入的密码不一致")
+    rt = runtime(ctx)
+    with rt.session() as session:
+        person = get_person(session, code)
+        if not person.active:
+            bad_input(f"{person.name}({person.code}) 的账号已停用")
+        store(session, person, password, by=_operator(), now=rt.now())
+    say(f"已设置 {person.name}({person.code}) 的网页登录密码")
+
+
+def token(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="人员编号")],
+    label: Annotated[str | None, typer.Option(help="用途说明")] = None,
+) -> None:
+    """Print a new personal API token as the last line (only its hash is stored)."""
+    from ledger.directory import get_person
+    from web.auth import issue_token
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        person = get_person(session, code)
+        if not person.active:
+            bad_input(f"{person.name}({person.code}) 的账号已停用")
+        secret = issue_token(session, person, by=_operator(), now=rt.now(), label=label)
+    say(f"{person.name}({person.code}) 的接口令牌（只显示这一次，请妥善保存）：")
+    say(secret)
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:console"

@@ -1,0 +1,27 @@
+"""Refusals of the web desk (login, tokens, forms)."""
+
+from __future__ import annotations
+
+from ledger.errors import BadInput, LedgerError, PermissionDenied
+
+
+class WebError(LedgerError):
+    """Base class of the web desk's own errors."""
+
+
+class LoginRefused(WebError):
+    """Wrong code or password, an inactive person, or no password set (never says which)."""
+
+    exit_code = 1
+
+
+class LoginThrottled(WebError):
+    """Too many failed logins for this person or from this address; try later."""
+
+
+class CsrfRefused(PermissionDenied):
+    """A form without the session's CSRF token (another site, or a page from an old login)."""
+
+
+class BadForm(BadInput):
+    """A form field that cannot be accepted; the message names the field."""

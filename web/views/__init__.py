@@ -1,0 +1,1 @@
+"""One module per page kind (as datasette's ``datasette/views/``)."""

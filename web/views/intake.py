@@ -1,0 +1,128 @@
+"""导入: upload a CSV / XLSX / JSONL export or paste text; the per-row result as the CLI
+gives it (``intake.outcome``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from intake.errors import IntakeError
+from intake.items import IntakeItem
+from intake.outcome import outcome_text, summary_text
+from intake.paste import parse_instruction, split_pasted
+from intake.readers import ImportOptions, read_file, screen_junk
+from ledger.models import SourceKind
+from routing.pipeline import IntakeSummary, file_items
+from web.context import PageRefused, Who, current, form_of, runtime_of
+from web.errors import BadForm
+from web.render import page
+
+router = APIRouter()
+
+SUFFIXES = (".csv", ".txt", ".xlsx", ".jsonl", ".ndjson")
+LISTED_ROWS = 200
+STATUS_LABELS = {
+    "opened": "已立项",
+    "triage": "待分办",
+    "duplicate": "重复件",
+    "known": "已导入过",
+    "rejected": "未登记",
+    "queued": "排队中",
+}
+
+
+def require_import(who: Who) -> None:
+    if not who.may_import:
+        raise PageRefused("导入仅供录入员和督查人员使用")
+
+
+@router.get("/intake")
+def intake_page(request: Request) -> Response:
+    who = current(request)
+    require_import(who)
+    return page(request, "intake.html", who, summary=None)
+
+
+@router.post("/intake")
+async def intake_post(request: Request) -> Response:
+    who = current(request)
+    form = await form_of(request)
+    require_import(who)
+    rt = runtime_of(request)
+    try:
+        kind = SourceKind.parse(str(form.get("source") or "网民留言"))
+    except ValueError:
+        raise BadForm("未知来源，可选：网民留言、群众来信、批示件、其他", "bad source") from None
+    upload = form.get("file")
+    text = str(form.get("text") or "").strip()
+    error, summary = None, None
+    try:
+        if upload is not None and getattr(upload, "filename", None):
+            summary = await _import_file(rt, who, upload, kind, force=bool(form.get("force")))
+        elif text:
+            items = [_pasted(part, kind, who.person.code) for part in split_pasted(text)]
+            if not items:
+                raise BadForm("没有可登记的内容", "empty paste")
+            summary = file_items(rt.routing, items)
+        else:
+            raise BadForm("请上传文件，或粘贴文字", "nothing to import")
+    except IntakeError as exc:
+        error = str(exc)
+    rows = [
+        {
+            "row": o.row,
+            "status": STATUS_LABELS.get(o.status, o.status),
+            "ticket": o.ticket,
+            "text": outcome_text(o, row_word="行")[0],
+        }
+        for o in (summary.outcomes if summary else [])
+    ]
+    return page(
+        request,
+        "intake.html",
+        who,
+        status=400 if error else 200,
+        summary=summary_text(summary) if summary else None,
+        counts=summary,
+        rows=rows,
+        error=error,
+    )
+
+
+async def _import_file(rt, who: Who, upload, kind: SourceKind, *, force: bool) -> IntakeSummary:  # type: ignore[no-untyped-def]
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise BadForm(
+            f"不支持的文件类型「{suffix or '无扩展名'}」：请上传 CSV、XLSX 或 JSONL", "bad suffix"
+        )
+    fd, name = tempfile.mkstemp(prefix="duban-import-", suffix=suffix)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            while chunk := await upload.read(1 << 20):
+                handle.write(chunk)
+        options = ImportOptions(
+            source_kind=kind,
+            channel=f"web:{Path(upload.filename).name}"[:64],
+            tz=rt.tz,
+            submitter=who.person.code,
+            limits=rt.policy.intake,
+        )
+        if not force:
+            screen_junk(path, options)
+        return file_items(
+            rt.routing, read_file(path, options), keep_outcomes=False, keep_first=LISTED_ROWS
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _pasted(text: str, kind: SourceKind, by: str) -> IntakeItem:
+    item = IntakeItem(text=text, source_kind=kind, channel="paste", submitter=by)
+    if kind is SourceKind.INSTRUCTION:
+        item.has_time_limit, item.time_limit_days = parse_instruction(text)
+    return item

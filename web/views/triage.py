@@ -1,0 +1,113 @@
+"""待分办: the triage queue, the model's top three as one-click choices (never a unit that
+sent the ticket back), or any unit from the list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from intake.display import for_reading
+from ledger.directory import list_units
+from ledger.models import Message, Ticket, TicketState, Unit
+from ledger.states import TRIAGE_STATES
+from web.context import PageRefused, Who, current, runtime_of
+from web.render import page
+
+router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRow:
+    number: str
+    state_label: str
+    version: int
+    due_date: str
+    preview: str
+    returned_by: list[str]
+    choices: list[dict[str, Any]]  # unit, unit_name, confidence
+
+
+def triage_rows(session: Session, *, limit: int = 200) -> list[TriageRow]:
+    units = {u.id: u for u in list_units(session)}
+    active = {u.code: u for u in units.values() if u.active and u.kind != "desk"}
+    rows = []
+    found = session.exec(
+        select(Ticket, Message)
+        .join(Message, col(Message.id) == col(Ticket.message_id))
+        .where(col(Ticket.state).in_([s.value for s in TRIAGE_STATES]))
+        .order_by(col(Ticket.due_at), col(Ticket.id))
+        .limit(limit)
+    )
+    for ticket, message in found:
+        excluded = set(ticket.excluded_units)
+        choices = [
+            s
+            for s in ticket.suggestions
+            if s.get("unit") in active and active[s["unit"]].id not in excluded
+        ][:3]
+        text = for_reading(message.text)
+        rows.append(
+            TriageRow(
+                number=ticket.number,
+                state_label=TicketState(ticket.state).label,
+                version=ticket.version,
+                due_date=ticket.due_date.isoformat(),
+                preview=text[:80] + ("……" if len(text) > 80 else ""),
+                returned_by=[units[i].short_name for i in excluded if i in units],
+                choices=choices,
+            )
+        )
+    return rows
+
+
+def require_triage(who: Who) -> None:
+    if not who.may_triage:
+        raise PageRefused("待分办仅供录入员和督查人员使用")
+
+
+@router.get("/triage")
+def triage_page(request: Request) -> Response:
+    who = current(request)
+    require_triage(who)
+    rt = runtime_of(request)
+    with rt.session() as session:
+        rows = triage_rows(session)
+        units: list[Unit] = [u for u in list_units(session, active_only=True) if u.kind != "desk"]
+    return page(request, "triage.html", who, rows=rows, units=units)
+
+
+@router.post("/triage/{number}")
+async def triage_assign(request: Request, number: str) -> Response:
+    """One click: 交办 to the chosen unit, then the queue again with the result on top."""
+    from ledger.errors import DubanError, user_text
+    from web import actions as W
+    from web.context import PageNotFound, form_of
+
+    who = current(request)
+    form = await form_of(request)
+    require_triage(who)
+    rt = runtime_of(request)
+    notice, error, status = None, None, 200
+    try:
+        notice = W.run(rt, who, number, "assign", form, W.expected_version(form)).text
+    except PageNotFound:
+        raise
+    except DubanError as exc:
+        error, status = user_text(exc), 409 if getattr(exc, "exit_code", 1) != 2 else 400
+    with rt.session() as session:
+        rows = triage_rows(session)
+        units = [u for u in list_units(session, active_only=True) if u.kind != "desk"]
+    return page(
+        request,
+        "triage.html",
+        who,
+        status=status,
+        rows=rows,
+        units=units,
+        notice=notice,
+        error=error,
+    )

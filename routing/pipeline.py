@@ -75,6 +75,7 @@ class ItemOutcome:
     duplicate_of: str | None = None
     message_id: int | None = None
     warnings: list[str] = field(default_factory=list)
+    sheet: str | None = None  # the XLSX sheet of ``row``
 
 
 @dataclass
@@ -105,7 +106,9 @@ class IntakeSummary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["rejected_rows"] = [
-            {"row": o.row, "reason": o.reason} for o in self.outcomes if o.status == "rejected"
+            {"row": o.row, "reason": o.reason} | ({"sheet": o.sheet} if o.sheet else {})
+            for o in self.outcomes
+            if o.status == "rejected"
         ]
         return data
 
@@ -337,11 +340,16 @@ def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
     item = accepted.item
     if accepted.status == REJECTED:
         return ItemOutcome(
-            row=item.row, status="rejected", reason=accepted.reason, warnings=accepted.warnings
+            row=item.row,
+            status="rejected",
+            reason=accepted.reason,
+            warnings=accepted.warnings,
+            sheet=item.sheet,
         )
     if accepted.status == KNOWN:
         return ItemOutcome(
             row=item.row,
+            sheet=item.sheet,
             status="known",
             message_id=accepted.message_id,
             reason="已导入过（相同编号），未重复登记",
@@ -350,11 +358,12 @@ def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
     if outcome is None:  # routed by a job later
         return ItemOutcome(
             row=item.row,
+            sheet=item.sheet,
             status="queued",
             message_id=accepted.message_id,
             warnings=accepted.warnings,
         )
-    outcome.row = item.row
+    outcome.row, outcome.sheet = item.row, item.sheet
     outcome.warnings = accepted.warnings
     return outcome
 

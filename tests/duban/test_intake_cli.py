@@ -162,3 +162,23 @@ def test_a_file_of_junk_stops_before_anything_is_stored_unless_forced(tmp_path: 
     code, out, err = run("intake", str(path), "--force", "--json")
     assert code == 0, err
     assert json.loads(out)["received"] == 41
+
+
+def test_rows_of_a_workbook_name_their_sheet(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    april = workbook.active
+    april.title = "四月"
+    april.append(["留言编号", "留言详情"])
+    april.append(["S1", "柳岸路北段路灯连续一周不亮，晚上散步很不安全"])
+    may = workbook.create_sheet("五月")
+    may.append(["留言编号", "留言详情"])
+    may.append(["S2", "  "])
+    path = tmp_path / "two-sheets.xlsx"
+    workbook.save(path)
+    code, out, err = run("intake", str(path), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["rejected_rows"] == [{"row": 2, "reason": "留言内容为空", "sheet": "五月"}]
+    assert [(o["sheet"], o["row"]) for o in summary["outcomes"]] == [("四月", 2), ("五月", 2)]

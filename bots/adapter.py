@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from bots.messages import OnMessage, OutgoingMessage
+from bots.messages import OnInvite, OnMessage, OutgoingMessage
 
 
 @runtime_checkable
@@ -38,3 +38,13 @@ class ChatAdapter(Protocol):
     async def send(self, msg: OutgoingMessage) -> str: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Invitable(Protocol):
+    """An adapter of a platform where the bot is invited into chats (Matrix rooms).
+
+    It asks ``on_invite(platform, inviter_id)`` and joins or declines; the hub sets
+    ``on_invite`` to its rule when the adapter is added (:meth:`bots.hub.ChatHub.add`)."""
+
+    on_invite: OnInvite | None

@@ -44,6 +44,8 @@ from bots.handlers import Handlers
 from bots.hub import ChatHub
 from bots.messages import IncomingMessage, OnMessage, Outcome, OutgoingMessage
 from bots.outbox import Outbox
+from bots.platforms import PlatformSetup
+from ledger.db import session_scope
 from ledger.models import Person, Role, Unit
 from ledger.types import utcnow
 from routing.context import RoutingContext
@@ -316,3 +318,15 @@ def play_script(
     """Run ``(person code, chat, text)`` lines through the handlers and the outbox,
     printing every chat message to ``out`` (stdout) as it goes; returns them."""
     return ConsolePlayer(ctx, out=out).play(lines)
+
+
+def make_adapter(setup: PlatformSetup) -> ConsoleAdapter:
+    """``duban bot --console`` (:mod:`bots.platforms`): binds the console chats and links
+    everyone's console account on first use, then reads the terminal (or a piped script,
+    echoed so the transcript reads like a chat)."""
+    with session_scope(setup.engine) as session:
+        cast = setup_console(session, now=setup.now())
+    inp = setup.stdin or sys.stdin
+    return ConsoleAdapter(
+        cast, inp=inp, out=setup.stdout or sys.stdout, echo=not inp.isatty(), clock=setup.now
+    )

@@ -18,8 +18,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from bots import state
-from bots.adapter import ChatAdapter
+from bots import identity, state
+from bots.adapter import ChatAdapter, Invitable
 from bots.compose import compose
 from bots.errors import SendFailed
 from bots.handlers import Handlers
@@ -48,6 +48,17 @@ class ChatHub:
         if adapter.platform in self.adapters:
             raise ValueError(f"two adapters for platform {adapter.platform!r}")
         self.adapters[adapter.platform] = adapter
+        if isinstance(adapter, Invitable):
+            adapter.on_invite = self.may_join
+
+    async def may_join(self, platform: str, inviter_id: str) -> bool:
+        """The bot joins a chat it is invited to only on an administrator's invitation: the
+        inviter's account is linked to an active person with the admin role."""
+        return await asyncio.to_thread(self._is_admin, platform, inviter_id)
+
+    def _is_admin(self, platform: str, account_id: str) -> bool:
+        with self.ctx.session() as session:
+            return identity.is_admin(session, platform=platform, account_id=account_id)
 
     async def on_message(self, msg: IncomingMessage) -> Outcome:
         """Handle one incoming message (at most once) and post the answers."""

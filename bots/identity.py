@@ -24,6 +24,7 @@ from ledger.models import (
     Notification,
     NotificationStatus,
     Person,
+    Role,
     Unit,
 )
 
@@ -127,6 +128,13 @@ def unbind_chat(session: Session, *, platform: str, chat_id: str) -> bool:
     session.delete(binding)
     session.flush()
     return True
+
+
+def is_admin(session: Session, *, platform: str, account_id: str) -> bool:
+    """The account is linked to an active person with the admin role."""
+    account = account_of(session, platform=platform, account_id=account_id)
+    person = session.get(Person, account.person_id) if account is not None else None
+    return person is not None and person.active and person.has_role(Role.ADMIN)
 
 
 def bindings(session: Session) -> list[ChatBinding]:

@@ -26,9 +26,10 @@ off, so ``/签收`` sent as a reply to a card reads as ``/签收``. ``private`` 
 of exactly two joined members (asked once per room, forgotten on a membership change).
 Matrix has no standard forward metadata; ``m.forwarded`` (MSC2723) is read when present.
 
-Invitations are joined only when the inviter's MXID is linked to an active person with the
-``admin`` role (:mod:`bots.identity`); any other invitation is declined and logged at INFO
-with the room id only.
+Invitations: the adapter asks ``on_invite("matrix", inviter)``, the rule the hub supplies
+(:meth:`bots.hub.ChatHub.may_join`: only a linked, active administrator's invitation is
+accepted), and joins or declines; a declined one is logged at INFO with the room id only.
+Without a rule (no hub) every invitation is declined.
 
 Sending. Plain text as ``body`` (no ``formatted_body``: the core sends plain text, so nothing
 a citizen wrote can become markup); ``reply_to`` becomes ``m.relates_to.m.in_reply_to``;
@@ -64,12 +65,10 @@ import aiohttp
 import nio
 from sqlalchemy.engine import Engine
 
-from bots import identity
 from bots.errors import BotError, NotConfigured, SendFailed
-from bots.messages import IncomingMessage, OnMessage, OutgoingMessage
+from bots.messages import IncomingMessage, OnInvite, OnMessage, OutgoingMessage
+from bots.platforms import PlatformSetup
 from bots.state import AdapterState
-from ledger.db import session_scope
-from ledger.models import Person, Role
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +163,7 @@ class MatrixAdapter:
         self._stopping = asyncio.Event()
         self._members: dict[str, int] = {}  # room id -> joined members (cache)
         self._encrypted: set[str] = set()  # encrypted rooms already warned about
+        self.on_invite: OnInvite | None = None  # the hub's rule: join this inviter's room?
 
     @classmethod
     def from_settings(cls, settings: Any, engine: Engine, **kw: Any) -> MatrixAdapter:
@@ -502,13 +502,13 @@ class MatrixAdapter:
             ),
             None,
         )
-        admin = inviter is not None and await asyncio.to_thread(self._is_admin, inviter)
-        if not admin:
-            logger.info(
-                "matrix: declined an invitation to room %s (the inviter is not a "
-                "linked administrator)",
-                room_id,
-            )
+        accepted = (
+            inviter is not None
+            and self.on_invite is not None
+            and await self.on_invite(PLATFORM, inviter)
+        )
+        if not accepted:
+            logger.info("matrix: declined an invitation to room %s", room_id)
             logger.debug("matrix: invitation to %s was from %s", room_id, inviter)
             await _ignore_errors(client.room_leave(room_id), f"declining {room_id}")
             return
@@ -519,14 +519,7 @@ class MatrixAdapter:
                 return
             raise RuntimeError(f"joining {room_id} failed: {resp.status_code}")  # sync again
         self._members.pop(room_id, None)
-        logger.info("matrix: joined room %s on an administrator's invitation", room_id)
-
-    def _is_admin(self, mxid: str) -> bool:
-        """The MXID is linked to an active person with the admin role."""
-        with session_scope(self.engine) as session:
-            account = identity.account_of(session, platform=PLATFORM, account_id=mxid)
-            person = session.get(Person, account.person_id) if account is not None else None
-            return person is not None and person.active and person.has_role(Role.ADMIN)
+        logger.info("matrix: joined room %s on an accepted invitation", room_id)
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -652,3 +645,8 @@ def strip_reply_fallback(body: str) -> str:
 
 def _utc(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def make_adapter(setup: PlatformSetup) -> MatrixAdapter:
+    """``duban bot --matrix`` (:mod:`bots.platforms`): from ``DUBAN_MATRIX_*``."""
+    return MatrixAdapter.from_settings(setup.settings, setup.engine)

@@ -64,6 +64,9 @@ class Outcome(StrEnum):
 
 
 OnMessage = Callable[[IncomingMessage], Awaitable[Outcome]]
+# Asked by adapters of platforms where the bot is invited into chats (Matrix rooms):
+# (platform, inviter's account id) -> join? The rule is the hub's, never the adapter's.
+OnInvite = Callable[[str, str], Awaitable[bool]]
 
 
 @dataclass(slots=True)

@@ -77,6 +77,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bots.errors import NotConfigured, SendFailed
 from bots.messages import IncomingMessage, OnMessage, Outcome, OutgoingMessage
+from bots.platforms import PlatformSetup
 from bots.state import AdapterState
 
 logger = logging.getLogger(__name__)
@@ -496,3 +497,10 @@ async def _answer(query: Any, text: str | None) -> None:
         await query.answer(text=text)
     except TelegramError as exc:  # too old to answer: nothing to do
         logger.info("callback query not answered: %s", exc)
+
+
+def make_adapter(setup: PlatformSetup) -> TelegramAdapter:
+    """``duban bot --telegram`` (:mod:`bots.platforms`): from ``DUBAN_TELEGRAM_*``."""
+    if not setup.settings.telegram_token:
+        raise NotConfigured("未设置 DUBAN_TELEGRAM_TOKEN（向 @BotFather 申请机器人令牌）")
+    return TelegramAdapter.from_settings(setup.settings, setup.engine)

@@ -63,10 +63,17 @@ def bot(
 ) -> None:
     """Run the chat bot on the chosen platforms, in one process, until stopped (Ctrl-C,
     SIGTERM) — or, with ``--console``, until standard input ends."""
-    if not (console or telegram or matrix):
+    names = [
+        name
+        for name, chosen in (("telegram", telegram), ("matrix", matrix), ("console", console))
+        if chosen
+    ]
+    if not names:
         bad_input("请选择平台：--console、--telegram、--matrix（可同时选择多个）")
     rt = runtime(ctx)
     _check_schema(rt)
+    from bots import platforms  # the chat stack loads only for ``duban bot``
+    from bots.console import ConsoleAdapter
     from bots.handlers import Handlers
     from bots.runner import BotRunner
 
@@ -76,23 +83,10 @@ def bot(
     # DEBUG: keep it at WARNING whatever the level asked for.
     logging.getLogger("nio").setLevel(logging.WARNING)
 
-    adapters: list[Any] = []
-    if telegram:
-        adapters.append(_telegram(rt))
-    if matrix:
-        adapters.append(_matrix(rt))
-    until = None
-    if console:
-        from bots.console import ConsoleAdapter, setup_console
-
-        with rt.session() as session:
-            cast = setup_console(session, now=rt.now())
-        interactive = sys.stdin.isatty()
-        adapter = ConsoleAdapter(cast, inp=sys.stdin, out=sys.stdout, echo=not interactive)
-        adapters.append(adapter)
-        until = adapter.closed
-        if interactive:
-            say(CONSOLE_BANNER)
+    setup = platforms.PlatformSetup(
+        settings=rt.settings, engine=rt.engine, now=rt.now, stdin=sys.stdin, stdout=sys.stdout
+    )
+    adapters = platforms.build(names, setup)
     handlers = Handlers(rt.routing, report_dir=rt.settings.reports_path)
     runner = BotRunner(
         rt.routing,
@@ -101,8 +95,13 @@ def bot(
         outbox_interval=rt.settings.bot_outbox_interval,
         redis_url=rt.settings.redis_url,
     )
-    if console:
-        adapters[-1].settle = runner.outbox.drain  # each line's cards before the next line
+    until = None
+    for adapter in adapters:
+        if isinstance(adapter, ConsoleAdapter):  # ends with its input, each line settled
+            adapter.settle = runner.outbox.drain
+            until = adapter.closed
+            if sys.stdin.isatty():
+                say(CONSOLE_BANNER)
     asyncio.run(_serve(runner, until))
 
 
@@ -121,26 +120,6 @@ async def _serve(runner: Any, until: asyncio.Event | None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, runner.request_stop)
     await runner.run(until=until)
-
-
-def _telegram(rt: Runtime) -> Any:
-    from bots.errors import NotConfigured
-
-    if not rt.settings.telegram_token:
-        raise NotConfigured("未设置 DUBAN_TELEGRAM_TOKEN（向 @BotFather 申请机器人令牌）")
-    from bots.telegram import TelegramAdapter
-
-    return TelegramAdapter.from_settings(rt.settings, rt.engine)
-
-
-def _matrix(rt: Runtime) -> Any:
-    from bots import matrix as matrix_module
-    from bots.errors import NotConfigured
-
-    factory = getattr(getattr(matrix_module, "MatrixAdapter", None), "from_settings", None)
-    if factory is None:
-        raise NotConfigured("Matrix 适配器不可用 (bots.matrix.MatrixAdapter.from_settings)")
-    return factory(rt.settings, rt.engine)
 
 
 def _check_schema(rt: Runtime) -> None:

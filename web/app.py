@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from duban.runtime import Runtime
 from ledger.errors import DubanError, user_text
 from web.context import LoginRequired, PageNotFound, PageRefused
+from web.errors import status_of
 from web.render import STATIC, page
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ def create_app(rt: Runtime, *, secure_cookies: bool = False) -> FastAPI:
 
     @app.exception_handler(DubanError)
     async def _refusal(request: Request, exc: DubanError) -> HTMLResponse:
-        status = 400 if getattr(exc, "exit_code", 1) == 2 else 409
-        return page(request, "error.html", _who(request), status=status, message=user_text(exc))
+        return page(
+            request, "error.html", _who(request), status=status_of(exc), message=user_text(exc)
+        )
 
     @app.exception_handler(404)
     async def _missing(request: Request, exc: Exception) -> Response:
@@ -68,13 +70,6 @@ def _quote(path: str) -> str:
     from urllib.parse import quote
 
     return quote(path, safe="")
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after login: a path of this site only (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 def json_error(status: int, text: str) -> JSONResponse:

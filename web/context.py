@@ -138,3 +138,10 @@ def refresh_person(session: Session, who: Who) -> Person:
     if person is None or not person.active:
         raise LoginRequired()
     return person
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path of this site only (never another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

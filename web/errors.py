@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.errors import BadInput, LedgerError, PermissionDenied
+from ledger.errors import BadInput, DubanError, LedgerError, PermissionDenied
 
 
 class WebError(LedgerError):
@@ -25,3 +25,11 @@ class CsrfRefused(PermissionDenied):
 
 class BadForm(BadInput):
     """A form field that cannot be accepted; the message names the field."""
+
+
+def status_of(exc: DubanError) -> int:
+    """400 bad input, 403 a refused permission or form, 409 a step the ticket's state or
+    version refuses."""
+    if getattr(exc, "exit_code", 1) == 2:
+        return 400
+    return 403 if isinstance(exc, PermissionDenied) else 409

@@ -20,6 +20,7 @@ from ledger.errors import DubanError, user_text
 from reports.render import to_jsonable
 from web import actions as W
 from web.context import LoginRequired, PageNotFound, PageRefused, Who, bearer
+from web.errors import status_of
 from web.views.desk import urgency
 from web.views.tickets import list_rows
 from web.views.triage import require_triage, triage_rows
@@ -67,8 +68,7 @@ def create_api(rt: Runtime) -> FastAPI:
 
     @api.exception_handler(DubanError)
     async def _refused(request: Request, exc: DubanError) -> JSONResponse:
-        status = 400 if getattr(exc, "exit_code", 1) == 2 else 409
-        return JSONResponse({"error": user_text(exc)}, status_code=status)
+        return JSONResponse({"error": user_text(exc)}, status_code=status_of(exc))
 
     @api.get("/me", summary="我是谁")
     def me(who: Who = Depends(bearer)) -> dict[str, Any]:

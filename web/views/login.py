@@ -9,8 +9,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ledger.errors import user_text
 from web import auth
-from web.app import safe_next
-from web.context import LOGIN_CSRF_COOKIE, SESSION_COOKIE, address_of, current, form_of, runtime_of
+from web.context import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    address_of,
+    current,
+    form_of,
+    runtime_of,
+    safe_next,
+)
 from web.errors import LoginRefused, LoginThrottled
 from web.render import page
 

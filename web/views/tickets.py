@@ -32,7 +32,7 @@ from ledger.states import TRIAGE_STATES
 from web import actions as W
 from web import export as E
 from web.context import PageNotFound, Who, current, form_of, runtime_of
-from web.errors import BadForm
+from web.errors import BadForm, status_of
 from web.render import page
 
 router = APIRouter()
@@ -333,7 +333,7 @@ async def ticket_step(request: Request, number: str, key: str) -> Response:
     except PageNotFound:
         raise
     except DubanError as exc:
-        error, status = user_text(exc), 409 if getattr(exc, "exit_code", 1) != 2 else 400
+        error, status = user_text(exc), status_of(exc)
     context = detail_context(rt, who, number)
     return page(request, "ticket.html", who, status=status, notice=notice, error=error, **context)
 

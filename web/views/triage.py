@@ -86,6 +86,7 @@ async def triage_assign(request: Request, number: str) -> Response:
     from ledger.errors import DubanError, user_text
     from web import actions as W
     from web.context import PageNotFound, form_of
+    from web.errors import status_of
 
     who = current(request)
     form = await form_of(request)
@@ -97,7 +98,7 @@ async def triage_assign(request: Request, number: str) -> Response:
     except PageNotFound:
         raise
     except DubanError as exc:
-        error, status = user_text(exc), 409 if getattr(exc, "exit_code", 1) != 2 else 400
+        error, status = user_text(exc), status_of(exc)
     with rt.session() as session:
         rows = triage_rows(session)
         units = [u for u in list_units(session, active_only=True) if u.kind != "desk"]

@@ -277,14 +277,15 @@ class _Line:
     notes: list[str]
 
 
-def _lines(handle: IO[bytes], primary: str, cap: int) -> Iterator[_Line]:
+def _lines(handle: IO[bytes], primary: str, cap: int, *, cr_only: bool) -> Iterator[_Line]:
     """The file's physical lines, each decoded on its own; a line longer than ``cap``
     bytes is cut and the rest of it read past (its quotes counted), never held whole."""
     first = True
-    while data := handle.readline(cap):
+    pieces = _cr_pieces(handle, cap) if cr_only else iter(lambda: handle.readline(cap), b"")
+    for data in pieces:
         overlong = len(data) == cap and not data.endswith((b"\n", b"\r"))
         quotes = data.count(b'"')
-        while overlong and (more := handle.readline(cap)):
+        while overlong and (more := next(pieces, b"")):
             quotes += more.count(b'"')
             if more.endswith((b"\n", b"\r")):
                 break
@@ -295,17 +296,40 @@ def _lines(handle: IO[bytes], primary: str, cap: int) -> Iterator[_Line]:
         yield _Line(text, quotes, overlong, notes)
 
 
+def _cr_pieces(handle: IO[bytes], cap: int) -> Iterator[bytes]:
+    """Lines of a file that ends them with a bare CR (Excel's "CSV (Macintosh)"), each at
+    most ``cap`` bytes."""
+    pending = b""
+    while block := handle.read(1 << 16):
+        data, start = pending + block, 0
+        while (end := data.find(b"\r", start)) >= 0:
+            yield data[start : end + 1]
+            start = end + 1
+        pending = data[start:]
+        while len(pending) >= cap:
+            yield pending[:cap]
+            pending = pending[cap:]
+    if pending:
+        yield pending
+
+
 def _open_lines(path: Path, limits: IntakePolicy) -> tuple[Iterator[_Line], list[str], IO[bytes]]:
     """(lines, notes for the first item, the open handle to close)."""
     encoding, bom_over_gb = _sniff(path)
     cap = 4 * limits.max_cell_chars + 1024  # bytes: a character is at most 4
     if encoding == "utf-16":  # rare; no per-line guessing for it
-        text = io.TextIOWrapper(path.open("rb"), encoding="utf-16", errors="surrogateescape")
+        text = io.TextIOWrapper(
+            path.open("rb"), encoding="utf-16", errors="surrogateescape", newline=""
+        )
         wrapped = (_Line(line, line.count('"'), False, []) for line in text)
         return wrapped, [], text  # type: ignore[return-value]
     handle = path.open("rb")
+    head = handle.read(64 * 1024)
+    handle.seek(0)
+    cr_only = b"\r" in head and b"\n" not in head
     primary = "gb18030" if encoding == "gb18030" else "utf-8"
-    return _lines(handle, primary, cap), [GB18030_UNDER_BOM] if bom_over_gb else [], handle
+    lines = _lines(handle, primary, cap, cr_only=cr_only)
+    return lines, [GB18030_UNDER_BOM] if bom_over_gb else [], handle
 
 
 # -- CSV -----------------------------------------------------------------------------------

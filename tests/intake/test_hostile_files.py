@@ -237,6 +237,14 @@ def test_a_csv_cell_over_the_limit_is_refused_and_does_not_spill(tmp_path: Path)
     assert [(i.row, i.external_id) for i in items] == [(2, None), (3, "L2")]
 
 
+def test_lines_ended_by_a_bare_cr_are_rows(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(f'留言编号,留言详情\rM1,{LAMP}\rM2,"{NOISE}\r第二段"\r'.encode("gb18030"))
+    items = _read(path)
+    assert [(i.row, i.external_id) for i in items] == [(2, "M1"), (3, "M2")]
+    assert items[1].text == f"{NOISE}\r第二段"
+
+
 def test_a_jsonl_line_over_the_limit_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "long.jsonl"
     path.write_text(

@@ -422,10 +422,10 @@ def _csv_records(path: Path, limits: IntakePolicy) -> Iterator[Row]:
                 return
             except csv.Error as exc:
                 reason = too_long if "field limit" in str(exc) else f"CSV 格式错误: {exc}"
-                yield Row(row_number, _Unreadable(reason), records.notes)
-                records.skip_open = records.quotes % 2 == 1
-                if not records.skip_open:
-                    records.done()
+                yield Row(row_number, _Unreadable(reason), first_notes + records.notes)
+                first_notes = []
+                records.skip_open = records.quotes % 2 == 1  # inside a quoted cell: pass it
+                records.done()
                 continue
             notes = first_notes + records.notes
             first_notes = []

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ledger.deadlines import DeadlineRules
-from ledger.models import Notification
+from ledger.models import Audience, Notification
+from ledger.outbox import add_notification
 from ledger.policy import RankingPolicy
 from reports.periods import Period, last_complete_week
 from reports.render import WrittenReport, chat_text, write_all
@@ -25,7 +25,7 @@ from reports.weekly import build_weekly
 logger = logging.getLogger(__name__)
 
 KIND = "report"
-AUDIENCE = "supervisors"
+AUDIENCE = Audience.SUPERVISORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +86,14 @@ def weekly_notification(
     if existing is not None:
         return existing
     chat = weekly_chat(session, now=now, rules=rules, policy=policy, out_dir=out_dir, week=week)
-    row = Notification(
+    row = add_notification(
+        session,
         dedupe_key=key,
         kind=KIND,
-        audience="person" if person_id else AUDIENCE,
+        audience=Audience.PERSON if person_id else AUDIENCE,
         person_id=person_id,
         text=chat.text,
-        created_at=now,
-        not_before=now,
+        now=now,
         payload={
             "report": "weekly",
             "period": week.key,
@@ -101,10 +101,7 @@ def weekly_notification(
             "files": {fmt: str(path) for fmt, path in chat.files.items()},
         },
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another process wrote the same key first
+    if row is None:  # another process wrote the same key first
         logger.info("weekly report %s already in the outbox", key)
         existing = _by_key(session, key)
         assert existing is not None

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import re
+import warnings
 import zipfile
 from array import array
 from collections.abc import Iterator
@@ -618,7 +619,10 @@ def _open_workbook(path: Path, budget: _Budget) -> _Book:
     except (InvalidFileException, zipfile.BadZipFile, OSError) as exc:
         raise _not_xlsx(path, exc) from None
     try:
-        reader.read()
+        with warnings.catch_warnings():  # openpyxl's notes on what it does not keep (print
+            # areas of the sheets it was not asked to load, styles, extensions): not ours
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            reader.read()
     except _OverBudget:
         reader.archive.close()
         raise BadFile(
@@ -840,6 +844,9 @@ def _json_records(path: Path, limits: IntakePolicy) -> Iterator[JsonRecord]:
             except json.JSONDecodeError as exc:
                 reason = f"JSON 格式错误: {exc.msg}（第 {exc.colno} 列）"
                 yield line_number, _Unreadable(reason), notes
+                continue
+            except RecursionError:  # not reached within the depth limit; never a crash
+                yield line_number, _Unreadable(_too_deep(limits)), notes
                 continue
             yield (
                 line_number,

@@ -634,7 +634,7 @@ def _open_workbook(path: Path, budget: _Budget) -> _Book:
     return _Book(reader.archive, reader.wb, reader.shared_strings, reader.sheets)
 
 
-def _read_strings(source: IO[bytes], strings: _Strings) -> None:
+def _read_strings(source: io.RawIOBase, strings: _Strings) -> None:
     from lxml import etree
 
     for _, node in etree.iterparse(source, events=("end",), tag=_SI, resolve_entities=False):

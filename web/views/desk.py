@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from desk import queries as Q
 from web.context import Who, current, runtime_of
 from web.render import page
+from web.views.tickets import masked_titles
 
 router = APIRouter()
 
@@ -22,7 +23,12 @@ def todo_sections(request: Request, who: Who) -> list[Q.TodoSection]:
     rt = runtime_of(request)
     with rt.session() as session:
         sections = Q.todo(session, who.viewer, rules=rt.rules, now=rt.now())
-    return [Q.TodoSection(s.title, sorted(s.rows, key=urgency), s.empty) for s in sections]
+        return [
+            Q.TodoSection(
+                s.title, masked_titles(session, who, sorted(s.rows, key=urgency)), s.empty
+            )
+            for s in sections
+        ]
 
 
 @router.get("/")

@@ -118,20 +118,24 @@ def parse_filters(session: Session, params: Any) -> tuple[Q.TicketFilter, str]:
 
 
 def masked_titles(session: Session, who: Who, rows: list[Q.TicketRow]) -> list[Q.TicketRow]:
-    """A unit's people read the masked text (``unit_text``) as the title, as on the detail."""
-    if sees_complainant(who.person) or not rows:
+    """Each row's title as this person may read it: a unit's people read the masked text
+    (``unit_text``), as on the detail; rows read without a title get one."""
+    staff = sees_complainant(who.person)
+    wanted = [r.number for r in rows if not staff or not r.title]
+    if not wanted:
         return rows
     from dataclasses import replace
 
-    texts = dict(
-        session.exec(
-            select(Ticket.number, Message.unit_text)
-            .join(Message, col(Message.id) == col(Ticket.message_id))
-            .where(col(Ticket.number).in_([r.number for r in rows]))
-            .where(col(Message.unit_text).is_not(None))
-        ).all()
-    )
-    return [replace(r, title=texts[r.number][:60]) if r.number in texts else r for r in rows]
+    found = session.exec(
+        select(Ticket.number, Message.title, Message.text, Message.unit_text)
+        .join(Message, col(Message.id) == col(Ticket.message_id))
+        .where(col(Ticket.number).in_(wanted))
+    ).all()
+    titles = {
+        number: (unit_text if not staff and unit_text is not None else (title or text))[:60]
+        for number, title, text, unit_text in found
+    }
+    return [replace(r, title=titles[r.number]) if r.number in titles else r for r in rows]
 
 
 def list_rows(

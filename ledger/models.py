@@ -56,6 +56,7 @@ class Role(StrEnum):
     LEADER = "leader"  # 单位负责人
     SUPERVISOR = "supervisor"  # 督查人员
     ADMIN = "admin"  # 管理员
+    DISTRICT_LEADER = "district_leader"  # 区领导: a task's 牵头领导 (may 销号 it)
 
 
 ROLE_LABELS = {
@@ -64,6 +65,7 @@ ROLE_LABELS = {
     Role.LEADER: "单位负责人",
     Role.SUPERVISOR: "督查员",
     Role.ADMIN: "管理员",
+    Role.DISTRICT_LEADER: "区领导",
 }
 
 
@@ -610,3 +612,141 @@ class SavedView(SQLModel, table=True):
     query: str = Field(sa_column=Column(Text, nullable=False))
     shared: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# -- leaders' key tasks (督办事项): 重点工作, 周交办, 责任清单 ----------------------------------
+
+
+class Task(SQLModel, table=True):
+    """A 督办事项 the leadership assigned: one lead unit (牵头单位), any supporting units
+    (配合单位), a 牵头领导, a final deadline (or 长期 with a reporting cadence), milestones."""
+
+    __table_args__ = (
+        Index("ix_task_state", "state"),
+        Index("ix_task_lead_unit_state", "lead_unit_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)  # RW-2026-0001
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    requirements: str | None = Field(default=None, sa_column=Column(Text))
+    source_kind: str = Field(max_length=16)  # tasks.model.TaskSource
+    source_ref: str | None = Field(default=None, max_length=255)  # meeting or document
+    leader_id: int | None = Field(default=None, foreign_key="person.id")  # 牵头领导
+    leader_name: str | None = Field(default=None, max_length=64)  # as the list wrote it
+    lead_unit_id: int = Field(foreign_key="unit.id")
+    support_unit_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    state: str = Field(default="registered", max_length=16)
+    ongoing: bool = False  # 长期: no final deadline, reports at the cadence
+    limit_days: int | None = None  # N working days from 交办 (when no date was given)
+    due_date: date | None = None
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    original_due_date: date | None = None
+    report_every_days: int | None = None  # cadence in working days (None: the policy's)
+    report_monthly: bool = False  # cadence: one report a month (长期 / 每月)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_report_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # 办结 report
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # 销号
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    quality_score: int | None = None  # last 核查 rating, 1–5
+    reopen_count: int = 0
+    remind_count: int = 0
+    extension_days: int = 0
+    import_key: str | None = Field(default=None, max_length=64, unique=True)  # re-import
+    version: int = 1
+
+
+class TaskMilestone(SQLModel, table=True):
+    """A 节点 of a task with its own deadline; a 进展 report naming it marks it done."""
+
+    __tablename__ = "task_milestone"
+    __table_args__ = (UniqueConstraint("task_id", "seq", name="uq_task_milestone_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    seq: int
+    title: str = Field(max_length=255)
+    due_date: date
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TaskReport(SQLModel, table=True):
+    """A unit's 进展 or 办结 report on a task (the lead unit's or a 配合单位's)."""
+
+    __tablename__ = "task_report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    author_id: int | None = Field(default=None, foreign_key="person.id")
+    kind: str = Field(max_length=16)  # progress | finish
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    milestone_seq: int | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    round: int = 1
+    quality: int | None = None
+
+
+class TaskExtension(SQLModel, table=True):
+    """A request for more working days on a task's deadline, and its decision."""
+
+    __tablename__ = "task_extension"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    days: int
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=ExtensionStatus.REQUESTED.value, max_length=16)
+    requested_by_id: int | None = Field(default=None, foreign_key="person.id")
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_note: str | None = Field(default=None, sa_column=Column(Text))
+    granted_days: int | None = None
+    old_due_date: date | None = None
+    new_due_date: date | None = None
+
+
+class TaskEvent(SQLModel, table=True):
+    """Append-only history of a task, as ``Event`` is of a ticket: one row per move."""
+
+    __tablename__ = "task_event"
+    __table_args__ = (Index("ix_task_event_task", "task_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id")
+    action: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor: str = Field(max_length=128)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class UnitFlag(SQLModel, table=True):
+    """A unit's place in one month's 月讲评 within its group: the flag history (红黄旗流动)."""
+
+    __tablename__ = "unit_flag"
+    __table_args__ = (UniqueConstraint("month", "unit_id", name="uq_unit_flag_month_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)  # 2026-11
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    group: str = Field(max_length=16)  # the unit's kind
+    rank: int | None = None
+    score: float | None = None
+    flag: str | None = Field(default=None, max_length=8)  # 红旗 | 黄旗
+    last: bool = False  # last in its group this month
+    accountability: bool = False  # 问责提示: last two months running
+    recorded_at: datetime = Field(sa_type=UTCDateTime)

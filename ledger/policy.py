@@ -83,6 +83,26 @@ class IntakePolicy(_Strict):
     junk_min_rows: int = Field(default=20, ge=1)
 
 
+class GroupFlags(_Strict):
+    """One unit group's flags in the 月讲评: 红旗 for the top N, 黄旗 for the bottom N."""
+
+    label: str | None = Field(default=None, max_length=32)  # 区直部门, 乡镇（街道）
+    red_flags: int = Field(default=2, ge=0)
+    yellow_flags: int = Field(default=1, ge=0)
+
+
+class TaskPolicy(_Strict):
+    """督办事项 (leaders' key tasks): colours, reporting cadence, extensions, scores."""
+
+    warn_days: int = Field(default=3, ge=0, le=60)  # 蓝: deadline within N working days
+    report_every_days: int = Field(default=5, ge=1, le=250)  # 黄: no 进展 for N working days
+    max_extension_days: int = Field(default=30, ge=1, le=365)
+    # 时效分 of a task = 100 - missed_report_penalty x missed cadence reports, 0 when finished
+    # late (or not finished when due); quality from 核查 scores, combined like tickets.
+    missed_report_penalty: float = Field(default=10.0, ge=0, le=100)
+    remind_hour: int = Field(default=9, ge=0, le=23)  # reminders on working days, office time
+
+
 class RankingPolicy(_Strict):
     """月讲评: score = time_weight x time score + quality_weight x quality score.
 
@@ -99,12 +119,21 @@ class RankingPolicy(_Strict):
     red_flags: int = Field(default=2, ge=0)
     yellow_flags: int = Field(default=2, ge=0)
     extensions_count_on_time: bool = True
+    # By unit group (``kind`` in units.yaml): each group's own 红旗 / 黄旗 counts; a group
+    # not listed uses red_flags / yellow_flags above.
+    groups: dict[str, GroupFlags] = Field(default_factory=dict)
+    # The month's unit score = ticket_weight x ticket score + task_weight x task score
+    # (a unit with only one of the two is scored on that one).
+    ticket_weight: float = Field(default=0.5, ge=0, le=1)
+    task_weight: float = Field(default=0.5, ge=0, le=1)
+    accountability_months: int = Field(default=2, ge=1, le=12)  # last this many months running
 
     @model_validator(mode="after")
     def _weights_add_up(self) -> RankingPolicy:
         for first, second in (
             ("time_weight", "quality_weight"),
             ("time_on_time_weight", "time_reply_weight"),
+            ("ticket_weight", "task_weight"),
         ):
             if abs(getattr(self, first) + getattr(self, second) - 1) > 1e-9:
                 raise ValueError(f"{first} + {second} must add up to 1")
@@ -169,6 +198,7 @@ class Policy(_Strict):
     routing: RoutingPolicy = Field(default_factory=RoutingPolicy)
     intake: IntakePolicy = Field(default_factory=IntakePolicy)
     ranking: RankingPolicy = Field(default_factory=RankingPolicy)
+    tasks: TaskPolicy = Field(default_factory=TaskPolicy)
     office: OfficePolicy = Field(default_factory=OfficePolicy)
 
 

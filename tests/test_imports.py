@@ -17,7 +17,9 @@ from pathlib import Path
 
 from duban.settings import REPO_ROOT
 
-PACKAGES = ("duban", "bots", "desk", "reports", "routing", "intake", "ledger", "classifier")
+PACKAGES = (
+    "duban", "bots", "desk", "tasks", "reports", "routing", "intake", "ledger", "classifier",
+)  # fmt: skip
 
 # Layer rule: what each lower package may import of the project (itself always allowed).
 ALLOWED = {

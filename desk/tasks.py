@@ -1,0 +1,487 @@
+"""The desk's verbs for 督办事项 (leaders' key tasks), as ``desk.tickets`` is for tickets.
+
+Each function runs one transaction: the task is read under a lock; the caller's
+``expected_version`` is checked; the state and role (``tasks.workflow``) and the
+separation of duties are checked; the move and its one event are written with the outbox
+rows (task cards) that tell the units or the supervisors; all commit together and the bots
+are nudged after the commit. A refused move raises and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from desk.errors import DutyConflict, StaleVersion
+from desk.task_queries import TaskRow, row_of
+from ledger.directory import list_units
+from ledger.errors import BadInput
+from ledger.models import Audience, Task, Unit
+from ledger.outbox import add_notification
+from ledger.tickets import Actor
+from routing.context import RoutingContext
+from tasks import workflow as W
+
+# Steps that judge the lead unit's work: never by a person of that unit.
+JUDGING_ACTIONS = frozenset(
+    {"verify_pass", "verify_fail", "approve_extension", "deny_extension", "close"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStepResult:
+    """What a step did: the task as it is now, and a sentence for the person who acted."""
+
+    row: TaskRow
+    text: str
+
+    @property
+    def number(self) -> str:
+        return self.row.number
+
+    @property
+    def state(self) -> str:
+        return self.row.state
+
+    @property
+    def version(self) -> int:
+        return self.row.version
+
+
+Step = Callable[[Session, Task, datetime], str]
+
+
+def _row(ctx: RoutingContext, session: Session, task: Task, now: datetime) -> TaskRow:
+    units = {u.id: u for u in list_units(session) if u.id is not None}
+    return row_of(
+        task,
+        W.milestones_of(session, task),
+        units=units,
+        rules=ctx.rules,
+        policy=ctx.policy.tasks,
+        now=now,
+    )
+
+
+def _run(
+    ctx: RoutingContext,
+    number: str,
+    actor: Actor,
+    step: Step,
+    *,
+    expected_version: int | None,
+    action: str | None = None,
+) -> TaskStepResult:
+    now = ctx.now()
+    with ctx.session() as session:
+        task = W.get_task(session, number, for_update=True)
+        check_version(task, expected_version)
+        if action is not None:
+            W.check_allowed(task, action, actor)
+            check_duties(session, task, action, actor)
+        text = step(session, task, now)
+        row = _row(ctx, session, task, now)
+    ctx.nudge()
+    return TaskStepResult(row=row, text=text)
+
+
+def check_version(task: Task, expected_version: int | None) -> None:
+    if expected_version is not None and task.version != expected_version:
+        raise StaleVersion(
+            f"{task.number} 已有新的办理进展（当前状态「{W.TaskState(task.state).label}」），"
+            "请刷新后再操作",
+            f"stale version: expected {expected_version}, task is at {task.version}",
+        )
+
+
+def check_duties(session: Session, task: Task, action: str, actor: Actor) -> None:
+    """Nobody approves, checks or closes the work of the unit they belong to."""
+    person = actor.person
+    if person is None or person.unit_id is None:
+        return
+    if action in JUDGING_ACTIONS and person.unit_id == task.lead_unit_id:
+        unit = session.get(Unit, task.lead_unit_id)
+        name = unit.short_name if unit is not None else "本单位"
+        raise DutyConflict(
+            f"{task.number} 由「{name}」牵头，您是该单位人员，不能{W.ACTION_LABELS[action]}"
+            "本单位的事项（职责分离：须由其他督查人员办理）",
+            f"{person.code} belongs to the lead unit whose work {action} judges",
+        )
+
+
+# -- outbox: task cards --------------------------------------------------------------------------
+
+
+def card_text(row: TaskRow, heading: str, extra: str = "") -> str:
+    """A task card: number, title, units, deadline with the working days left, colour."""
+    support = f"　配合单位：{'、'.join(row.support_units)}" if row.support_units else ""
+    leader = f"牵头领导：{row.leader}　" if row.leader else ""
+    lines = [
+        f"【督办事项·{heading}】{row.number}【{row.colour}】",
+        f"任务：{row.title}",
+        f"{leader}牵头单位：{row.lead_unit_name}{support}",
+        f"完成时限：{row.deadline_text}　状态：{row.state_label}",
+    ]
+    if row.colour in ("红", "黄", "蓝"):
+        lines.append("提示：" + "；".join(row.reasons))
+    if extra:
+        lines.append(extra)
+    lines.append(
+        f"操作：/签收 {row.number}　/进展 {row.number} 内容　/办结 {row.number} 内容　"
+        f"/延期 {row.number} 天数 理由"
+    )
+    return "\n".join(lines)
+
+
+def unit_actions(number: str) -> list[dict[str, str]]:
+    return [
+        {"label": "签收", "command": f"/签收 {number}"},
+        {"label": "报进展", "command": f"/进展 {number} "},
+        {"label": "办结", "command": f"/办结 {number} "},
+    ]
+
+
+def _to_units(
+    session: Session,
+    task: Task,
+    *,
+    kind: str,
+    key: str,
+    text: str,
+    now: datetime,
+    support: bool = False,
+) -> None:
+    units = [task.lead_unit_id, *(task.support_unit_ids if support else [])]
+    for unit_id in units:
+        add_notification(
+            session,
+            dedupe_key=f"task-{kind}:{task.id}:{key}:{unit_id}",
+            kind=f"task_{kind}",
+            audience=Audience.UNIT,
+            unit_id=unit_id,
+            text=text,
+            payload={"task": task.number, "actions": unit_actions(task.number)},
+            now=now,
+        )
+
+
+def _to_supervisors(
+    session: Session, task: Task, *, kind: str, key: str, text: str, now: datetime
+) -> None:
+    add_notification(
+        session,
+        dedupe_key=f"task-{kind}:{task.id}:{key}:supervisors",
+        kind=f"task_{kind}",
+        audience=Audience.SUPERVISORS,
+        text=text,
+        payload={"task": task.number},
+        now=now,
+    )
+
+
+# -- the desk ------------------------------------------------------------------------------------
+
+
+def create(
+    ctx: RoutingContext, spec: W.TaskSpec, *, actor: Actor, assign_now: bool = True
+) -> TaskStepResult:
+    """立项 (and, by default, 交办 at once: the units get their cards)."""
+    now = ctx.now()
+    with ctx.session() as session:
+        task = W.register(session, spec, rules=ctx.rules, now=now, actor=actor)
+        if assign_now:
+            _assign(ctx, session, task, actor, now, note=None)
+        row = _row(ctx, session, task, now)
+    ctx.nudge()
+    verb = "已立项并交办" if assign_now else "已立项"
+    return TaskStepResult(row=row, text=f"{row.number} {verb}：{row.title}（{row.deadline_text}）")
+
+
+def _assign(
+    ctx: RoutingContext, session: Session, task: Task, actor: Actor, now: datetime, note: str | None
+) -> str:
+    event = W.assign(session, task, actor=actor, now=now, rules=ctx.rules, note=note)
+    row = _row(ctx, session, task, now)
+    extra = f"工作要求：{task.requirements}" if task.requirements else ""
+    _to_units(
+        session,
+        task,
+        kind="assigned",
+        key=str(event.id),
+        text=card_text(row, "交办", extra),
+        now=now,
+        support=True,
+    )
+    return f"{task.number} 已交办「{row.lead_unit_name}」，完成时限 {row.deadline_text}"
+
+
+def assign(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    actor: Actor,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        return _assign(ctx, session, task, actor, now, note)
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+# -- the units -------------------------------------------------------------------------------------
+
+
+def acknowledge(
+    ctx: RoutingContext, number: str, *, actor: Actor, expected_version: int | None = None
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        W.acknowledge(session, task, actor=actor, now=now)
+        return f"{task.number} 已签收，完成时限 {_row(ctx, session, task, now).deadline_text}"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def progress(
+    ctx: RoutingContext,
+    number: str,
+    text: str,
+    *,
+    actor: Actor,
+    milestone: int | None = None,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        W.report(session, task, text, actor=actor, now=now, milestone=milestone)
+        done = f"（节点{milestone}已完成）" if milestone is not None else ""
+        return f"{task.number} 进展已报送{done}"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def finish(
+    ctx: RoutingContext,
+    number: str,
+    text: str,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        event = W.finish(session, task, text, actor=actor, now=now)
+        unit = session.get(Unit, task.lead_unit_id)
+        _to_supervisors(
+            session,
+            task,
+            kind="finished",
+            key=str(event.id),
+            now=now,
+            text=(
+                f"【督办事项·办结待核查】{task.number}（{unit.short_name if unit else ''}）\n"
+                f"任务：{task.title}\n{text.strip()}\n"
+                f"核查：/核查 {task.number} 通过 评分1-5　或　/核查 {task.number} 不通过 评分 意见"
+            ),
+        )
+        return f"{task.number} 办结报告已报送，等待督查室核查"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def request_extension(
+    ctx: RoutingContext,
+    number: str,
+    days: int,
+    reason: str,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        extension = W.request_extension(
+            session,
+            task,
+            days,
+            reason,
+            actor=actor,
+            now=now,
+            max_days=ctx.policy.tasks.max_extension_days,
+        )
+        _to_supervisors(
+            session,
+            task,
+            kind="extension",
+            key=str(extension.id),
+            now=now,
+            text=(
+                f"【督办事项·延期申请】{task.number} 申请延期 {days} 个工作日\n"
+                f"理由：{extension.reason}\n"
+                f"现时限：{task.due_date.isoformat() if task.due_date else '长期'}\n"
+                f"审批：/批准延期 {task.number}　或　/驳回延期 {task.number} 意见"
+            ),
+        )
+        return f"{task.number} 延期申请（{days} 个工作日）已提交，等待督查室审批"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+# -- the supervisors (and the 牵头领导) ----------------------------------------------------------
+
+
+def decide_extension(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    approve: bool,
+    actor: Actor,
+    days: int | None = None,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        extension = W.decide_extension(
+            session, task, approve=approve, actor=actor, now=now, rules=ctx.rules, days=days,
+            note=note,
+        )  # fmt: skip
+        due = task.due_date.isoformat() if task.due_date else "长期"
+        text = (
+            f"【延期已批准】{task.number} 延期 {extension.granted_days} 个工作日，新时限 {due}"
+            if approve
+            else f"【延期未批准】{task.number} 仍按原时限 {due} 办理"
+            + (f"\n意见：{note}" if note else "")
+        )
+        _to_units(
+            session, task, kind="extension_decided", key=str(extension.id), text=text, now=now
+        )
+        return text
+
+    action = "approve_extension" if approve else "deny_extension"
+    return _run(ctx, number, actor, step, expected_version=expected_version, action=action)
+
+
+def verify(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    passed: bool,
+    score: int,
+    actor: Actor,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        event = W.verify(session, task, passed=passed, score=score, actor=actor, now=now, note=note)
+        if passed:
+            text = f"【核查通过】{task.number} 质量评分 {score} 分，待销号"
+        else:
+            text = (
+                f"【续办】{task.number} 核查未通过（评分 {score}），请继续办理并重新报送办结\n"
+                f"意见：{note}"
+            )
+        _to_units(session, task, kind="verified", key=str(event.id), text=text, now=now)
+        return text
+
+    action = "verify_pass" if passed else "verify_fail"
+    return _run(ctx, number, actor, step, expected_version=expected_version, action=action)
+
+
+def close(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    actor: Actor,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        event = W.close(session, task, actor=actor, now=now, note=note)
+        text = f"【销号】{task.number}「{task.title}」已销号"
+        _to_units(session, task, kind="closed", key=str(event.id), text=text, now=now)
+        return text
+
+    return _run(ctx, number, actor, step, expected_version=expected_version, action="close")
+
+
+def archive(
+    ctx: RoutingContext,
+    number: str,
+    *,
+    actor: Actor,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        W.archive(session, task, actor=actor, now=now, note=note)
+        return f"{task.number} 已归档"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def remind(
+    ctx: RoutingContext,
+    number: str,
+    note: str,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    """催办: a reminder with a note to the lead unit (and the 配合单位), logged."""
+
+    def step(session: Session, task: Task, now: datetime) -> str:
+        event = W.remind(session, task, note, actor=actor, now=now)
+        row = _row(ctx, session, task, now)
+        _to_units(
+            session,
+            task,
+            kind="remind",
+            key=str(event.id),
+            text=card_text(row, "催办", f"催办意见：{event.note}"),
+            now=now,
+            support=True,
+        )
+        return f"{task.number} 已催办（第 {task.remind_count} 次）"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def escalate(
+    ctx: RoutingContext,
+    number: str,
+    note: str,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        event = W.escalate(session, task, note, actor=actor, now=now)
+        row = _row(ctx, session, task, now)
+        text = card_text(row, "通报", f"通报：{event.note}")
+        _to_units(session, task, kind="escalated", key=str(event.id), text=text, now=now)
+        _to_supervisors(session, task, kind="escalated", key=str(event.id), text=text, now=now)
+        return f"{task.number} 已通报"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def comment(
+    ctx: RoutingContext,
+    number: str,
+    note: str,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> TaskStepResult:
+    def step(session: Session, task: Task, now: datetime) -> str:
+        W.comment(session, task, note, actor=actor, now=now)
+        return f"{task.number} 备注已记录"
+
+    return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def require_number(value: str | None) -> str:
+    number = W.normalise_number(value or "")
+    if number is None:
+        raise BadInput(f"「{value}」不是督办事项编号，应为 RW-年份-序号", "bad task number")
+    return number

@@ -200,3 +200,11 @@ def test_the_demo_reads_the_repository_data_whatever_the_office_set(
     text = out.getvalue()
     assert f"演示台账 {home / 'duban.db'}" in text and str(DEMO_DATA) in text
     assert not (tmp_path / "office.db").exists()
+
+
+def test_the_units_template_explains_every_role() -> None:
+    from ledger.models import Role
+
+    text = (REPO_ROOT / "duban" / "templates" / "office" / "units.yaml").read_text("utf-8")
+    for role in Role:
+        assert f"{role.value} " in text, role

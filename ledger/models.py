@@ -233,6 +233,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_state", "state"),
         Index("ix_ticket_unit_state", "unit_id", "state"),
         Index("ix_ticket_due_at", "due_at"),
+        # a unit's tickets newest first (the web 台账 of a unit), without sorting them all
+        Index("ix_ticket_unit_id_id", "unit_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

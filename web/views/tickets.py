@@ -314,7 +314,10 @@ def detail_context(rt: Runtime, who: Who, number: str) -> dict[str, Any]:
         "pending": pending,
         "triage": TicketState(detail.row.state) in TRIAGE_STATES,
         "may_reveal": sees_complainant(who.person),
-        "labels": {k: s.label for k, s in W.STEPS.items()},
+        "labels": {
+            **{k: s.label for k, s in W.STEPS.items()},
+            "assign": "交办" if TicketState(detail.row.state) in TRIAGE_STATES else "改派",
+        },
     }
 
 

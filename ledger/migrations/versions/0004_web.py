@@ -1,4 +1,5 @@
-"""web desk: passwords, sessions, API tokens, login links, login attempts, saved views
+"""web desk: passwords, sessions, API tokens, login links, login attempts, saved views;
+an index for a unit's tickets newest first
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_ticket_unit_id_id", "ticket", ["unit_id", "id"])
     op.create_table(
         "web_password",
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -109,3 +111,4 @@ def downgrade() -> None:
     op.drop_index("ix_web_session_person", table_name="web_session")
     op.drop_table("web_session")
     op.drop_table("web_password")
+    op.drop_index("ix_ticket_unit_id_id", table_name="ticket")

@@ -67,9 +67,10 @@ def web(
     )
 
 
-def demo_runtime(home: Path = DEMO_HOME) -> Runtime:
+def demo_runtime(home: Path | None = None) -> Runtime:
     from duban.demo import DEMO_DATA, DemoSettings
 
+    home = home or DEMO_HOME
     if not (home / "duban.db").exists():
         fail(f"没有演示台账 {home}：请先运行 make demo（或 duban demo）")
     return Runtime(settings=DemoSettings(home=home, data_dir=DEMO_DATA))

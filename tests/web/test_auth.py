@@ -186,3 +186,26 @@ def test_one_time_login_link_works_once(site: Desk) -> None:
             == 1
         )
     _ = create_app
+
+
+def test_demo_logins_give_a_few_people_a_password_that_logs_in(site: Desk) -> None:
+    from duban.cli.web import DEMO_LOGINS, demo_logins
+
+    lines = demo_logins(site.rt)
+    assert lines[0].startswith("演示账号") and len(lines) == len(DEMO_LOGINS) + 1
+    code, _, password = lines[1].split()[:3]
+    client = site.anonymous()
+    done = client.post(
+        "/login", data={"csrf": site.login_form(client), "code": code, "password": password}
+    )
+    assert done.status_code == 303
+
+
+def test_duban_web_refuses_a_demo_without_the_demo_ledger(
+    tmp_path, cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duban.cli import web as web_cmd
+
+    monkeypatch.setattr(web_cmd, "DEMO_HOME", tmp_path / "no-demo")
+    result = cli_env.invoke(cli, ["web", "--demo"])
+    assert result.exit_code == 1 and "make demo" in result.output

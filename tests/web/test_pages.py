@@ -333,3 +333,23 @@ def test_reports_page_and_a_download(site: Desk) -> None:
     assert md.status_code == 200 and "attachment" in md.headers["content-disposition"]
     assert "督查" in md.content.decode("utf-8")
     assert site.client("zjj-1").get("/reports/weekly/2026-W47.md").status_code == 403
+
+
+def test_saved_views_are_the_owners_or_shared(site: Desk) -> None:
+    supervisor = site.client("ducha1")
+    saved = supervisor.post(
+        "/tickets/views",
+        data={"csrf": supervisor.csrf, "name": "超期件", "query": "overdue=1", "shared": "1"},
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/tickets?overdue=1"
+    supervisor.post(
+        "/tickets/views", data={"csrf": supervisor.csrf, "name": "我的", "query": "state=replied"}
+    )
+    mine = supervisor.get("/tickets").text
+    assert "超期件（共享）" in mine and "我的" in mine
+    other = site.client("luru1").get("/tickets").text
+    assert "超期件" in other and "state=replied" not in other
+    bad = supervisor.post(
+        "/tickets/views", data={"csrf": supervisor.csrf, "name": "坏", "query": "state=nope"}
+    )
+    assert bad.status_code == 400 and "未知状态" in bad.text

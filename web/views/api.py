@@ -20,7 +20,7 @@ from ledger.errors import DubanError, user_text
 from reports.render import to_jsonable
 from web import actions as W
 from web.context import LoginRequired, PageNotFound, PageRefused, Who, bearer
-from web.errors import status_of
+from web.errors import BadForm, status_of
 from web.views.desk import urgency
 from web.views.tickets import list_rows
 from web.views.triage import require_triage, triage_rows
@@ -90,8 +90,11 @@ def create_api(rt: Runtime) -> FastAPI:
     @api.get("/tickets", summary="台账：督办件列表（与页面相同的筛选参数）")
     def tickets(request: Request, who: Who = Depends(bearer)) -> dict[str, Any]:
         params = request.query_params
-        page_no = max(1, int(params.get("page") or 1))
-        size = min(200, max(1, int(params.get("size") or 50)))
+        try:
+            page_no = max(1, int(params.get("page") or 1))
+            size = min(200, max(1, int(params.get("size") or 50)))
+        except ValueError:
+            raise BadForm("page 和 size 须为整数", "bad paging") from None
         rows, more = list_rows(rt, who, params, page_no=page_no, size=size)
         return {"page": page_no, "more": more, "rows": [to_jsonable(r.as_dict()) for r in rows]}
 

@@ -46,11 +46,10 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from bots import state
+from bots import render, state
 from bots.adapter import ChatAdapter
 from bots.compose import compose
 from bots.errors import SendFailed
-from bots.messages import Action
 from ledger.models import (
     Audience,
     ChatAccount,
@@ -313,11 +312,7 @@ class Outbox:
 
     async def deliver(self, claim: Claim) -> None:
         adapter = self.adapters[claim.platform]
-        actions = tuple(
-            Action(str(a["label"]), str(a["command"]))
-            for a in claim.payload.get("actions") or []
-            if "command" in a
-        )
+        actions = render.actions(claim.payload.get("actions") or [])
         images = tuple(Path(p) for p in claim.payload.get("images") or [])
         parts = compose(
             claim.chat_id,

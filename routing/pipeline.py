@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from intake.items import IntakeItem
-from intake.outcome import triage_text
+from intake.outcome import IntakeOutcome, triage_text
 from intake.store import (
     DUPLICATE,
     KNOWN,
@@ -43,6 +43,7 @@ from ledger import tickets as T
 from ledger.bulk import Opened, OpenSpec, open_tickets
 from ledger.directory import list_units
 from ledger.models import Audience, Message, MessageStatus, Ticket, TicketState
+from ledger.states import TRIAGE_STATES
 from routing import notify
 from routing.context import RoutingContext
 from routing.enqueue import enqueue_routing
@@ -64,7 +65,7 @@ T_ = TypeVar("T_")
 @dataclass
 class ItemOutcome:
     row: int | None
-    status: str  # opened | triage | duplicate | known | rejected | queued
+    status: IntakeOutcome
     ticket: str | None = None
     unit: str | None = None
     unit_name: str | None = None
@@ -92,15 +93,15 @@ class IntakeSummary:
     def add(self, outcome: ItemOutcome, *, keep: bool) -> None:
         self.received += 1
         key = {
-            "opened": "opened",
-            "triage": "triage",
-            "duplicate": "duplicates",
-            "rejected": "rejected",
-            "queued": "queued",
-            "known": "known",
+            IntakeOutcome.OPENED: "opened",
+            IntakeOutcome.TRIAGE: "triage",
+            IntakeOutcome.DUPLICATE: "duplicates",
+            IntakeOutcome.REJECTED: "rejected",
+            IntakeOutcome.QUEUED: "queued",
+            IntakeOutcome.KNOWN: "known",
         }[outcome.status]
         setattr(self, key, getattr(self, key) + 1)
-        if keep or outcome.status == "rejected" or outcome.warnings:
+        if keep or outcome.status == IntakeOutcome.REJECTED or outcome.warnings:
             self.outcomes.append(outcome)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,7 +109,7 @@ class IntakeSummary:
         data["rejected_rows"] = [
             {"row": o.row, "reason": o.reason} | ({"sheet": o.sheet} if o.sheet else {})
             for o in self.outcomes
-            if o.status == "rejected"
+            if o.status == IntakeOutcome.REJECTED
         ]
         return data
 
@@ -341,7 +342,7 @@ def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
     if accepted.status == REJECTED:
         return ItemOutcome(
             row=item.row,
-            status="rejected",
+            status=IntakeOutcome.REJECTED,
             reason=accepted.reason,
             warnings=accepted.warnings,
             sheet=item.sheet,
@@ -350,7 +351,7 @@ def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
         return ItemOutcome(
             row=item.row,
             sheet=item.sheet,
-            status="known",
+            status=IntakeOutcome.KNOWN,
             message_id=accepted.message_id,
             reason="已导入过（相同编号），未重复登记",
         )
@@ -359,7 +360,7 @@ def _outcome(accepted: Accepted, routed: dict[int, ItemOutcome]) -> ItemOutcome:
         return ItemOutcome(
             row=item.row,
             sheet=item.sheet,
-            status="queued",
+            status=IntakeOutcome.QUEUED,
             message_id=accepted.message_id,
             warnings=accepted.warnings,
         )
@@ -559,7 +560,7 @@ def _opened_outcome(opened: Opened, spec: OpenSpec) -> ItemOutcome:
     unit = spec.unit
     return ItemOutcome(
         row=None,
-        status="opened" if unit is not None else "triage",
+        status=IntakeOutcome.OPENED if unit is not None else IntakeOutcome.TRIAGE,
         ticket=opened.number,
         unit=unit.code if unit else None,
         unit_name=unit.short_name if unit else None,
@@ -572,10 +573,10 @@ def _opened_outcome(opened: Opened, spec: OpenSpec) -> ItemOutcome:
 
 def _existing_outcome(ticket: Ticket, units: UnitIndex) -> ItemOutcome:
     unit = next((u for u in units.units if u.id == ticket.unit_id), None)
-    in_triage = ticket.state in (TicketState.REGISTERED, TicketState.RETURNED)
+    in_triage = TicketState(ticket.state) in TRIAGE_STATES
     return ItemOutcome(
         row=None,
-        status="triage" if in_triage else "opened",
+        status=IntakeOutcome.TRIAGE if in_triage else IntakeOutcome.OPENED,
         ticket=ticket.number,
         unit=unit.code if unit else None,
         unit_name=unit.short_name if unit else None,
@@ -594,7 +595,7 @@ def _link(session: Session, message_id: int, *, ctx: RoutingContext, now: dateti
         select(Ticket).where(Ticket.message_id == message.duplicate_of_id)
     ).first()
     if original is None:  # the original is still being routed; it links this one later
-        return ItemOutcome(row=None, status="duplicate", message_id=message.id)
+        return ItemOutcome(row=None, status=IntakeOutcome.DUPLICATE, message_id=message.id)
     if message.status == MessageStatus.DUPLICATE.value:
         if original.state == TicketState.ARCHIVED:  # closed in between: keep it on record
             original.duplicate_count += 1
@@ -612,7 +613,7 @@ def _link(session: Session, message_id: int, *, ctx: RoutingContext, now: dateti
         session.add(message)
     return ItemOutcome(
         row=None,
-        status="duplicate",
+        status=IntakeOutcome.DUPLICATE,
         duplicate_of=original.number,
         ticket=original.number,
         message_id=message.id,

@@ -349,12 +349,16 @@ def outbox_list(
         return
     if not rows:
         say("发送队列为空" if not pending else "没有待发送的通知")
+    from ledger.models import DeliveryStatus, NotificationStatus
+
     labels = {
-        "pending": "待发",
-        "queued": "发送中",
-        "unbound": "无群可发",
-        "sent": "已发",
-        "failed": "失败",
+        NotificationStatus.PENDING: "待发",
+        NotificationStatus.QUEUED: "发送中",
+        NotificationStatus.UNBOUND: "无群可发",
+        NotificationStatus.SENT: "已发",
+        NotificationStatus.FAILED: "失败",
+        NotificationStatus.OUTDATED: "已过时",
+        DeliveryStatus.SENDING: "发送中",
     }
     for row in rows:
         say(
@@ -363,7 +367,8 @@ def outbox_list(
             f"{row['created_at'].astimezone(rt.tz):%m-%d %H:%M}"
         )
         for d in row["deliveries"]:
-            error = f"  {d['last_error']}" if d["last_error"] and d["status"] != "sent" else ""
+            sent = d["status"] == DeliveryStatus.SENT
+            error = f"  {d['last_error']}" if d["last_error"] and not sent else ""
             say(
                 f"        {d['platform']}:{d['chat_id']} {labels.get(d['status'], d['status'])}"
                 f" 尝试{d['attempts']}次{error}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -62,7 +63,7 @@ def not_found(request: Request) -> HTMLResponse:
     return page(request, "error.html", _who(request), status=404, message="找不到该页面或督办件")
 
 
-def _who(request: Request):  # type: ignore[no-untyped-def]
+def _who(request: Request) -> Any:
     return request.scope.get("duban.who")
 
 

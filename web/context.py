@@ -90,9 +90,9 @@ def address_of(request: Request) -> str:
 
 def current(request: Request) -> Who:
     """The logged-in person of this request's cookie, or ``LoginRequired``."""
-    cached = request.scope.get("duban.who")
+    cached: Who | None = request.scope.get("duban.who")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     rt = runtime_of(request)
     secret = request.cookies.get(SESSION_COOKIE)
     with rt.session() as session:

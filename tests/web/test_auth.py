@@ -209,3 +209,19 @@ def test_duban_web_refuses_a_demo_without_the_demo_ledger(
     monkeypatch.setattr(web_cmd, "DEMO_HOME", tmp_path / "no-demo")
     result = cli_env.invoke(cli, ["web", "--demo"])
     assert result.exit_code == 1 and "make demo" in result.output
+
+
+def test_failed_logins_are_throttled_per_address(site: Desk) -> None:
+    from web.auth import MAX_FAILURES_PER_ADDRESS
+
+    client = site.anonymous()
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        client.post(
+            "/login",
+            data={"csrf": site.login_form(client), "code": f"guess{i}", "password": "x" * 9},
+        )
+    site.set_password("admin")
+    refused = client.post(
+        "/login", data={"csrf": site.login_form(client), "code": "admin", "password": PASSWORD}
+    )
+    assert refused.status_code == 429 and "请 15 分钟后再试" in refused.text

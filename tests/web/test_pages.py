@@ -353,3 +353,52 @@ def test_saved_views_are_the_owners_or_shared(site: Desk) -> None:
         "/tickets/views", data={"csrf": supervisor.csrf, "name": "坏", "query": "state=nope"}
     )
     assert bad.status_code == 400 and "未知状态" in bad.text
+
+
+def test_import_of_an_uploaded_csv_lists_each_row(site: Desk) -> None:
+    export = (
+        "留言编号,留言用户,留言主题,留言时间,留言详情\n"
+        "W-1,网友甲,东湖路积水,2026/11/16 8:12:33,东湖路与学府路交叉口一下雨就积水，车辆熄火\n"
+        "W-2,网友乙,,2026/11/16 9:01:00,\n"
+    ).encode()
+    desk = site.client("luru1")
+    done = desk.post(
+        "/intake",
+        data={"csrf": desk.csrf, "source": "网民留言"},
+        files={"file": ("export.csv", export, "text/csv")},
+    )
+    assert done.status_code == 200, done.text
+    assert "第2行" in done.text or "第3行" in done.text  # the empty row, named by its number
+    assert "DB-" in done.text
+    wrong = desk.post(
+        "/intake",
+        data={"csrf": desk.csrf},
+        files={"file": ("export.pdf", b"%PDF", "application/pdf")},
+    )
+    assert wrong.status_code == 400 and "不支持的文件类型" in wrong.text
+
+
+def test_bulk_assign_from_triage_checks_each_ticket(site: Desk) -> None:
+    first, second = site.ticket("registered"), site.ticket("registered")
+    stale = site.version(second)
+    supervisor = site.client("ducha1")
+    moved = supervisor.post(
+        f"/triage/{second}", data={"csrf": supervisor.csrf, "version": stale, "unit": "cgj"}
+    )
+    assert moved.status_code == 200
+    desk = site.client("luru1")
+    result = desk.post(
+        "/tickets/bulk",
+        data={
+            "csrf": desk.csrf,
+            "step": "assign",
+            "unit": "jtj",
+            "ticket": [f"{first}@{site.version(first)}", f"{second}@{stale}"],
+        },
+    )
+    assert result.status_code == 200
+    assert "已交办「交通运输局」" in result.text and "请刷新后再操作" in result.text
+    assert site.snapshot(first)[0] == "assigned"
+    with site.rt.session() as session:
+        unit_of = dict(session.exec(select(Ticket.number, Ticket.unit_id)).all())
+    assert unit_of[first] != unit_of[second]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
+from duban.runtime import Runtime
 from intake.errors import IntakeError
 from intake.items import IntakeItem
 from intake.outcome import outcome_text, summary_text
@@ -61,7 +63,7 @@ async def intake_post(request: Request) -> Response:
     text = str(form.get("text") or "").strip()
     error, summary = None, None
     try:
-        if upload is not None and getattr(upload, "filename", None):
+        if isinstance(upload, UploadFile) and upload.filename:
             summary = await _import_file(rt, who, upload, kind, force=bool(form.get("force")))
         elif text:
             items = [_pasted(part, kind, who.person.code) for part in split_pasted(text)]
@@ -93,8 +95,10 @@ async def intake_post(request: Request) -> Response:
     )
 
 
-async def _import_file(rt, who: Who, upload, kind: SourceKind, *, force: bool) -> IntakeSummary:  # type: ignore[no-untyped-def]
-    suffix = Path(upload.filename).suffix.lower()
+async def _import_file(
+    rt: Runtime, who: Who, upload: UploadFile, kind: SourceKind, *, force: bool
+) -> IntakeSummary:
+    suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in SUFFIXES:
         raise BadForm(
             f"不支持的文件类型「{suffix or '无扩展名'}」：请上传 CSV、XLSX 或 JSONL", "bad suffix"
@@ -107,7 +111,7 @@ async def _import_file(rt, who: Who, upload, kind: SourceKind, *, force: bool) -
                 handle.write(chunk)
         options = ImportOptions(
             source_kind=kind,
-            channel=f"web:{Path(upload.filename).name}"[:64],
+            channel=f"web:{Path(upload.filename or 'upload').name}"[:64],
             tz=rt.tz,
             submitter=who.person.code,
             limits=rt.policy.intake,

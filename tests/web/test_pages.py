@@ -402,3 +402,34 @@ def test_bulk_assign_from_triage_checks_each_ticket(site: Desk) -> None:
     with site.rt.session() as session:
         unit_of = dict(session.exec(select(Ticket.number, Ticket.unit_id)).all())
     assert unit_of[first] != unit_of[second]
+
+
+def test_a_unit_reads_the_masked_text_in_lists_desk_api_and_export(site: Desk) -> None:
+    from ledger.directory import get_person
+    from web.auth import issue_token
+
+    number = site.ticket("assigned", text="东湖路路灯不亮，我是王五，电话13912345678")
+    with site.rt.session() as session:
+        ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+        message = session.get(Message, ticket.message_id)
+        assert message is not None
+        message.unit_text = "东湖路路灯不亮，我是王*，电话139****5678"
+        session.add(message)
+        token = issue_token(session, get_person(session, "zjj-ld"), by="t", now=site.rt.now())
+    leader = site.client("zjj-ld")
+    api = site.anonymous()
+    headers = {"Authorization": f"Bearer {token}"}
+    seen = {
+        "list": leader.get("/tickets").text,
+        "desk": leader.get("/").text,
+        "detail": leader.get(f"/tickets/{number}").text,
+        "export": leader.get("/tickets/export.csv").content.decode("utf-8-sig"),
+        "api list": api.get("/api/v1/tickets", headers=headers).text,
+        "api todo": api.get("/api/v1/todo", headers=headers).text,
+        "api detail": api.get(f"/api/v1/tickets/{number}", headers=headers).text,
+    }
+    for where, text in seen.items():
+        assert "13912345678" not in text and "王五" not in text, where
+        assert "139****5678" in text, where
+    staff = site.client("ducha1").get("/tickets").text
+    assert "13912345678" in staff

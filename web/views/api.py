@@ -21,7 +21,7 @@ from reports.render import to_jsonable
 from web import actions as W
 from web.context import LoginRequired, PageNotFound, PageRefused, Who, bearer
 from web.errors import BadForm, status_of
-from web.views.desk import urgency
+from web.views.desk import todo_sections
 from web.views.tickets import list_rows
 from web.views.triage import require_triage, triage_rows
 
@@ -77,14 +77,9 @@ def create_api(rt: Runtime) -> FastAPI:
 
     @api.get("/todo", summary="工作台：我的待办")
     def todo(who: Who = Depends(bearer)) -> list[dict[str, Any]]:
-        with rt.session() as session:
-            sections = Q.todo(session, who.viewer, rules=rt.rules, now=rt.now())
         return [
-            {
-                "title": s.title,
-                "rows": [to_jsonable(r.as_dict()) for r in sorted(s.rows, key=urgency)],
-            }
-            for s in sections
+            {"title": s.title, "rows": [to_jsonable(r.as_dict()) for r in s.rows]}
+            for s in todo_sections(rt, who)
         ]
 
     @api.get("/tickets", summary="台账：督办件列表（与页面相同的筛选参数）")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from desk import queries as Q
+from duban.runtime import Runtime
 from web.context import Who, current, runtime_of
 from web.render import page
 from web.views.tickets import masked_titles
@@ -19,8 +20,8 @@ def urgency(row: Q.TicketRow) -> tuple[int, int, str]:
     return (0 if row.overdue else 1, left, row.number)
 
 
-def todo_sections(request: Request, who: Who) -> list[Q.TodoSection]:
-    rt = runtime_of(request)
+def todo_sections(rt: Runtime, who: Who) -> list[Q.TodoSection]:
+    """``desk.queries.todo`` sorted by urgency, titles as this person may read them."""
     with rt.session() as session:
         sections = Q.todo(session, who.viewer, rules=rt.rules, now=rt.now())
         return [
@@ -34,4 +35,4 @@ def todo_sections(request: Request, who: Who) -> list[Q.TodoSection]:
 @router.get("/")
 def desk_page(request: Request) -> Response:
     who = current(request)
-    return page(request, "desk.html", who, sections=todo_sections(request, who))
+    return page(request, "desk.html", who, sections=todo_sections(runtime_of(request), who))

@@ -29,9 +29,8 @@ from ledger.models import (
     TicketState,
     Unit,
 )
-from ledger.states import OPEN_STATES
-from ledger.tickets import TRIAGE_STATES, Actor, record_view
-from ledger.views import OWING_STATES
+from ledger.states import OPEN_STATES, TRIAGE_STATES
+from ledger.tickets import Actor, record_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +259,7 @@ def _clauses(f: TicketFilter, *, rules: DeadlineRules, now: datetime) -> list[An
     if f.open_only:
         clauses.append(col(Ticket.state).in_([s.value for s in OPEN_STATES]))
     if f.overdue:
-        clauses.append(col(Ticket.state).in_([s.value for s in OWING_STATES]))
+        clauses.append(col(Ticket.state).in_([s.value for s in OPEN_STATES]))
         clauses.append(col(Ticket.due_at) < now)
     if f.escalated:
         clauses.append(col(Ticket.escalated_at).is_not(None))

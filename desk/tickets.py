@@ -23,7 +23,7 @@ from desk.queries import TicketRow
 from ledger import tickets as T
 from ledger.directory import find_unit, list_units
 from ledger.errors import BadInput
-from ledger.models import Reply, Ticket, TicketState
+from ledger.models import Audience, Reply, Ticket, TicketState
 from routing import notify
 from routing.context import RoutingContext
 from routing.pipeline import triage_notice
@@ -174,7 +174,7 @@ def reply(
             session,
             dedupe_key=f"replied:{ticket.id}:{event.id}",
             kind="replied",
-            audience=notify.AUDIENCE_SUPERVISORS,
+            audience=Audience.SUPERVISORS,
             ticket=ticket,
             now=now,
             text=(
@@ -229,7 +229,7 @@ def request_extension(
             session,
             dedupe_key=f"extension:{ticket.id}:{extension.id}",
             kind="extension",
-            audience=notify.AUDIENCE_SUPERVISORS,
+            audience=Audience.SUPERVISORS,
             ticket=ticket,
             now=now,
             text=(
@@ -394,8 +394,8 @@ def escalate(
             f"【通报】{ticket.number}（{unit}）\n{event.note}\n"
             f"办理时限：{notify.deadline_phrase(ticket, ctx.rules, now)}"
         )
-        for audience in (notify.AUDIENCE_SUPERVISORS, notify.AUDIENCE_UNIT):
-            if audience == notify.AUDIENCE_UNIT and ticket.unit_id is None:
+        for audience in (Audience.SUPERVISORS, Audience.UNIT):
+            if audience == Audience.UNIT and ticket.unit_id is None:
                 continue
             notify.write(
                 session,

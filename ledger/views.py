@@ -20,8 +20,6 @@ from ledger.models import (
 from ledger.states import OPEN_STATES
 from ledger.tickets import events_of, extensions_of, replies_of
 
-OWING_STATES = OPEN_STATES  # old name, until desk/ and reports/ import ledger.states
-
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     """Still owing an answer after the end of its due day."""

@@ -35,7 +35,7 @@ from ledger.models import (
     TicketState,
     Unit,
 )
-from ledger.views import OWING_STATES
+from ledger.states import OPEN_STATES
 from reports.outputs import PRIVATE, OutputGuard, atomic_open, spreadsheet_text
 
 CHUNK = 500
@@ -243,7 +243,7 @@ def _record(
         "replied_on_time_original": None
         if first_reply is None
         else first_reply <= ticket.original_due_at,
-        "overdue_now": state in OWING_STATES and now > ticket.due_at,
+        "overdue_now": state in OPEN_STATES and now > ticket.due_at,
         "replies": replies,
     }
 

@@ -29,11 +29,6 @@ OUTBOX_CHANNEL = "duban:outbox"  # Redis pub/sub: "the outbox has new rows"
 
 PREVIEW_CHARS = 300
 
-# Old names, kept only until ``routing.actions`` moves to ``desk/``: use ``Audience``.
-AUDIENCE_UNIT = Audience.UNIT
-AUDIENCE_SUPERVISORS = Audience.SUPERVISORS
-AUDIENCE_INTAKE = Audience.INTAKE
-
 
 def write(
     session: Session,

@@ -504,7 +504,7 @@ def _notify_opened(
                 notify.row(
                     dedupe_key=f"assigned:{ticket.ticket_id}:{ticket.assign_event_id}",
                     kind="assigned",
-                    audience=notify.AUDIENCE_UNIT,
+                    audience=Audience.UNIT,
                     unit_id=spec.unit.id,
                     ticket_id=ticket.ticket_id,
                     text=text,
@@ -523,7 +523,7 @@ def _notify_opened(
                 notify.row(
                     dedupe_key=f"triage:{ticket.ticket_id}:1",
                     kind="triage",
-                    audience=notify.AUDIENCE_INTAKE,
+                    audience=Audience.INTAKE,
                     ticket_id=ticket.ticket_id,
                     text=text,
                     now=now,

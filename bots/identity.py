@@ -31,7 +31,11 @@ from ledger.models import (
 # A chat serves one audience of the outbox: its role is that audience.
 ROLE_UNIT, ROLE_INTAKE, ROLE_SUPERVISORS = Audience.UNIT, Audience.INTAKE, Audience.SUPERVISORS
 CHAT_ROLES = (ROLE_UNIT, ROLE_INTAKE, ROLE_SUPERVISORS)
-ROLE_LABELS = {ROLE_UNIT: "单位群", ROLE_INTAKE: "录入台", ROLE_SUPERVISORS: "督查群"}
+ROLE_LABELS: dict[str, str] = {
+    ROLE_UNIT: "单位群",
+    ROLE_INTAKE: "录入台",
+    ROLE_SUPERVISORS: "督查群",
+}
 
 # No 0/O, 1/I/L: a code is read aloud and typed on phones.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

@@ -60,7 +60,7 @@ def resolve_platform(name: str) -> PlatformFactory:
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise NotConfigured(f"聊天平台「{name}」没有 {path} (no factory)")
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 def build(names: list[str], setup: PlatformSetup) -> list[ChatAdapter]:

@@ -33,19 +33,40 @@ class IntakeOutcome(StrEnum):
 
 
 class Outcome(Protocol):
-    """The fields of ``routing.pipeline.ItemOutcome`` read here."""
+    """The fields of ``routing.pipeline.ItemOutcome`` read here (read-only)."""
 
-    row: int | None
-    status: str
-    ticket: str | None
-    unit: str | None
-    unit_name: str | None
-    confidence: float | None
-    suggestions: list[dict[str, Any]]
-    due_date: str | None
-    reason: str | None
-    duplicate_of: str | None
-    warnings: list[str]
+    @property
+    def row(self) -> int | None: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def ticket(self) -> str | None: ...
+
+    @property
+    def unit(self) -> str | None: ...
+
+    @property
+    def unit_name(self) -> str | None: ...
+
+    @property
+    def confidence(self) -> float | None: ...
+
+    @property
+    def suggestions(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def due_date(self) -> str | None: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def duplicate_of(self) -> str | None: ...
+
+    @property
+    def warnings(self) -> list[str]: ...
 
 
 class Summary(Protocol):

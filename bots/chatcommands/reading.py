@@ -21,7 +21,11 @@ from reports.periods import last_complete_week, parse_week, week_of
 from reports.post import weekly_chat
 from routing.context import RoutingContext
 
-CHAT_KINDS = {ROLE_UNIT: "unit", ROLE_SUPERVISORS: "supervisors", ROLE_INTAKE: "intake"}
+CHAT_KINDS: dict[str, str] = {
+    ROLE_UNIT: "unit",
+    ROLE_SUPERVISORS: "supervisors",
+    ROLE_INTAKE: "intake",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import sqltypes
 from sqlmodel import Session
 
@@ -187,8 +188,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> l
     return list(range(last - len(rows) + 1, last + 1))
 
 
-def insert_plain(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (all with the same keys) in bulk, no ids returned.
+def insert_plain(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False
+) -> None:
+    """Insert ``rows`` (all with the same keys) in bulk, no ids returned; with
+    ``ignore_conflicts`` a row whose unique key is taken is skipped (``ON CONFLICT DO NOTHING``).
 
     On SQLite the values are converted here, the way the column types would convert them,
     and handed to the driver's ``executemany`` in one call: SQLAlchemy's per-row parameter
@@ -198,7 +202,10 @@ def insert_plain(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     if not rows:
         return
     if session.get_bind().dialect.name != "sqlite":
-        session.execute(insert(table), rows)
+        stmt = (
+            postgresql.insert(table).on_conflict_do_nothing() if ignore_conflicts else insert(table)
+        )
+        session.execute(stmt, rows)
         return
     names = list(rows[0])
     converting = [
@@ -216,8 +223,9 @@ def insert_plain(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
         values.append(tuple(value))
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     session.connection().exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', values
+        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}){conflict}', values
     )
 
 

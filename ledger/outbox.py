@@ -17,6 +17,7 @@ from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from ledger.bulk import insert_plain
 from ledger.models import (
     Audience,
     ChatDelivery,
@@ -69,9 +70,8 @@ def add_notification(session: Session, **values: Any) -> Notification | None:
 def add_notifications(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write many outbox rows (from :func:`notification_row`) in one statement; a row whose
     ``dedupe_key`` is taken is skipped."""
-    if rows:
-        session.flush()
-        session.execute(_insert(session, Notification.__table__), list(rows))
+    session.flush()
+    insert_plain(session, Notification.__table__, list(rows), ignore_conflicts=True)
 
 
 def add_delivery(

@@ -12,18 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlmodel import Session
 
 from desk.errors import DutyConflict, StaleVersion
 from desk.task_queries import TaskRow, row_of
 from ledger.directory import list_units
-from ledger.errors import BadInput
+from ledger.errors import BadInput, PermissionDenied
 from ledger.models import Audience, Task, Unit
 from ledger.outbox import add_notification
 from ledger.tickets import Actor
 from routing.context import RoutingContext
 from tasks import workflow as W
+from tasks.importer import ImportSummary, import_tasks
 
 # Steps that judge the lead unit's work: never by a person of that unit.
 JUDGING_ACTIONS = frozenset(
@@ -478,6 +480,41 @@ def comment(
         return f"{task.number} 备注已记录"
 
     return _run(ctx, number, actor, step, expected_version=expected_version)
+
+
+def import_list(
+    ctx: RoutingContext,
+    path: Path,
+    *,
+    source: W.TaskSource,
+    actor: Actor,
+    year: int | None = None,
+    assign_now: bool = True,
+) -> ImportSummary:
+    """``duban tasks import``: a list's tasks registered (and handed over) in one transaction;
+    rows refused by number; a file imported again creates nothing new."""
+    if actor.person is not None and not W.can_register(actor.person):
+        raise PermissionDenied("只有录入员或督查人员可以导入督办事项", "desk staff only")
+    now = ctx.now()
+    with ctx.session() as session:
+
+        def hand_over(task: Task) -> None:
+            if assign_now:
+                _assign(ctx, session, task, actor, now, note=None)
+
+        summary = import_tasks(
+            session,
+            path,
+            source=source,
+            rules=ctx.rules,
+            limits=ctx.policy.intake,
+            now=now,
+            actor=actor,
+            year=year,
+            on_created=hand_over,
+        )
+    ctx.nudge()
+    return summary
 
 
 def require_number(value: str | None) -> str:

@@ -333,6 +333,10 @@ class TaskSpec:
     import_key: str | None = None
 
 
+def can_register(person: Person) -> bool:
+    return person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN)
+
+
 def register(
     session: Session, spec: TaskSpec, *, rules: DeadlineRules, now: datetime, actor: Actor
 ) -> Task:
@@ -357,9 +361,7 @@ def register(
             f"{spec.leader.name} 不是区领导（角色 district_leader），不能任牵头领导",
             "leader lacks the district_leader role",
         )
-    if actor.person is not None and not actor.person.has_role(
-        Role.INTAKE, Role.SUPERVISOR, Role.ADMIN
-    ):
+    if actor.person is not None and not can_register(actor.person):
         raise PermissionDenied("只有录入员或督查人员可以立项", "only desk staff may register")
     support = [u.id for u in spec.support_units if u.id is not None and u.id != spec.lead_unit.id]
     task = Task(

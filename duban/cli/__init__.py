@@ -25,6 +25,7 @@ from duban.cli import jobs as jobs_cmd
 from duban.cli import model as model_cmd
 from duban.cli import office as office_cmd
 from duban.cli import report as report_cmd
+from duban.cli import tasks as tasks_cmd
 from duban.cli import tickets as tickets_cmd
 from duban.cli import web as web_cmd
 from duban.cli import zh
@@ -107,6 +108,7 @@ db_cmd.register(app)
 calendar_cmd.register(app)
 directory_cmd.register(app)
 tickets_cmd.register(app)
+tasks_cmd.register(app)
 intake_cmd.register(app)
 jobs_cmd.register(app)
 demo_cmd.register(app)

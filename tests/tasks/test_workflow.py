@@ -321,3 +321,13 @@ def test_units_see_only_the_tasks_they_lead_or_support(ctx: RoutingContext, cloc
         assert seen("cgj-2") == [number]
         assert seen("jtj-1") == [other]
         assert seen("ducha1") == seen("qld-2") == [number, other]
+
+
+def test_a_tasks_history_is_append_only(ctx: RoutingContext) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    new_task(ctx)
+    for statement in ("UPDATE task_event SET note = 'x'", "DELETE FROM task_event"):
+        with pytest.raises(DatabaseError), ctx.engine.begin() as conn:
+            conn.execute(text(statement))

@@ -134,6 +134,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_task_event_task", "task_event", ["task_id", "id"])
+    dialect = op.get_bind().dialect.name
+    for statement in {"sqlite": APPEND_ONLY_SQLITE, "postgresql": APPEND_ONLY_POSTGRESQL}.get(
+        dialect, []
+    ):
+        op.execute(statement)  # a task's history only grows, as a ticket's does
     op.create_table(
         "unit_flag",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -151,6 +156,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("month", "unit_id", name="uq_unit_flag_month_unit"),
     )
     op.create_index("ix_unit_flag_unit_id", "unit_flag", ["unit_id"])
+
+
+APPEND_ONLY_SQLITE = [
+    "CREATE TRIGGER task_event_no_update BEFORE UPDATE ON task_event "
+    "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END",
+    "CREATE TRIGGER task_event_no_delete BEFORE DELETE ON task_event "
+    "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END",
+]
+APPEND_ONLY_POSTGRESQL = [  # event_append_only() is migration 0001's
+    "CREATE TRIGGER task_event_no_change BEFORE UPDATE OR DELETE ON task_event "
+    "FOR EACH ROW EXECUTE FUNCTION event_append_only()",
+]
 
 
 def downgrade() -> None:

@@ -1,0 +1,541 @@
+"""``duban tasks``: 督办事项 (leaders' key tasks) — import a list, add, list, show, and the
+workflow steps as units and supervisors take them in chat (``--by`` the person acting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from desk import task_queries as TQ
+from desk import tasks as D
+from desk.permissions import Viewer
+from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, parse_date, runtime, say
+from duban.cli.tickets import actor_for
+from duban.runtime import Runtime
+from ledger.directory import find_unit, get_person
+from ledger.tickets import Actor
+from routing.context import RoutingContext
+from tasks import workflow as W
+
+NumberArg = Annotated[str, typer.Argument(help="督办事项编号，如 RW-2026-0001 (task number)")]
+VersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--if-version", min=1, help="您看到的版本号；事项已有新进展则拒绝 (the version you saw)"
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="按此时刻计算颜色，如 2026-10-12 或 2026-10-12T09:00（默认现在）"),
+]
+Run = Callable[[RoutingContext, Actor], D.TaskStepResult]
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="督办事项：重点工作、周交办、责任清单 (leaders' key tasks)", no_args_is_help=True
+    )
+    group.command("import", help="导入任务清单 XLSX/CSV (import a task list)")(import_cmd)
+    group.command("add", help="新增一项督办事项 (add one task)")(add)
+    group.command("list", help="列表：颜色、剩余工作日 (list tasks with their colour)")(list_cmd)
+    group.command("show", help="详情：节点、进展、办理记录 (one task in full)")(show)
+    group.command("assign", help="交办 (hand a registered task to its units)")(assign)
+    group.command("ack", help="签收 (acknowledge)")(ack)
+    group.command("progress", help="报送进展 (report progress)")(progress)
+    group.command("finish", help="报送办结 (report the task done)")(finish)
+    group.command("extend", help="申请延期 (request an extension)")(extend)
+    group.command("approve-extension", help="批准延期 (approve the pending extension)")(
+        approve_extension
+    )
+    group.command("deny-extension", help="驳回延期 (deny the pending extension)")(deny_extension)
+    group.command("verify", help="核查：通过并评分，或续办 (check the 办结 report)")(verify)
+    group.command("close", help="销号 (close: a supervisor or the 牵头领导)")(close)
+    group.command("archive", help="归档 (archive a closed task)")(archive)
+    group.command("remind", help="催办 (send a reminder with a note)")(remind)
+    group.command("escalate", help="通报 (escalate)")(escalate)
+    group.command("notice", help="督办通知单 DOCX (the printed notice for a task)")(notice)
+    group.command("dossier", help="一事一档 DOCX (a task's whole file)")(dossier)
+    app.add_typer(group, name="tasks")
+
+
+def _now(rt: Runtime, as_of: str | None) -> datetime:
+    if not as_of:
+        return rt.now()
+    text = as_of.strip()
+    try:
+        if len(text) == 10:
+            return rt.rules.end_of_day(date.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        bad_input(f"--as-of: 「{as_of}」不是日期或时间，请写成 2026-10-12 或 2026-10-12T09:00")
+    return moment.replace(tzinfo=rt.tz) if moment.tzinfo is None else moment
+
+
+def _source(value: str) -> W.TaskSource:
+    try:
+        return W.TaskSource.parse(value)
+    except ValueError:
+        bad_input(f"--source: 「{value}」无法识别")
+
+
+# -- getting tasks in ---------------------------------------------------------------
+
+
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="任务清单 .xlsx 或 .csv")],
+    source: Annotated[
+        str, typer.Option(help="来源：周交办、责任清单、重点工作、领导批示、会议议定、上级交办")
+    ] = "责任清单",
+    year: Annotated[
+        int | None, typer.Option(min=2000, max=2100, help="清单年度（12月底、年底前按此年）")
+    ] = None,
+    no_assign: Annotated[
+        bool, typer.Option("--no-assign", help="只立项，不交办 (register only)")
+    ] = False,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    if not file.is_file():
+        bad_input(f"找不到文件 {file}")
+    kind = _source(source)
+    with rt.session() as session:
+        actor = actor_for(session, by)
+    summary = D.import_list(
+        rt.routing, file, source=kind, actor=actor, year=year, assign_now=not no_assign
+    )
+    if json:
+        emit_json(summary.as_dict())
+        return
+    say(
+        f"共读取 {summary.received} 行：新建 {summary.created} 项，已有 {summary.known} 项，"
+        f"拒收 {summary.rejected} 行"
+    )
+    for row in summary.rejected_rows:
+        where = f"{row['sheet']} " if row["sheet"] else ""
+        say(f"  {where}第 {row['row']} 行：{row['reason']}")
+
+
+def add(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option("--title", help="任务名称")],
+    lead: Annotated[str, typer.Option("--lead", help="牵头单位（名称、简称或代码）")],
+    support: Annotated[
+        list[str] | None, typer.Option("--support", help="配合单位（可多次给出）")
+    ] = None,
+    leader: Annotated[
+        str | None, typer.Option("--leader", help="牵头领导的人员编号（角色 district_leader）")
+    ] = None,
+    due: Annotated[str | None, typer.Option("--due", help="完成时限 YYYY-MM-DD")] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=365, help="交办后 N 个工作日内完成")
+    ] = None,
+    ongoing: Annotated[bool, typer.Option("--ongoing", help="长期事项（按月报送进展）")] = False,
+    every: Annotated[
+        int | None, typer.Option("--every", min=1, max=250, help="每 N 个工作日报送进展")
+    ] = None,
+    milestone: Annotated[
+        list[str] | None,
+        typer.Option("--milestone", help="节点：名称@YYYY-MM-DD（可多次给出）"),
+    ] = None,
+    requirements: Annotated[str | None, typer.Option("--requirements", help="工作要求")] = None,
+    source: Annotated[str, typer.Option(help="来源")] = "重点工作",
+    ref: Annotated[str | None, typer.Option("--ref", help="会议或文件名称")] = None,
+    no_assign: Annotated[bool, typer.Option("--no-assign", help="只立项，不交办")] = False,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    kind = _source(source)
+    stones = []
+    for text in milestone or []:
+        name, _, when = text.rpartition("@")
+        if not name.strip():
+            bad_input(f"--milestone: 「{text}」应写成 名称@YYYY-MM-DD")
+        stones.append(W.MilestoneSpec(name.strip(), parse_date(when, "--milestone")))
+    with rt.session() as session:
+        actor = actor_for(session, by)
+        lead_unit = find_unit(session, lead)
+        support_units = tuple(find_unit(session, name) for name in (support or []))
+        person = get_person(session, leader) if leader else None
+        for obj in (lead_unit, *support_units, *([person] if person else [])):
+            session.expunge(obj)
+    spec = W.TaskSpec(
+        title=title,
+        lead_unit=lead_unit,
+        source=kind,
+        due_date=parse_date(due, "--due") if due else None,
+        limit_days=days,
+        ongoing=ongoing,
+        report_monthly=ongoing,
+        report_every_days=every,
+        requirements=requirements,
+        source_ref=ref,
+        leader=person,
+        support_units=support_units,
+        milestones=tuple(stones),
+    )
+    result = D.create(rt.routing, spec, actor=actor, assign_now=not no_assign)
+    _print(result, json)
+
+
+# -- reading ---------------------------------------------------------------
+
+
+def list_cmd(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    colour: Annotated[
+        str | None, typer.Option("--colour", "--color", help="红 / 黄 / 蓝 / 绿 / 已办结 / 已销号")
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="单位（牵头或配合）")] = None,
+    state: Annotated[str | None, typer.Option(help="状态 (registered, assigned, …)")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    with rt.session() as session:
+        actor = actor_for(session, by)
+        chosen = find_unit(session, unit) if unit else None
+        rows = TQ.task_rows(
+            session,
+            rules=rt.rules,
+            policy=rt.policy.tasks,
+            now=now,
+            viewer=Viewer(person=actor.person),
+            colour=colour,
+            unit=chosen,
+            state=state,
+        )
+    if json:
+        emit_json(
+            [
+                {
+                    "number": r.number,
+                    "title": r.title,
+                    "lead_unit": r.lead_unit,
+                    "lead_unit_name": r.lead_unit_name,
+                    "state": r.state,
+                    "state_label": r.state_label,
+                    "colour": r.colour,
+                    "workdays_left": r.workdays_left,
+                    "due_date": r.due_date,
+                    "ongoing": r.ongoing,
+                    "version": r.version,
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        say("没有符合条件的督办事项")
+    for r in rows:
+        say(f"{r.number} 【{r.colour}】{r.lead_unit_name} {r.state_label} {r.clock}  {r.title}")
+
+
+def show(
+    ctx: typer.Context,
+    number: NumberArg,
+    as_of: AsOfOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    with rt.session() as session:
+        actor = actor_for(session, by)
+        task = TQ.visible_task(session, Viewer(person=actor.person), D.require_number(number))
+        if task is None:
+            bad_input(f"没有编号为 {number} 的督办事项，或您无权查看")
+        detail = TQ.task_detail(session, task, rules=rt.rules, policy=rt.policy.tasks, now=now)
+    if json:
+        emit_json(detail.as_dict())
+        return
+    r = detail.row
+    lines = [
+        f"{r.number}【{r.colour}】{r.title}",
+        f"来源：{r.source_label}{('（' + detail.source_ref + '）') if detail.source_ref else ''}",
+        f"牵头领导：{r.leader or '—'}　牵头单位：{r.lead_unit_name}　"
+        f"配合单位：{'、'.join(r.support_units) or '—'}",
+        f"完成时限：{r.deadline_text}　状态：{r.state_label}　版本：{r.version}",
+    ]
+    if r.reasons and r.colour in ("红", "黄", "蓝"):
+        lines.append("提示：" + "；".join(r.reasons))
+    if detail.requirements:
+        lines.append(f"工作要求：{detail.requirements}")
+    for m in detail.milestones:
+        done = "已完成" if m.done_at else "未完成"
+        lines.append(f"节点{m.seq}：{m.title}（{m.due_date.isoformat()}，{done}）")
+    lines.append("办理记录：")
+    for e in detail.events:
+        at = e.at.astimezone(rt.tz).strftime("%Y-%m-%d %H:%M")
+        note = f"：{e.note}" if e.note else ""
+        lines.append(f"  {at} {e.action_label} {e.actor}{note}")
+    say("\n".join(lines))
+
+
+# -- steps ---------------------------------------------------------------
+
+
+def _step(ctx: typer.Context, by: str | None, json: bool, run: Run) -> None:
+    rt = runtime(ctx)
+    with rt.session() as session:
+        actor = actor_for(session, by)
+    _print(run(rt.routing, actor), json)
+
+
+def _print(result: D.TaskStepResult, json: bool) -> None:
+    if json:
+        r = result.row
+        emit_json(
+            {
+                "number": r.number,
+                "state": r.state,
+                "state_label": r.state_label,
+                "colour": r.colour,
+                "workdays_left": r.workdays_left,
+                "due_date": r.due_date,
+                "version": r.version,
+                "message": result.text,
+            }
+        )
+    else:
+        say(result.text)
+
+
+def assign(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str | None, typer.Option(help="交办意见")] = None,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.assign(c, number, actor=a, note=note, expected_version=if_version),
+    )
+
+
+def ack(
+    ctx: typer.Context,
+    number: NumberArg,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx, by, json, lambda c, a: D.acknowledge(c, number, actor=a, expected_version=if_version)
+    )
+
+
+def progress(
+    ctx: typer.Context,
+    number: NumberArg,
+    text: Annotated[str, typer.Argument(help="进展内容")],
+    milestone: Annotated[
+        int | None, typer.Option("--milestone", min=1, help="完成的节点序号")
+    ] = None,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.progress(
+            c, number, text, actor=a, milestone=milestone, expected_version=if_version
+        ),
+    )
+
+
+def finish(
+    ctx: typer.Context,
+    number: NumberArg,
+    text: Annotated[str, typer.Argument(help="办结情况")],
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx, by, json, lambda c, a: D.finish(c, number, text, actor=a, expected_version=if_version)
+    )
+
+
+def extend(
+    ctx: typer.Context,
+    number: NumberArg,
+    days: Annotated[int, typer.Argument(help="延期工作日数")],
+    reason: Annotated[str, typer.Argument(help="延期理由")],
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.request_extension(
+            c, number, days, reason, actor=a, expected_version=if_version
+        ),
+    )
+
+
+def approve_extension(
+    ctx: typer.Context,
+    number: NumberArg,
+    days: Annotated[int | None, typer.Option(help="批准天数（不超过申请天数）")] = None,
+    note: Annotated[str | None, typer.Option(help="意见")] = None,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.decide_extension(
+            c, number, approve=True, actor=a, days=days, note=note, expected_version=if_version
+        ),
+    )
+
+
+def deny_extension(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str, typer.Argument(help="驳回意见")],
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.decide_extension(
+            c, number, approve=False, actor=a, note=note, expected_version=if_version
+        ),
+    )
+
+
+def verify(
+    ctx: typer.Context,
+    number: NumberArg,
+    score: Annotated[int, typer.Option("--score", min=1, max=5, help="质量评分 1-5")],
+    passed: Annotated[bool, typer.Option("--pass/--fail", help="通过 / 不通过（续办）")] = True,
+    note: Annotated[str | None, typer.Option(help="核查意见（不通过时必填）")] = None,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.verify(
+            c, number, passed=passed, score=score, actor=a, note=note, expected_version=if_version
+        ),
+    )
+
+
+def close(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str | None, typer.Option(help="销号意见")] = None,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.close(c, number, actor=a, note=note, expected_version=if_version),
+    )
+
+
+def archive(
+    ctx: typer.Context,
+    number: NumberArg,
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(ctx, by, json, lambda c, a: D.archive(c, number, actor=a, expected_version=if_version))
+
+
+def remind(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str, typer.Argument(help="催办内容")],
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx, by, json, lambda c, a: D.remind(c, number, note, actor=a, expected_version=if_version)
+    )
+
+
+def escalate(
+    ctx: typer.Context,
+    number: NumberArg,
+    note: Annotated[str, typer.Argument(help="通报内容")],
+    if_version: VersionOpt = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    _step(
+        ctx,
+        by,
+        json,
+        lambda c, a: D.escalate(c, number, note, actor=a, expected_version=if_version),
+    )
+
+
+# -- documents ---------------------------------------------------------------
+
+
+def notice(
+    ctx: typer.Context,
+    number: NumberArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件")],
+    json: JsonOpt = False,
+) -> None:
+    _document(ctx, number, out, json, kind="notice")
+
+
+def dossier(
+    ctx: typer.Context,
+    number: NumberArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件")],
+    json: JsonOpt = False,
+) -> None:
+    _document(ctx, number, out, json, kind="dossier")
+
+
+def _document(ctx: typer.Context, number: str, out: Path, json: bool, *, kind: str) -> None:
+    from tasks.documents import write_dossier, write_notice
+
+    rt = runtime(ctx)
+    now = rt.now()
+    if out.suffix.lower() != ".docx":
+        bad_input(f"--out: 须为 .docx 文件（{out}）")
+    with rt.session() as session:
+        task = W.get_task(session, D.require_number(number))
+        detail = TQ.task_detail(session, task, rules=rt.rules, policy=rt.policy.tasks, now=now)
+    writer = write_notice if kind == "notice" else write_dossier
+    writer(detail, out, office=rt.policy.office, now=now, tz=rt.tz)
+    if json:
+        emit_json({"number": detail.row.number, "path": str(out)})
+    else:
+        say(str(out))

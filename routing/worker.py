@@ -26,6 +26,7 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.worker import BaseWorker
 
 from routing.errors import WorkerNameTaken
 
@@ -139,7 +140,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _requeue_running(connection: Any, dead: Worker) -> int:
+def _requeue_running(connection: Any, dead: BaseWorker) -> int:
     """Put the jobs a dead worker was running back at the head of their queues now, rather
     than after their heartbeat expires (routing jobs are idempotent)."""
     requeued = 0

@@ -121,6 +121,9 @@ def test_triage_answer_extension_verify_and_export_in_chromium(
     leader.click(f"a:has-text('{number}')")
     leader.click("#step-acknowledge button")
     leader.wait_for_selector(".notice:has-text('已签收')")
+    # htmx swapped the page's main part: the address is still the ticket's, not the form's
+    assert leader.url.endswith(f"/tickets/{number}")
+    assert leader.evaluate("typeof htmx") == "object"
     leader.fill("#step-request_extension input[name=days]", "3")
     leader.fill("#step-request_extension textarea[name=reason]", "需协调供电公司更换电缆")
     leader.click("#step-request_extension button")

@@ -74,6 +74,10 @@ class Who:
         return self.has(Role.SUPERVISOR, Role.ADMIN)
 
     @property
+    def may_admin(self) -> bool:
+        return self.has(Role.ADMIN)
+
+    @property
     def may_report(self) -> bool:
         return self.staff or self.has(Role.LEADER)
 

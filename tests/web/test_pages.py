@@ -22,6 +22,7 @@ PAGES = {
     "/intake": STAFF,
     "/audit": {"ducha1", "admin"},
     "/reports": STAFF | {"zjj-ld"},
+    "/people": {"admin"},
 }
 
 
@@ -433,3 +434,25 @@ def test_a_unit_reads_the_masked_text_in_lists_desk_api_and_export(site: Desk) -
         assert "139****5678" in text, where
     staff = site.client("ducha1").get("/tickets").text
     assert "13912345678" in staff
+
+
+def test_an_admin_hands_out_a_login_link_and_ends_sessions(site: Desk) -> None:
+    leader = site.client("zjj-ld")
+    admin = site.client("admin")
+    page = admin.get("/people").text
+    assert "李建国" in page and "已设置" in page
+    ended = admin.post("/people/zjj-ld/revoke-sessions", data={"csrf": admin.csrf})
+    assert ended.status_code == 200 and "已结束 李建国 的 1 个网页会话" in ended.text
+    assert leader.get("/").status_code == 303
+    issued = admin.post("/people/zjj-ld/link", data={"csrf": admin.csrf})
+    link = issued.text.split('<code class="link">')[1].split("</code>")[0]
+    path = "/" + link.split("/", 3)[3]
+    fresh = site.anonymous()
+    csrf = fresh.get(path).text.split('name="csrf" value="')[1].split('"')[0]
+    assert fresh.post(path, data={"csrf": csrf}).status_code == 303
+    assert "李建国" in fresh.get("/").text
+    refused = leader.post("/people/admin/link", data={"csrf": leader.csrf})
+    assert refused.status_code == 303  # logged out above: nothing issued
+    member = site.client("zjj-1")
+    refused = member.post("/people/admin/link", data={"csrf": member.csrf})
+    assert refused.status_code == 403 and "登录链接" not in refused.text

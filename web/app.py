@@ -20,13 +20,24 @@ logger = logging.getLogger(__name__)
 
 def create_app(rt: Runtime, *, secure_cookies: bool = False) -> FastAPI:
     """The desk on ``rt``'s ledger. ``secure_cookies`` marks cookies Secure (behind HTTPS)."""
-    from web.views import api, audit, desk, intake, login, people, reports, tickets, triage
+    from web.views import (
+        api,
+        audit,
+        desk,
+        intake,
+        login,
+        models,
+        people,
+        reports,
+        tickets,
+        triage,
+    )
 
     app = FastAPI(title="督查工作台", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.rt = rt
     app.state.secure_cookies = secure_cookies
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (login, desk, tickets, triage, intake, reports, audit, people):
+    for module in (login, desk, tickets, triage, intake, reports, audit, people, models):
         app.include_router(module.router)
     app.mount("/api/v1", api.create_api(rt))
 

@@ -23,6 +23,7 @@ PAGES = {
     "/audit": {"ducha1", "admin"},
     "/reports": STAFF | {"zjj-ld"},
     "/people": {"admin"},
+    "/models": {"admin"},
 }
 
 
@@ -456,3 +457,34 @@ def test_an_admin_hands_out_a_login_link_and_ends_sessions(site: Desk) -> None:
     member = site.client("zjj-1")
     refused = member.post("/people/admin/link", data={"csrf": member.csrf})
     assert refused.status_code == 403 and "登录链接" not in refused.text
+
+
+def test_an_admin_promotes_and_rolls_back_a_model_version(site: Desk) -> None:
+    from classifier.registry import Registry
+    from classifier.segment import Segmenter
+    from classifier.train import train, user_dictionary
+    from duban.settings import REPO_ROOT
+    from tests.classifier.conftest import small_sample
+
+    sample = small_sample()
+    model = train(
+        sample.texts,
+        sample.labels,
+        segmenter=Segmenter("rjieba", user_dictionary(REPO_ROOT / "data")),
+        seed=0,
+    )
+    registry = Registry(site.rt.settings.models_path)
+    first, second = registry.save(model).name, registry.save(model).name
+    admin = site.client("admin")
+    assert "还没有模型版本" not in admin.get("/models").text
+    for version in (first, second):
+        done = admin.post("/models/promote", data={"csrf": admin.csrf, "version": version})
+        assert done.status_code == 200 and f"已启用模型版本 {version}" in done.text
+    back = admin.post("/models/rollback", data={"csrf": admin.csrf})
+    assert back.status_code == 200 and f"当前启用模型版本 {first}" in back.text
+    assert registry.current() == first
+    unknown = admin.post("/models/promote", data={"csrf": admin.csrf, "version": "nope"})
+    assert unknown.status_code == 409 and registry.current() == first
+    supervisor = site.client("ducha1")
+    refused = supervisor.post("/models/rollback", data={"csrf": supervisor.csrf})
+    assert refused.status_code == 403 and registry.current() == first

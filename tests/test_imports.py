@@ -11,15 +11,21 @@ that re-exports its submodules is not a cycle with each of them.
 from __future__ import annotations
 
 import ast
-import warnings
+import tomllib
 from functools import cache
 from pathlib import Path
 
 from duban.settings import REPO_ROOT
 
-PACKAGES = (
-    "duban", "bots", "desk", "tasks", "reports", "routing", "intake", "ledger", "classifier",
-)  # fmt: skip
+
+def _packages() -> tuple[str, ...]:
+    """The distribution's top-level packages, as pyproject.toml lists them for setuptools."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    return tuple(pattern.rstrip("*") for pattern in include)
+
+
+PACKAGES = _packages()
 
 # Layer rule: what each lower package may import of the project (itself always allowed).
 ALLOWED = {
@@ -27,15 +33,6 @@ ALLOWED = {
     "classifier": set(),
     "intake": {"ledger", "classifier.normalise"},
 }
-
-# Cycles other engineers are removing (issue 9, "No circles"): each entry is the set of
-# modules of one strongly connected component. It shrinks to empty; an entry that no
-# longer exists is reported (a warning) so it is deleted rather than left to hide a new one.
-KNOWN_CYCLES: set[frozenset[str]] = set()
-
-# Guards around the project's own imports in files other engineers own (issue 9, "one
-# distribution"). Shrinks to empty the same way.
-KNOWN_GUARDS: set[str] = set()
 
 
 def _module_name(path: Path) -> str:
@@ -202,16 +199,10 @@ def test_the_graph_sees_lazy_imports_and_skips_type_checking() -> None:
 
 def test_no_import_cycles() -> None:
     edges = graph()
-    components = {frozenset(c): c for c in _components(edges)}
-    new = [
-        " -> ".join(_cycle_in(members, edges))
-        for key, members in components.items()
-        if key not in KNOWN_CYCLES
-    ]
-    assert not new, "import cycles (a module imports one that imports it back):\n" + "\n".join(new)
-    gone = [sorted(c) for c in KNOWN_CYCLES if c not in components]
-    if gone:
-        warnings.warn(f"delete from KNOWN_CYCLES, they no longer exist: {gone}", stacklevel=1)
+    cycles = [" -> ".join(_cycle_in(members, edges)) for members in _components(edges)]
+    assert not cycles, "import cycles (a module imports one that imports it back):\n" + "\n".join(
+        cycles
+    )
 
 
 def test_lower_layers_import_nothing_above_them() -> None:
@@ -269,8 +260,5 @@ def test_no_import_guards_around_the_project_itself() -> None:
     for path in _files().values():
         if guards := _guards_in(path):
             found[str(path.relative_to(REPO_ROOT))] = guards
-    new = [g for file, guards in sorted(found.items()) if file not in KNOWN_GUARDS for g in guards]
-    assert not new, "import guards around our own packages:\n" + "\n".join(new)
-    gone = sorted(KNOWN_GUARDS - set(found))
-    if gone:
-        warnings.warn(f"delete from KNOWN_GUARDS, no guard left in: {gone}", stacklevel=1)
+    guards = [guard for file in sorted(found) for guard in found[file]]
+    assert not guards, "import guards around our own packages:\n" + "\n".join(guards)

@@ -84,6 +84,9 @@ class ChatCommand:
     callback: Callback
     needs_ticket: bool = False  # a ticket number, typed or from the card replied to
     anyone: bool = False  # answered before the sender is known (strangers, unbound chats)
+    # The same step on a 督办事项: called instead of ``callback`` when the first word of the
+    # arguments is a task number (RW-2026-0001), with that number as ``Command.number``.
+    task_callback: Callback | None = None
 
     @property
     def roles(self) -> tuple[str, ...]:

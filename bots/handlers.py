@@ -29,6 +29,7 @@ from bots.registry import all_commands
 from ledger.errors import DubanError, user_text
 from ledger.models import Role, Ticket
 from routing.context import RoutingContext
+from tasks.workflow import leading_number
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,13 @@ class Handlers(Chat):
         spec = self._by_name.get(cmd.name)
         if spec is None:
             return refused(f"没有「/{cmd.name}」这个命令，发送 /帮助 查看可用命令")
+        if spec.task_callback is not None and cmd.number is None:
+            task = leading_number(cmd.args)  # a 督办事项 (RW-2026-0001), not a ticket
+            if task is not None:
+                number, rest = task
+                return spec.task_callback(
+                    self, msg, who, Command(name=cmd.name, number=number, args=rest, raw=cmd.raw)
+                )
         if spec.needs_ticket and cmd.number is None:
             bad = commands.bad_number(cmd.args)
             if bad is not None:

@@ -6,17 +6,25 @@ help text and the command reference in the manual all read this one list.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bots.chat import ChatCommand
-from bots.chatcommands import common, desk, reading, supervision, unit
+from bots.chatcommands import common, desk, reading, supervision, tasks, unit
 
 # help order: the unit's steps, the supervisors', the desk's, then everyone's
-_MODULES = (unit, supervision, desk, reading, common)
+_MODULES = (unit, supervision, tasks, desk, reading, common)
 
 
 def all_commands() -> tuple[ChatCommand, ...]:
-    commands = tuple(cmd for module in _MODULES for cmd in module.COMMANDS)
+    commands = tuple(_task_side(cmd) for module in _MODULES for cmd in module.COMMANDS)
     order = {"unit": 0, "supervisor": 1, "intake": 2, "common": 3}
     return tuple(sorted(commands, key=lambda c: order[c.section.value]))
+
+
+def _task_side(cmd: ChatCommand) -> ChatCommand:
+    """签收, 办结, 延期, 核查 take a task number (RW-…) too: their task callbacks joined."""
+    callback = tasks.TASK_CALLBACKS.get(cmd.name)
+    return replace(cmd, task_callback=callback) if callback is not None else cmd
 
 
 def by_name() -> dict[str, ChatCommand]:

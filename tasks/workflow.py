@@ -197,10 +197,9 @@ def normalise_number(text: str) -> str | None:
 
 def leading_number(text: str) -> tuple[str, str] | None:
     """(number, rest) when ``text`` starts with a task number, else None."""
-    stripped = (text or "").strip()
-    first, _, rest = stripped.partition(" ")
-    number = normalise_number(first)
-    return (number, rest.strip()) if number else None
+    words = (text or "").strip().split(maxsplit=1)
+    number = normalise_number(words[0]) if words else None
+    return (number, words[1].strip() if len(words) > 1 else "") if number else None
 
 
 def check_allowed(task: Task, action: str, actor: Actor) -> None:

@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlmodel import func, select
 
-from ledger.models import Event, Message, Ticket
+from ledger.models import Event, Message, SourceKind, Ticket
 from tests.web.conftest import Desk
 
 ROLES = ("luru1", "ducha1", "admin", "zjj-ld", "zjj-1")
@@ -488,3 +488,36 @@ def test_an_admin_promotes_and_rolls_back_a_model_version(site: Desk) -> None:
     supervisor = site.client("ducha1")
     refused = supervisor.post("/models/rollback", data={"csrf": supervisor.csrf})
     assert refused.status_code == 403 and registry.current() == first
+
+
+def test_the_progress_of_an_import_routed_by_jobs(site: Desk) -> None:
+    from ledger.messages import add_message
+    from ledger.models import MessageStatus
+
+    with site.rt.session() as session:
+        ids = [
+            add_message(
+                session,
+                source_kind=SourceKind.ONLINE,
+                channel="import",
+                received_at=site.rt.now(),
+                raw_text=f"柳岸路第{i}个井盖缺失",
+                text=f"柳岸路第{i}个井盖缺失",
+                content_hash=f"h{i}",
+                now=site.rt.now(),
+            ).id
+            for i in range(3)
+        ]
+    desk = site.client("luru1")
+    url = f"/intake/progress?first={min(ids)}&last={max(ids)}"
+    waiting = desk.get(url).text
+    assert "排队中 3 条" in waiting and 'hx-trigger="every 2s"' in waiting
+    with site.rt.session() as session:
+        for message_id in ids:
+            message = session.get(Message, message_id)
+            assert message is not None
+            message.status = MessageStatus.ROUTED.value
+            session.add(message)
+    done = desk.get(url).text
+    assert "分办完成" in done and "hx-trigger" not in done
+    assert site.client("zjj-ld").get(url).status_code == 403

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlmodel import col, func, select
 from starlette.datastructures import UploadFile
 
 from duban.runtime import Runtime
@@ -17,7 +19,7 @@ from intake.items import IntakeItem
 from intake.outcome import outcome_text, summary_text
 from intake.paste import parse_instruction, split_pasted
 from intake.readers import ImportOptions, read_file, screen_junk
-from ledger.models import SourceKind
+from ledger.models import Message, MessageStatus, SourceKind
 from routing.pipeline import IntakeSummary, file_items
 from web.context import PageRefused, Who, current, form_of, runtime_of
 from web.errors import BadForm
@@ -62,6 +64,7 @@ async def intake_post(request: Request) -> Response:
     upload = form.get("file")
     text = str(form.get("text") or "").strip()
     error, summary = None, None
+    first_id = _last_message_id(rt) + 1
     try:
         if isinstance(upload, UploadFile) and upload.filename:
             summary = await _import_file(rt, who, upload, kind, force=bool(form.get("force")))
@@ -83,6 +86,7 @@ async def intake_post(request: Request) -> Response:
         }
         for o in (summary.outcomes if summary else [])
     ]
+    queued = bool(summary and summary.queued)
     return page(
         request,
         "intake.html",
@@ -92,7 +96,48 @@ async def intake_post(request: Request) -> Response:
         counts=summary,
         rows=rows,
         error=error,
+        progress=progress(rt, first_id, _last_message_id(rt)) if queued else None,
     )
+
+
+def _last_message_id(rt: Runtime) -> int:
+    with rt.session() as session:
+        return int(session.exec(select(func.max(Message.id))).one() or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the routing jobs of one import have come (messages ``first``..``last``)."""
+
+    first: int
+    last: int
+    waiting: int  # stored, a routing job will open their tickets
+    done: int
+
+    @property
+    def finished(self) -> bool:
+        return self.waiting == 0
+
+
+def progress(rt: Runtime, first: int, last: int) -> Progress:
+    with rt.session() as session:
+        counts = dict(
+            session.exec(
+                select(Message.status, func.count())
+                .where(col(Message.id) >= first, col(Message.id) <= last)
+                .group_by(col(Message.status))
+            ).all()
+        )
+    waiting = counts.get(MessageStatus.RECEIVED.value, 0)
+    return Progress(first, last, waiting, sum(counts.values()) - waiting)
+
+
+@router.get("/intake/progress")
+def intake_progress(request: Request, first: int, last: int) -> Response:
+    """The progress block of an import whose routing runs as jobs (htmx polls it)."""
+    who = current(request)
+    require_import(who)
+    return page(request, "_progress.html", who, progress=progress(runtime_of(request), first, last))
 
 
 async def _import_file(
@@ -111,7 +156,7 @@ async def _import_file(
                 handle.write(chunk)
         options = ImportOptions(
             source_kind=kind,
-            channel=f"web:{Path(upload.filename or 'upload').name}"[:64],
+            channel="import",  # as `duban intake`: a file imported twice is known
             tz=rt.tz,
             submitter=who.person.code,
             limits=rt.policy.intake,

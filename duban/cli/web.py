@@ -55,6 +55,13 @@ def web(
     if demo:
         for line in demo_logins(rt):
             say(line)
+    from web.render import STATIC
+
+    if not (STATIC / "vendor" / "htmx.min.js").exists():
+        say(
+            "注意：缺少 web/static/vendor/htmx.min.js（运行 make web-assets）；"
+            "页面可用，但不能局部刷新"
+        )
     if host not in ("127.0.0.1", "localhost", "::1"):
         say(f"注意：监听 {host}，其他机器可访问；请在反向代理后提供 HTTPS（见 deploy/）")
     say(f"督查工作台：http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/  （Ctrl+C 停止）")

@@ -67,8 +67,8 @@ def people_rows(request: Request) -> list[PersonRow]:
                 ),
                 active=p.active,
                 has_password=p.id in passwords,
-                tokens=tokens.get(p.id, 0),
-                sessions=sessions.get(p.id, 0),
+                tokens=tokens.get(p.id or 0, 0),
+                sessions=sessions.get(p.id or 0, 0),
             )
             for p in session.exec(select(Person).order_by(col(Person.id)))
         ]

@@ -38,6 +38,7 @@ PLATFORM_ALIASES: dict[str, str] = {
     "console": "bots.console.make_adapter",
     "telegram": "bots.telegram.make_adapter",
     "matrix": "bots.matrix.make_adapter",
+    "dingtalk": "bots.dingtalk.make_adapter",
 }
 
 

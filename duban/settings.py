@@ -105,6 +105,32 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = Field(
         default="127.0.0.1:8443", description="host:port the webhook server listens on."
     )
+    # DingTalk bot (``duban bot --dingtalk``): the app's client id and secret (Stream mode,
+    # no inbound port), or only a group's custom robot webhook (push-only). Secrets come
+    # only from the environment; never logged.
+    dingtalk_client_id: str | None = Field(
+        default=None, description="The DingTalk app's Client ID (AppKey); Stream mode."
+    )
+    dingtalk_client_secret: str | None = Field(
+        default=None, repr=False, description="The DingTalk app's Client Secret (AppSecret)."
+    )
+    dingtalk_robot_code: str | None = Field(
+        default=None, description="The robot's RobotCode; default the Client ID."
+    )
+    dingtalk_api_url: str = Field(
+        default="https://api.dingtalk.com", description="DingTalk OpenAPI URL (new API)."
+    )
+    dingtalk_oapi_url: str = Field(
+        default="https://oapi.dingtalk.com", description="DingTalk oapi URL (media upload)."
+    )
+    dingtalk_webhook_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="A group's custom robot webhook URL: push-only, nothing received.",
+    )
+    dingtalk_webhook_secret: str | None = Field(
+        default=None, repr=False, description="The custom robot's signing secret (SEC…)."
+    )
     # Chat core knobs.
     bot_outbox_interval: float = Field(
         default=0.5, description="Seconds between outbox passes of `duban bot`."

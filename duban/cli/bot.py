@@ -17,7 +17,9 @@ from duban.runtime import Runtime
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bot", help="聊天机器人 (run the chat bot: --console, --telegram, --matrix)")(bot)
+    app.command(
+        "bot", help="聊天机器人 (run the chat bot: --console, --telegram, --matrix, --dingtalk)"
+    )(bot)
     app.command("bind", help="绑定群聊 (bind a chat to a unit, the intake desk or supervisors)")(
         bind
     )
@@ -60,16 +62,24 @@ def bot(
         bool, typer.Option("--telegram", help="Telegram (DUBAN_TELEGRAM_*)")
     ] = False,
     matrix: Annotated[bool, typer.Option("--matrix", help="Matrix (DUBAN_MATRIX_*)")] = False,
+    dingtalk: Annotated[
+        bool, typer.Option("--dingtalk", help="钉钉 DingTalk (DUBAN_DINGTALK_*)")
+    ] = False,
 ) -> None:
     """Run the chat bot on the chosen platforms, in one process, until stopped (Ctrl-C,
     SIGTERM) — or, with ``--console``, until standard input ends."""
     names = [
         name
-        for name, chosen in (("telegram", telegram), ("matrix", matrix), ("console", console))
+        for name, chosen in (
+            ("telegram", telegram),
+            ("matrix", matrix),
+            ("dingtalk", dingtalk),
+            ("console", console),
+        )
         if chosen
     ]
     if not names:
-        bad_input("请选择平台：--console、--telegram、--matrix（可同时选择多个）")
+        bad_input("请选择平台：--console、--telegram、--matrix、--dingtalk（可同时选择多个）")
     rt = runtime(ctx)
     _check_schema(rt)
     from bots import platforms  # the chat stack loads only for ``duban bot``

@@ -25,7 +25,7 @@ def setup(ctx: RoutingContext, **kw) -> platforms.PlatformSetup:
 
 
 def test_each_platform_name_resolves_to_its_factory() -> None:
-    assert set(platforms.PLATFORM_ALIASES) == {"console", "telegram", "matrix"}
+    assert set(platforms.PLATFORM_ALIASES) == {"console", "telegram", "matrix", "dingtalk"}
     assert platforms.resolve_platform("console") is console.make_adapter
     assert platforms.resolve_platform("bots.console.make_adapter") is console.make_adapter
     for wrong in ("feishu", "bots.nowhere.make_adapter", "bots.console.no_such_factory"):

@@ -66,10 +66,18 @@ from urllib.parse import quote_plus
 
 import aiohttp
 import websockets
-from dingtalk_stream import AckMessage, CallbackHandler, ChatbotMessage, Credential
-from dingtalk_stream.card_callback import CardCallbackMessage
-from dingtalk_stream.frames import CallbackMessage
-from dingtalk_stream.stream import DingTalkStreamClient
+from dingtalk_stream import (  # type: ignore[import-untyped]
+    AckMessage,
+    CallbackHandler,
+    ChatbotMessage,
+    Credential,
+)
+from dingtalk_stream.card_callback import CardCallbackMessage  # type: ignore[import-untyped]
+from dingtalk_stream.frames import (  # type: ignore[import-untyped]
+    CallbackMessage,
+    SystemMessage,
+)
+from dingtalk_stream.stream import DingTalkStreamClient  # type: ignore[import-untyped]
 from sqlalchemy.engine import Engine
 
 from bots.errors import NotConfigured, SendFailed
@@ -345,7 +353,7 @@ class DingTalkAdapter:
         self.throttle = Throttle(per_minute, clock=clock)
         self.state = AdapterState(engine, PLATFORM)
         self.max_backoff = max_backoff
-        self.client = DingTalkStreamClient(self.credential, logger=logger)
+        self.client = DingTalkStreamClient(self.credential, logger=logger.getChild("stream"))
         self.client.register_callback_handler(ChatbotMessage.TOPIC, _Messages(self))
         self.client.register_callback_handler(CARD_TOPIC, _Cards(self))
         self.client.pre_start()
@@ -458,6 +466,11 @@ class DingTalkAdapter:
                 frame = json.loads(raw)
             except ValueError:
                 logger.warning("dingtalk stream: a frame that is not JSON skipped")
+                continue
+            if frame.get("type") == SystemMessage.TYPE and _topic(frame) == "ping":
+                # answered here: the SDK's router logs every ping as an unknown topic
+                ack = await self.client.system_handler.raw_process(SystemMessage.from_dict(frame))
+                await ws.send(json.dumps(ack.to_dict()))
                 continue
             result = await self.client.route_message(frame)
             if self._stopping:
@@ -583,17 +596,22 @@ class DingTalkAdapter:
         return str(answer.get("processQueryKey") or uuid.uuid4().hex)
 
     async def _card(self, msg: OutgoingMessage) -> str:
+        """Post a card; the same delivery part (``idempotency_key``) is posted once."""
+        seed = msg.idempotency_key or uuid.uuid4().hex
+        biz_id = "duban-" + hashlib.sha256(f"{msg.chat_id}|{seed}".encode()).hexdigest()[:24]
+        key = f"card:{biz_id}"
+        if msg.idempotency_key:
+            known = await asyncio.to_thread(self.state.get, key)
+            if known is not None and json.loads(known).get("sent"):
+                logger.info("card %s was posted before (a retry): not again", biz_id)
+                return biz_id
         self._wait(msg.chat_id)
         buttons = [
             (action.label, await asyncio.to_thread(self.state.button_key, action.command))
             for action in msg.actions
         ]
-        seed = msg.idempotency_key or uuid.uuid4().hex
-        biz_id = "duban-" + hashlib.sha256(f"{msg.chat_id}|{seed}".encode()).hexdigest()[:24]
-        record = {"chat_id": msg.chat_id, "text": msg.text, "buttons": buttons}
-        await asyncio.to_thread(
-            self.state.put, f"card:{biz_id}", json.dumps(record, ensure_ascii=False)
-        )
+        record = {"chat_id": msg.chat_id, "text": msg.text, "buttons": buttons, "sent": False}
+        await asyncio.to_thread(self.state.put, key, json.dumps(record, ensure_ascii=False))
         body: dict[str, Any] = {
             "cardTemplateId": "StandardCard",
             "robotCode": self.robot_code,
@@ -606,6 +624,8 @@ class DingTalkAdapter:
         else:
             body["openConversationId"] = msg.chat_id
         await self.http.call("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", body)
+        record["sent"] = True
+        await asyncio.to_thread(self.state.put, key, json.dumps(record, ensure_ascii=False))
         return biz_id
 
     async def _upload(self, path: Path) -> str:
@@ -715,6 +735,11 @@ async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
     except ValueError:
         return {}
     return answer if isinstance(answer, dict) else {}
+
+
+def _topic(frame: dict[str, Any]) -> str:
+    headers = frame.get("headers")
+    return str(headers.get("topic", "")) if isinstance(headers, dict) else ""
 
 
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:

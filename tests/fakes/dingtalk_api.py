@@ -334,7 +334,7 @@ class FakeDingTalk:
             self.client_id,
             self.client_secret,
         ):
-            return web.json_response({"code": "Unauthorized", "message": "bad client"}, 401)
+            return web.json_response({"code": "Unauthorized", "message": "bad client"}, status=401)
         failed = self._failure(request.path)
         if failed is not None:
             return failed
@@ -412,7 +412,9 @@ class FakeDingTalk:
         elif body["msgKey"] == "sampleImageMsg":
             self.sent_messages.append(Sent(chat, "image", param["photoURL"], key))
         else:
-            return web.json_response({"code": "invalidParameter.msgKey", "message": "?"}, 400)
+            return web.json_response(
+                {"code": "invalidParameter.msgKey", "message": "?"}, status=400
+            )
         return web.json_response({"processQueryKey": key})
 
     async def _card_send(self, request: web.Request) -> web.Response:
@@ -443,7 +445,7 @@ class FakeDingTalk:
             return refused
         card = self.cards.get(body["cardBizId"])
         if card is None:
-            return web.json_response({"code": "cardNotExist", "message": "卡片不存在"}, 400)
+            return web.json_response({"code": "cardNotExist", "message": "卡片不存在"}, status=400)
         card.card = json.loads(body["cardData"])
         return web.json_response({"success": True, "result": True})
 

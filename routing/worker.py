@@ -22,7 +22,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Worker
+from rq import Queue, Worker, worker_registration
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -33,6 +33,28 @@ from routing.errors import WorkerNameTaken
 logger = logging.getLogger(__name__)
 
 REDIS_WAIT_MAX = 5.0  # seconds between looks at a Redis that is down (rq's default is 60)
+
+
+class DubanWorker(Worker):
+    """rq's worker, writing its registration again when Redis lost it (restarted empty).
+
+    rq's dequeue loop rides out a short outage by itself, but its next heartbeat then
+    leaves a bare hash under the worker's key: no pid, no host. A successor restarted
+    under the same name could not tell that from a live worker, and would be refused
+    until the key expires.
+    """
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any | None = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is not None or self.birth_date is None:
+            return
+        if self.connection.hexists(self.key, "pid"):
+            return
+        logger.warning("worker %s: Redis lost its registration; writing it again", self.name)
+        with self.connection.pipeline() as again:
+            again.hset(self.key, mapping=self.serialize())
+            worker_registration.register(self, again)
+            again.execute()
 
 
 def serve(
@@ -51,7 +73,7 @@ def serve(
         try:
             if name is not None:
                 reclaim_name(connection, name)
-            worker = Worker([queue], connection=connection, name=name)
+            worker = DubanWorker([queue], connection=connection, name=name)
             worker.max_connection_wait_time = REDIS_WAIT_MAX
             worker.work(burst=burst, with_scheduler=True)
         except (RedisConnectionError, RedisTimeoutError) as exc:

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 from rq.job import Job
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
@@ -560,3 +561,37 @@ def test_a_second_worker_under_a_live_worker_s_name_is_refused_in_chinese(
         assert first.poll() is None
     finally:
         workers.stop_all()
+
+
+def test_a_worker_idle_through_a_redis_restart_can_still_be_replaced_at_once(
+    tmp_path: Path, redis_url: str, redis_server: RedisServer
+) -> None:
+    """Redis restarts empty under an idle worker: rq's loop reconnects by itself, and the
+    worker writes its registration again, so a successor after SIGKILL is not refused."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger(url)
+    connection = Redis.from_url(redis_url)
+    workers = Workers(tmp_path, url, redis_url, "idle")
+
+    def registered(process: subprocess.Popen) -> bool:
+        try:
+            return connection.hget("rq:worker:idle-1", "pid") == str(process.pid).encode()
+        except (OSError, RedisError):
+            return False
+
+    try:
+        first, log = workers.start("idle-1")
+        until(lambda: registered(first), what="the worker to register", workers=[(first, log)])
+        redis_server.restart()  # empty: the registration is gone
+        until(
+            lambda: registered(first),
+            what="the worker to register again",
+            workers=[(first, log)],
+        )
+        workers.kill(first)
+        second, log = workers.start("idle-1")
+        until(lambda: registered(second), what="its successor", workers=[(second, log)])
+    finally:
+        workers.stop_all()
+        if redis_server.process is None:
+            redis_server.start()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from ledger.deadlines import DeadlineRules
-from ledger.policy import OfficePolicy, RankingPolicy
+from ledger.policy import OfficePolicy, RankingPolicy, TaskPolicy
 from reports.figures import (
     BY_SOURCE,
     BY_UNIT,
@@ -21,7 +21,7 @@ from reports.figures import (
 )
 from reports.masthead import Masthead, masthead_for
 from reports.periods import Period, last_complete_month
-from reports.ranking import Ranking, rank_units
+from reports.ranking import GroupRanking, Ranking, group_ranking_for, rank_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,8 @@ class MonthlyReport:
     ranking: Ranking
     masthead: Masthead
     kind: str = "monthly"
+    # By unit group (kind), tickets and 督办事项 together, with each group's flags.
+    groups: tuple[GroupRanking, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,8 +53,11 @@ def build_monthly(
     policy: RankingPolicy,
     month: Period | None = None,
     office: OfficePolicy | None = None,
+    task_policy: TaskPolicy | None = None,
 ) -> MonthlyReport:
-    """The 月讲评 for ``month`` (default: the last complete month before ``now``)."""
+    """The 月讲评 for ``month`` (default: the last complete month before ``now``).
+
+    A complete month's ranking by group is kept in the flag history (``unit_flag``)."""
     month = month or last_complete_month(now, rules.tz)
     if month.kind != "month":
         raise ValueError("build_monthly needs a month")
@@ -67,6 +72,12 @@ def build_monthly(
 
     previous = rank_units(table(month.previous(), BY_UNIT), policy)
     by_unit = table(month, BY_UNIT)
+    ranking = rank_units(by_unit, policy, previous=previous)
+    groups = group_ranking_for(
+        session, month=month, ranking=ranking, previous=previous, now=now, rules=rules,
+        policy=policy, task_policy=task_policy or TaskPolicy(),
+        record=cutoff >= month.end(rules.tz),
+    )  # fmt: skip
     return MonthlyReport(
         period=month,
         now=now,
@@ -77,8 +88,9 @@ def build_monthly(
         total=by_unit.total,
         by_unit=by_unit.rows,
         by_source=table(month, BY_SOURCE).rows,
-        ranking=rank_units(by_unit, policy, previous=previous),
+        ranking=ranking,
         masthead=masthead_for(office or OfficePolicy(), period=month, now=now, tz=rules.tz),
+        groups=groups,
     )
 
 

@@ -11,13 +11,19 @@ for the month. Weights and the penalty come from ``RankingPolicy`` (``data/polic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.policy import RankingPolicy
+from sqlmodel import Session, col, select
+
+from ledger.deadlines import DeadlineRules
+from ledger.models import Unit, UnitFlag
+from ledger.policy import RankingPolicy, TaskPolicy
 from reports.figures import Figures, FigureTable
 from reports.periods import Period
+from tasks.scores import task_scores
 
 RED, YELLOW = "红旗", "黄旗"
 # Scores are compared at this many decimals: equal scores reached by different sums
@@ -175,3 +181,218 @@ def _entry(figures: Figures, t_score, q_score, score, *, rank, flag, reason, acc
         reason=reason,
         accountability=accountability,
     )
+
+
+# -- by unit group (kind in units.yaml), tickets and tasks together --------------------------------
+
+GROUP_LABELS = {"department": "区直部门", "street": "乡镇（街道）"}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEntry:
+    unit: str  # unit code
+    label: str
+    ticket_score: float | None  # the unit's 月讲评 score on tickets (None: not ranked)
+    task_score: float | None  # on 督办事项 (None: no task in the month)
+    score: float | None  # ticket_weight x ticket score + task_weight x task score
+    rank: int | None  # within the group; equal scores share a rank
+    flag: str | None  # 红旗 | 黄旗
+    last: bool  # last in its group this month (ties: all of them)
+    accountability: bool  # 问责提示: last in its group ``accountability_months`` running
+    reason: str | None  # why not ranked
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRanking:
+    group: str  # department | street
+    label: str  # 区直部门
+    red_flags: int
+    yellow_flags: int
+    entries: tuple[GroupEntry, ...]  # ranked in rank order, then the unranked
+
+    @property
+    def last(self) -> list[str]:
+        return [e.unit for e in self.entries if e.last]
+
+
+def combined_score(ticket: float | None, task: float | None, policy: RankingPolicy) -> float | None:
+    """The month's unit score: both weighted when the unit has both, else the one it has."""
+    if ticket is not None and task is not None:
+        return policy.ticket_weight * ticket + policy.task_weight * task
+    return ticket if ticket is not None else task
+
+
+def rank_by_group(
+    ranking: Ranking,
+    task_scores: dict[str, float | None],
+    units: Sequence[tuple[str, str, str]],
+    policy: RankingPolicy,
+    *,
+    previous_last: Sequence[set[str]] = (),
+) -> tuple[GroupRanking, ...]:
+    """Rank each group of units (``units``: code, short name, kind; the desk left out).
+
+    ``task_scores``: unit code -> task score. ``previous_last``: the units last in their
+    group one month before, two months before, …; a unit last now and in each of the
+    ``accountability_months - 1`` months before gets 问责提示. 红旗 go to the top
+    ``red_flags`` ranks, 黄旗 to the bottom ``yellow_flags``; equal scores share a rank (and
+    a flag); in a small group each kind of flag goes to at most half of its ranked units (a
+    group of one is ranked, not flagged).
+    """
+    tickets = {e.unit: e.score for e in ranking.entries}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for code, label, kind in units:
+        if kind != "desk":
+            groups.setdefault(kind, []).append((code, label))
+    result = []
+    need = policy.accountability_months - 1
+    for kind in sorted(groups, key=lambda k: (k != "department", k != "street", k)):
+        flags = policy.groups.get(kind)
+        red_n = flags.red_flags if flags is not None else policy.red_flags
+        yellow_n = flags.yellow_flags if flags is not None else policy.yellow_flags
+        label = (flags.label if flags is not None else None) or GROUP_LABELS.get(kind, kind)
+        scored = []
+        unranked = []
+        for code, name in groups[kind]:
+            ticket, task = tickets.get(code), task_scores.get(code)
+            score = combined_score(ticket, task, policy)
+            if score is None:
+                unranked.append(
+                    GroupEntry(
+                        code,
+                        name,
+                        ticket,
+                        task,
+                        None,
+                        None,
+                        None,
+                        False,
+                        False,
+                        "本月无可评分的督办件和督办事项",
+                    )
+                )
+            else:
+                scored.append((round(score, SCORE_PLACES), code, name, ticket, task, score))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        entries = []
+        n = len(scored)
+        red_cap, yellow_cap = min(red_n, n // 2), min(yellow_n, n // 2)  # small groups
+        for key, code, name, ticket, task, score in scored:
+            rank = 1 + sum(1 for other in scored if other[0] > key)
+            from_bottom = 1 + sum(1 for other in scored if other[0] < key)
+            flag = None
+            if rank <= red_cap:
+                flag = RED
+            elif from_bottom <= yellow_cap:
+                flag = YELLOW
+            last = n >= 2 and from_bottom == 1
+            accountable = (
+                last and len(previous_last) >= need and all(code in p for p in previous_last[:need])
+            )
+            entries.append(
+                GroupEntry(code, name, ticket, task, score, rank, flag, last, accountable, None)
+            )
+        result.append(GroupRanking(kind, label, red_n, yellow_n, tuple(entries) + tuple(unranked)))
+    return tuple(result)
+
+
+def group_ranking_for(
+    session: Session,
+    *,
+    month: Period,
+    ranking: Ranking,
+    previous: Ranking | None,
+    now: datetime,
+    rules: DeadlineRules,
+    policy: RankingPolicy,
+    task_policy: TaskPolicy,
+    record: bool = False,
+) -> tuple[GroupRanking, ...]:
+    """The month's ranking by group, tickets (``ranking``) and tasks together.
+
+    The month before is ranked the same way (``previous``: its ticket ranking) to find who
+    was last; earlier months come from the flag history (``unit_flag``). With ``record``
+    (a complete month) the month's flags are kept in that history, replacing any earlier
+    record of the same month.
+    """
+    units = [u for u in session.exec(select(Unit).order_by(col(Unit.id))) if u.active]
+    rows = [(u.code, u.short_name, u.kind) for u in units]
+    by_id = {u.id: u.code for u in units}
+
+    def tasks_of(period: Period) -> dict[str, float | None]:
+        start, end = period.start(rules.tz), period.end(rules.tz)
+        scores = task_scores(
+            session, start=start, end=end, cutoff=min(now, end), rules=rules,
+            policy=task_policy, ranking=policy,
+        )  # fmt: skip
+        return {by_id[uid]: s.score for uid, s in scores.items() if uid in by_id}
+
+    history = _flag_history(session, month, policy.accountability_months)
+    before: list[set[str]] = []
+    if previous is not None and policy.accountability_months > 1:
+        last_month = rank_by_group(previous, tasks_of(month.previous()), rows, policy)
+        before.append({code for group in last_month for code in group.last})
+        before.extend(history[1:])
+    groups = rank_by_group(ranking, tasks_of(month), rows, policy, previous_last=before)
+    if record:
+        _record(session, month, groups, {u.code: u for u in units}, now)
+    return groups
+
+
+def _flag_history(session: Session, month: Period, months: int) -> list[set[str]]:
+    """Units last in their group in each of the ``months`` months before ``month``."""
+    found: list[set[str]] = []
+    period = month
+    for _ in range(max(months, 1)):
+        period = period.previous()
+        rows = session.exec(
+            select(Unit.code)
+            .join(UnitFlag, col(UnitFlag.unit_id) == col(Unit.id))
+            .where(UnitFlag.month == period.key, UnitFlag.last == True)  # noqa: E712
+        ).all()
+        found.append(set(rows))
+    return found
+
+
+def _record(
+    session: Session,
+    month: Period,
+    groups: tuple[GroupRanking, ...],
+    units: dict[str, Unit],
+    now: datetime,
+) -> None:
+    for old in session.exec(select(UnitFlag).where(UnitFlag.month == month.key)):
+        session.delete(old)
+    session.flush()
+    for group in groups:
+        for entry in group.entries:
+            unit = units[entry.unit]
+            assert unit.id is not None
+            session.add(
+                UnitFlag(
+                    month=month.key,
+                    unit_id=unit.id,
+                    group=group.group,
+                    rank=entry.rank,
+                    score=entry.score,
+                    flag=entry.flag,
+                    last=entry.last,
+                    accountability=entry.accountability,
+                    recorded_at=now,
+                )
+            )
+    session.flush()
+
+
+def flag_history(session: Session, unit_code: str) -> list[tuple[str, str | None, int | None]]:
+    """A unit's months in the 月讲评, oldest first: (month, flag, rank) — 红黄旗流动."""
+    rows = session.exec(
+        select(UnitFlag.month, UnitFlag.flag, UnitFlag.rank)
+        .join(Unit, col(UnitFlag.unit_id) == col(Unit.id))
+        .where(Unit.code == unit_code)
+        .order_by(col(UnitFlag.month))
+    ).all()
+    return [(m, f, r) for m, f, r in rows]

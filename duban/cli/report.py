@@ -161,6 +161,7 @@ def monthly(
                 policy=rt.policy.ranking,
                 month=period,
                 office=rt.policy.office,
+                task_policy=rt.policy.tasks,
             )
         _emit(rt, report, chosen, out, json, force)
 

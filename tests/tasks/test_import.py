@@ -199,3 +199,13 @@ def test_the_cli_imports_lists_shows_and_steps(tmp_path: Path) -> None:
     assert "东湖路老旧小区改造" in out and "签收" in out and "报送进展" in out
     code, _, err = run("tasks", "list", "--colour", "紫")
     assert code == 2 and "颜色" in err
+    code, out, err = run(
+        "report", "monthly", "--month", "2026-11", "--as-of", "2026-12-02T09:00", "--json"
+    )
+    assert code == 0, err
+    groups = json.loads(out)["groups"]
+    assert [(g["group"], g["label"], g["red_flags"]) for g in groups] == [
+        ("department", "区直部门", 3),
+        ("street", "乡镇（街道）", 2),
+    ]
+    assert {e["label"] for e in groups[1]["entries"]} == {"滨江街道", "城东街道"}

@@ -393,11 +393,7 @@ def todo(
             )
         )
     if is_staff(person) and chat_kind != "unit" and (chat_kind != "supervisors" or not sections):
-        rows = [
-            row
-            for state in (TicketState.REGISTERED, TicketState.RETURNED)
-            for row in ticket_rows(session, rules=rules, now=now, state=state)
-        ]
+        rows = triage_rows(session, rules=rules, now=now)
         sections.append(TodoSection("待分办", rows, "没有待分办的督办件"))
     return sections
 

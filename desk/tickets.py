@@ -24,6 +24,7 @@ from ledger import tickets as T
 from ledger.directory import find_unit, list_units
 from ledger.errors import BadInput
 from ledger.models import Audience, Reply, Ticket, TicketState
+from ledger.states import TRIAGE_STATES
 from routing import notify
 from routing.context import RoutingContext
 from routing.pipeline import triage_notice
@@ -126,9 +127,7 @@ def assign(
         )
         T.check_allowed(ticket, action, actor)
         check_duties(session, ticket, action, actor, target=unit)
-        routed_by = (
-            "triage" if ticket.state in (TicketState.REGISTERED, TicketState.RETURNED) else "manual"
-        )
+        routed_by = "triage" if ticket.state in TRIAGE_STATES else "manual"
         returned_before = unit.id in (ticket.excluded_units or [])
         event = T.assign(
             session, ticket, unit, actor=actor, now=now, routed_by=routed_by, note=note

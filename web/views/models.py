@@ -37,7 +37,7 @@ def versions(request: Request) -> list[dict[str, Any]]:
             {
                 "version": version,
                 "current": version == current,
-                "created_at": manifest.get("created_at"),
+                "created_at": _local(manifest.get("created_at"), request),
                 "rows": manifest.get("data", {}).get("rows"),
                 "labels": len(manifest.get("labels", [])),
                 "macro_f1": cv.get("macro_f1"),
@@ -46,6 +46,19 @@ def versions(request: Request) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _local(value: str | None, request: Request) -> str:
+    """A manifest's ISO timestamp in the office's zone, to the minute."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value or "")
+    except ValueError:
+        return value or ""
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(runtime_of(request).tz).strftime("%Y-%m-%d %H:%M")
 
 
 @router.get("/models")

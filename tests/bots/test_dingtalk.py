@@ -595,3 +595,15 @@ def test_the_platform_registry_builds_either_mode(world_ctx: RoutingContext) -> 
     )
     assert isinstance(push, DingTalkWebhookAdapter)
     assert make_adapter is factory
+
+
+def test_duban_bot_dingtalk_says_which_setting_is_missing() -> None:
+    from typer.testing import CliRunner
+
+    from duban.cli import app
+
+    cli = CliRunner()
+    assert cli.invoke(app, ["init"]).exit_code == 0
+    result = cli.invoke(app, ["bot", "--dingtalk"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("错误") and "DUBAN_DINGTALK_CLIENT_ID" in result.stderr

@@ -521,3 +521,43 @@ def test_the_progress_of_an_import_routed_by_jobs(site: Desk) -> None:
     done = desk.get(url).text
     assert "分办完成" in done and "hx-trigger" not in done
     assert site.client("zjj-ld").get(url).status_code == 403
+
+
+def _ledger_counts(site: Desk) -> tuple[int, ...]:
+    from ledger.models import ApiToken, Extension, LoginLink, Reply, SavedView
+
+    with site.rt.session() as session:
+        return tuple(
+            session.exec(select(func.count()).select_from(table)).one()
+            for table in (Event, Message, Ticket, Reply, Extension, LoginLink, ApiToken, SavedView)
+        )
+
+
+@pytest.mark.parametrize("code", ["zjj-1", "zjj-ld"])
+def test_every_refused_post_of_a_unit_person_changes_nothing(site: Desk, code: str) -> None:
+    triage = site.ticket("registered")
+    replied = site.ticket("replied")
+    theirs = site.ticket("extension", unit="城管局")
+    client = site.client(code)
+    before = _ledger_counts(site)
+    posts = [
+        (f"/triage/{triage}", {"unit": "cgj", "version": site.version(triage)}),
+        (f"/tickets/{triage}/step/assign", {"unit": "cgj", "version": site.version(triage)}),
+        (f"/tickets/{replied}/step/verify", {"passed": "1", "score": "5", "version": 4}),
+        (f"/tickets/{replied}/step/archive", {"version": site.version(replied)}),
+        (f"/tickets/{theirs}/step/approve_extension", {"version": site.version(theirs)}),
+        (f"/tickets/{theirs}/step/reply", {"text": "x", "version": site.version(theirs)}),
+        (f"/tickets/{replied}/complainant", {}),
+        ("/tickets/bulk", {"step": "archive", "ticket": f"{replied}@{site.version(replied)}"}),
+        ("/intake", {"text": "柳岸路井盖缺失"}),
+        ("/people/admin/link", {}),
+        ("/models/rollback", {}),
+    ]
+    for path, data in posts:
+        response = client.post(path, data={**data, "csrf": client.csrf})
+        assert response.status_code in (200, 400, 403, 404, 409), (path, response.status_code)
+        if path == "/tickets/bulk":
+            assert "未办理" in response.text
+        else:
+            assert response.status_code >= 400, path
+    assert _ledger_counts(site) == before

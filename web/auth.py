@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
 from ledger.errors import BadInput
@@ -28,6 +29,8 @@ MAX_FAILURES_PER_PERSON = 5
 MAX_FAILURES_PER_ADDRESS = 20
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "dbn_"
+KEEP_ATTEMPTS = timedelta(days=1)
+KEEP_SESSIONS = timedelta(days=30)
 
 _hasher = PasswordHasher()
 # Verified when the code names nobody, so a wrong code costs as long as a wrong password.
@@ -99,12 +102,21 @@ def authenticate(
         ok = False
     ok = ok and stored is not None and person is not None and person.active
     session.add(LoginAttempt(person_code=code, address=address, ok=ok, at=now))
+    prune(session, now=now)
     if not ok or person is None:
         return None
     if stored is not None and _hasher.check_needs_rehash(stored.password_hash):
         stored.password_hash = _hasher.hash(password)
         session.add(stored)
     return person
+
+
+def prune(session: Session, *, now: datetime) -> None:
+    """Forget login attempts older than a day and sessions and links long expired, so the
+    tables stay small (done on each login: logins are rare)."""
+    session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < now - KEEP_ATTEMPTS))
+    session.execute(delete(WebSession).where(col(WebSession.expires_at) < now - KEEP_SESSIONS))
+    session.execute(delete(LoginLink).where(col(LoginLink.expires_at) < now - KEEP_SESSIONS))
 
 
 def refused() -> LoginRefused:

@@ -225,3 +225,16 @@ def test_failed_logins_are_throttled_per_address(site: Desk) -> None:
         "/login", data={"csrf": site.login_form(client), "code": "admin", "password": PASSWORD}
     )
     assert refused.status_code == 429 and "请 15 分钟后再试" in refused.text
+
+
+def test_old_login_attempts_and_long_expired_sessions_are_forgotten(site: Desk) -> None:
+    site.client("luru1")
+    client = site.anonymous()
+    client.post("/login", data={"csrf": site.login_form(client), "code": "x", "password": "y" * 9})
+    site.rt.clock.advance(days=40)  # type: ignore[attr-defined]
+    site.client("ducha1")
+    with site.rt.session() as session:
+        attempts = session.exec(select(LoginAttempt)).all()
+        sessions = session.exec(select(WebSession)).all()
+    assert [a.person_code for a in attempts] == ["ducha1"]
+    assert len(sessions) == 1

@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from desk.errors import DutyConflict, StaleVersion
-from desk.task_queries import TaskRow, row_of
+from desk.task_queries import TaskRow, milestones_by_task, row_of
 from ledger.directory import list_units
 from ledger.errors import BadInput, PermissionDenied
-from ledger.models import Audience, Task, Unit
-from ledger.outbox import add_notification
+from ledger.models import Audience, Notification, Task, Unit
+from ledger.outbox import add_notification, add_notifications, notification_row
 from ledger.tickets import Actor
 from routing.context import RoutingContext
 from tasks import workflow as W
@@ -56,11 +57,18 @@ class TaskStepResult:
 Step = Callable[[Session, Task, datetime], str]
 
 
-def _row(ctx: RoutingContext, session: Session, task: Task, now: datetime) -> TaskRow:
-    units = {u.id: u for u in list_units(session) if u.id is not None}
+def _row(
+    ctx: RoutingContext,
+    session: Session,
+    task: Task,
+    now: datetime,
+    units: dict[int, Unit] | None = None,
+) -> TaskRow:
+    if units is None:
+        units = {u.id: u for u in list_units(session) if u.id is not None}
     return row_of(
         task,
-        W.milestones_of(session, task),
+        W.milestones_of(session, task) if task.id is not None else [],
         units=units,
         rules=ctx.rules,
         policy=ctx.policy.tasks,
@@ -155,19 +163,24 @@ def _to_units(
     text: str,
     now: datetime,
     support: bool = False,
+    sink: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Cards to the lead unit's chats (and the 配合单位's); into ``sink`` for a bulk insert."""
     units = [task.lead_unit_id, *(task.support_unit_ids if support else [])]
     for unit_id in units:
-        add_notification(
-            session,
-            dedupe_key=f"task-{kind}:{task.id}:{key}:{unit_id}",
-            kind=f"task_{kind}",
-            audience=Audience.UNIT,
-            unit_id=unit_id,
-            text=text,
-            payload={"task": task.number, "actions": unit_actions(task.number)},
-            now=now,
-        )
+        values: dict[str, Any] = {
+            "dedupe_key": f"task-{kind}:{task.id}:{key}:{unit_id}",
+            "kind": f"task_{kind}",
+            "audience": Audience.UNIT,
+            "unit_id": unit_id,
+            "text": text,
+            "payload": {"task": task.number, "actions": unit_actions(task.number)},
+            "now": now,
+        }
+        if sink is not None:
+            sink.append(notification_row(**values))
+        else:
+            add_notification(session, **values)
 
 
 def _to_supervisors(
@@ -203,10 +216,18 @@ def create(
 
 
 def _assign(
-    ctx: RoutingContext, session: Session, task: Task, actor: Actor, now: datetime, note: str | None
+    ctx: RoutingContext,
+    session: Session,
+    task: Task,
+    actor: Actor,
+    now: datetime,
+    note: str | None,
+    *,
+    units: dict[int, Unit] | None = None,
+    sink: list[dict[str, Any]] | None = None,
 ) -> str:
     event = W.assign(session, task, actor=actor, now=now, rules=ctx.rules, note=note)
-    row = _row(ctx, session, task, now)
+    row = _row(ctx, session, task, now, units)
     extra = f"工作要求：{task.requirements}" if task.requirements else ""
     _to_units(
         session,
@@ -216,6 +237,7 @@ def _assign(
         text=card_text(row, "交办", extra),
         now=now,
         support=True,
+        sink=sink,
     )
     return f"{task.number} 已交办「{row.lead_unit_name}」，完成时限 {row.deadline_text}"
 
@@ -497,10 +519,12 @@ def import_list(
         raise PermissionDenied("只有录入员或督查人员可以导入督办事项", "desk staff only")
     now = ctx.now()
     with ctx.session() as session:
+        units = {u.id: u for u in list_units(session) if u.id is not None}
+        cards: list[dict[str, Any]] = []
 
         def hand_over(task: Task) -> None:
             if assign_now:
-                _assign(ctx, session, task, actor, now, note=None)
+                _assign(ctx, session, task, actor, now, note=None, units=units, sink=cards)
 
         summary = import_tasks(
             session,
@@ -513,6 +537,7 @@ def import_list(
             year=year,
             on_created=hand_over,
         )
+        add_notifications(session, cards)  # one statement for the whole list
     ctx.nudge()
     return summary
 
@@ -522,3 +547,46 @@ def require_number(value: str | None) -> str:
     if number is None:
         raise BadInput(f"「{value}」不是督办事项编号，应为 RW-年份-序号", "bad task number")
     return number
+
+
+def remind_by_colour(ctx: RoutingContext) -> dict[str, int]:
+    """Reminders that follow the colours: on a working day, from ``tasks.remind_hour`` office
+    time, one card a day to the lead unit of each 红 / 黄 / 蓝 task (never twice a day).
+
+    Returns how many cards of each colour were written (a run later the same day: none).
+    """
+    now = ctx.now()
+    local = now.astimezone(ctx.rules.tz)
+    today = local.date()
+    written = {"红": 0, "黄": 0, "蓝": 0}
+    if not ctx.rules.calendar.is_workday(today) or local.hour < ctx.policy.tasks.remind_hour:
+        return written
+    heading = {"红": "超期提醒", "黄": "预警提醒", "蓝": "到期提醒"}
+    with ctx.session() as session:
+        units = {u.id: u for u in list_units(session) if u.id is not None}
+        working = [s.value for s in W.WORKING_STATES]
+        tasks = list(session.exec(select(Task).where(col(Task.state).in_(working))))
+        stones = milestones_by_task(session, [t.id for t in tasks if t.id is not None])
+        cards: list[dict[str, Any]] = []
+        sent = set(
+            session.exec(
+                select(Notification.dedupe_key).where(
+                    col(Notification.dedupe_key).like(f"task-reminder:%:{today.isoformat()}:%")
+                )
+            )
+        )
+        for task in tasks:
+            if f"task-reminder:{task.id}:{today.isoformat()}:{task.lead_unit_id}" in sent:
+                continue
+            row = row_of(task, stones.get(task.id or 0, []), units=units, rules=ctx.rules,
+                         policy=ctx.policy.tasks, now=now)  # fmt: skip
+            if row.colour not in written:
+                continue
+            written[row.colour] += 1
+            _to_units(session, task, kind="reminder", key=today.isoformat(),
+                      text=card_text(row, heading[row.colour]), now=now, sink=cards)  # fmt: skip
+        before = len(cards)
+        add_notifications(session, cards)
+    if before:
+        ctx.nudge()
+    return written

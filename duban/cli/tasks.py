@@ -57,6 +57,9 @@ def register(app: typer.Typer) -> None:
     group.command("archive", help="归档 (archive a closed task)")(archive)
     group.command("remind", help="催办 (send a reminder with a note)")(remind)
     group.command("escalate", help="通报 (escalate)")(escalate)
+    group.command("sweep", help="按颜色发催办提醒（工作日办公时间，每天一次）(colour reminders)")(
+        sweep
+    )
     group.command("notice", help="督办通知单 DOCX (the printed notice for a task)")(notice)
     group.command("dossier", help="一事一档 DOCX (a task's whole file)")(dossier)
     app.add_typer(group, name="tasks")
@@ -500,6 +503,16 @@ def escalate(
         json,
         lambda c, a: D.escalate(c, number, note, actor=a, expected_version=if_version),
     )
+
+
+def sweep(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Run by cron or the scheduler: 红/黄/蓝 tasks remind their lead units once a day."""
+    rt = runtime(ctx)
+    written = D.remind_by_colour(rt.routing)
+    if json:
+        emit_json(written)
+    else:
+        say("催办提醒：" + "，".join(f"{k} {v} 项" for k, v in written.items()))
 
 
 # -- documents ---------------------------------------------------------------

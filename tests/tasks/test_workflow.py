@@ -331,3 +331,27 @@ def test_a_tasks_history_is_append_only(ctx: RoutingContext) -> None:
     for statement in ("UPDATE task_event SET note = 'x'", "DELETE FROM task_event"):
         with pytest.raises(DatabaseError), ctx.engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_colour_reminders_on_working_days_in_office_hours_once_a_day(
+    ctx: RoutingContext, clock
+) -> None:
+    clock.now = local(2026, 9, 1, 10)
+    red = new_task(ctx, due=date(2026, 9, 15), support=())
+    blue = new_task(ctx, due=date(2026, 10, 9), support=())
+    green = new_task(ctx, due=date(2026, 12, 31), support=())
+    for number in (red, blue, green):  # reporting on time: only the deadlines speak
+        clock.now = local(2026, 9, 30, 8)
+        D.progress(ctx, number, "进展", actor=actor(ctx, "zjj-1"))
+    clock.now = local(2026, 10, 3, 10)  # a holiday: no reminder
+    assert D.remind_by_colour(ctx) == {"红": 0, "黄": 0, "蓝": 0}
+    clock.now = local(2026, 10, 8, 8)  # a working day, before office hours
+    assert D.remind_by_colour(ctx) == {"红": 0, "黄": 0, "蓝": 0}
+    clock.now = local(2026, 10, 8, 9, 30)
+    assert D.remind_by_colour(ctx) == {"红": 1, "黄": 0, "蓝": 1}
+    assert D.remind_by_colour(ctx) == {"红": 0, "黄": 0, "蓝": 0}  # once a day
+    with ctx.session() as session:
+        texts = [n.text for n in session.exec(select(Notification)) if n.kind == "task_reminder"]
+    assert len(texts) == 2 and any(t.startswith(f"【督办事项·超期提醒】{red}【红】") for t in texts)
+    clock.now = local(2026, 10, 10, 9, 30)  # the 调休 Saturday is a working day
+    assert D.remind_by_colour(ctx) == {"红": 2, "黄": 0, "蓝": 0}  # the blue one is late now

@@ -72,6 +72,7 @@ bench: venv system-deps fonts
 	$(PY) bench/chat_latency.py
 	$(PY) bench/replay.py $(REPLIES)
 	$(PY) bench/web.py
+	$(PY) bench/tasks.py
 
 # DATA may name the folder holding replies.csv or the file itself. The replay has a ledger
 # of its own (var/replay), never the office's.

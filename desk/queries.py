@@ -204,8 +204,14 @@ def search_tickets(
 
     A unit's member sees only the unit's tickets, whatever the filter asks for.
     """
-    head = func.substr(Message.text, 1, 60)  # what to show when the message has no title
-    query = select(Ticket, Message.title, head).join(Message, col(Message.id) == Ticket.message_id)
+    # what to show when the message has no title; a unit reads the masked text only
+    query = select(
+        Ticket,
+        Message.title,
+        func.substr(Message.text, 1, 60),
+        func.substr(Message.unit_text, 1, 60),
+    ).join(Message, col(Message.id) == Ticket.message_id)
+    masked = for_unit(viewer)
     person = viewer.person
     if viewer.in_unit_chat:
         query = query.where(Ticket.unit_id == viewer.unit_scope)
@@ -218,9 +224,17 @@ def search_tickets(
     query = query.order_by(*_ORDER_BY[order]).offset(offset).limit(limit)
     units = {u.id: u for u in list_units(session) if u.id is not None}
     return [
-        replace(TicketRow.of(ticket, units=units, rules=rules, now=now), title=title or text)
-        for ticket, title, text in session.exec(query)
+        replace(
+            TicketRow.of(ticket, units=units, rules=rules, now=now),
+            title=(masked_text if masked and masked_text is not None else title or text),
+        )
+        for ticket, title, text, masked_text in session.exec(query)
     ]
+
+
+def for_unit(viewer: Viewer) -> bool:
+    """Whether this viewer reads what a unit reads (the complainant's data masked)."""
+    return viewer.in_unit_chat or not sees_complainant(viewer.person)
 
 
 # How the 台账 list may be sorted: key -> label (each ends on the id, so pages are stable).
@@ -287,8 +301,8 @@ def ticket_detail(
 ) -> TicketDetail:
     """The ticket in full; the complainant's data masked unless the viewer is staff acting
     as staff (a supervisor in a unit's chat sees what the unit sees)."""
-    for_unit = viewer.in_unit_chat or not sees_complainant(viewer.person)
-    d = views.ticket_detail(session, ticket, rules=rules, now=now, for_unit=for_unit)
+    masked = for_unit(viewer)
+    d = views.ticket_detail(session, ticket, rules=rules, now=now, for_unit=masked)
     fields = {k: d[k] for k in TicketRow.__slots__ if k in d}  # type: ignore[attr-defined]
     row = TicketRow(**fields, title=d["message"]["title"])
     return TicketDetail(
@@ -307,12 +321,16 @@ def ticket_detail(
         duplicate_count=d["duplicate_count"],
         replies=[ReplyView(**r) for r in d["replies"]],
         extensions=[ExtensionView(**x) for x in d["extensions"]],
-        events=event_views(session, ticket) if with_events else [],
+        events=event_views(session, ticket, viewer=viewer) if with_events else [],
     )
 
 
-def event_views(session: Session, ticket: Ticket) -> list[EventView]:
-    return [EventView(**e) for e in views.event_rows(session, ticket)]
+def event_views(
+    session: Session, ticket: Ticket, *, viewer: Viewer | None = None
+) -> list[EventView]:
+    """The ticket's history; a unit does not see who looked up the complainant."""
+    hidden = {"view_complainant"} if viewer is not None and for_unit(viewer) else set()
+    return [EventView(**e) for e in views.event_rows(session, ticket) if e["action"] not in hidden]
 
 
 def pending_extensions(session: Session, *, rules: DeadlineRules, now: datetime) -> list[TicketRow]:

@@ -246,7 +246,7 @@ def events(ctx: typer.Context, number: NumberArg, by: ByOpt = None, json: JsonOp
     rt = runtime(ctx)
     with rt.session() as session:
         viewer = Q.viewer_of(actor_for(session, by))
-        rows = Q.event_views(session, _visible(session, viewer, number))
+        rows = Q.event_views(session, _visible(session, viewer, number), viewer=viewer)
     if json:
         emit_json([asdict(row) for row in rows])
         return

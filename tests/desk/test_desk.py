@@ -13,7 +13,7 @@ from desk.errors import DutyConflict, StaleVersion
 from desk.permissions import Viewer, visible_ticket
 from ledger.directory import find_unit, get_person
 from ledger.errors import PermissionDenied, user_text
-from ledger.models import Complainant, Event, Person, SourceKind, Ticket, TicketState
+from ledger.models import Complainant, Event, Message, Person, SourceKind, Ticket, TicketState
 from ledger.tickets import Actor
 from routing.context import RoutingContext
 from tests.helpers import make_ticket
@@ -252,3 +252,39 @@ def test_assigning_back_to_the_unit_that_returned_it_says_so(ctx: RoutingContext
     assert result.unit == "zjj" and "曾退回此件" in result.text
     D.return_ticket(ctx, number, "确实不是", actor=person(ctx, "zjj-1"))
     assert "曾退回" not in D.assign(ctx, number, "城管局", actor=person(ctx, "luru1")).text
+
+
+def test_a_unit_reads_masked_titles_and_not_who_looked_up_the_complainant(
+    ctx: RoutingContext,
+) -> None:
+    number = assigned(ctx)
+    with ctx.session() as session:
+        ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+        message = session.get(Message, ticket.message_id)
+        assert message is not None
+        message.text = "我叫张三丰，电话13812345678，东湖路路灯不亮"
+        message.unit_text = "我叫***，电话138****5678，东湖路路灯不亮"
+        session.add(message)
+        session.add(Complainant(message_id=ticket.message_id, name="张三丰"))
+        staff, member = get_person(session, "ducha1"), get_person(session, "zjj-1")
+        Q.reveal_complainant(
+            session, ticket, viewer=Viewer(staff), actor=Actor.of(staff), now=ctx.now()
+        )
+    with ctx.session() as session:
+        staff, member = get_person(session, "ducha1"), get_person(session, "zjj-1")
+        ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+
+        def title(viewer: Viewer) -> str | None:
+            rows = Q.search_tickets(
+                session, Q.TicketFilter(), viewer=viewer, rules=ctx.rules, now=ctx.now()
+            )
+            return rows[0].title
+
+        assert "13812345678" in (title(Viewer(staff)) or "")
+        unit_title = title(Viewer(member)) or ""
+        assert "13812345678" not in unit_title and "张三丰" not in unit_title
+        unit_chat = Viewer(staff, unit_scope=ticket.unit_id, in_unit_chat=True)
+        assert "13812345678" not in (title(unit_chat) or "")
+        seen_by_unit = [e.action for e in Q.event_views(session, ticket, viewer=Viewer(member))]
+        seen_by_staff = [e.action for e in Q.event_views(session, ticket, viewer=Viewer(staff))]
+        assert "view_complainant" in seen_by_staff and "view_complainant" not in seen_by_unit

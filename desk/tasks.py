@@ -590,3 +590,83 @@ def remind_by_colour(ctx: RoutingContext) -> dict[str, int]:
     if before:
         ctx.nudge()
     return written
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyResult:
+    created: tuple[TaskRow, ...]
+    known: int
+    rejected: tuple[tuple[int, str], ...]  # (line number, reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": [r.number for r in self.created],
+            "known": self.known,
+            "rejected_lines": [{"line": n, "reason": why} for n, why in self.rejected],
+        }
+
+    @property
+    def text(self) -> str:
+        lines = [
+            f"周交办：交办 {len(self.created)} 项"
+            + (f"，已有 {self.known} 项" if self.known else "")
+        ]
+        lines += [
+            f"{r.number} {r.lead_unit_name}：{r.title}（{r.deadline_text}）" for r in self.created
+        ]
+        lines += [f"第 {n} 行未交办：{why}" for n, why in self.rejected]
+        return "\n".join(lines)
+
+
+def weekly_paste(
+    ctx: RoutingContext, text: str, *, actor: Actor, meeting: str | None = None
+) -> WeeklyResult:
+    """周交办 in bulk: each line ``单位：事项（时限）`` registered and handed over at once."""
+    from tasks.weekly import parse_weekly
+
+    if actor.person is not None and not W.can_register(actor.person):
+        raise PermissionDenied("只有录入员或督查人员可以交办周交办事项", "desk staff only")
+    now = ctx.now()
+    name = meeting or f"{ctx.rules.local_date(now).isoformat()} 周交办会"
+    created: list[TaskRow] = []
+    rejected: list[tuple[int, str]] = []
+    known = 0
+    with ctx.session() as session:
+        units = {u.id: u for u in list_units(session) if u.id is not None}
+        keys = set(session.exec(select(Task.import_key).where(col(Task.import_key).is_not(None))))
+        cards: list[dict[str, Any]] = []
+        for line in parse_weekly(session, text, rules=ctx.rules, now=now, meeting=name):
+            if line.spec is None:
+                rejected.append((line.number, line.reason or ""))
+                continue
+            if line.spec.import_key in keys:
+                known += 1
+                continue
+            keys.add(line.spec.import_key)
+            task = W.register(session, line.spec, rules=ctx.rules, now=now, actor=actor)
+            _assign(ctx, session, task, actor, now, None, units=units, sink=cards)
+            created.append(_row(ctx, session, task, now, units))
+        if not created and not known and not rejected:
+            raise BadInput("没有可交办的事项：每行写「单位：事项（时限）」", "empty weekly list")
+        add_notifications(session, cards)
+    ctx.nudge()
+    return WeeklyResult(tuple(created), known, tuple(rejected))
+
+
+def weekly_answers(ctx: RoutingContext, *, since: datetime) -> list[tuple[str, str]]:
+    """一周一答卷: each 周交办 matter since ``since`` as (number, one line with its answer)."""
+    from tasks.weekly import answers
+
+    with ctx.session() as session:
+        units = {u.id: u.short_name for u in list_units(session) if u.id is not None}
+        found = answers(session, since=since, until=ctx.now())
+    lines = []
+    for a in found:
+        reply = f"答：{a.answer}" if a.answer else "尚未答复"
+        lines.append(
+            (
+                a.number,
+                f"{a.number} {units.get(a.unit_id, '')}：{a.title}【{a.state_label}】{reply}",
+            )
+        )
+    return lines

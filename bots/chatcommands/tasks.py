@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 from bots.chat import Chat, ChatCommand, Section, refused
 from bots.identity import Speaker
@@ -137,6 +138,32 @@ def remind(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Resp
     return step(chat, who, found, lambda ctx, actor: D.remind(ctx, number, note, actor=actor))
 
 
+# -- the desk: 周交办 ---------------------------------------------------------------------------
+
+
+def weekly(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
+    """``/周交办`` + lines ``单位：事项（时限）``: hand them over; alone: last week's answers."""
+    person = who.person
+    assert person is not None
+    text = cmd.args.strip()
+    if not text:
+        since = chat.ctx.now() - timedelta(days=7)
+        lines = [line for _, line in D.weekly_answers(chat.ctx, since=since)]
+        if not lines:
+            return Response(Outcome.ANSWERED, [Reply("最近一周没有周交办事项。\n" + WEEKLY_USAGE)])
+        return Response(Outcome.ANSWERED, [Reply("【周交办·一周一答卷】\n" + "\n".join(lines))])
+    try:
+        result = D.weekly_paste(chat.ctx, text, actor=Actor.of(person))
+    except DubanError as exc:
+        return refused(user_text(exc) + "\n" + WEEKLY_USAGE)
+    return Response(Outcome.DONE, [Reply(result.text)])
+
+
+WEEKLY_USAGE = (
+    "用法：/周交办 后每行一项「单位：事项（时限）」，如：住建局：东湖路积水点改造（本周五前）"
+)
+
+
 # the task side of commands declared for tickets (``bots.registry`` joins them)
 TASK_CALLBACKS = {"签收": acknowledge, "办结": finish, "延期": extend, "核查": verify}
 
@@ -149,4 +176,7 @@ COMMANDS = (
     ChatCommand("催办", ("urge", "remind"), "/催办 RW-编号 意见",
                 "催办督办事项（记入台账，发给牵头和配合单位）；/核查 也可写 RW- 编号",
                 Section.SUPERVISOR, remind),
+    ChatCommand("周交办", ("weekly",), "/周交办 [每行：单位：事项（时限）]",
+                "周一会议事项逐行交办；不带内容则列出最近一周各事项的答卷", Section.INTAKE,
+                weekly),
 )  # fmt: skip

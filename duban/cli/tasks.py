@@ -57,6 +57,12 @@ def register(app: typer.Typer) -> None:
     group.command("archive", help="归档 (archive a closed task)")(archive)
     group.command("remind", help="催办 (send a reminder with a note)")(remind)
     group.command("escalate", help="通报 (escalate)")(escalate)
+    group.command("weekly", help="周交办：逐行交办会议事项 (hand over a pasted weekly list)")(
+        weekly
+    )
+    group.command("answers", help="一周一答卷：周交办事项的答复 (answers to the weekly list)")(
+        answers
+    )
     group.command("sweep", help="按颜色发催办提醒（工作日办公时间，每天一次）(colour reminders)")(
         sweep
     )
@@ -503,6 +509,52 @@ def escalate(
         json,
         lambda c, a: D.escalate(c, number, note, actor=a, expected_version=if_version),
     )
+
+
+def weekly(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="文本文件，每行「单位：事项（时限）」；- 为标准输入")],
+    meeting: Annotated[str | None, typer.Option(help="会议名称（默认：日期 周交办会）")] = None,
+    by: ByOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    import sys
+
+    rt = runtime(ctx)
+    if file == "-":
+        text = sys.stdin.read()
+    else:
+        path = Path(file)
+        if not path.is_file():
+            bad_input(f"找不到文件 {file}")
+        text = path.read_text(encoding="utf-8-sig")
+    with rt.session() as session:
+        actor = actor_for(session, by)
+    result = D.weekly_paste(rt.routing, text, actor=actor, meeting=meeting)
+    if json:
+        emit_json(result.as_dict())
+    else:
+        say(result.text)
+
+
+def answers(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="自此日期起交办的事项（默认 7 天前）")] = None,
+    json: JsonOpt = False,
+) -> None:
+    from datetime import timedelta
+
+    rt = runtime(ctx)
+    start = (
+        rt.rules.end_of_day(parse_date(since, "--since") - timedelta(days=1))
+        if since
+        else rt.now() - timedelta(days=7)
+    )
+    lines = D.weekly_answers(rt.routing, since=start)
+    if json:
+        emit_json([{"number": n, "line": line} for n, line in lines])
+        return
+    say("\n".join(line for _, line in lines) or "没有周交办事项")
 
 
 def sweep(ctx: typer.Context, json: JsonOpt = False) -> None:

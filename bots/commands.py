@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 _HEAD = re.compile(r"^[/／]\s*([^\s@/／]+)(?:@\S+)?")
+# a tag anywhere in a message standing for its command: "今天 #晒 东湖路…" is "/晒 今天 东湖路…"
+_TAG = re.compile(r"[#＃](晒)(?=\s|$)")
 
 
 @cache
@@ -50,6 +52,9 @@ def _names() -> dict[str, str]:
 def parse(text: str) -> Command | None:
     """The command in ``text``, or None for plain text (and for unknown commands)."""
     stripped = (text or "").strip()
+    if _HEAD.match(stripped) is None and (tag := _TAG.search(stripped)) is not None:
+        rest = (stripped[: tag.start()] + " " + stripped[tag.end() :]).strip()
+        stripped = f"/{tag.group(1)} {rest}"
     head = _HEAD.match(stripped)
     if head is None:
         return None

@@ -10,6 +10,24 @@ from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message (a photo), downloaded by the adapter."""
+
+    kind: str  # "photo"
+    data: bytes
+    name: str | None = None  # the platform's file name or id (logs at DEBUG only)
+    mime: str | None = None  # what the platform claimed; the core checks the bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place the platform sent with the message (Telegram ``location``, Matrix geo)."""
+
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """Something a person said (or a button they pressed) in a chat the bot is in."""
 
@@ -24,6 +42,8 @@ class IncomingMessage:
     reply_to: str | None = None  # platform id of the message this one replies to
     private: bool = False  # a one-to-one chat between the sender and the bot
     sender_name: str | None = None  # display name (logged at DEBUG only)
+    attachments: tuple[Attachment, ...] = ()  # photos, downloaded by the adapter
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)

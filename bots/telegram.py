@@ -45,7 +45,7 @@ import hmac
 import logging
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,7 +76,14 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bots.errors import NotConfigured, SendFailed
-from bots.messages import IncomingMessage, OnMessage, Outcome, OutgoingMessage
+from bots.messages import (
+    Attachment,
+    IncomingMessage,
+    Location,
+    OnMessage,
+    Outcome,
+    OutgoingMessage,
+)
 from bots.platforms import PlatformSetup
 from bots.state import AdapterState
 
@@ -135,6 +142,8 @@ class TelegramAdapter:
         )
         if base_url:
             builder = builder.base_url(base_url)
+            if base_url.rstrip("/").endswith("/bot"):  # a local Bot API server's files
+                builder = builder.base_file_url(base_url.rstrip("/")[: -len("/bot")] + "/file/bot")
         self.app = builder.build()
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.state = AdapterState(engine, PLATFORM)
@@ -305,8 +314,10 @@ class TelegramAdapter:
         if msg is None:
             return
         try:
+            if update.message is not None and update.message.photo:
+                msg = await _with_photo(msg, update.message)
             await self._on_message(msg)
-        except Exception as exc:  # the ledger is unreachable: the poller tries again
+        except Exception as exc:  # the ledger (or the file) is unreachable: the poller tries again
             self._failure = exc
 
     async def _on_callback(self, update: Update) -> None:
@@ -439,7 +450,21 @@ def translate_message(
         reply_to=str(reply.message_id) if reply else None,
         private=message.chat.type == "private",
         sender_name=message.from_user.full_name,
+        location=(
+            Location(latitude=message.location.latitude, longitude=message.location.longitude)
+            if message.location is not None
+            else None
+        ),
     )
+
+
+async def _with_photo(msg: IncomingMessage, message: Message) -> IncomingMessage:
+    """The message with its photo downloaded: the largest size (the last of the array)."""
+    size = message.photo[-1]
+    file = await size.get_file()
+    data = bytes(await file.download_as_bytearray())
+    photo = Attachment(kind="photo", data=data, name=size.file_unique_id)
+    return replace(msg, attachments=(*msg.attachments, photo))
 
 
 def forward_origin(message: Message) -> tuple[str | None, datetime | None]:

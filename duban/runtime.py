@@ -102,6 +102,7 @@ class Runtime:
             queue=self.queue,
             gazetteer=load_gazetteer(self.settings.data_dir / "units.yaml"),
             nudge=self.nudge_bots,
+            home=self.settings.home,
         )
 
     # -- the model, the rules file, the queue: built on first use, cached ---------------------

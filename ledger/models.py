@@ -752,3 +752,52 @@ class UnitFlag(SQLModel, table=True):
     last: bool = False  # last in its group this month
     accountability: bool = False  # 问责提示: last two months running
     recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CheckinPost(SQLModel, table=True):
+    """A 晒 (一日三晒): what one person posted in a check-in window, with photos; the
+    spot check (抽查) of it is kept on the row."""
+
+    __tablename__ = "checkin_post"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", name="uq_checkin_post_message"),
+        Index("ix_checkin_post_day", "day", "person_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=255)
+    message_id: str = Field(max_length=255)
+    person_id: int = Field(foreign_key="person.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")  # unit at that moment
+    group_key: str = Field(max_length=64)  # the check-in group (policy checkins.groups)
+    day: date  # the working day of the window it counts for
+    window: str = Field(max_length=16)  # 早晒 | 午晒 | 晚晒
+    late: bool = False  # posted outside the window (counts for the nearest one)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    photos: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )  # [{sha256, path (under DUBAN_HOME), mime, size}]
+    location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    posted_at: datetime = Field(sa_type=UTCDateTime)
+    check_state: str | None = Field(default=None, max_length=16)  # marked | true | false
+    check_note: str | None = Field(default=None, sa_column=Column(Text))
+    checked_by_id: int | None = Field(default=None, foreign_key="person.id")
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CheckinDigest(SQLModel, table=True):
+    """The 要情快讯 of one working day: the posts chosen, in order; 第N期 once published."""
+
+    __tablename__ = "checkin_digest"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True)
+    issue: int | None = Field(default=None, unique=True)  # 第N期, given at publishing
+    state: str = Field(default="draft", max_length=16)  # draft | published
+    post_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    compiled_at: datetime = Field(sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    published_by_id: int | None = Field(default=None, foreign_key="person.id")

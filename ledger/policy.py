@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import time
+from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ledger.errors import BadInput
 from ledger.models import SourceKind
@@ -192,6 +201,80 @@ class OfficePolicy(_Strict):
         return self
 
 
+class CheckinWindow(_Strict):
+    """One window of 一日三晒: its name (早晒), when it opens and closes (office time)."""
+
+    name: str = Field(min_length=1, max_length=16)
+    opens: time
+    closes: time
+
+    @field_validator("opens", "closes", mode="before")
+    @classmethod
+    def _sexagesimal(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted 12:00 as the number 720 (minutes): read it back."""
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return time(value // 60, value % 60)
+        return value
+
+    @model_validator(mode="after")
+    def _opens_first(self) -> CheckinWindow:
+        if self.opens >= self.closes:
+            raise ValueError(f"{self.name}: opens must be before closes")
+        return self
+
+
+def _default_windows() -> list[CheckinWindow]:
+    return [
+        CheckinWindow(name="早晒", opens=time(8, 0), closes=time(9, 30)),
+        CheckinWindow(name="午晒", opens=time(12, 0), closes=time(14, 0)),
+        CheckinWindow(name="晚晒", opens=time(17, 0), closes=time(18, 30)),
+    ]
+
+
+class CheckinGroup(_Strict):
+    """A group of people who check in together: units (code or name) and people (code),
+    and the chats (``platform:chat_id``) the group talks in."""
+
+    label: str = Field(min_length=1, max_length=64)
+    units: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    chats: list[str] = Field(default_factory=list)
+
+    @field_validator("chats")
+    @classmethod
+    def _platform_and_chat(cls, value: list[str]) -> list[str]:
+        for chat in value:
+            if ":" not in chat.strip(":"):
+                raise ValueError(f"{chat!r}: write a chat as platform:chat_id")
+        return value
+
+
+class CheckinPolicy(_Strict):
+    """一日三晒: the windows, the groups, reminders, photos and the 要情快讯 digest."""
+
+    windows: list[CheckinWindow] = Field(default_factory=_default_windows, min_length=1)
+    groups: dict[str, CheckinGroup] = Field(default_factory=dict)
+    remind_before_minutes: int = Field(default=30, ge=0, le=600)  # private reminder
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    digest_title: str = Field(default="要情快讯", min_length=1, max_length=40)
+    digest_groups: list[str] = Field(default_factory=list)  # the groups a digest goes to
+    digest_hour: int = Field(default=19, ge=0, le=23)  # the day's draft compiled from then
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> CheckinPolicy:
+        names = [w.name for w in self.windows]
+        if len(set(names)) != len(names):
+            raise ValueError("windows: each window needs its own name")
+        ordered = sorted(self.windows, key=lambda w: w.opens)
+        for before, after in pairwise(ordered):
+            if after.opens < before.closes:
+                raise ValueError(f"windows: {before.name} and {after.name} overlap")
+        unknown = [g for g in self.digest_groups if g not in self.groups]
+        if unknown:
+            raise ValueError(f"digest_groups: no group named {', '.join(unknown)}")
+        return self
+
+
 class Policy(_Strict):
     deadlines: DeadlinePolicy = Field(default_factory=DeadlinePolicy)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
@@ -200,6 +283,7 @@ class Policy(_Strict):
     ranking: RankingPolicy = Field(default_factory=RankingPolicy)
     tasks: TaskPolicy = Field(default_factory=TaskPolicy)
     office: OfficePolicy = Field(default_factory=OfficePolicy)
+    checkins: CheckinPolicy = Field(default_factory=CheckinPolicy)
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
@@ -40,6 +41,8 @@ class RoutingContext:
     # Called after a transaction that wrote outbox rows has committed: tells bot processes
     # to deliver now rather than at their next poll (Redis pub/sub when there is a Redis).
     nudge: Callable[[], None] = lambda: None
+    # DUBAN_HOME: where files the ledger names are kept (check-in photos)
+    home: Path | None = None
 
     def now(self) -> datetime:
         return self.clock()

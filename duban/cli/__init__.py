@@ -17,6 +17,7 @@ from bots.errors import BotError
 from classifier.errors import ClassifierError
 from duban.cli import bot as bot_cmd
 from duban.cli import calendar as calendar_cmd
+from duban.cli import checkins as checkins_cmd
 from duban.cli import db as db_cmd
 from duban.cli import demo as demo_cmd
 from duban.cli import directory as directory_cmd
@@ -109,6 +110,7 @@ calendar_cmd.register(app)
 directory_cmd.register(app)
 tickets_cmd.register(app)
 tasks_cmd.register(app)
+checkins_cmd.register(app)
 intake_cmd.register(app)
 jobs_cmd.register(app)
 demo_cmd.register(app)

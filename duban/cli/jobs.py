@@ -89,7 +89,20 @@ def tick(rt: Runtime, *, interval: int = 60) -> dict[str, object]:
         result["swept"] = run_sweep(rt.routing, None)
         result["reminders"] = asdict(run_reminders(rt.routing))
     result["weekly_report"] = post_weekly_report(rt)
+    result["checkins"] = checkins_tick(rt)
     return result
+
+
+def checkins_tick(rt: Runtime) -> dict[str, object]:
+    """一日三晒: window prompts, reminders to those missing, the day's draft digest
+    (outbox rows with dedupe keys: every scheduler may run it; nothing on days off)."""
+    from checkins.schedule import tick as checkin_tick
+
+    with rt.session() as session:
+        done = checkin_tick(session, now=rt.now(), policy=rt.policy.checkins, rules=rt.rules)
+    if done.prompts or done.reminders:
+        rt.nudge_bots()
+    return asdict(done)
 
 
 def post_weekly_report(rt: Runtime) -> str | None:

@@ -9,7 +9,9 @@ documented) and handed out by ``getUpdates`` like Telegram does: ``offset`` conf
 forgets) every earlier update, a long poll waits up to ``timeout`` seconds.
 
 Implemented: getMe, getUpdates, deleteWebhook, setWebhook, sendMessage, sendPhoto,
-answerCallbackQuery, editMessageReplyMarkup. Every call is recorded in :attr:`calls`;
+answerCallbackQuery, editMessageReplyMarkup, getFile and the file download (``GET
+/file/bot<token>/<file_path>``) of photos made with :meth:`photo_message`. Every call is
+recorded in :attr:`calls`;
 :meth:`fail` makes the next calls of a method fail (429 with ``retry_after``, 403, 400,
 502 …).
 """
@@ -66,12 +68,15 @@ class FakeBotAPI:
         self._new = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.files: dict[str, bytes] = {}  # file_id -> content (getFile, download)
+        self._file_ids = itertools.count(1)
 
     # -- server -----------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -196,6 +201,44 @@ class FakeBotAPI:
         }
         return self.push(callback_query=query)
 
+    def photo_message(
+        self,
+        chat: dict[str, Any],
+        user: dict[str, Any],
+        caption: str | None,
+        photos: list[bytes],
+        **kw: Any,
+    ) -> dict[str, Any]:
+        """A photo message as Telegram sends it: ``photo`` is one picture in several sizes
+        (PhotoSize array, smallest first); ``caption`` instead of ``text``. A second picture
+        of an album is a second message, so ``photos`` are the sizes of one picture."""
+        message = self.message(chat, user, caption or "", **kw)
+        message.pop("text")
+        message.pop("entities", None)
+        if caption:
+            message["caption"] = caption
+        sizes = []
+        for index, data in enumerate(photos):
+            file_id = f"AgACAgUAAxkBAAI{next(self._file_ids):05d}"
+            self.files[file_id] = data
+            side = 90 * (index + 1)
+            sizes.append(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"AQAD{file_id[-5:]}",
+                    "file_size": len(data),
+                    "width": side * 4 // 3,
+                    "height": side,
+                }
+            )
+        message["photo"] = sizes
+        return message
+
+    @staticmethod
+    def with_location(message: dict[str, Any], latitude: float, longitude: float) -> dict[str, Any]:
+        message["location"] = {"latitude": latitude, "longitude": longitude}
+        return message
+
     # -- what the bot did --------------------------------------------------------------------------
 
     def fail(
@@ -253,6 +296,27 @@ class FakeBotAPI:
         if isinstance(result, dict) and "message_id" in result:
             params["_result"] = result
         return web.json_response({"ok": True, "result": result})
+
+    async def _api_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = params.get("file_id", "")
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AQAD{file_id[-5:]}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"photos/{file_id}.jpg",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.match_info["path"]
+        self.calls.append(Call("download", {"path": path}))
+        file_id = path.removeprefix("photos/").removesuffix(".jpg")
+        if file_id not in self.files:
+            return _error(404, "Not Found")
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     async def _api_getMe(self, params: dict[str, Any]) -> Any:
         return self.me

@@ -1,0 +1,363 @@
+"""要情快讯: each working day's posts, grouped by check-in group and by unit (or by the
+task they name), in the order the office chose; 第N期 once published, exactly once.
+
+The chat text carries no photos (they stay with the office: the DOCX shows them)."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from checkins.chats import post_to_chats
+from checkins.errors import BadInput, NotFound
+from checkins.groups import chats_of
+from checkins.record import FALSE
+from ledger.models import CheckinDigest, CheckinPost, Person, Task, Unit
+from ledger.outbox import add_notification
+from ledger.policy import CheckinPolicy, OfficePolicy
+
+logger = logging.getLogger(__name__)
+
+DRAFT, PUBLISHED = "draft", "published"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    post_id: int
+    who: str
+    unit: str
+    window: str
+    late: bool
+    text: str
+    photos: list[dict[str, Any]]
+    task: str | None
+    posted_at: datetime
+
+
+@dataclass
+class DigestView:
+    day: date
+    state: str
+    issue: int | None
+    title: str
+    sections: list[tuple[str, list[Item]]] = field(default_factory=list)
+
+    @property
+    def post_ids(self) -> list[int]:
+        return [item.post_id for _, items in self.sections for item in items]
+
+    @property
+    def heading(self) -> str:
+        number = f"第{self.issue}期" if self.issue else "（草稿）"
+        return f"{self.title} {number}　{self.day.year}年{self.day.month}月{self.day.day}日"
+
+    def text(self) -> str:
+        lines = [f"【{self.heading}】"]
+        for heading, items in self.sections:
+            lines.append(f"■ {heading}")
+            for item in items:
+                photos = f"（照片{len(item.photos)}张）" if item.photos else ""
+                late = "（迟）" if item.late else ""
+                lines.append(f"· {item.window}{late} {item.unit} {item.who}：{item.text}{photos}")
+        if not self.sections:
+            lines.append("今日暂无可编发的晒工作内容。")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "state": self.state,
+            "issue": self.issue,
+            "title": self.title,
+            "sections": [
+                {
+                    "heading": heading,
+                    "posts": [
+                        {
+                            "id": i.post_id,
+                            "person": i.who,
+                            "unit": i.unit,
+                            "window": i.window,
+                            "late": i.late,
+                            "text": i.text,
+                            "photos": len(i.photos),
+                            "task": i.task,
+                        }
+                        for i in items
+                    ],
+                }
+                for heading, items in self.sections
+            ],
+        }
+
+
+def _digest(session: Session, day: date, *, lock: bool = False) -> CheckinDigest | None:
+    query = select(CheckinDigest).where(CheckinDigest.day == day)
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def _eligible(session: Session, day: date) -> list[int]:
+    """The day's posts the digest may carry: all but those found false."""
+    return [
+        p.id
+        for p in session.exec(
+            select(CheckinPost).where(CheckinPost.day == day).order_by(col(CheckinPost.id))
+        ).all()
+        if p.id is not None and p.check_state != FALSE
+    ]
+
+
+def compile_draft(session: Session, day: date, *, now: datetime) -> CheckinDigest:
+    """The day's digest: made as a draft with every post; a draft gets the posts made
+    since at its end (the office's order kept); a published one is left as it is."""
+    row = _digest(session, day, lock=True)
+    posts = _eligible(session, day)
+    if row is None:
+        row = CheckinDigest(day=day, state=DRAFT, post_ids=posts, compiled_at=now)
+        session.add(row)
+        session.flush()
+        return row
+    if row.state == DRAFT:
+        known = set(row.post_ids)
+        row.post_ids = [*row.post_ids, *[p for p in posts if p not in known]]
+        row.compiled_at = now
+        session.add(row)
+    return row
+
+
+def set_posts(session: Session, day: date, post_ids: list[int]) -> CheckinDigest:
+    """The office's pick and order for a draft; every id must be a post of that day."""
+    row = _digest(session, day, lock=True)
+    if row is None:
+        raise NotFound(f"{day.isoformat()} 还没有快讯草稿，请先生成", "no draft")
+    if row.state != DRAFT:
+        raise BadInput(
+            f"{day.isoformat()} 的快讯已发布（第{row.issue}期），不能再修改", "published"
+        )
+    allowed = set(_eligible(session, day))
+    for post_id in post_ids:
+        if post_id not in allowed:
+            raise BadInput(f"晒{post_id} 不是 {day.isoformat()} 可编发的内容", "not of that day")
+    if len(set(post_ids)) != len(post_ids):
+        raise BadInput("编号有重复", "duplicate ids")
+    row.post_ids = list(post_ids)
+    session.add(row)
+    return row
+
+
+def publish(
+    session: Session,
+    day: date,
+    *,
+    now: datetime,
+    by: int | None,
+    policy: CheckinPolicy,
+    tz: ZoneInfo,
+) -> CheckinDigest:
+    """Number the day's draft 第N期 and post it to the digest groups, exactly once: the
+    state moves draft -> published by a compare-and-set, the outbox row has a dedupe key."""
+    row = compile_draft(session, day, now=now)
+    if row.state == PUBLISHED:
+        raise BadInput(
+            f"{day.isoformat()} 的{policy.digest_title}已发布（第{row.issue}期），不再重复发布",
+            "already published",
+        )
+    issue = (session.exec(select(func.max(CheckinDigest.issue))).one() or 0) + 1
+    changed = session.execute(
+        update(CheckinDigest)
+        .where(col(CheckinDigest.id) == row.id)
+        .where(col(CheckinDigest.state) == DRAFT)
+        .values(state=PUBLISHED, issue=issue, published_at=now, published_by_id=by)
+    ).rowcount
+    if not changed:
+        raise BadInput(f"{day.isoformat()} 的快讯已由他人发布", "published meanwhile")
+    session.refresh(row)
+    text = view(session, row, policy=policy, tz=tz).text()
+    for key in policy.digest_groups:
+        group = policy.groups[key]
+        if group.chats:
+            post_to_chats(
+                session,
+                dedupe_key=f"checkin-digest:{day.isoformat()}:{key}",
+                kind="checkin-digest",
+                text=text,
+                chats=chats_of(group),
+                now=now,
+            )
+        else:
+            logger.warning("check-in group %s names no chat: the digest is not posted there", key)
+    add_notification(
+        session,
+        dedupe_key=f"checkin-digest:{day.isoformat()}:office",
+        kind="checkin-digest",
+        audience="supervisors",
+        text=text,
+        now=now,
+    )
+    logger.info("digest of %s published as issue %s", day, issue)
+    return row
+
+
+def view(
+    session: Session, row: CheckinDigest, *, policy: CheckinPolicy, tz: ZoneInfo
+) -> DigestView:
+    """The digest as people read it: by group, then unit or task, in the chosen order."""
+    posts = {
+        p.id: p
+        for p in session.exec(
+            select(CheckinPost).where(col(CheckinPost.id).in_(row.post_ids or [-1]))
+        ).all()
+    }
+    people = {p.id: p.name for p in session.exec(select(Person)).all()}
+    units = {u.id: u.short_name or u.name for u in session.exec(select(Unit)).all()}
+    task_ids = {p.task_id for p in posts.values() if p.task_id is not None}
+    tasks = {
+        t.id: t for t in session.exec(select(Task).where(col(Task.id).in_(task_ids or {-1}))).all()
+    }
+    buckets: dict[str, list[Item]] = {}
+    for post_id in row.post_ids:
+        post = posts.get(post_id)
+        if post is None:
+            continue
+        group = policy.groups.get(post.group_key)
+        group_label = group.label if group is not None else post.group_key
+        unit = units.get(post.unit_id, "—") if post.unit_id is not None else "—"
+        task = tasks.get(post.task_id) if post.task_id is not None else None
+        under = f"{task.number} {task.title}" if task is not None else unit
+        item = Item(
+            post_id=post_id,
+            who=people.get(post.person_id, "—"),
+            unit=unit,
+            window=post.window,
+            late=post.late,
+            text=post.text,
+            photos=post.photos,
+            task=task.number if task else None,
+            posted_at=post.posted_at,
+        )
+        buckets.setdefault(f"{group_label}·{under}", []).append(item)
+    return DigestView(
+        day=row.day,
+        state=row.state,
+        issue=row.issue,
+        title=policy.digest_title,
+        sections=list(buckets.items()),
+    )
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def render_html(digest: DigestView, *, office: OfficePolicy, tz: ZoneInfo) -> str:
+    e = html.escape
+    parts = [
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">',
+        f"<title>{e(digest.heading)}</title></head><body>",
+        f'<header><p class="office">{e(office.name)}</p><h1>{e(digest.heading)}</h1></header>',
+    ]
+    for heading, items in digest.sections:
+        parts.append(f"<section><h2>{e(heading)}</h2><ul>")
+        for i in items:
+            at = i.posted_at.astimezone(tz).strftime("%H:%M")
+            photos = f"（照片{len(i.photos)}张）" if i.photos else ""
+            late = "（迟晒）" if i.late else ""
+            parts.append(
+                f"<li><b>{e(i.window)}{late} {e(i.unit)} {e(i.who)}</b> {at}："
+                f"{e(i.text)}{photos}</li>"
+            )
+        parts.append("</ul></section>")
+    if not digest.sections:
+        parts.append("<p>今日暂无可编发的晒工作内容。</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def build_docx(
+    digest: DigestView, *, office: OfficePolicy, tz: ZoneInfo, photo_dir: Path, now: datetime
+) -> Any:
+    """The digest in the official layout (the office in red, 期号, title, body, 署名),
+    with the posts' photos under them."""
+    from docx.shared import Mm
+
+    from reports.docx import ER_HAO, RED, SI_HAO, _signature, _Writer
+    from reports.masthead import chinese_date
+
+    fonts = {k: list(v) for k, v in office.fonts.model_dump().items()}
+    w = _Writer(_Doc(masthead=_Head(fonts=fonts), timezone=str(tz)))  # type: ignore[arg-type]
+    w.para(office.name, kind="title", size=ER_HAO + 4, align="center", indent=False, color=RED)
+    number = f"第{digest.issue}期" if digest.issue else "（草稿）"
+    w.red_rule(w.para(number, align="center", indent=False))
+    w.para()
+    w.para(digest.title, kind="title", size=ER_HAO, align="center", indent=False)
+    w.para()
+    for heading, items in digest.sections:
+        w.para(heading, kind="heading")
+        for i in items:
+            late = "（迟晒）" if i.late else ""
+            w.para(f"{i.window}{late}　{i.unit}　{i.who}：{i.text}")
+            for photo in i.photos:
+                path = photo_dir / str(photo["path"])
+                if path.exists():
+                    w.doc.add_picture(str(path), width=Mm(120))
+                    w.para(
+                        f"（照片 {str(photo['sha256'])[:8]}）",
+                        size=SI_HAO,
+                        align="center",
+                        indent=False,
+                    )
+    if not digest.sections:
+        w.para("今日暂无可编发的晒工作内容。")
+    w.para()
+    _signature(w, office.issuer or office.name, chinese_date(now.astimezone(tz).date()))
+    w.fallbacks()
+    return w.doc
+
+
+def write_files(
+    digest: DigestView,
+    out_dir: Path,
+    *,
+    office: OfficePolicy,
+    tz: ZoneInfo,
+    photo_dir: Path,
+    now: datetime,
+) -> tuple[Path, Path]:
+    """The digest as DOCX and HTML under ``out_dir``; their paths."""
+    from reports.outputs import SHARED, atomic_path, write_text
+
+    stem = f"要情快讯-{digest.day.isoformat()}"
+    html_path = write_text(out_dir / f"{stem}.html", render_html(digest, office=office, tz=tz))
+    docx_path = out_dir / f"{stem}.docx"
+    document = build_docx(digest, office=office, tz=tz, photo_dir=photo_dir, now=now)
+    with atomic_path(docx_path, mode=SHARED) as temp:
+        document.save(str(temp))
+    return docx_path, html_path
+
+
+@dataclass
+class _Head:
+    fonts: dict[str, list[str]]
+
+
+@dataclass
+class _Doc:
+    """What ``reports.docx._Writer`` reads of a report: the fonts and the time zone."""
+
+    masthead: _Head
+    timezone: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def published_issues(session: Session) -> Sequence[int]:
+    return [i for i in session.exec(select(CheckinDigest.issue)).all() if i is not None]

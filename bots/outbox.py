@@ -68,6 +68,9 @@ from routing.context import RoutingContext
 logger = logging.getLogger(__name__)
 
 REMINDER_KINDS = frozenset({"reminder", "overdue", "triage-overdue"})
+# Notices that stop being true: a 待分办 notice once the unit is chosen, a unit's card once
+# the ticket went elsewhere (a bot started after a day away must not flood the desk).
+NOTICE_KINDS = frozenset({"triage", "assigned"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,15 +446,18 @@ def targets(session: Session, note: Notification, platforms: list[str]) -> list[
 
 
 def outdated(session: Session, row: Notification) -> bool:
-    """A reminder whose ticket has moved on since it was written (the bot was away, say):
-    replied, returned, re-assigned to another unit or given a new deadline by an extension.
-    Sent late it would tell a unit its answered ticket is overdue."""
-    if row.kind not in REMINDER_KINDS or row.ticket_id is None:
+    """A reminder or notice whose ticket has moved on since it was written (the bot was
+    away, say): replied, returned, re-assigned to another unit, given a new deadline by an
+    extension, or (a 待分办 notice) already assigned. Sent late it would tell a unit its
+    answered ticket is overdue, or ask the desk to choose a unit already chosen."""
+    if row.ticket_id is None or row.kind not in REMINDER_KINDS | NOTICE_KINDS:
         return False
     ticket = session.get(Ticket, row.ticket_id)
     if ticket is None:
         return True
-    if row.kind == "triage-overdue":
+    if row.kind == "assigned":  # the unit's card, after the ticket went to another unit
+        return ticket.unit_id != row.unit_id
+    if row.kind in ("triage", "triage-overdue"):  # a person has already chosen the unit
         return TicketState(ticket.state) not in TRIAGE_STATES
     return (
         TicketState(ticket.state) not in WORKING_STATES

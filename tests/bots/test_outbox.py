@@ -17,8 +17,9 @@ from bots.hub import ChatHub
 from bots.memory import MemoryAdapter
 from bots.messages import OutgoingMessage
 from bots.outbox import Outbox, OutboxPolicy, record_answered, requeue_failed
+from ledger import tickets as T
 from ledger.directory import find_unit, get_person
-from ledger.models import ChatDelivery, Notification
+from ledger.models import ChatDelivery, Notification, Ticket
 from routing.context import RoutingContext
 from tests.bots.conftest import Desk
 from tests.helpers import make_ticket
@@ -475,3 +476,31 @@ def test_writing_the_same_notification_twice_keeps_one(ctx: RoutingContext) -> N
     with ctx.session() as session:
         rows = session.exec(select(Notification.dedupe_key, Notification.text)).all()
     assert sorted(rows) == [("k1", "一"), ("k2", "一")]
+
+
+def test_notices_that_stopped_being_true_are_not_sent(desk: Desk, ctx: RoutingContext) -> None:
+    """A bot started after a day away: the desk has already chosen the unit of a ticket
+    that was waiting in triage, and another ticket went from 住建局 to 城管局."""
+    from desk import tickets as D
+
+    with ctx.session() as session:
+        waiting = make_ticket(session, ctx.rules, now=ctx.now(), text="东湖路井盖丢失").number
+        moved = make_ticket(session, ctx.rules, now=ctx.now(), text="学府路路灯不亮").number
+        still = make_ticket(session, ctx.rules, now=ctx.now(), text="锦绣小区电梯故障").number
+    for number in (waiting, moved, still):  # each ticket's 待分办 notice goes to the desk
+        with ctx.session() as session:
+            from routing.pipeline import triage_notice
+
+            ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
+            triage_notice(session, ticket, ctx=ctx, now=ctx.now(), reason="测试")
+    desk_actor = T.Actor.system("test")
+    D.assign(ctx, waiting, "住建局", actor=desk_actor)
+    D.assign(ctx, moved, "住建局", actor=desk_actor)
+    D.assign(ctx, moved, "城管局", actor=desk_actor)  # 改派 before anything was delivered
+    desk.deliver()
+    intake = desk.texts("intake")
+    assert len(intake) == 1 and still in intake[0]  # only the one still waiting
+    assert [t for t in desk.texts("zjj") if moved in t] == []  # 住建局 never gets its card
+    assert any(moved in t for t in desk.texts("cgj")) and any(
+        waiting in t for t in desk.texts("zjj")
+    )

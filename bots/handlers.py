@@ -90,9 +90,12 @@ class Handlers(Chat):
         if spec.task_callback is not None and cmd.number is None:
             task = leading_number(cmd.args)  # a 督办事项 (RW-2026-0001), not a ticket
             if task is not None:
-                number, rest = task
+                task_number, rest = task
                 return spec.task_callback(
-                    self, msg, who, Command(name=cmd.name, number=number, args=rest, raw=cmd.raw)
+                    self,
+                    msg,
+                    who,
+                    Command(name=cmd.name, number=task_number, args=rest, raw=cmd.raw),
                 )
         if spec.needs_ticket and cmd.number is None:
             bad = commands.bad_number(cmd.args)

@@ -174,7 +174,7 @@ def publish(
             "already published",
         )
     issue = (session.exec(select(func.max(CheckinDigest.issue))).one() or 0) + 1
-    changed = session.execute(
+    changed = session.execute(  # type: ignore[attr-defined]
         update(CheckinDigest)
         .where(col(CheckinDigest.id) == row.id)
         .where(col(CheckinDigest.state) == DRAFT)

@@ -41,7 +41,9 @@ def members(session: Session, key: str, group: CheckinGroup) -> list[Member]:
     """The group's active people: everyone of its units, then the people it names."""
     ids = unit_ids(session, key, group)
     query = select(Person).where(Person.active == True)  # noqa: E712 (SQL expression)
-    people = list(session.exec(query.where(col(Person.unit_id).in_(ids)).order_by(Person.id)).all())
+    people = list(
+        session.exec(query.where(col(Person.unit_id).in_(ids)).order_by(col(Person.id))).all()
+    )
     if group.people:
         named = session.exec(query.where(col(Person.code).in_(group.people))).all()
         people += [p for p in named if p not in people]

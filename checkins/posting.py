@@ -87,7 +87,7 @@ def record(
         platform=platform,
         chat_id=chat_id,
         message_id=message_id,
-        person_id=person.id,
+        person_id=_id(person),
         unit_id=person.unit_id,
         group_key=key,
         day=slot.window.day,
@@ -152,3 +152,8 @@ def _one(session: Session, model: type[Task] | type[Ticket], number: str) -> Any
         what = "督办事项" if model is Task else "督办件"
         raise BadInput(f"没有找到{what} {number}，请核对编号后重发", f"no {number}")
     return found
+
+
+def _id(person: Person) -> int:
+    assert person.id is not None
+    return person.id

@@ -80,9 +80,9 @@ def status(
         if unit_id is not None and member.unit_id != unit_id:
             continue
         for window in windows:
-            post = best.get((member.person_id, window.name))
-            if post is not None:
-                state = LATE if post.late else POSTED
+            found = best.get((member.person_id, window.name))
+            if found is not None:
+                state = LATE if found.late else POSTED
             else:
                 state = OPEN if now <= window.closes else MISSED
             rows.append(
@@ -95,7 +95,7 @@ def status(
                     unit=member.unit_name,
                     unit_id=member.unit_id,
                     state=state,
-                    post_id=post.id if post is not None else None,
+                    post_id=found.id if found is not None else None,
                 )
             )
     return rows

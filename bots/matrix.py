@@ -22,8 +22,9 @@ batch is handled is its ``next_batch`` stored. Stopping mid-batch keeps the prev
 the batch comes again after a restart and the hub skips what it already handled. In a room
 the bot has just joined, only events after its own join count (no history either). Edits
 (``m.replace``) and notices are ignored; a reply's fallback quote (``> <@…> …``) is cut
-off, so ``/签收`` sent as a reply to a card reads as ``/签收``. ``private`` is true in a room
-of exactly two joined members (asked once per room, forgotten on a membership change).
+off, so ``/签收`` sent as a reply to a card reads as ``/签收``. ``private`` is true in a direct
+chat: a room the bot was invited to with ``is_direct`` (remembered in the ledger) that has
+exactly two joined members (asked once per room, forgotten on a membership change).
 Matrix has no standard forward metadata; ``m.forwarded`` (MSC2723) is read when present.
 
 Invitations: the adapter asks ``on_invite("matrix", inviter)``, the rule the hub supplies
@@ -162,6 +163,7 @@ class MatrixAdapter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._members: dict[str, int] = {}  # room id -> joined members (cache)
+        self._direct: dict[str, bool] = {}  # room id -> invited as a direct chat (cache)
         self._encrypted: set[str] = set()  # encrypted rooms already warned about
         self.on_invite: OnInvite | None = None  # the hub's rule: join this inviter's room?
 
@@ -477,6 +479,10 @@ class MatrixAdapter:
         )
 
     async def _is_private(self, room_id: str) -> bool:
+        """A direct chat (invited with ``is_direct``) of exactly two members: a room an
+        administrator just made for a group, still holding only them and the bot, is not."""
+        if not await self._is_direct(room_id):
+            return False
         count = self._members.get(room_id)
         if count is None:
             assert self._client is not None
@@ -486,6 +492,13 @@ class MatrixAdapter:
                 return False
             count = self._members[room_id] = len(resp.members)
         return count == 2
+
+    async def _is_direct(self, room_id: str) -> bool:
+        direct = self._direct.get(room_id)
+        if direct is None:
+            stored = await asyncio.to_thread(self.state.get, self._key(f"direct:{room_id}"))
+            direct = self._direct[room_id] = stored == "1"
+        return direct
 
     # -- invitations ----------------------------------------------------------------------------
 
@@ -519,6 +532,15 @@ class MatrixAdapter:
                 return
             raise RuntimeError(f"joining {room_id} failed: {resp.status_code}")  # sync again
         self._members.pop(room_id, None)
+        direct = any(
+            isinstance(e, nio.InviteMemberEvent)
+            and e.state_key == self.user_id
+            and e.content.get("is_direct") is True
+            for e in invite.invite_state
+        )
+        if direct:  # remembered in the ledger: a restarted bot still knows the room is a DM
+            await asyncio.to_thread(self.state.put, self._key(f"direct:{room_id}"), "1")
+        self._direct[room_id] = direct
         logger.info("matrix: joined room %s on an accepted invitation", room_id)
 
     # -- sending --------------------------------------------------------------------------------

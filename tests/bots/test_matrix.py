@@ -770,3 +770,40 @@ def _png() -> bytes:
 
 
 PNG = _png()
+
+
+def test_a_fresh_group_room_is_not_taken_for_a_private_chat(
+    cast: Cast, ctx: RoutingContext
+) -> None:
+    """An administrator makes a room for a unit's group and invites the bot: only the two of
+    them are in it yet. /帮助 there names the room and the bind command, and the room is not
+    recorded as the administrator's private chat; a direct chat (is_direct) is."""
+    asyncio.run(_fresh_room(cast, ctx))
+
+
+async def _fresh_room(cast: Cast, ctx: RoutingContext) -> None:
+    link_admin(ctx, cast)
+    humans = await people(cast, "admin")
+    admin = humans["admin"]
+    bot = await start_bot(cast, ctx)
+    try:
+        group = await admin.create_room("住建局工作群", cast.bot)
+        await wait_joined(admin, group, cast.bot)
+        await admin.say(group, "/帮助")
+        answer = await admin.expect(group, "duban bind", sender=cast.bot)
+        assert group in answer.body and "--platform matrix" in answer.body
+
+        resp = await admin.client.room_create(invite=[cast.bot], is_direct=True)
+        assert isinstance(resp, nio.RoomCreateResponse), resp
+        await wait_joined(admin, resp.room_id, cast.bot)
+        await admin.say(resp.room_id, "/帮助")
+        answer = await admin.expect(resp.room_id, "督办助手", sender=cast.bot)
+        assert "duban bind" not in answer.body
+        with ctx.session() as session:
+            account = identity.account_of(
+                session, platform="matrix", account_id=cast.mxids["admin"]
+            )
+            assert account is not None and account.private_chat_id == resp.room_id
+    finally:
+        await bot.stop()
+        await close_all(humans)

@@ -182,6 +182,14 @@ def ranking_summary(report: MonthlyReport, *, brief: bool = False) -> list[str]:
     lines = [f"红旗：{'、'.join(red) or '无'}；黄旗：{'、'.join(yellow) or '无'}。"]
     for entry in ranking.accountability:
         lines.append(f"问责提示：{entry.label} 连续两个月排名末位。")
+    for group in report.groups:  # by unit group, tickets and 督办事项 together
+        group_red = "、".join(e.label for e in group.entries if e.flag == "红旗") or "无"
+        group_yellow = "、".join(e.label for e in group.entries if e.flag == "黄旗") or "无"
+        line = f"{group.label}（督办件与督办事项综合）：红旗 {group_red}；黄旗 {group_yellow}"
+        accountable = "、".join(e.label for e in group.entries if e.accountability)
+        lines.append(
+            line + (f"；问责提示：{accountable} 连续在组内末位。" if accountable else "。")
+        )
     unranked = [e for e in ranking.entries if e.rank is None]
     idle = [e for e in unranked if brief and e.due == 0]
     named = [f"{e.label}（{e.reason}）" for e in unranked if e not in idle]

@@ -10,6 +10,7 @@ from ledger.policy import GroupFlags, RankingPolicy, TaskPolicy
 from reports.monthly import build_monthly
 from reports.periods import month_of
 from reports.ranking import RankEntry, Ranking, combined_score, flag_history, rank_by_group
+from reports.tables import ranking_summary
 from routing.context import RoutingContext
 from tasks.scores import task_scores
 from tests.helpers import local
@@ -189,6 +190,11 @@ def test_the_monthly_report_ranks_by_group_and_keeps_the_flag_history(
     assert entries["滨江街道"].flag == "红旗" and entries["城东街道"].flag == "黄旗"
     assert entries["城东街道"].last and entries["城东街道"].accountability  # last Oct and Nov
     assert report.as_dict()["groups"][1]["label"] == "乡镇（街道）"
+    summary = ranking_summary(report)  # what every format of the 月讲评 prints
+    assert (
+        "乡镇（街道）（督办件与督办事项综合）：红旗 滨江街道；黄旗 城东街道；问责提示：城东街道"
+        in ("\n".join(summary))
+    )
     with ctx.session() as session:
         assert [m for m, _, _ in flag_history(session, "bjjd")] == ["2026-10", "2026-11"]
         assert flag_history(session, "bjjd")[-1][1] == "红旗"

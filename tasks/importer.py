@@ -7,7 +7,8 @@ over. Cells left blank under a merged cell (牵头领导, 牵头单位, 完成�
 for a group of rows) take the value above. A row with one cell only is a heading
 (一、经济发展) and is skipped. A row whose unit is unknown or whose deadline cannot be read
 is refused with its number and the reason; the others go in. Each task has an import key
-(source, title, lead unit), so importing the same file twice creates nothing new.
+(title and lead unit), so importing the same file twice creates nothing new, whatever
+``--source`` says the second time.
 """
 
 from __future__ import annotations
@@ -335,5 +336,5 @@ def _spec(
         leader=leader,
         leader_name=(leader.name if leader else leader_text[:64] or None),
         support_units=tuple(u for u in support if u.id != lead.id),
-        import_key=import_key(row_source, title, lead),
+        import_key=import_key(TaskSource.LIST, title, lead),  # whatever --source says
     )

@@ -104,8 +104,8 @@ def test_a_messy_gb18030_list_goes_in_row_by_row(ctx: RoutingContext, tmp_path: 
         assert second.source_kind == "key"  # 来源 filled down too
         # the units were told: lead and 配合单位 cards
         assert len(session.exec(select(Notification)).all()) == 3 + 1 + 1
-    again = D.import_list(ctx, path, source=W.TaskSource.LIST, actor=actor(ctx, "luru1"))
-    assert (again.created, again.known, again.rejected) == (0, 3, 3)
+    again = D.import_list(ctx, path, source=W.TaskSource.KEY, actor=actor(ctx, "luru1"))
+    assert (again.created, again.known, again.rejected) == (0, 3, 3)  # another --source too
 
 
 def test_an_xlsx_with_several_sheets_merged_cells_and_date_cells(

@@ -247,8 +247,8 @@ def open_ticket(
         )
     )
     session.flush()
-    if deadline.provisional:
-        logger.warning(
+    if deadline.provisional:  # the calendar warns once per year; a row is routine
+        logger.info(
             "ticket %s: provisional deadline %s (calendar year not published)",
             ticket.number,
             deadline.due_date,

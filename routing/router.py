@@ -45,12 +45,20 @@ class UnitIndex:
     def __init__(self, units: list[Unit]) -> None:
         self.units = units
         self._by_name: dict[str, Unit] = {}
+        self._unknown: set[str] = set()
         for unit in units:
             for name in (unit.code, unit.name, unit.short_name, *unit.aliases):
                 self._by_name.setdefault(name, unit)
 
     def get(self, label: str) -> Unit | None:
         return self._by_name.get(label)
+
+    def unknown_label(self, label: str) -> None:
+        """A model label that names no unit (one removed since training): said once per
+        batch, not once per message."""
+        if label not in self._unknown:
+            self._unknown.add(label)
+            logger.warning("classifier label %r is not a unit: ignored", label)
 
 
 def model_text(message: Message) -> str:
@@ -108,7 +116,7 @@ def _from_prediction(
     for label, probability in prediction.top:
         unit = units.get(label)
         if unit is None:
-            logger.warning("classifier label %r is not a unit: ignored", label)
+            units.unknown_label(label)
             continue
         if unit.id in skip or not unit.active:
             continue

@@ -41,7 +41,7 @@ from ledger.policy import IntakePolicy
 from ledger.tickets import Actor
 from tasks.deadlines import parse_deadline
 from tasks.errors import TaskImportError
-from tasks.workflow import TaskSource, TaskSpec, register
+from tasks.workflow import SOURCE_LABELS, TaskSource, TaskSpec, register
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "seq": ("序号", "编号", "序"),
@@ -286,6 +286,11 @@ class _Refused(Exception):
         self.reason = reason
 
 
+def _ref(text: str) -> str | None:
+    """The meeting or document a row names (a bare kind such as 重点工作 is no reference)."""
+    return None if not text or text in SOURCE_LABELS.values() else text[:255]
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
@@ -327,7 +332,7 @@ def _spec(
         title=title,
         lead_unit=lead,
         source=row_source,
-        source_ref=(_text(values.get("source")) or None),
+        source_ref=_ref(_text(values.get("source"))),
         due_date=deadline.due_date,
         limit_days=deadline.limit_days,
         ongoing=deadline.ongoing,

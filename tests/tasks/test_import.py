@@ -101,6 +101,7 @@ def test_a_messy_gb18030_list_goes_in_row_by_row(ctx: RoutingContext, tmp_path: 
         assert len(first.support_unit_ids) == 2 and first.state == "assigned"
         assert second.leader_name == "王区长"  # filled down from the merged cell
         assert ongoing.ongoing and ongoing.report_monthly and ongoing.source_kind == "meeting"
+        assert first.source_ref is None  # 重点工作 names the kind, not a meeting
         assert second.source_kind == "key"  # 来源 filled down too
         # the units were told: lead and 配合单位 cards
         assert len(session.exec(select(Notification)).all()) == 3 + 1 + 1

@@ -474,6 +474,7 @@ class Demo:
                 rules=self.rt.rules,
                 policy=self.rt.policy.ranking,
                 out_dir=self.rt.settings.reports_path,
+                office=self.rt.policy.office,
             )
         self.say()
         self.say(report.text)

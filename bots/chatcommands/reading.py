@@ -64,7 +64,7 @@ def weekly_report(ctx: RoutingContext, request: ReportRequest) -> ReportAnswer |
     with ctx.session() as session:
         chat = weekly_chat(
             session, now=request.now, rules=ctx.rules, policy=ctx.policy.ranking,
-            out_dir=request.out_dir, week=week,
+            out_dir=request.out_dir, week=week, office=ctx.policy.office,
         )  # fmt: skip
     return ReportAnswer(text=chat.text, images=tuple(chat.charts))
 

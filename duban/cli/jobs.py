@@ -120,6 +120,7 @@ def post_weekly_report(rt: Runtime) -> str | None:
             rules=rt.rules,
             policy=rt.policy.ranking,
             out_dir=rt.settings.reports_path,
+            office=rt.policy.office,
         )
     return getattr(row, "dedupe_key", None)
 

@@ -1,8 +1,9 @@
 """Deadlines as offices write them in task lists (完成时限 / 时限要求).
 
     2026-12-31, 2026/12/31, 2026.12.31, 2026年12月31日(前)   a date
-    12月31日, 12月底(前), 6月, 年底(前), 年内, 上半年, 下半年   in the list's year; a month
-                                                         alone is its last working day
+    12月31日, 12月底(前), 6月, 年底(前), 年内, 上半年, 下半年,  in the list's year (or the
+    三季度(末), 2027年底                                    one named); a month or a quarter
+                                                         ends on its last working day
     15个工作日(内)                                          N working days from 交办
     长期, 持续推进, 常态化, 长期坚持                          ongoing, a report every month
     每月…                                                   a report every month (with a
@@ -29,6 +30,8 @@ _MD = re.compile(r"(?<!\d)(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _YM = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月")
 _M = re.compile(r"(?<![\d年])(\d{1,2})\s*月(?:份)?(?:底|末|中旬|下旬|上旬)?")
 _WORKDAYS = re.compile(r"(\d{1,3})\s*个?\s*工作日")
+_YEAR = re.compile(r"(20\d{2})\s*年")
+_QUARTER = re.compile(r"第?([1-4一二三四])\s*季度")
 _SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
 _CN_MONTHS = {
     "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
@@ -97,10 +100,16 @@ def _date_in(text: str, *, year: int, rules: DeadlineRules) -> date | None:
         return _valid(year, int(m.group(1)), int(m.group(2)), text)
     if (m := _YM.search(text)) is not None:
         return _month_end(int(m.group(1)), int(m.group(2)), text, rules)
-    if any(word in text for word in ("年底", "年末", "年内", "全年", "下半年")):
-        return last_workday_of_month(rules, year, 12)
+    if (m := _YEAR.search(text)) is not None:
+        year = int(m.group(1))  # 2026年底, 2027年上半年
+    if (m := _QUARTER.search(text)) is not None:
+        quarter = int(m.group(1)) if m.group(1).isdigit() else _CN_MONTHS[m.group(1)]
+        if 1 <= quarter <= 4:
+            return last_workday_of_month(rules, year, quarter * 3)
     if "上半年" in text:
         return last_workday_of_month(rules, year, 6)
+    if any(word in text for word in ("年底", "年末", "年内", "全年", "下半年")):
+        return last_workday_of_month(rules, year, 12)
     if (m := _M.search(text)) is not None:
         return _month_end(year, int(m.group(1)), text, rules)
     if (m := _CN_MONTH.search(text)) is not None:

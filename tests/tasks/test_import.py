@@ -38,6 +38,10 @@ RULES = rules_for()
         ("9月", date(2026, 9, 30), None, False, False),  # the day before the holiday
         ("年底前", date(2026, 12, 31), None, False, False),
         ("上半年", date(2026, 6, 30), None, False, False),
+        ("2027年底前", date(2027, 12, 31), None, False, False),
+        ("三季度末", date(2026, 9, 30), None, False, False),
+        ("第4季度", date(2026, 12, 31), None, False, False),
+        ("2027年上半年", date(2027, 6, 30), None, False, False),
         ("十月底", date(2026, 10, 30), None, False, False),
         ("15个工作日", None, 15, False, False),
         ("5个工作日内", None, 5, False, False),

@@ -240,7 +240,7 @@ def rank_by_group(
     ``accountability_months - 1`` months before gets 问责提示. 红旗 go to the top
     ``red_flags`` ranks, 黄旗 to the bottom ``yellow_flags``; equal scores share a rank (and
     a flag); in a small group each kind of flag goes to at most half of its ranked units (a
-    group of one is ranked, not flagged).
+    group of one is ranked, not flagged); a group all tied has no flags and nobody last.
     """
     tickets = {e.unit: e.score for e in ranking.entries}
     groups: dict[str, list[tuple[str, str]]] = {}
@@ -284,11 +284,12 @@ def rank_by_group(
             rank = 1 + sum(1 for other in scored if other[0] > key)
             from_bottom = 1 + sum(1 for other in scored if other[0] < key)
             flag = None
-            if rank <= red_cap:
+            level = rank == 1 and from_bottom == 1  # everyone tied: nobody above, nobody below
+            if not level and rank <= red_cap:
                 flag = RED
-            elif from_bottom <= yellow_cap:
+            elif not level and from_bottom <= yellow_cap:
                 flag = YELLOW
-            last = n >= 2 and from_bottom == 1
+            last = n >= 2 and from_bottom == 1 and not level
             accountable = (
                 last and len(previous_last) >= need and all(code in p for p in previous_last[:need])
             )
@@ -396,3 +397,54 @@ def flag_history(session: Session, unit_code: str) -> list[tuple[str, str | None
         .order_by(col(UnitFlag.month))
     ).all()
     return [(m, f, r) for m, f, r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class QuarterEntry:
+    unit: str
+    label: str
+    group: str
+    months: tuple[tuple[str, str | None, int | None, float | None], ...]  # month, flag, rank, score
+    total: float  # the months' scores added up (a month without a score adds nothing)
+    red: int
+    yellow: int
+    accountability: int  # months with 问责提示
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def quarter_view(session: Session, year: int, quarter: int) -> list[QuarterEntry]:
+    """The quarter from the flag history: each unit's three months added up, by group and
+    total (highest first); months not yet recorded are simply absent."""
+    if not 1 <= quarter <= 4:
+        raise ValueError("quarter must be 1..4")
+    months = [f"{year}-{m:02d}" for m in range(quarter * 3 - 2, quarter * 3 + 1)]
+    rows = session.exec(
+        select(UnitFlag, Unit)
+        .join(Unit, col(UnitFlag.unit_id) == col(Unit.id))
+        .where(col(UnitFlag.month).in_(months))
+        .order_by(col(UnitFlag.month))
+    ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for flag, unit in rows:
+        entry = found.setdefault(
+            unit.code, {"label": unit.short_name, "group": flag.group, "months": []}
+        )
+        entry["months"].append((flag.month, flag.flag, flag.rank, flag.score))
+    result = [
+        QuarterEntry(
+            unit=code,
+            label=e["label"],
+            group=e["group"],
+            months=tuple(e["months"]),
+            total=sum(m[3] or 0.0 for m in e["months"]),
+            red=sum(1 for m in e["months"] if m[1] == RED),
+            yellow=sum(1 for m in e["months"] if m[1] == YELLOW),
+            accountability=sum(
+                1 for flag, unit in rows if unit.code == code and flag.accountability
+            ),
+        )
+        for code, e in found.items()
+    ]
+    return sorted(result, key=lambda q: (q.group, -round(q.total, SCORE_PLACES), q.unit))

@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
     group.command("answers", help="一周一答卷：周交办事项的答复 (answers to the weekly list)")(
         answers
     )
+    group.command("flags", help="红黄旗流动：各单位每月的旗与名次，季度汇总 (flag history)")(flags)
     group.command("sweep", help="按颜色发催办提醒（工作日办公时间，每天一次）(colour reminders)")(
         sweep
     )
@@ -555,6 +556,31 @@ def answers(
         emit_json([{"number": n, "line": line} for n, line in lines])
         return
     say("\n".join(line for _, line in lines) or "没有周交办事项")
+
+
+def flags(
+    ctx: typer.Context,
+    quarter: Annotated[str, typer.Option(help="季度，如 2026-Q4（由各月已记录的月讲评累加）")],
+    json: JsonOpt = False,
+) -> None:
+    import re
+
+    from reports.ranking import quarter_view
+
+    match = re.fullmatch(r"(\d{4})-Q([1-4])", quarter.strip().upper())
+    if match is None:
+        bad_input(f"--quarter: 「{quarter}」应写成 2026-Q4")
+    rt = runtime(ctx)
+    with rt.session() as session:
+        entries = quarter_view(session, int(match.group(1)), int(match.group(2)))
+    if json:
+        emit_json([e.as_dict() for e in entries])
+        return
+    if not entries:
+        say(f"{quarter} 尚无已记录的月讲评（duban report monthly 生成完整月份时记录）")
+    for e in entries:
+        months = "　".join(f"{m}:{flag or '—'}" for m, flag, _, _ in e.months)
+        say(f"{e.label}（{e.group}）合计 {e.total:.1f}　红旗 {e.red}　黄旗 {e.yellow}　{months}")
 
 
 def sweep(ctx: typer.Context, json: JsonOpt = False) -> None:

@@ -214,3 +214,7 @@ def test_the_cli_imports_lists_shows_and_steps(tmp_path: Path) -> None:
         ("street", "乡镇（街道）", 2),
     ]
     assert {e["label"] for e in groups[1]["entries"]} == {"滨江街道", "城东街道"}
+    code, out, err = run("tasks", "flags", "--quarter", "2026-q4", "--json")
+    assert code == 0, err
+    assert {e["label"] for e in json.loads(out)} >= {"滨江街道", "住建局"}  # November recorded
+    assert run("tasks", "flags", "--quarter", "2026-Q5")[0] == 2

@@ -9,7 +9,14 @@ from desk import tasks as D
 from ledger.policy import GroupFlags, RankingPolicy, TaskPolicy
 from reports.monthly import build_monthly
 from reports.periods import month_of
-from reports.ranking import RankEntry, Ranking, combined_score, flag_history, rank_by_group
+from reports.ranking import (
+    RankEntry,
+    Ranking,
+    combined_score,
+    flag_history,
+    quarter_view,
+    rank_by_group,
+)
 from reports.tables import ranking_summary
 from routing.context import RoutingContext
 from tasks.scores import task_scores
@@ -85,6 +92,11 @@ def test_ties_share_a_rank_and_a_flag() -> None:
         "s4": (4, "黄旗", True),  # tied for last: both 黄旗, both last
         "s5": (4, "黄旗", True),
     }
+
+
+def test_a_group_all_tied_has_no_flags_and_nobody_last() -> None:
+    (group,) = rank_by_group(ranking({"s1": 75.0, "s2": 75.0, "s3": 75.0}), {}, STREETS[:3], POLICY)
+    assert [(e.rank, e.flag, e.last) for e in group.entries] == [(1, None, False)] * 3
 
 
 def test_small_groups_flag_at_most_half_and_a_group_of_one_not_at_all() -> None:
@@ -175,6 +187,8 @@ def test_the_monthly_report_ranks_by_group_and_keeps_the_flag_history(
         spec(ctx, lead="城东街道", support=(), due=date(2026, 11, 20)),
         actor=actor(ctx, "luru1"),
     ).number
+    clock.now = local(2026, 10, 15, 9)
+    D.progress(ctx, street, "进展", actor=actor(ctx, "bjjd-1"))  # 城东 reports nothing
     clock.now = local(2026, 11, 18, 9)
     D.finish(ctx, street, "完成", actor=actor(ctx, "bjjd-1"))
     D.verify(ctx, street, passed=True, score=5, actor=actor(ctx, "ducha1"))
@@ -198,4 +212,8 @@ def test_the_monthly_report_ranks_by_group_and_keeps_the_flag_history(
     with ctx.session() as session:
         assert [m for m, _, _ in flag_history(session, "bjjd")] == ["2026-10", "2026-11"]
         assert flag_history(session, "bjjd")[-1][1] == "红旗"
+        quarter = {q.label: q for q in quarter_view(session, 2026, 4)}
+    assert (quarter["滨江街道"].red, quarter["城东街道"].yellow) == (2, 2)
+    assert quarter["城东街道"].accountability == 1 and len(quarter["城东街道"].months) == 2
+    assert quarter["滨江街道"].total > quarter["城东街道"].total
     assert other

@@ -67,7 +67,7 @@ import nio
 from sqlalchemy.engine import Engine
 
 from bots.errors import BotError, NotConfigured, SendFailed
-from bots.messages import IncomingMessage, OnInvite, OnMessage, OutgoingMessage
+from bots.messages import Attachment, IncomingMessage, OnInvite, OnMessage, OutgoingMessage
 from bots.platforms import PlatformSetup
 from bots.state import AdapterState
 
@@ -449,9 +449,12 @@ class MatrixAdapter:
         return events
 
     async def _incoming(self, room_id: str, event: Any) -> IncomingMessage | None:
-        if not isinstance(event, nio.RoomMessageText) or event.sender == self.user_id:
+        image = isinstance(event, nio.RoomMessageImage)
+        if not (image or isinstance(event, nio.RoomMessageText)) or event.sender == self.user_id:
             return None
         content = event.source.get("content") or {}
+        if image and not _caption(content):
+            return None  # a picture without words: nothing to act on
         relates = content.get("m.relates_to") or {}
         if relates.get("rel_type") == "m.replace":
             return None  # an edit: the original was handled already
@@ -464,12 +467,15 @@ class MatrixAdapter:
         forwarded = content.get("m.forwarded") or {}
         forwarded_at = forwarded.get("origin_server_ts")
         room = self._client.rooms.get(room_id) if self._client is not None else None
+        if image:
+            text = _caption(content)
         return IncomingMessage(
             platform=PLATFORM,
             chat_id=room_id,
             sender_id=event.sender,
             message_id=event.event_id,
             text=text,
+            attachments=(await self._download(event.url),) if image else (),
             received_at=_utc(event.server_timestamp),
             forwarded_from=forwarded.get("sender") if forwarded else None,
             forwarded_at=_utc(forwarded_at) if isinstance(forwarded_at, int) else None,
@@ -477,6 +483,15 @@ class MatrixAdapter:
             private=await self._is_private(room_id),
             sender_name=room.user_name(event.sender) if room is not None else None,
         )
+
+    async def _download(self, mxc: str) -> Attachment:
+        """An ``m.image``'s file from the media repository (raises to retry the batch)."""
+        assert self._client is not None
+        resp = await self._client.download(mxc=mxc)
+        if isinstance(resp, nio.DownloadError):
+            raise SendFailed(f"matrix media {mxc}: {resp.message}")
+        body = resp.body if isinstance(resp.body, bytes) else Path(resp.body).read_bytes()
+        return Attachment(kind="photo", data=body, name=mxc, mime=resp.content_type)
 
     async def _is_private(self, room_id: str) -> bool:
         """A direct chat (invited with ``is_direct``) of exactly two members: a room an
@@ -651,6 +666,13 @@ async def _ignore_errors(request: Awaitable[Any], what: str) -> None:
         return
     if isinstance(resp, nio.ErrorResponse):
         logger.info("matrix: %s failed: %s", what, resp.status_code)
+
+
+def _caption(content: dict[str, Any]) -> str:
+    """An ``m.image``'s caption: its ``body`` when a ``filename`` other than it is given
+    (Matrix 1.10); otherwise the body is just the file's name."""
+    body, filename = content.get("body") or "", content.get("filename")
+    return body if filename and filename != body else ""
 
 
 def strip_reply_fallback(body: str) -> str:

@@ -259,6 +259,11 @@ class CheckinPolicy(_Strict):
     digest_title: str = Field(default="要情快讯", min_length=1, max_length=40)
     digest_groups: list[str] = Field(default_factory=list)  # the groups a digest goes to
     digest_hour: int = Field(default=19, ge=0, le=23)  # the day's draft compiled from then
+    # 月讲评 加分 / 扣分 from the month's check-ins (``checkins.figures.points``)
+    bonus_full_rate: float = Field(default=0.0, ge=0, le=100)  # every owed window posted
+    penalty_per_missed: float = Field(default=0.0, ge=0, le=100)  # per window not posted
+    penalty_per_late: float = Field(default=0.0, ge=0, le=100)  # per window posted late
+    penalty_per_false: float = Field(default=2.0, ge=0, le=100)  # per post found 不实
 
     @model_validator(mode="after")
     def _known_groups(self) -> CheckinPolicy:

@@ -32,8 +32,15 @@ _ids = iter(range(1, 10_000))
 
 
 def post(ctx: RoutingContext, code: str, text: str, **kw: object) -> D.PostResult:
-    return D.post(ctx, actor=actor(ctx, code), platform="telegram", chat_id=GROUP_CHAT,
-                  message_id=str(next(_ids)), text=text, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return D.post(
+        ctx,
+        actor=actor(ctx, code),
+        platform="telegram",
+        chat_id=GROUP_CHAT,
+        message_id=str(next(_ids)),
+        text=text,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def states(ctx: RoutingContext, day: date = MONDAY) -> dict[tuple[str, str], str]:
@@ -61,8 +68,13 @@ def test_posts_count_on_time_or_late_and_the_rest_are_missed(
 
 def test_the_same_chat_message_is_recorded_once(ctx: RoutingContext, clock: Clock) -> None:
     clock.now = local(2026, 11, 16, 8, 30)
-    args = dict(actor=actor(ctx, "zjj-1"), platform="telegram", chat_id=GROUP_CHAT,
-                message_id="77", text="计划")  # fmt: skip
+    args = dict(
+        actor=actor(ctx, "zjj-1"),
+        platform="telegram",
+        chat_id=GROUP_CHAT,
+        message_id="77",
+        text="计划",
+    )
     assert D.post(ctx, **args).created  # type: ignore[arg-type]
     assert not D.post(ctx, **args).created  # type: ignore[arg-type]
     with ctx.session() as session:
@@ -98,8 +110,16 @@ def test_a_post_naming_a_task_appears_in_its_file(ctx: RoutingContext, clock: Cl
     clock.now = local(2026, 11, 16, 17, 30)
     with ctx.session() as session:
         unit = find_unit(session, "zjj")
-        session.add(Task(number="RW-2026-0001", title="东湖路改造", source_kind="key",
-                         lead_unit_id=unit.id, state="working", created_at=clock.now))  # fmt: skip
+        session.add(
+            Task(
+                number="RW-2026-0001",
+                title="东湖路改造",
+                source_kind="key",
+                lead_unit_id=unit.id,
+                state="working",
+                created_at=clock.now,
+            )
+        )
     done = post(ctx, "zjj-1", "RW-2026-1 今日完成管网铺设200米")
     assert "RW-2026-0001" in done.text
     with ctx.session() as session:
@@ -141,9 +161,11 @@ def test_prompts_once_per_window_and_reminders_only_to_those_missing(
     tick(ctx)
     with ctx.session() as session:
         reminded = {
-            n.person_id for n in session.exec(
-                select(Notification).where(Notification.kind == "checkin-remind")).all()
-        }  # fmt: skip
+            n.person_id
+            for n in session.exec(
+                select(Notification).where(Notification.kind == "checkin-remind")
+            ).all()
+        }
         from ledger.directory import get_person
 
         expected = {get_person(session, c).id for c in ("zjj-ld", "cgj-1", "cgj-2")}
@@ -182,8 +204,9 @@ def test_spot_checks_and_false_posts_count_against_the_unit(
         D.check(ctx, good.post_id, truthful=False, note="x", actor=actor(ctx, "ducha1"))
     clock.now = local(2026, 11, 16, 19, 0)
     with ctx.session() as session:
-        figures = unit_figures(session, MONDAY, MONDAY, policy=ctx.policy.checkins,
-                               rules=ctx.rules, now=ctx.now())  # fmt: skip
+        figures = unit_figures(
+            session, MONDAY, MONDAY, policy=ctx.policy.checkins, rules=ctx.rules, now=ctx.now()
+        )
         zjj, cgj = find_unit(session, "zjj").id, find_unit(session, "cgj").id
     assert (figures[zjj].expected, figures[zjj].posted, figures[zjj].false) == (6, 1, 0)
     assert (figures[cgj].expected, figures[cgj].posted, figures[cgj].false) == (6, 1, 1)
@@ -217,10 +240,36 @@ def test_digest_compiled_reordered_and_published_exactly_once(
 
     from checkins.digest import write_files
 
-    docx_path, html_path = write_files(done, tmp_path, office=ctx.policy.office,
-                                       tz=ctx.rules.tz, photo_dir=D.photo_dir(ctx),
-                                       now=ctx.now())  # fmt: skip
+    docx_path, html_path = write_files(
+        done,
+        tmp_path,
+        office=ctx.policy.office,
+        tz=ctx.rules.tz,
+        photo_dir=D.photo_dir(ctx),
+        now=ctx.now(),
+    )
     text = "\n".join(p.text for p in Document(str(docx_path)).paragraphs)
     assert "第1期" in text and "要情快讯" in text and "东湖路工地督导" in text
     assert len(Document(str(docx_path)).inline_shapes) == 1  # the photo
     assert "沿河西路巡查" in html_path.read_text(encoding="utf-8")
+
+
+def test_month_points_for_the_monthly_ranking(ctx: RoutingContext, clock: Clock) -> None:
+    from checkins.figures import month_bounds, month_points
+
+    assert month_bounds("2026-12") == (date(2026, 12, 1), date(2026, 12, 31))
+    ctx.policy.checkins.penalty_per_missed = 0.5
+    ctx.policy.checkins.penalty_per_late = 0.25
+    ctx.policy.checkins.bonus_full_rate = 3
+    clock.now = local(2026, 11, 16, 10, 0)
+    lie = post(ctx, "cgj-1", "迟到的晒")  # late for 早晒
+    D.check(ctx, lie.post_id, truthful=False, note="现场无人", actor=actor(ctx, "ducha1"))
+    clock.now = local(2026, 11, 16, 19, 0)
+    with ctx.session() as session:
+        got = month_points(
+            session, "2026-11", policy=ctx.policy.checkins, rules=ctx.rules, now=ctx.now()
+        )
+        zjj, cgj = find_unit(session, "zjj").id, find_unit(session, "cgj").id
+    # 11-16 only (the clock's day; earlier days of the month owed too: 10 working days before)
+    assert got[cgj] < got[zjj] < 0
+    assert got[cgj] - got[zjj] == pytest.approx(0.5 - 0.25 - 2)  # one posted late, then false

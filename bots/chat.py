@@ -105,6 +105,7 @@ class Chat:
     report: Any  # the ``/报表`` hook, see ``bots.chatcommands.reading``
     report_dir: Path
     refusal_every: timedelta
+    web_url: str | None = None  # the web desk's address (DUBAN_WEB_URL), for /登录
 
     def help_text(self, roles: set[str] | None) -> str:
         return help_text(self.commands, roles)

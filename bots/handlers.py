@@ -45,6 +45,7 @@ class Handlers(Chat):
         report_dir: Path | None = None,
         refusal_every: timedelta = timedelta(hours=1),
         commands: tuple[ChatCommand, ...] | None = None,
+        web_url: str | None = None,
     ) -> None:
         super().__init__(
             ctx=ctx,
@@ -52,6 +53,7 @@ class Handlers(Chat):
             report=report,
             report_dir=report_dir or Path(tempfile.gettempdir()) / "duban-reports",
             refusal_every=refusal_every,
+            web_url=web_url,
         )
         self._by_name = {cmd.name: cmd for cmd in self.commands}
 

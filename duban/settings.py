@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     matrix_access_token: str | None = Field(
         default=None, repr=False, description="The bot's access token (instead of a password)."
     )
+    # The web desk's address as people open it (behind the office's reverse proxy): the bot
+    # hands out one-time login links under it (``/登录`` in a private chat).
+    web_url: str | None = Field(
+        default=None,
+        description="The web desk's address people open, e.g. https://duban.example.gov.cn.",
+    )
     # Telegram bot (``duban bot --telegram``): the token from @BotFather. Long polling unless
     # a webhook URL is set. Secrets come only from the environment; never logged.
     telegram_token: str | None = Field(

@@ -7,7 +7,6 @@ Every function takes ``session`` and ``now``: nothing here reads the clock.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -18,12 +17,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
+from desk.logins import digest
 from ledger.errors import BadInput
 from ledger.models import ApiToken, LoginAttempt, LoginLink, Person, WebPassword, WebSession
 from web.errors import LoginRefused, LoginThrottled
 
 SESSION_TTL = timedelta(hours=12)
-LOGIN_LINK_TTL = timedelta(minutes=10)
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_PERSON = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -35,10 +34,6 @@ KEEP_SESSIONS = timedelta(days=30)
 _hasher = PasswordHasher()
 # Verified when the code names nobody, so a wrong code costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("duban-no-such-person")
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 # -- passwords -------------------------------------------------------------------------------
@@ -255,22 +250,6 @@ def revoke_tokens(session: Session, person: Person, *, now: datetime) -> int:
 
 
 # -- one-time login links ---------------------------------------------------------------------
-
-
-def issue_login_link(session: Session, person: Person, *, by: str, now: datetime) -> str:
-    """A secret for ``/login/link/<secret>``: single use, valid for ten minutes."""
-    assert person.id is not None
-    secret = secrets.token_urlsafe(24)
-    session.add(
-        LoginLink(
-            token_hash=digest(secret),
-            person_id=person.id,
-            created_by=by,
-            created_at=now,
-            expires_at=now + LOGIN_LINK_TTL,
-        )
-    )
-    return secret
 
 
 def use_login_link(session: Session, secret: str, *, now: datetime) -> Person:

@@ -9,6 +9,7 @@ from bots.chat import Chat, ChatCommand, Section, refused
 from bots.errors import BotError
 from bots.identity import Speaker
 from bots.messages import Command, IncomingMessage, Outcome, Reply, Response
+from desk.logins import issue_login_link, login_url
 from ledger.errors import user_text
 from ledger.models import ROLE_LABELS, Person, Role, Unit
 
@@ -78,6 +79,28 @@ def bind(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Respon
     )
 
 
+def login(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
+    """``/登录``: a one-time link to the web desk, only in a private chat (it is a key)."""
+    person = who.person
+    assert person is not None
+    if not msg.private:
+        return refused("登录链接只在与本助手的私聊中发送，请私聊我发送 /登录")
+    if not chat.web_url:
+        return refused("网页工作台的地址尚未配置（DUBAN_WEB_URL），请联系管理员")
+    with chat.ctx.session() as session:
+        secret = issue_login_link(session, person, by=f"chat:{msg.platform}", now=chat.ctx.now())
+    logger.info("login link issued in chat to %s", person.code)
+    return Response(
+        Outcome.ANSWERED,
+        [
+            Reply(
+                f"网页工作台登录链接（10 分钟内有效，只能使用一次，请勿转发）：\n"
+                f"{login_url(chat.web_url, secret)}"
+            )
+        ],
+    )
+
+
 def cancel(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
     dropped = chat.drop_draft(msg)
     return Response(Outcome.ANSWERED, [Reply("已取消" if dropped else "没有进行中的操作")])
@@ -89,6 +112,8 @@ COMMANDS = (
     ChatCommand("绑定", ("bind", "link"), "/绑定 绑定码", "绑定本人账号", Section.COMMON, bind,
                 anyone=True),
     ChatCommand("取消", ("cancel",), "/取消", "放弃正在编写的内容", Section.COMMON, cancel),
+    ChatCommand("登录", ("login", "web"), "/登录", "获取网页工作台的一次性登录链接（私聊）",
+                Section.COMMON, login),
     ChatCommand("帮助", ("help", "start"), "/帮助", "本说明", Section.COMMON, help_,
                 anyone=True),
 )  # fmt: skip

@@ -97,7 +97,9 @@ def bot(
         settings=rt.settings, engine=rt.engine, now=rt.now, stdin=sys.stdin, stdout=sys.stdout
     )
     adapters = platforms.build(names, setup)
-    handlers = Handlers(rt.routing, report_dir=rt.settings.reports_path)
+    handlers = Handlers(
+        rt.routing, report_dir=rt.settings.reports_path, web_url=rt.settings.web_url
+    )
     runner = BotRunner(
         rt.routing,
         adapters,

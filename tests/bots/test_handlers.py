@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from sqlmodel import func, select
 
 from bots.handlers import Handlers, ReportRequest
 from bots.messages import Outcome
 from ledger.directory import find_unit, get_person
+from ledger.errors import DubanError
 from ledger.models import Complainant, Event, Reply, Ticket, TicketState
 from routing.context import RoutingContext
-from tests.bots.conftest import Desk
+from tests.bots.conftest import Desk, bind_all
 from tests.helpers import make_ticket
 
 
@@ -382,3 +384,24 @@ def test_help_is_built_from_the_declared_commands(desk: Desk) -> None:
     for command in all_commands():
         if command.section.value in ("supervisor", "intake", "common"):
             assert command.usage in desk.last("sup")
+
+
+def test_a_login_link_to_the_web_desk_only_in_a_private_chat(ctx: RoutingContext) -> None:
+    from web.auth import use_login_link
+
+    desk = Desk(ctx, handlers=Handlers(ctx, web_url="https://duban.example.gov.cn/"))
+    bind_all(ctx, "memory")
+    assert desk.say("zjj", "zjj-1", "/登录") == Outcome.REFUSED
+    assert "私聊" in desk.last("zjj") and "login/link" not in desk.last("zjj")
+    assert desk.say("dm-zjj-1", "zjj-1", "/登录", private=True) == Outcome.ANSWERED
+    text = desk.last("dm-zjj-1")
+    assert "https://duban.example.gov.cn/login/link/" in text and "10 分钟" in text
+    secret = text.rsplit("/", 1)[-1].strip()
+    with ctx.session() as session:
+        assert use_login_link(session, secret, now=ctx.now()).code == "zjj-1"
+    with ctx.session() as session, pytest.raises(DubanError):
+        use_login_link(session, secret, now=ctx.now())  # once only
+
+    unset = Desk(ctx, handlers=Handlers(ctx))
+    assert unset.say("dm-zjj-1", "zjj-1", "/login", private=True) == Outcome.REFUSED
+    assert "DUBAN_WEB_URL" in unset.last("dm-zjj-1")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import col, func, select
 
+from desk.logins import issue_login_link, login_url
 from ledger.directory import get_person, list_units
 from ledger.models import ROLE_LABELS, ApiToken, Person, Role, WebPassword, WebSession
 from web import auth
@@ -94,8 +95,8 @@ async def people_action(request: Request, code: str, action: str) -> Response:
         if action == "link":
             if not person.active:
                 raise BadForm(f"{person.name} 的账号已停用", "inactive person")
-            secret = auth.issue_login_link(session, person, by=by, now=now)
-            link = f"{request.base_url}login/link/{secret}"
+            secret = issue_login_link(session, person, by=by, now=now)
+            link = login_url(str(request.base_url), secret)
             notice = f"{person.name} 的一次性登录链接（10 分钟内有效，只能使用一次）"
         elif action == "revoke-tokens":
             notice = (

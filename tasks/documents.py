@@ -1,4 +1,5 @@
-"""Printed documents of a task: the 督办通知单 and the 一事一档 (a task's whole file), DOCX.
+"""Printed documents of tasks: the 督办通知单, the 一事一档 (a task's whole file) and the
+督查通报 (praise and criticism, units named), DOCX.
 
 Both use the official layout of the reports (``reports.docx``: A4, GB/T 9704 margins, the
 office in red over the 文号 and a red rule, 小标宋 title, 仿宋 body at a fixed line, 黑体
@@ -8,13 +9,14 @@ headings, the office's fonts and their stand-ins from ``policy.yaml``), the offi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from desk.task_queries import TaskDetail
+from desk.task_queries import TaskDetail, TaskRow
 from ledger.policy import OfficePolicy
 from reports.docx import ER_HAO, RED, SI_HAO, WU_HAO, _signature, _Writer
 from reports.errors import RenderError
@@ -225,3 +227,64 @@ def write_dossier(
 def _check(path: Path) -> None:
     if path.suffix.lower() != ".docx":
         raise TaskImportError(f"{path}：须为 .docx 文件", "not a .docx path")
+
+
+def build_bulletin(
+    *,
+    title_period: str,
+    groups: Sequence[Any],
+    late: Sequence[TaskRow],
+    office: OfficePolicy,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Any:
+    """督查通报: praise (红旗) and criticism (黄旗, 问责提示, tasks past their deadline),
+    with the units named. ``groups``: ``reports.ranking.GroupRanking`` of the month."""
+    w = _writer(office, tz)
+    _header(w, office, f"{office.weekly_code.removesuffix('周') or '督'}通报〔{now.year}〕")
+    w.para("督查通报", kind="title", size=ER_HAO, align="center", indent=False)
+    w.para(title_period, kind="title", size=SI_HAO + 2, align="center", indent=False)
+    w.para()
+    if office.recipients:
+        w.para(f"{office.recipients}：", align="left", indent=False)
+    w.para(f"现将{title_period}督查督办工作情况通报如下。")
+    sections: list[tuple[str, list[str]]] = []
+    praise = [
+        f"{g.label}：{'、'.join(e.label for e in g.entries if e.flag == '红旗')}"
+        for g in groups
+        if any(e.flag == "红旗" for e in g.entries)
+    ]
+    sections.append(("通报表扬（红旗单位）", praise or ["本期无。"]))
+    criticism = [
+        f"{g.label}：{'、'.join(e.label for e in g.entries if e.flag == '黄旗')}，"
+        "请在月讲评会上作表态发言"
+        for g in groups
+        if any(e.flag == "黄旗" for e in g.entries)
+    ]
+    criticism += [
+        f"{e.label}连续在{g.label}中排名末位，启动问责程序"
+        for g in groups
+        for e in g.entries
+        if e.accountability
+    ]
+    sections.append(("通报批评（黄旗单位及问责提示）", criticism or ["本期无。"]))
+    sections.append(
+        (
+            "超期未办结的督办事项",
+            [f"{r.number}　{r.lead_unit_name}：{r.title}（{r.deadline_text}）" for r in late]
+            or ["本期无。"],
+        )
+    )
+    for index, (heading, lines) in enumerate(sections):
+        w.para(f"{CN_NUMBERS[index]}、{heading}", kind="heading")
+        for line in lines:
+            w.para(line)
+    w.para()
+    _signature(w, office.issuer or office.name, chinese_date(now.astimezone(tz).date()))
+    w.fallbacks()
+    return w.doc
+
+
+def write_bulletin(path: Path, **kwargs: Any) -> Path:
+    _check(path)
+    return _save(build_bulletin(**kwargs), path)

@@ -13,10 +13,20 @@ import typer
 from desk import task_queries as TQ
 from desk import tasks as D
 from desk.permissions import Viewer
-from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, parse_date, runtime, say
+from duban.cli.common import (
+    ByOpt,
+    JsonOpt,
+    bad_input,
+    emit_json,
+    fail,
+    parse_date,
+    runtime,
+    say,
+)
 from duban.cli.tickets import actor_for
 from duban.runtime import Runtime
 from ledger.directory import find_unit, get_person
+from ledger.errors import user_text
 from ledger.tickets import Actor
 from routing.context import RoutingContext
 from tasks import workflow as W
@@ -68,6 +78,9 @@ def register(app: typer.Typer) -> None:
         sweep
     )
     group.command("notice", help="督办通知单 DOCX (the printed notice for a task)")(notice)
+    group.command("bulletin", help="督查通报 DOCX：红旗表扬、黄旗批评、超期事项 (bulletin)")(
+        bulletin
+    )
     group.command("dossier", help="一事一档 DOCX (a task's whole file)")(dossier)
     app.add_typer(group, name="tasks")
 
@@ -628,5 +641,49 @@ def _document(ctx: typer.Context, number: str, out: Path, json: bool, *, kind: s
     writer(detail, out, office=rt.policy.office, now=now, tz=rt.tz)
     if json:
         emit_json({"number": detail.row.number, "path": str(out)})
+    else:
+        say(str(out))
+
+
+def bulletin(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="写入的 .docx 文件")],
+    month: Annotated[
+        str | None, typer.Option("--month", "-m", help="月份，如 2026-11（默认上一个完整月）")
+    ] = None,
+    as_of: AsOfOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """督查通报 of a month: the groups' flags and the tasks past their deadline at its end."""
+    from reports.errors import ReportError
+    from reports.figures import cutoff_of
+    from reports.monthly import build_monthly
+    from reports.periods import last_complete_month, parse_month
+    from tasks.documents import write_bulletin
+
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    if out.suffix.lower() != ".docx":
+        bad_input(f"--out: 须为 .docx 文件（{out}）")
+    try:
+        period = parse_month(month) if month else last_complete_month(now, rt.tz)
+        cutoff = cutoff_of(period, now=now, rules=rt.rules)
+    except ReportError as exc:
+        fail(user_text(exc), exc.exit_code)
+    with rt.session() as session:
+        report = build_monthly(
+            session, now=now, rules=rt.rules, policy=rt.policy.ranking, month=period,
+            office=rt.policy.office, task_policy=rt.policy.tasks,
+        )  # fmt: skip
+        late = TQ.task_rows(
+            session, rules=rt.rules, policy=rt.policy.tasks,
+            now=cutoff, colour="红",
+        )  # fmt: skip
+    write_bulletin(
+        out, title_period=period.label, groups=report.groups, late=late,
+        office=rt.policy.office, now=now, tz=rt.tz,
+    )  # fmt: skip
+    if json:
+        emit_json({"month": period.key, "path": str(out), "late": [r.number for r in late]})
     else:
         say(str(out))

@@ -218,3 +218,23 @@ def test_the_cli_imports_lists_shows_and_steps(tmp_path: Path) -> None:
     assert code == 0, err
     assert {e["label"] for e in json.loads(out)} >= {"滨江街道", "住建局"}  # November recorded
     assert run("tasks", "flags", "--quarter", "2026-Q5")[0] == 2
+    paper = tmp_path / "通报.docx"
+    code, out, err = run(
+        "tasks", "bulletin", "--month", "2026-11", "--as-of", "2026-12-02T09:00", "--out",
+        str(paper), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    late = [rows[t]["number"] for t in ("城市内涝点位排查整改", "青山水库周边垃圾清理")]
+    assert json.loads(out)["late"] == late  # due 30 Jun and 30 Nov, not done at the month's end
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(paper)).paragraphs)
+    for expected in (
+        "督查通报",
+        "2026年11月",
+        "通报表扬（红旗单位）",
+        "通报批评",
+        "水务局：城市内涝点位排查整改",
+    ):
+        assert expected in text, expected
+    assert run("tasks", "bulletin", "--month", "2026-13", "--out", str(paper))[0] == 2

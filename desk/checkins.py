@@ -144,6 +144,7 @@ def check(
 
 def compile_digest(ctx: RoutingContext, day: date) -> G.DigestView:
     """The day's draft (made if there is none; new posts added at its end)."""
+    _workday(ctx, day)
     with ctx.session() as session:
         row = G.compile_draft(session, day, now=ctx.now())
         return G.view(session, row, policy=ctx.policy.checkins, tz=ctx.rules.tz)
@@ -160,9 +161,14 @@ def order_digest(
 
 
 def publish_digest(ctx: RoutingContext, day: date, *, actor: Actor) -> G.DigestView:
-    """第N期 to the groups named in policy, exactly once; a second call refuses."""
+    """第N期 to the groups named in policy, exactly once; a second call refuses, and so
+    does a day off or a digest with no post."""
     _checker(actor)
+    _workday(ctx, day)
     with ctx.session() as session:
+        draft = G.compile_draft(session, day, now=ctx.now())
+        if draft.state == G.DRAFT and not draft.post_ids:
+            raise BadInput(f"{day.isoformat()} 的快讯没有内容，不予发布", "empty digest")
         row = G.publish(
             session,
             day,
@@ -174,6 +180,11 @@ def publish_digest(ctx: RoutingContext, day: date, *, actor: Actor) -> G.DigestV
         result = G.view(session, row, policy=ctx.policy.checkins, tz=ctx.rules.tz)
     ctx.nudge()
     return result
+
+
+def _workday(ctx: RoutingContext, day: date) -> None:
+    if not ctx.rules.calendar.is_workday(day):
+        raise BadInput(f"{day.isoformat()} 不是工作日，没有要情快讯", "not a working day")
 
 
 def _person(actor: Actor) -> Person:

@@ -273,3 +273,12 @@ def test_month_points_for_the_monthly_ranking(ctx: RoutingContext, clock: Clock)
     # 11-16 only (the clock's day; earlier days of the month owed too: 10 working days before)
     assert got[cgj] < got[zjj] < 0
     assert got[cgj] - got[zjj] == pytest.approx(0.5 - 0.25 - 2)  # one posted late, then false
+
+
+def test_no_digest_on_a_day_off_and_none_published_empty(ctx: RoutingContext, clock: Clock) -> None:
+    clock.now = local(2026, 11, 16, 19, 0)
+    with pytest.raises(BadInput, match="不是工作日"):
+        D.compile_digest(ctx, date(2026, 11, 15))
+    with pytest.raises(BadInput, match="没有内容"):
+        D.publish_digest(ctx, MONDAY, actor=actor(ctx, "ducha1"))
+    assert _rows(ctx, "checkin-digest") == []

@@ -6,12 +6,13 @@ import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
+from desk.logins import digest
 from duban.cli import app as cli
 from ledger.directory import get_person
 from ledger.models import ApiToken, LoginAttempt, WebPassword, WebSession
 from tests.web.conftest import PASSWORD, Desk
 from web.app import create_app
-from web.auth import MAX_FAILURES_PER_PERSON, digest
+from web.auth import MAX_FAILURES_PER_PERSON
 
 
 def test_login_sets_an_httponly_samesite_cookie_and_logout_ends_the_session(site: Desk) -> None:
@@ -165,7 +166,7 @@ def test_a_deactivated_persons_token_stops_working(site: Desk) -> None:
 
 
 def test_one_time_login_link_works_once(site: Desk) -> None:
-    from web.auth import issue_login_link
+    from desk.logins import issue_login_link
 
     with site.rt.session() as session:
         secret = issue_login_link(

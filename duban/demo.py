@@ -117,6 +117,10 @@ class Demo:
             f"  再看一看：DUBAN_HOME={self.home} DUBAN_DATA_DIR={DEMO_DATA} "
             ".venv/bin/duban tickets list"
         )
+        self.say(
+            "  网页工作台：.venv/bin/duban web --demo  （打开 http://127.0.0.1:8000/ ，"
+            "演示账号在启动时列出）"
+        )
 
     def setup(self) -> None:
         self.scene("建库，导入单位和人员")

@@ -671,6 +671,7 @@ def recompute_deadline(
     if old == due_date and provisional:
         session.flush()
         return None
+    assert ticket.id is not None  # a stored ticket
     event = Event(
         ticket_id=ticket.id,
         action="recompute_deadline",

@@ -40,10 +40,10 @@ class DubanGroup(TyperGroup):
     """Maps every package's errors to a message on stderr and the exit code it carries;
     usage errors (unknown option, missing argument, bad value) are told in Chinese."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        standalone = kwargs.pop("standalone_mode", True)
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        standalone = standalone_mode
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
         except NoArgsIsHelpError as exc:
             if not standalone:
                 raise

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -357,7 +356,3 @@ class _Doc:
     masthead: _Head
     timezone: str
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def published_issues(session: Session) -> Sequence[int]:
-    return [i for i in session.exec(select(CheckinDigest.issue)).all() if i is not None]

@@ -282,3 +282,18 @@ def test_no_digest_on_a_day_off_and_none_published_empty(ctx: RoutingContext, cl
     with pytest.raises(BadInput, match="没有内容"):
         D.publish_digest(ctx, MONDAY, actor=actor(ctx, "ducha1"))
     assert _rows(ctx, "checkin-digest") == []
+
+
+def test_a_post_naming_a_ticket_appears_in_its_file(ctx: RoutingContext, clock: Clock) -> None:
+    from ledger.models import Event
+    from tests.helpers import make_ticket
+
+    clock.now = local(2026, 11, 16, 12, 10)
+    with ctx.session() as session:
+        number = make_ticket(session, ctx.rules).number
+    done = post(ctx, "zjj-1", f"{number.lower()} 已到现场更换路灯")
+    assert number in done.text
+    with ctx.session() as session:
+        notes = session.exec(select(Event).where(Event.action == "comment")).all()
+    assert [n.data["checkin_post"] for n in notes] == [done.post_id]
+    assert notes[0].note is not None and notes[0].note.startswith("【午晒】")

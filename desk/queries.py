@@ -303,7 +303,7 @@ def ticket_detail(
     as staff (a supervisor in a unit's chat sees what the unit sees)."""
     masked = for_unit(viewer)
     d = views.ticket_detail(session, ticket, rules=rules, now=now, for_unit=masked)
-    fields = {k: d[k] for k in TicketRow.__slots__ if k in d}  # type: ignore[attr-defined]
+    fields = {k: d[k] for k in TicketRow.__slots__ if k in d}
     row = TicketRow(**fields, title=d["message"]["title"])
     return TicketDetail(
         row=row,

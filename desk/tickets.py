@@ -132,6 +132,7 @@ def assign(
         event = T.assign(
             session, ticket, unit, actor=actor, now=now, routed_by=routed_by, note=note
         )
+        assert event.id is not None  # flushed
         notify.assigned(session, ticket, rules=ctx.rules, now=now, event_id=event.id)
         text = f"{ticket.number} 已交办「{unit.short_name}」，时限 {ticket.due_date.isoformat()}"
         if returned_before:  # allowed (a desk may overrule a 退回), never without a word

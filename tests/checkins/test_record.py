@@ -297,3 +297,25 @@ def test_a_post_naming_a_ticket_appears_in_its_file(ctx: RoutingContext, clock: 
         notes = session.exec(select(Event).where(Event.action == "comment")).all()
     assert [n.data["checkin_post"] for n in notes] == [done.post_id]
     assert notes[0].note is not None and notes[0].note.startswith("【午晒】")
+
+
+def test_a_group_naming_no_chat_is_prompted_in_its_units_chats(
+    ctx: RoutingContext, clock: Clock
+) -> None:
+    from ledger.models import Audience
+    from tests.checkins.conftest import checkin_policy
+
+    ctx.policy = ctx.policy.model_copy(
+        update={
+            "checkins": checkin_policy(
+                groups={"jianshe": {"label": "城建口", "units": ["zjj", "cgj"]}}, digest_groups=[]
+            )
+        }
+    )
+    clock.now = local(2026, 11, 16, 12, 0)
+    assert tick(ctx).prompts == 1
+    rows = _rows(ctx, "checkin-prompt")
+    assert len(rows) == 2 and {r.audience for r in rows} == {Audience.UNIT}
+    assert all(r.status == NotificationStatus.PENDING and "午晒" in r.text for r in rows)
+    tick(ctx)
+    assert len(_rows(ctx, "checkin-prompt")) == 2

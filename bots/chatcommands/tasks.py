@@ -13,7 +13,7 @@ from bots.identity import Speaker
 from bots.messages import Command, IncomingMessage, Outcome, Reply, Response
 from bots.numbers import parse_int
 from desk import tasks as D
-from desk.task_queries import visible_task
+from desk.task_queries import task_rows, visible_task
 from ledger.errors import DubanError, user_text
 from ledger.tickets import Actor
 from routing.context import RoutingContext
@@ -138,6 +138,36 @@ def remind(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Resp
     return step(chat, who, found, lambda ctx, actor: D.remind(ctx, number, note, actor=actor))
 
 
+# -- everyone: the list ---------------------------------------------------------------------
+
+
+def task_list(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Response:
+    """``/事项 [红|黄|蓝|绿]``: the tasks this chat may see (a unit's chat: that unit's), the
+    most urgent first, with colour and working days left."""
+    wanted = cmd.args.strip().removesuffix("色") or None
+    if wanted is not None and wanted not in ("红", "黄", "蓝", "绿"):
+        return refused("用法：/事项 [红|黄|蓝|绿]")
+    order = {"红": 0, "黄": 1, "蓝": 2, "绿": 3}
+    with chat.ctx.session() as session:
+        rows = task_rows(
+            session, rules=chat.ctx.rules, policy=chat.ctx.policy.tasks, now=chat.ctx.now(),
+            viewer=chat.viewer(who), colour=wanted,
+        )  # fmt: skip
+    rows = sorted(
+        (r for r in rows if r.colour in order),
+        key=lambda r: (order[r.colour], r.workdays_left if r.workdays_left is not None else 9999),
+    )
+    if not rows:
+        return Response(Outcome.ANSWERED, [Reply("没有需要办理的督办事项")])
+    shown = rows[:LIST_MAX]
+    lines = [f"{r.number}【{r.colour}】{r.lead_unit_name} {r.clock} {r.title}" for r in shown]
+    more = f"\n……另有 {len(rows) - len(shown)} 项" if len(rows) > len(shown) else ""
+    return Response(Outcome.ANSWERED, [Reply("【督办事项】\n" + "\n".join(lines) + more)])
+
+
+LIST_MAX = 30
+
+
 # -- the desk: 周交办 ---------------------------------------------------------------------------
 
 
@@ -176,6 +206,9 @@ COMMANDS = (
     ChatCommand("催办", ("urge", "remind"), "/催办 RW-编号 意见",
                 "催办督办事项（记入台账，发给牵头和配合单位）；/核查 也可写 RW- 编号",
                 Section.SUPERVISOR, remind),
+    ChatCommand("事项", ("tasks", "sx"), "/事项 [红|黄|蓝|绿]",
+                "督办事项列表：颜色、剩余工作日（单位群只列本单位牵头或配合的）", Section.COMMON,
+                task_list),
     ChatCommand("周交办", ("weekly",), "/周交办 [每行：单位：事项（时限）]",
                 "周一会议事项逐行交办；不带内容则列出最近一周各事项的答卷", Section.INTAKE,
                 weekly),

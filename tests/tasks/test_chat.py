@@ -115,3 +115,19 @@ def test_the_help_names_the_task_commands(desk: Desk) -> None:
     assert "/进展 RW-编号 内容" in text and "RW- 编号" in text
     desk.say("sup", "ducha1", "/帮助")
     assert "/销号 RW-编号" in desk.last("sup") and "/催办 RW-编号" in desk.last("sup")
+
+
+def test_the_task_list_in_chat_shows_what_the_chat_may_see(desk: Desk, clock) -> None:
+    ours = D.create(desk.ctx, spec(desk.ctx), actor=actor(desk.ctx, "luru1")).number
+    theirs = D.create(
+        desk.ctx, spec(desk.ctx, lead="交通运输局", support=()), actor=actor(desk.ctx, "luru1")
+    ).number
+    assert desk.say("zjj", "zjj-1", "/事项") == Outcome.ANSWERED
+    listed = desk.last("zjj")
+    assert listed.startswith("【督办事项】") and ours in listed and theirs not in listed
+    assert "【绿】住建局 剩" in listed
+    desk.say("sup", "ducha1", "/事项")
+    assert ours in desk.last("sup") and theirs in desk.last("sup")
+    desk.say("sup", "ducha1", "/事项 红")
+    assert desk.last("sup") == "没有需要办理的督办事项"
+    assert desk.say("sup", "ducha1", "/事项 紫") == Outcome.REFUSED

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from ledger.deadlines import DeadlineRules
-from ledger.policy import OfficePolicy, RankingPolicy, TaskPolicy
+from ledger.policy import CheckinPolicy, OfficePolicy, Policy, RankingPolicy, TaskPolicy
 from reports.figures import (
     BY_SOURCE,
     BY_UNIT,
@@ -45,6 +45,18 @@ class MonthlyReport:
         return asdict(self)
 
 
+def office_monthly(
+    session: Session, *, now: datetime, rules: DeadlineRules, policy: Policy,
+    month: Period | None = None,
+) -> MonthlyReport:  # fmt: skip
+    """The 月讲评 as the office's policy defines it — tickets, tasks and check-ins, its
+    masthead — the one way every front end (CLI, web, the bulletin) builds it."""
+    return build_monthly(
+        session, now=now, rules=rules, policy=policy.ranking, month=month,
+        office=policy.office, task_policy=policy.tasks, checkin_policy=policy.checkins,
+    )  # fmt: skip
+
+
 def build_monthly(
     session: Session,
     *,
@@ -54,10 +66,12 @@ def build_monthly(
     month: Period | None = None,
     office: OfficePolicy | None = None,
     task_policy: TaskPolicy | None = None,
+    checkin_policy: CheckinPolicy | None = None,
 ) -> MonthlyReport:
     """The 月讲评 for ``month`` (default: the last complete month before ``now``).
 
-    A complete month's ranking by group is kept in the flag history (``unit_flag``)."""
+    A complete month's ranking by group is kept in the flag history (``unit_flag``).
+    ``checkin_policy`` adds the month's check-in 加分 / 扣分 to each unit's score."""
     month = month or last_complete_month(now, rules.tz)
     if month.kind != "month":
         raise ValueError("build_monthly needs a month")
@@ -76,7 +90,7 @@ def build_monthly(
     groups = group_ranking_for(
         session, month=month, ranking=ranking, previous=previous, now=now, rules=rules,
         policy=policy, task_policy=task_policy or TaskPolicy(),
-        record=cutoff >= month.end(rules.tz),
+        record=cutoff >= month.end(rules.tz), checkin_policy=checkin_policy,
     )  # fmt: skip
     return MonthlyReport(
         period=month,

@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from checkins.figures import month_points
 from ledger.deadlines import DeadlineRules
 from ledger.models import Unit, UnitFlag
-from ledger.policy import RankingPolicy, TaskPolicy
+from ledger.policy import CheckinPolicy, RankingPolicy, TaskPolicy
 from reports.figures import Figures, FigureTable
 from reports.periods import Period
 from tasks.scores import task_scores
@@ -200,6 +201,7 @@ class GroupEntry:
     last: bool  # last in its group this month (ties: all of them)
     accountability: bool  # 问责提示: last in its group ``accountability_months`` running
     reason: str | None  # why not ranked
+    checkin_points: float = 0.0  # 加分 / 扣分 from the month's check-ins, in ``score``
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -232,6 +234,7 @@ def rank_by_group(
     policy: RankingPolicy,
     *,
     previous_last: Sequence[set[str]] = (),
+    points: dict[str, float] | None = None,
 ) -> tuple[GroupRanking, ...]:
     """Rank each group of units (``units``: code, short name, kind; the desk left out).
 
@@ -241,7 +244,10 @@ def rank_by_group(
     ``red_flags`` ranks, 黄旗 to the bottom ``yellow_flags``; equal scores share a rank (and
     a flag); in a small group each kind of flag goes to at most half of its ranked units (a
     group of one is ranked, not flagged); a group all tied has no flags and nobody last.
+    ``points``: unit code -> 加分 / 扣分 (check-ins) added to a ranked unit's score, which
+    stays within 0–100.
     """
+    points = points or {}
     tickets = {e.unit: e.score for e in ranking.entries}
     groups: dict[str, list[tuple[str, str]]] = {}
     for code, label, kind in units:
@@ -259,6 +265,8 @@ def rank_by_group(
         for code, name in groups[kind]:
             ticket, task = tickets.get(code), task_scores.get(code)
             score = combined_score(ticket, task, policy)
+            if score is not None and points.get(code):
+                score = min(100.0, max(0.0, score + points[code]))
             if score is None:
                 unranked.append(
                     GroupEntry(
@@ -294,7 +302,19 @@ def rank_by_group(
                 last and len(previous_last) >= need and all(code in p for p in previous_last[:need])
             )
             entries.append(
-                GroupEntry(code, name, ticket, task, score, rank, flag, last, accountable, None)
+                GroupEntry(
+                    code,
+                    name,
+                    ticket,
+                    task,
+                    score,
+                    rank,
+                    flag,
+                    last,
+                    accountable,
+                    None,
+                    points.get(code, 0.0),
+                )
             )
         result.append(GroupRanking(kind, label, red_n, yellow_n, tuple(entries) + tuple(unranked)))
     return tuple(result)
@@ -311,6 +331,7 @@ def group_ranking_for(
     policy: RankingPolicy,
     task_policy: TaskPolicy,
     record: bool = False,
+    checkin_policy: CheckinPolicy | None = None,
 ) -> tuple[GroupRanking, ...]:
     """The month's ranking by group, tickets (``ranking``) and tasks together.
 
@@ -337,7 +358,22 @@ def group_ranking_for(
         last_month = rank_by_group(previous, tasks_of(month.previous()), rows, policy)
         before.append({code for group in last_month for code in group.last})
         before.extend(history[1:])
-    groups = rank_by_group(ranking, tasks_of(month), rows, policy, previous_last=before)
+    points: dict[str, float] = {}
+    if checkin_policy is not None:
+        points = {
+            by_id[uid]: value
+            for uid, value in month_points(
+                session,
+                month.key,
+                policy=checkin_policy,
+                rules=rules,
+                now=min(now, month.end(rules.tz)),
+            ).items()
+            if uid in by_id
+        }
+    groups = rank_by_group(
+        ranking, tasks_of(month), rows, policy, previous_last=before, points=points
+    )
     if record:
         _record(session, month, groups, {u.code: u for u in units}, now)
     return groups

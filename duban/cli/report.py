@@ -1,4 +1,4 @@
-"""``duban report weekly|monthly|export`` and ``duban replay``: thin commands over ``reports``."""
+"""``duban report weekly|monthly|annual|export`` and ``duban replay``: thin CLI over ``reports``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def register(app: typer.Typer) -> None:
     report.command("export", help="导出全部督办件及各环节时间 CSV (every ticket, every time)")(
         export
     )
+    report.command(
+        "annual", help="单位年度督查督办情况：全年督办件、事项、晒报、名次、通报 (year)"
+    )(annual)
     app.add_typer(report, name="report")
     app.command("replay", help="把真实留言答复 CSV 作为历史重放进台账并出报表 (replay history)")(
         replay
@@ -145,7 +148,7 @@ def monthly(
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    from reports.monthly import build_monthly
+    from reports.monthly import office_monthly
     from reports.periods import last_complete_month, parse_month
 
     rt = runtime(ctx)
@@ -154,16 +157,66 @@ def monthly(
         period = parse_month(month) if month else last_complete_month(now, rt.tz)
         chosen = _format(fmt, out)
         with rt.session() as session:
-            report = build_monthly(
+            report = office_monthly(
+                session, now=now, rules=rt.rules, policy=rt.policy, month=period
+            )
+        _emit(rt, report, chosen, out, json, force)
+
+
+def annual(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option("--year", "-y", help="年度，如 2026")],
+    unit: Annotated[
+        list[str] | None, typer.Option("--unit", "-u", help="只出这些单位（代码或名称，可重复）")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="docx（每单位一份）| xlsx（全部单位）| json")
+    ] = "json",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="json/xlsx 写入此文件；docx 写入此目录（一个单位可给文件名）"
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+    force: ForceOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """The unit's year: tickets, tasks, check-ins, monthly ranks and flags, 通报."""
+    from duban.outputs import output_guard
+    from reports.annual import ANNUAL_FORMATS, build_annual, write_annual
+    from reports.render import to_jsonable
+
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    chosen = fmt.lower()
+    if chosen not in ANNUAL_FORMATS:
+        bad_input(f"--format: 不支持「{fmt}」，可选 {' | '.join(ANNUAL_FORMATS)}")
+    with _report_errors():
+        with rt.session() as session:
+            report = build_annual(
                 session,
+                year=year,
                 now=now,
                 rules=rt.rules,
                 policy=rt.policy.ranking,
-                month=period,
-                office=rt.policy.office,
                 task_policy=rt.policy.tasks,
+                checkin_policy=rt.policy.checkins,
+                office=rt.policy.office,
+                units=unit or (),
             )
-        _emit(rt, report, chosen, out, json, force)
+        if out is None and chosen == "json":
+            emit_json(to_jsonable(report.as_dict()))
+            return
+        suffix = "" if chosen == "docx" else f".{chosen}"
+        target = out or rt.settings.reports_path / f"annual-{year}{suffix}"
+        guard = output_guard(rt.settings, force=force or out is None)
+        written = write_annual(report, target, chosen, guard=guard)
+    if json:
+        emit_json({"year": year, "files": [str(path) for path in written]})
+        return
+    for path in written:
+        say(str(path))
 
 
 def export(

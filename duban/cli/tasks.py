@@ -657,7 +657,7 @@ def bulletin(
     """督查通报 of a month: the groups' flags and the tasks past their deadline at its end."""
     from reports.errors import ReportError
     from reports.figures import cutoff_of
-    from reports.monthly import build_monthly
+    from reports.monthly import office_monthly
     from reports.periods import last_complete_month, parse_month
     from tasks.documents import write_bulletin
 
@@ -671,10 +671,7 @@ def bulletin(
     except ReportError as exc:
         fail(user_text(exc), exc.exit_code)
     with rt.session() as session:
-        report = build_monthly(
-            session, now=now, rules=rt.rules, policy=rt.policy.ranking, month=period,
-            office=rt.policy.office, task_policy=rt.policy.tasks,
-        )  # fmt: skip
+        report = office_monthly(session, now=now, rules=rt.rules, policy=rt.policy, month=period)
         late = TQ.task_rows(
             session, rules=rt.rules, policy=rt.policy.tasks,
             now=cutoff, colour="红",

@@ -217,3 +217,14 @@ def test_the_monthly_report_ranks_by_group_and_keeps_the_flag_history(
     assert quarter["城东街道"].accountability == 1 and len(quarter["城东街道"].months) == 2
     assert quarter["滨江街道"].total > quarter["城东街道"].total
     assert other
+
+
+def test_check_in_points_move_a_unit_within_its_group_and_stay_within_0_to_100() -> None:
+    scores = {"s1": 80.0, "s2": 79.0, "s3": 99.5}
+    (plain,) = rank_by_group(ranking(scores), {}, STREETS[:3], POLICY)
+    assert [e.unit for e in plain.entries] == ["s3", "s1", "s2"]
+    points = {"s2": 2.0, "s1": -0.5, "s3": 3.0}
+    (moved,) = rank_by_group(ranking(scores), {}, STREETS[:3], POLICY, points=points)
+    assert [e.unit for e in moved.entries] == ["s3", "s2", "s1"]  # 81 over 79.5
+    top = moved.entries[0]
+    assert (top.score, top.checkin_points) == (100.0, 3.0)  # capped at 100

@@ -34,7 +34,7 @@ def require_reports(who: Who) -> None:
 
 
 def build(rt: Runtime, kind: str, period_text: str | None) -> Any:
-    from reports.monthly import build_monthly
+    from reports.monthly import office_monthly
     from reports.periods import last_complete_month, last_complete_week, parse_month, parse_week
     from reports.weekly import build_weekly
 
@@ -56,14 +56,7 @@ def build(rt: Runtime, kind: str, period_text: str | None) -> Any:
                 week=period,
                 office=rt.policy.office,
             )
-        return build_monthly(
-            session,
-            now=now,
-            rules=rt.rules,
-            policy=rt.policy.ranking,
-            month=period,
-            office=rt.policy.office,
-        )
+        return office_monthly(session, now=now, rules=rt.rules, policy=rt.policy, month=period)
 
 
 @router.get("/reports")

@@ -190,6 +190,13 @@ def ranking_summary(report: MonthlyReport, *, brief: bool = False) -> list[str]:
         lines.append(
             line + (f"；问责提示：{accountable} 连续在组内末位。" if accountable else "。")
         )
+        moved = [e for e in group.entries if e.checkin_points and e.score is not None]
+        if moved:
+            lines.append(
+                f"{group.label}晒工作加减分（已计入组内综合得分）："
+                + "、".join(f"{e.label} {e.checkin_points:+g}" for e in moved)
+                + "。"
+            )
     unranked = [e for e in ranking.entries if e.rank is None]
     idle = [e for e in unranked if brief and e.due == 0]
     named = [f"{e.label}（{e.reason}）" for e in unranked if e not in idle]

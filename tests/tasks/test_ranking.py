@@ -228,3 +228,15 @@ def test_check_in_points_move_a_unit_within_its_group_and_stay_within_0_to_100()
     assert [e.unit for e in moved.entries] == ["s3", "s2", "s1"]  # 81 over 79.5
     top = moved.entries[0]
     assert (top.score, top.checkin_points) == (100.0, 3.0)  # capped at 100
+
+
+def test_the_monthly_text_names_the_check_in_points_it_counted() -> None:
+    from types import SimpleNamespace
+
+    from reports.tables import ranking_summary
+
+    scores = {"s1": 80.0, "s2": 79.0}
+    groups = rank_by_group(ranking(scores), {}, STREETS[:2], POLICY, points={"s2": 2.0})
+    report = SimpleNamespace(ranking=ranking(scores), groups=groups)
+    lines = ranking_summary(report)  # type: ignore[arg-type]
+    assert any("晒工作加减分" in line and "+2" in line for line in lines)

@@ -135,6 +135,7 @@ def weekly(
                 week=period,
                 trend_weeks=trend_weeks,
                 office=rt.policy.office,
+                task_policy=rt.policy.tasks,
             )
         _emit(rt, report, chosen, out, json, force)
 

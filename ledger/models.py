@@ -801,3 +801,83 @@ class CheckinDigest(SQLModel, table=True):
     compiled_at: datetime = Field(sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     published_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+# -- the annual review (年度考评): 评议 rounds, 书面点评, 一问 --------------------------------
+
+
+class ReviewRound(SQLModel, table=True):
+    """One year's 综合评议: the units rated, the scale (from policy at opening), open or
+    closed; ratings are frozen once it closes."""
+
+    __tablename__ = "review_round"
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(unique=True)
+    state: str = Field(default="open", max_length=16)  # open | closed
+    scale: str = Field(max_length=16)  # grade (优秀…不称职) | score (1–100)
+    unit_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    opened_by: str = Field(max_length=128)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=128)
+
+
+class ReviewRater(SQLModel, table=True):
+    """A rater of a round (区领导, 部门, 镇街, 党代表、人大代表、政协委员 …) with a weight."""
+
+    __tablename__ = "review_rater"
+    __table_args__ = (UniqueConstraint("round_id", "code", name="uq_review_rater_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="review_round.id", index=True)
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=64)
+    group: str = Field(max_length=32)  # 评议组别
+    weight: float = 1.0
+    person_id: int | None = Field(default=None, foreign_key="person.id")  # rates from chat
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReviewRating(SQLModel, table=True):
+    """One rater's grade (or score) of one unit; never shown to the unit with the rater."""
+
+    __tablename__ = "review_rating"
+    __table_args__ = (UniqueConstraint("rater_id", "unit_id", name="uq_review_rating_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="review_round.id", index=True)
+    rater_id: int = Field(foreign_key="review_rater.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    grade: str | None = Field(default=None, max_length=8)  # 优秀 | 称职 | 基本称职 | 不称职
+    score: float  # the points it counts for (a grade's points per policy, or the score)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    rated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReviewRemark(SQLModel, table=True):
+    """分管领导书面点评 of one unit in one round."""
+
+    __tablename__ = "review_remark"
+    __table_args__ = (UniqueConstraint("round_id", "unit_id", name="uq_review_remark_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="review_round.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    author: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    written_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReviewQuestion(SQLModel, table=True):
+    """一问: a question put to a unit, tracked as a ticket of source kind 代表提问."""
+
+    __tablename__ = "review_question"
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    asked_by: str = Field(max_length=64)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    ticket_id: int = Field(foreign_key="ticket.id", unique=True)
+    asked_at: datetime = Field(sa_type=UTCDateTime)

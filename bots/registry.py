@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bots.chat import ChatCommand
-from bots.chatcommands import checkins, common, desk, reading, supervision, tasks, unit
+from bots.chatcommands import checkins, common, desk, reading, review, supervision, tasks, unit
 
 # help order: the unit's steps, the supervisors', the desk's, then everyone's
-_MODULES = (unit, supervision, tasks, checkins, desk, reading, common)
+_MODULES = (unit, supervision, tasks, checkins, desk, reading, review, common)
 
 
 def all_commands() -> tuple[ChatCommand, ...]:

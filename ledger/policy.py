@@ -280,6 +280,46 @@ class CheckinPolicy(_Strict):
         return self
 
 
+REVIEW_GRADES = ("优秀", "称职", "基本称职", "不称职")  # 评议等次, best first
+FAIL_GRADE = "不达标"  # the annual grade below every threshold
+
+
+class ReviewPolicy(_Strict):
+    """年度考评: how raters grade (等次 or 1–100), what a grade counts for, the 一问 answer
+    deadline, and the annual score = ledger_weight x 台账得分 + rating_weight x 评议得分
+    graded by thresholds (per unit group where given)."""
+
+    scale: Literal["grade", "score"] = "grade"
+    grade_points: dict[str, float] = Field(
+        default_factory=lambda: {"优秀": 95.0, "称职": 80.0, "基本称职": 65.0, "不称职": 40.0}
+    )
+    answer_days: int = Field(default=10, ge=1, le=365)  # 一问: working days to answer
+    ledger_weight: float = Field(default=0.4, ge=0, le=1)
+    rating_weight: float = Field(default=0.6, ge=0, le=1)
+    grades: dict[str, float] = Field(
+        default_factory=lambda: {"优秀": 90.0, "良好": 80.0, "达标": 60.0}
+    )
+    group_grades: dict[str, dict[str, float]] = Field(default_factory=dict)  # by unit kind
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReviewPolicy:
+        if set(self.grade_points) != set(REVIEW_GRADES):
+            raise ValueError(f"grade_points: 须且只须为 {'、'.join(REVIEW_GRADES)} 给出分数")
+        if abs(self.ledger_weight + self.rating_weight - 1) > 1e-9:
+            raise ValueError("ledger_weight + rating_weight 须等于 1")
+        for name, table in {"grades": self.grades, **self.group_grades}.items():
+            if not table:
+                raise ValueError(f"{name}: 至少要有一个等次")
+            if FAIL_GRADE in table:
+                raise ValueError(f"{name}: 「{FAIL_GRADE}」是低于所有分数线的等次，不能设分数线")
+        return self
+
+    def thresholds(self, group: str) -> list[tuple[str, float]]:
+        """(grade, lowest score) of ``group``, the highest line first."""
+        table = self.group_grades.get(group) or self.grades
+        return sorted(table.items(), key=lambda item: -item[1])
+
+
 class Policy(_Strict):
     deadlines: DeadlinePolicy = Field(default_factory=DeadlinePolicy)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
@@ -289,6 +329,7 @@ class Policy(_Strict):
     tasks: TaskPolicy = Field(default_factory=TaskPolicy)
     office: OfficePolicy = Field(default_factory=OfficePolicy)
     checkins: CheckinPolicy = Field(default_factory=CheckinPolicy)
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -26,6 +26,7 @@ from duban.cli import jobs as jobs_cmd
 from duban.cli import model as model_cmd
 from duban.cli import office as office_cmd
 from duban.cli import report as report_cmd
+from duban.cli import review as review_cmd
 from duban.cli import tasks as tasks_cmd
 from duban.cli import tickets as tickets_cmd
 from duban.cli import web as web_cmd
@@ -115,6 +116,7 @@ intake_cmd.register(app)
 jobs_cmd.register(app)
 demo_cmd.register(app)
 report_cmd.register(app)
+review_cmd.register(app)
 bot_cmd.register(app)
 model_cmd.register(app)
 office_cmd.register(app)

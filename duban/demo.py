@@ -479,6 +479,7 @@ class Demo:
                 policy=self.rt.policy.ranking,
                 out_dir=self.rt.settings.reports_path,
                 office=self.rt.policy.office,
+                task_policy=self.rt.policy.tasks,
             )
         self.say()
         self.say(report.text)

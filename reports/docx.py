@@ -26,6 +26,7 @@ from reports.tables import (
     NUMERIC_KINDS,
     OVERDUE_COLUMNS,
     RANK_COLUMNS,
+    TASK_COLUMNS,
     TREND_COLUMNS,
     Column,
     as_of_line,
@@ -34,6 +35,7 @@ from reports.tables import (
     ranking_summary,
     scoring_rules,
     table_rows,
+    task_lines,
 )
 from reports.weekly import WeeklyReport
 
@@ -326,6 +328,17 @@ def _sections(report: Report, tz: ZoneInfo) -> list[tuple[str, Any]]:
             ),
             (f"近{len(report.trend)}周趋势", _list(TREND_COLUMNS, report.trend, size=XIAO_WU)),
         ]
+        if report.tasks is not None:
+            tasks = report.tasks
+            listed = [*tasks.red, *tasks.yellow]
+
+            def task_section(w: _Writer) -> None:
+                for text in task_lines(tasks):
+                    w.para(text)
+                if listed:
+                    _list(TASK_COLUMNS, listed)(w)
+
+            sections.append(("督办事项", task_section))
     else:
         ranking_columns = _pick(RANK_COLUMNS, RANK_DOC_FIELDS)
 

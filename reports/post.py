@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from ledger.deadlines import DeadlineRules
 from ledger.models import Audience, Notification
 from ledger.outbox import add_notification
-from ledger.policy import OfficePolicy, RankingPolicy
+from ledger.policy import OfficePolicy, RankingPolicy, TaskPolicy
 from reports.periods import Period, last_complete_week
 from reports.render import WrittenReport, chat_text, write_all
 from reports.weekly import build_weekly
@@ -52,11 +52,15 @@ def weekly_chat(
     out_dir: Path,
     week: Period | None = None,
     office: OfficePolicy | None = None,
+    task_policy: TaskPolicy | None = None,
 ) -> ChatReport:
     """Build the week's report, write its files (md, html, json, xlsx, PNG charts) under
     ``out_dir/weekly-<week>/`` and return the chat text and chart paths. ``office`` (from
     policy.yaml) names the office on the masthead."""
-    report = build_weekly(session, now=now, rules=rules, policy=policy, week=week, office=office)
+    report = build_weekly(
+        session, now=now, rules=rules, policy=policy, week=week, office=office,
+        task_policy=task_policy,
+    )  # fmt: skip
     stem = f"weekly-{report.period.key}"
     written: WrittenReport = write_all(report, Path(out_dir) / stem, stem)
     return ChatReport(
@@ -75,6 +79,7 @@ def weekly_notification(
     request_key: str | None = None,
     person_id: int | None = None,
     office: OfficePolicy | None = None,
+    task_policy: TaskPolicy | None = None,
 ) -> Notification:
     """The outbox row posting ``week``'s report (default: the last complete ISO week).
 
@@ -89,8 +94,9 @@ def weekly_notification(
     if existing is not None:
         return existing
     chat = weekly_chat(
-        session, now=now, rules=rules, policy=policy, out_dir=out_dir, week=week, office=office
-    )
+        session, now=now, rules=rules, policy=policy, out_dir=out_dir, week=week, office=office,
+        task_policy=task_policy,
+    )  # fmt: skip
     row = add_notification(
         session,
         dedupe_key=key,

@@ -37,11 +37,13 @@ from reports.tables import (
     NUMERIC_KINDS,
     OVERDUE_COLUMNS,
     RANK_COLUMNS,
+    TASK_COLUMNS,
     TREND_COLUMNS,
     Column,
     headline,
     ranking_summary,
     scoring_rules,
+    task_lines,
     text_of,
 )
 from reports.tables import as_of_line as _as_of_line
@@ -153,6 +155,13 @@ def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) ->
         lines.append("无。")
     lines += ["", f"## 六、近 {len(report.trend)} 周趋势", ""]
     lines += _md_table([c.label for c in TREND_COLUMNS], _rows(report.trend, TREND_COLUMNS, tz))
+    if report.tasks is not None:
+        lines += ["", "## 七、督办事项", ""]
+        lines += [f"- {sentence}" for sentence in task_lines(report.tasks)]
+        listed = [*report.tasks.red, *report.tasks.yellow]
+        if listed:
+            lines.append("")
+            lines += _md_table([c.label for c in TASK_COLUMNS], _rows(listed, TASK_COLUMNS, tz))
     lines += _md_charts(charts_rel)
     return lines
 
@@ -355,6 +364,11 @@ def render_html(
             f"<h2>六、近 {len(report.trend)} 周趋势</h2>",
             _html_table(TREND_COLUMNS, report.trend, tz),
         ]
+        if report.tasks is not None:
+            parts += [
+                "<h2>七、督办事项</h2>" + _html_list(task_lines(report.tasks)),
+                _html_table(TASK_COLUMNS, [*report.tasks.red, *report.tasks.yellow], tz),
+            ]
     else:
         parts += [
             "<h2>二、排名</h2>",
@@ -504,6 +518,9 @@ def write_xlsx(report: Report, path: Path) -> Path:
         _sheet(book, "超期清单", OVERDUE_COLUMNS, report.overdue, tz)
         _sheet(book, "退回续办", CHANGE_COLUMNS, report.changes, tz)
         _sheet(book, "趋势", TREND_COLUMNS, report.trend, tz)
+        if report.tasks is not None:
+            overview.append(["督办事项", task_lines(report.tasks)[0]])
+            _sheet(book, "督办事项", TASK_COLUMNS, [*report.tasks.red, *report.tasks.yellow], tz)
     for sheet in book.worksheets:
         _page_setup(sheet, report)
     path = Path(path)
@@ -540,6 +557,8 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
                     f"{f.label} {text_of(f.on_time_rate, 'pct', tz)}（到期{f.due}）" for f in low
                 )
             )
+        if report.tasks is not None:
+            head.append("督办事项：" + task_lines(report.tasks)[0])
         if report.overdue:
             head.append(f"超期未反馈清单（{len(report.overdue)} 件）：")
             items = [

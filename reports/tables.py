@@ -68,6 +68,23 @@ CHANGE_COLUMNS = (
     Column("at", "时间", "datetime"),
     Column("note", "理由/意见", "text"),
 )
+TASK_COLUMNS = (
+    Column("number", "编号", "text"),
+    Column("title", "督办事项", "text"),
+    Column("lead_unit", "牵头单位", "text"),
+    Column("colour", "状态", "text"),
+    Column("reason", "原因", "text"),
+)
+
+
+def task_lines(tasks: Any) -> list[str]:
+    """The 督办事项 section's sentences (a ``tasks.summary.TaskWeek``)."""
+    return [
+        f"本期新立项 {tasks.new} 项，报办结 {tasks.finished} 项，销号 {tasks.closed} 项；"
+        f"统计时点在办 {tasks.open} 项，其中红色 {len(tasks.red)} 项、黄色 {len(tasks.yellow)} 项。"
+    ]
+
+
 TREND_COLUMNS = (
     Column("week", "周", "text"),
     Column("first", "周一", "date"),

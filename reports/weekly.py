@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from ledger.deadlines import DeadlineRules
 from ledger.models import SOURCE_LABELS, SourceKind, TicketState, Unit
-from ledger.policy import OfficePolicy, RankingPolicy
+from ledger.policy import OfficePolicy, Policy, RankingPolicy, TaskPolicy
 from ledger.states import OPEN_STATES
 from reports.figures import (
     BY_SOURCE,
@@ -29,6 +29,7 @@ from reports.figures import (
 )
 from reports.masthead import Masthead, masthead_for
 from reports.periods import Period, last_complete_week, weeks_ending
+from tasks.summary import TaskWeek, period_summary
 
 DEFAULT_TREND_WEEKS = 8
 CHANGE_LABELS = {"return": "退回", "verify_fail": "核查不通过(续办)", "reopen": "续办"}
@@ -91,6 +92,7 @@ class WeeklyReport:
     trend: tuple[TrendPoint, ...]
     masthead: Masthead
     kind: str = "weekly"
+    tasks: TaskWeek | None = None  # the 督办事项 section (offices that supervise tasks)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,8 +107,11 @@ def build_weekly(
     week: Period | None = None,
     trend_weeks: int = DEFAULT_TREND_WEEKS,
     office: OfficePolicy | None = None,
+    task_policy: TaskPolicy | None = None,
 ) -> WeeklyReport:
-    """The 督查周报 for ``week`` (default: the last complete ISO week before ``now``)."""
+    """The 督查周报 for ``week`` (default: the last complete ISO week before ``now``).
+    With ``task_policy``, a 督办事项 section (new, finished, signed off, red and yellow)
+    when the office has any task."""
     week = week or last_complete_week(now, rules.tz)
     if week.kind != "week":
         raise ValueError("build_weekly needs a week")
@@ -138,6 +143,14 @@ def build_weekly(
             )
         )
     overdue, changes = _lists(histories, units, week=week, cutoff=cutoff, rules=rules)
+    tasks = None
+    if task_policy is not None:
+        tasks = period_summary(
+            session, start=week.start(rules.tz), end=week.end(rules.tz), cutoff=cutoff,
+            rules=rules, policy=task_policy,
+        )  # fmt: skip
+        if not (tasks.new or tasks.open or tasks.finished or tasks.closed):
+            tasks = None  # an office without tasks gets no empty section
     return WeeklyReport(
         period=week,
         now=now,
@@ -151,7 +164,20 @@ def build_weekly(
         changes=tuple(changes),
         trend=tuple(trend),
         masthead=masthead_for(office or OfficePolicy(), period=week, now=now, tz=rules.tz),
+        tasks=tasks,
     )
+
+
+def office_weekly(
+    session: Session, *, now: datetime, rules: DeadlineRules, policy: Policy,
+    week: Period | None = None,
+) -> WeeklyReport:  # fmt: skip
+    """The 督查周报 as the office's policy defines it (its masthead, its 督办事项): the one
+    way every front end builds it."""
+    return build_weekly(
+        session, now=now, rules=rules, policy=policy.ranking, week=week, office=policy.office,
+        task_policy=policy.tasks,
+    )  # fmt: skip
 
 
 def _lists(

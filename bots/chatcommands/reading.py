@@ -65,6 +65,7 @@ def weekly_report(ctx: RoutingContext, request: ReportRequest) -> ReportAnswer |
         chat = weekly_chat(
             session, now=request.now, rules=ctx.rules, policy=ctx.policy.ranking,
             out_dir=request.out_dir, week=week, office=ctx.policy.office,
+            task_policy=ctx.policy.tasks,
         )  # fmt: skip
     return ReportAnswer(text=chat.text, images=tuple(chat.charts))
 

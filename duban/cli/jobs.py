@@ -121,6 +121,7 @@ def post_weekly_report(rt: Runtime) -> str | None:
             policy=rt.policy.ranking,
             out_dir=rt.settings.reports_path,
             office=rt.policy.office,
+            task_policy=rt.policy.tasks,
         )
     return getattr(row, "dedupe_key", None)
 

@@ -36,7 +36,7 @@ def require_reports(who: Who) -> None:
 def build(rt: Runtime, kind: str, period_text: str | None) -> Any:
     from reports.monthly import office_monthly
     from reports.periods import last_complete_month, last_complete_week, parse_month, parse_week
-    from reports.weekly import build_weekly
+    from reports.weekly import office_weekly
 
     now = rt.now()
     try:
@@ -48,14 +48,7 @@ def build(rt: Runtime, kind: str, period_text: str | None) -> Any:
         raise BadForm(str(getattr(exc, "user", exc)), "bad period") from None
     with rt.session() as session:
         if kind == "weekly":
-            return build_weekly(
-                session,
-                now=now,
-                rules=rt.rules,
-                policy=rt.policy.ranking,
-                week=period,
-                office=rt.policy.office,
-            )
+            return office_weekly(session, now=now, rules=rt.rules, policy=rt.policy, week=period)
         return office_monthly(session, now=now, rules=rt.rules, policy=rt.policy, month=period)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ledger import tickets as T
 from ledger.models import Person
 from review import rounds as R
 from routing.context import RoutingContext
@@ -97,3 +98,31 @@ def remark(ctx: RoutingContext, *, year: int, unit: str, text: str, by: str) -> 
 def tally(ctx: RoutingContext, *, year: int) -> R.Tally:
     with ctx.session() as session:
         return R.tally(session, year)
+
+
+def ask(ctx: RoutingContext, *, year: int, unit: str, question: str, by: str) -> ReviewResult:
+    """一问: the question recorded and its ticket (代表提问) sent to the unit's chats."""
+    from review import questions as Q
+    from routing import notify
+
+    now = ctx.now()
+    with ctx.session() as session:
+        _, ticket, target = Q.ask(
+            session,
+            year=year,
+            unit=unit,
+            question=question,
+            asked_by=by,
+            policy=ctx.policy.review,
+            rules=ctx.rules,
+            now=now,
+        )
+        event = T.events_of(session, ticket)[-1]
+        assert event.id is not None
+        notify.assigned(session, ticket, rules=ctx.rules, now=now, event_id=event.id)
+        text = (
+            f"已记录{by}向{target.short_name}的提问，转为督办件 {ticket.number}"
+            f"（代表提问），答复时限 {ticket.due_date.isoformat()}"
+        )
+    ctx.nudge()
+    return ReviewResult(year, text, 1)

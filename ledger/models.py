@@ -24,6 +24,7 @@ class SourceKind(StrEnum):
     LETTER = "letter"  # 群众来信
     INSTRUCTION = "instruction"  # 批示件
     OTHER = "other"  # 其他
+    QUESTION = "question"  # 代表提问: 一问 of the annual review (review.questions)
 
     @property
     def label(self) -> str:
@@ -31,7 +32,8 @@ class SourceKind(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> SourceKind:
-        """Accept the English code or the Chinese label (网民留言, 群众来信, 批示件, 其他)."""
+        """Accept the English code or the Chinese label (网民留言, 群众来信, 批示件, 其他,
+        代表提问)."""
         text = (value or "").strip()
         for kind, label in SOURCE_LABELS.items():
             if text in (kind.value, label):
@@ -39,7 +41,9 @@ class SourceKind(StrEnum):
         aliases = {"留言": cls.ONLINE, "来信": cls.LETTER, "批示": cls.INSTRUCTION}
         if text in aliases:
             return aliases[text]
-        raise ValueError(f"unknown source kind {value!r} (网民留言 / 群众来信 / 批示件 / 其他)")
+        raise ValueError(
+            f"unknown source kind {value!r} (网民留言 / 群众来信 / 批示件 / 其他 / 代表提问)"
+        )
 
 
 SOURCE_LABELS = {
@@ -47,6 +51,7 @@ SOURCE_LABELS = {
     SourceKind.LETTER: "群众来信",
     SourceKind.INSTRUCTION: "批示件",
     SourceKind.OTHER: "其他",
+    SourceKind.QUESTION: "代表提问",
 }
 
 

@@ -51,6 +51,7 @@ class DeadlinePolicy(_Strict):
             SourceKind.ONLINE: self.online,
             SourceKind.LETTER: self.letter,
             SourceKind.OTHER: self.other,
+            SourceKind.QUESTION: self.other,  # 一问 gives its own limit (review.answer_days)
         }[kind]
 
 

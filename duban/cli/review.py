@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
     group.command("rate", help="录入一位评议人对全部单位的评定 (one rater's grades)")(rate)
     group.command("remark", help="分管领导书面点评 (written remark on a unit)")(remark)
     group.command("close", help="结束评议，结果不再更改 (close the round)")(close)
+    group.command("ask", help="一问：记录提问，转为代表提问督办件交单位答复 (a question)")(ask)
+    group.command("questions", help="一问的办理情况：提问、答复、时限 (questions and answers)")(
+        questions
+    )
     group.command("status", help="评议情况：各单位汇总（不显示评议人）与提交情况 (tally)")(status)
     app.add_typer(group, name="review")
 
@@ -111,6 +115,39 @@ def close(ctx: typer.Context, year: YearOpt, by: ByOpt = None, json: JsonOpt = F
     with rt.session() as session:
         label = actor_for(session, by).label
     _done(D.close_round(rt.routing, year=year, by=label), json)
+
+
+def ask(
+    ctx: typer.Context,
+    unit: Annotated[str, typer.Argument(help="被提问的单位（代码或名称）")],
+    question: Annotated[str, typer.Argument(help="问题")],
+    by: Annotated[str, typer.Option("--by", help="提问人，如 人大代表张三")],
+    year: Annotated[int | None, typer.Option("--year", "-y", help="年度（默认今年）")] = None,
+    json: JsonOpt = False,
+) -> None:
+    rt = runtime(ctx)
+    chosen = year if year is not None else rt.rules.local_date(rt.now()).year
+    _done(D.ask(rt.routing, year=chosen, unit=unit, question=question, by=by), json)
+
+
+def questions(ctx: typer.Context, year: YearOpt, json: JsonOpt = False) -> None:
+    from review.questions import questions as list_questions
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        rows = list_questions(session, year=year, now=rt.now())
+    if json:
+        emit_json({"year": year, "questions": [r.as_dict() for r in rows]})
+        return
+    if not rows:
+        say(f"{year}年度没有记录提问")
+        return
+    for r in rows:
+        late = "，已超期" if r.overdue else ""
+        say(f"{r.number}  {r.asked_by} → {r.unit_label}：{r.question}")
+        say(f"    {r.state_label}，时限 {r.due_date.isoformat()}{late}")
+        if r.answer:
+            say(f"    答复：{r.answer}")
 
 
 def status(ctx: typer.Context, year: YearOpt, json: JsonOpt = False) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ledger import tickets as T
 from ledger.models import Person
+from reports.outputs import OutputGuard
 from review import rounds as R
 from routing.context import RoutingContext
 
@@ -126,3 +128,34 @@ def ask(ctx: RoutingContext, *, year: int, unit: str, question: str, by: str) ->
         )
     ctx.nudge()
     return ReviewResult(year, text, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultOutcome:
+    result: object  # review.result.AnnualResult
+    files: dict[str, Path]
+    posted: bool
+    text: str
+
+
+def result(
+    ctx: RoutingContext, *, year: int, folder: Path, guard: OutputGuard | None, post: bool
+) -> ResultOutcome:
+    """The annual result: made and kept on the closed round, written as XLSX and DOCX, and
+    (with ``post``) put in the outbox for the supervisors' chat — one transaction."""
+    from review import result as RR
+
+    now = ctx.now()
+    with ctx.session() as session:
+        made = RR.make_result(
+            session, year=year, policy=ctx.policy.review, now=now, rules=ctx.rules,
+            office=ctx.policy.office,
+        )  # fmt: skip
+        files = RR.write_result(made, folder, guard=guard)
+        posted = RR.post_result(session, made, files=files, now=now) if post else False
+    if posted:
+        ctx.nudge()
+    lines = RR.summary_lines(made)
+    if post:
+        lines.append("已发送督查群" if posted else "本年度考评结果此前已发送督查群，未重复发送")
+    return ResultOutcome(made, files, posted, "\n".join(lines))

@@ -826,6 +826,8 @@ class ReviewRound(SQLModel, table=True):
     opened_by: str = Field(max_length=128)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by: str | None = Field(default=None, max_length=128)
+    # the annual result once made: unit code -> {score, grade} (read by the next year's)
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ReviewRater(SQLModel, table=True):

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from desk import review as D
-from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, runtime, say
+from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, fail, runtime, say
 from duban.cli.tickets import actor_for
 from review import rounds as R
 
@@ -28,6 +28,9 @@ def register(app: typer.Typer) -> None:
     group.command("ask", help="一问：记录提问，转为代表提问督办件交单位答复 (a question)")(ask)
     group.command("questions", help="一问的办理情况：提问、答复、时限 (questions and answers)")(
         questions
+    )
+    group.command("result", help="年度考评结果：得分、等次，XLSX 与 DOCX，可发督查群 (result)")(
+        result
     )
     group.command("status", help="评议情况：各单位汇总（不显示评议人）与提交情况 (tally)")(status)
     app.add_typer(group, name="review")
@@ -148,6 +151,38 @@ def questions(ctx: typer.Context, year: YearOpt, json: JsonOpt = False) -> None:
         say(f"    {r.state_label}，时限 {r.due_date.isoformat()}{late}")
         if r.answer:
             say(f"    答复：{r.answer}")
+
+
+def result(
+    ctx: typer.Context,
+    year: YearOpt,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="写入此目录（默认 DUBAN_HOME/reports/）")
+    ] = None,
+    post: Annotated[bool, typer.Option("--post", help="同时发送到督查群")] = False,
+    force: Annotated[bool, typer.Option("--force", help="覆盖已存在的文件")] = False,
+    json: JsonOpt = False,
+) -> None:
+    from duban.outputs import output_guard
+    from reports.errors import ReportError
+    from reports.render import to_jsonable
+
+    rt = runtime(ctx)
+    folder = out or rt.settings.reports_path
+    guard = output_guard(rt.settings, force=force)
+    try:
+        done = D.result(rt.routing, year=year, folder=folder, guard=guard, post=post)
+    except ReportError as exc:
+        fail(str(exc), exc.exit_code)
+    if json:
+        data = to_jsonable(done.result.as_dict())  # type: ignore[attr-defined]
+        emit_json(
+            {**data, "files": {k: str(v) for k, v in done.files.items()}, "posted": done.posted}
+        )
+        return
+    say(done.text)
+    for path in done.files.values():
+        say(str(path))
 
 
 def status(ctx: typer.Context, year: YearOpt, json: JsonOpt = False) -> None:

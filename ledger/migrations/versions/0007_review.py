@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("opened_by", sa.String(length=128), nullable=False),
         sa.Column("closed_at", TZ, nullable=True),
         sa.Column("closed_by", sa.String(length=128), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("year"),
     )

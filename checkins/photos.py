@@ -7,13 +7,15 @@ to the service's account, and no chat message carries them out of the group.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from checkins.errors import BadPhoto
-from reports.outputs import atomic_path
 
 PRIVATE = 0o600
 # magic bytes -> (MIME type, file suffix)
@@ -73,9 +75,26 @@ def store(folder: Path, data: bytes, *, max_bytes: int, index: int = 1) -> Store
     relative = f"{digest[:2]}/{digest}{suffix}"
     target = folder / relative
     if not target.exists():
-        with atomic_path(target, mode=PRIVATE) as temp:
-            temp.write_bytes(data)
+        _write_whole(target, data)
     return StoredPhoto(sha256=digest, path=relative, mime=mime, size=len(data))
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target`` (mode 0600), then rename it into
+    place: a crash leaves no half photo under its hash."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(name, PRIVATE)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
 
 
 def photo_folder(home: Path) -> Path:

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from checkins.digest import write_files
 from checkins.record import CHECK_LABELS, status
 from desk import checkins as D
+from desk.checkin_documents import write_files
 from duban.cli.common import ByOpt, JsonOpt, bad_input, emit_json, parse_date, runtime, say
 from duban.cli.tickets import actor_for
 from duban.runtime import Runtime

@@ -628,7 +628,7 @@ def dossier(
 
 
 def _document(ctx: typer.Context, number: str, out: Path, json: bool, *, kind: str) -> None:
-    from tasks.documents import write_dossier, write_notice
+    from desk.task_documents import write_dossier, write_notice
 
     rt = runtime(ctx)
     now = rt.now()
@@ -655,11 +655,11 @@ def bulletin(
     json: JsonOpt = False,
 ) -> None:
     """督查通报 of a month: the groups' flags and the tasks past their deadline at its end."""
+    from desk.task_documents import write_bulletin
     from reports.errors import ReportError
     from reports.figures import cutoff_of
     from reports.monthly import office_monthly
     from reports.periods import last_complete_month, parse_month
-    from tasks.documents import write_bulletin
 
     rt = runtime(ctx)
     now = _now(rt, as_of)

@@ -263,8 +263,8 @@ def test_restart_neither_repeats_nor_skips_an_update(
 
         ticket = make_ticket(session, ctx.rules, now=ctx.now())
         number = ticket.number
-    from ledger.tickets import Actor
     from desk import tickets as actions
+    from ledger.tickets import Actor
 
     actions.assign(ctx, number, "住建局", actor=Actor.system("test"))
 

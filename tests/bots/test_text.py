@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bots.commands import bad_number, first_number, parse, parse_int, unknown_command
-from ledger.errors import IllegalTransition, PermissionDenied, user_text
 from bots.text import escape_html, escape_markdown_v2, length, split_text
+from ledger.errors import IllegalTransition, PermissionDenied, user_text
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ def test_digest_compiled_reordered_and_published_exactly_once(
     post(ctx, "zjj-1", "次日内容")
     assert D.publish_digest(ctx, date(2026, 11, 17), actor=actor(ctx, "ducha1")).issue == 2
 
-    from checkins.digest import write_files
+    from desk.checkin_documents import write_files
 
     docx_path, html_path = write_files(
         done,

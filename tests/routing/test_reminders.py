@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import select
 
+from desk import tickets as A
 from duban.runtime import Runtime
 from ledger import tickets as T
 from ledger.directory import find_unit, get_person
 from ledger.models import Notification, Unit
-from desk import tickets as A
 from routing.reminders import ReminderRun, _escalate, run_reminders
 from tests.helpers import Clock, local, make_ticket
 

@@ -9,9 +9,9 @@ from docx import Document
 
 from desk import task_queries as TQ
 from desk import tasks as D
+from desk.task_documents import doc_number, write_dossier, write_notice
 from routing.context import RoutingContext
 from tasks import workflow as W
-from tasks.documents import doc_number, write_dossier, write_notice
 from tests.tasks.conftest import actor, spec
 
 

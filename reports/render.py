@@ -518,9 +518,10 @@ def write_xlsx(report: Report, path: Path) -> Path:
         _sheet(book, "超期清单", OVERDUE_COLUMNS, report.overdue, tz)
         _sheet(book, "退回续办", CHANGE_COLUMNS, report.changes, tz)
         _sheet(book, "趋势", TREND_COLUMNS, report.trend, tz)
-        if report.tasks is not None:
-            overview.append(["督办事项", task_lines(report.tasks)[0]])
-            _sheet(book, "督办事项", TASK_COLUMNS, [*report.tasks.red, *report.tasks.yellow], tz)
+        tasks = report.tasks if isinstance(report, WeeklyReport) else None
+        if tasks is not None:
+            overview.append(["督办事项", task_lines(tasks)[0]])
+            _sheet(book, "督办事项", TASK_COLUMNS, [*tasks.red, *tasks.yellow], tz)
     for sheet in book.worksheets:
         _page_setup(sheet, report)
     path = Path(path)
@@ -557,8 +558,9 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
                     f"{f.label} {text_of(f.on_time_rate, 'pct', tz)}（到期{f.due}）" for f in low
                 )
             )
-        if report.tasks is not None:
-            head.append("督办事项：" + task_lines(report.tasks)[0])
+        tasks = report.tasks if isinstance(report, WeeklyReport) else None
+        if tasks is not None:
+            head.append("督办事项：" + task_lines(tasks)[0])
         if report.overdue:
             head.append(f"超期未反馈清单（{len(report.overdue)} 件）：")
             items = [

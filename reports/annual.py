@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from checkins.figures import month_bounds
+from checkins.figures import points as checkin_points
 from checkins.record import unit_figures
 from ledger.deadlines import DeadlineRules
 from ledger.models import Event, Task, TaskEvent, TaskMilestone, Ticket, Unit, UnitFlag
@@ -101,6 +103,15 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class PointItem:
+    """One month's 加分 / 扣分 from check-ins (``checkins.figures.points``), with why."""
+
+    month: str
+    points: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnitYear:
     unit: str  # code
     label: str  # short name
@@ -111,6 +122,11 @@ class UnitYear:
     checkins: CheckinYear
     months: tuple[MonthFlag, ...]
     notices: tuple[Notice, ...]
+    points: tuple[PointItem, ...] = ()  # 加分 / 扣分 of the months, with reasons
+
+    @property
+    def points_total(self) -> float:
+        return round(sum(p.points for p in self.points), 2)
 
     @property
     def red_flags(self) -> int:
@@ -125,6 +141,7 @@ class UnitYear:
         data["tasks"]["on_time_rate"] = self.tasks.on_time_rate
         data["checkins"]["rate"] = self.checkins.rate
         data["red_flags"], data["yellow_flags"] = self.red_flags, self.yellow_flags
+        data["points_total"] = self.points_total
         return data
 
 
@@ -184,12 +201,10 @@ def build_annual(
     )
     chosen = _choose(everyone, units)
     last_day = min(period.last, rules.local_date(cutoff))
-    checkins = (
-        unit_figures(
-            session, period.first, last_day, policy=checkin_policy, rules=rules, now=cutoff
-        )
+    checkins, points = (
+        _checkin_months(session, year, last_day, policy=checkin_policy, rules=rules, now=cutoff)
         if checkin_policy is not None and last_day >= period.first
-        else {}
+        else ({}, {})
     )
     tasks = _task_years(
         session, start=start, cutoff=cutoff, rules=rules, policy=task_policy or TaskPolicy()
@@ -203,7 +218,7 @@ def build_annual(
             figures = table.row(unit.code)
         except KeyError:
             figures = _empty_figures(unit)
-        fig = checkins.get(unit.id)
+        fig = checkins.get(unit.id, CheckinYear())
         rows.append(
             UnitYear(
                 unit=unit.code,
@@ -212,9 +227,8 @@ def build_annual(
                 group=unit.kind,
                 tickets=figures,
                 tasks=tasks.get(unit.id, TaskYear()),
-                checkins=CheckinYear(fig.expected, fig.posted, fig.late, fig.false)
-                if fig is not None
-                else CheckinYear(),
+                checkins=fig,
+                points=tuple(points.get(unit.id, ())),
                 months=tuple(flags.get(unit.id, ())),
                 notices=tuple(notices.get(unit.id, ())),
             )
@@ -229,6 +243,57 @@ def build_annual(
         units=tuple(rows),
         total=table.total,
     )
+
+
+def _checkin_months(
+    session: Session,
+    year: int,
+    last_day: date,
+    *,
+    policy: CheckinPolicy,
+    rules: DeadlineRules,
+    now: datetime,
+) -> tuple[dict[int, CheckinYear], dict[int, list[PointItem]]]:
+    """The year's check-ins month by month: the sums, and each month's 加分 / 扣分."""
+    totals: dict[int, CheckinYear] = {}
+    items: dict[int, list[PointItem]] = {}
+    for number in range(1, 13):
+        first, last = month_bounds(f"{year}-{number:02d}")
+        if first > last_day:
+            break
+        month = unit_figures(
+            session, first, min(last, last_day), policy=policy, rules=rules, now=now
+        )
+        for unit_id, fig in month.items():
+            was = totals.get(unit_id, CheckinYear())
+            totals[unit_id] = CheckinYear(
+                was.expected + fig.expected,
+                was.posted + fig.posted,
+                was.late + fig.late,
+                was.false + fig.false,
+            )
+            value = checkin_points(fig, policy)
+            if value:
+                items.setdefault(unit_id, []).append(
+                    PointItem(f"{year}-{number:02d}", value, _reason(fig, policy))
+                )
+    return totals, items
+
+
+def _reason(fig: Any, policy: CheckinPolicy) -> str:
+    missed = fig.expected - fig.posted
+    parts = [
+        f"{label}{count}{unit}（每{unit}{'扣' if weight else ''}{weight:g}分）"
+        for label, count, unit, weight in (
+            ("漏晒", missed, "次", policy.penalty_per_missed),
+            ("迟晒", fig.late, "次", policy.penalty_per_late),
+            ("抽查不实", fig.false, "条", policy.penalty_per_false),
+        )
+        if count and weight
+    ]
+    if fig.expected and missed == 0 and policy.bonus_full_rate:
+        parts.append(f"应晒全部晒到（加{policy.bonus_full_rate:g}分）")
+    return "，".join(parts)
 
 
 def _choose(units: Sequence[Unit], wanted: Sequence[str]) -> list[Unit]:
@@ -401,6 +466,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, Any, str], ...] = (
     ("晒报率", lambda u: u.checkins.rate, "pct"),
     ("迟晒", lambda u: u.checkins.late, "int"),
     ("不实", lambda u: u.checkins.false, "int"),
+    ("晒报加扣分", lambda u: u.points_total, "score"),
     ("红旗", lambda u: u.red_flags, "int"),
     ("黄旗", lambda u: u.yellow_flags, "int"),
     ("通报", lambda u: len(u.notices), "int"),
@@ -524,6 +590,9 @@ def build_unit_docx(report: AnnualReport, row: UnitYear):
         f"应晒{c.expected}次，已晒{c.posted}次（晒报率{pct(c.rate)}），"
         f"其中迟晒{c.late}次，抽查不实{c.false}次。"
     )
+    for item in row.points:
+        sign = "加" if item.points > 0 else "扣"
+        w.para(f"{item.month}：{sign}{abs(item.points):g}分，{item.reason}。")
     w.para("四、月讲评名次与红黄旗", kind="heading")
     if row.months:
         w.para(f"全年获红旗{row.red_flags}次、黄旗{row.yellow_flags}次。")

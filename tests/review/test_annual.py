@@ -101,6 +101,9 @@ def test_tasks_checkins_flags_and_notices(runtime: Runtime, built: Y.Year) -> No
     assert (zjj.checkins.posted, zjj.checkins.late, zjj.checkins.false) == (12, 2, 1)
     assert zjj.checkins.rate == pytest.approx(12 / (6 * workdays))
     assert cgj.checkins.expected == 0 and cgj.checkins.rate is None
+    # 加分 / 扣分 with reasons: policy default 2 points off per post found false, in March
+    assert [(p.month, p.points) for p in zjj.points] == [("2026-03", -2.0)]
+    assert zjj.points[0].reason == "抽查不实1条（每条扣2分）" and zjj.points_total == -2.0
     # the flag history of the year only
     months = [(code, m.month, m.rank, m.flag) for code in ("zjj", "cgj")
               for m in report.unit(code).months]  # fmt: skip
@@ -148,6 +151,7 @@ def test_xlsx_and_docx_read_back(runtime: Runtime, built: Y.Year, tmp_path: Path
     assert f"按期率{on_time}" in text
     assert "全年获红旗1次、黄旗1次" in text and "全年受到通报2次" in text
     assert "抽查不实1次" in text
+    assert "2026-03：扣2分，抽查不实1条（每条扣2分）。" in text
     flag_table, notice_table = doc.tables
     assert [c.text for c in flag_table.rows[1].cells][:4] == ["2026-01", "1", "79.00", "红旗"]
     assert [c.text for c in notice_table.rows[2].cells][1:3] == ["督办事项", "RW-2026-0002"]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from desk.permissions import Viewer, is_staff, sees_complainant
+from intake.display import for_reading
 from ledger import views
 from ledger.deadlines import DeadlineRules
 from ledger.directory import list_units
@@ -356,6 +357,62 @@ def triage_rows(
         for state in sorted(TRIAGE_STATES)
         for row in ticket_rows(session, rules=rules, now=now, state=state, limit=limit)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class TriageItem:
+    """A ticket waiting for a person to choose its unit, with the model's suggestions."""
+
+    number: str
+    state: str
+    state_label: str
+    version: int
+    due_date: date
+    preview: str  # the message's first words, punctuated as people write
+    suggestions: list[dict[str, Any]]  # as the model gave them (unit, unit_name, confidence)
+    choices: list[dict[str, Any]]  # the top three a person may pick: active, not returning
+    excluded_units: list[int]
+    returned_by: list[str]  # short names of the units that sent it back
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def triage_queue(session: Session, *, limit: int = 200) -> list[TriageItem]:
+    """The 待分办 queue, nearest deadline first: every front end's one source for it."""
+    units = {u.id: u for u in list_units(session)}
+    active = {u.code: u for u in units.values() if u.active and u.kind != "desk"}
+    found = session.exec(
+        select(Ticket, Message)
+        .join(Message, col(Message.id) == col(Ticket.message_id))
+        .where(col(Ticket.state).in_([s.value for s in TRIAGE_STATES]))
+        .order_by(col(Ticket.due_at), col(Ticket.id))
+        .limit(limit)
+    )
+    rows = []
+    for ticket, message in found:
+        excluded = set(ticket.excluded_units)
+        choices = [
+            s
+            for s in ticket.suggestions
+            if s.get("unit") in active and active[s["unit"]].id not in excluded
+        ][:3]
+        text = for_reading(message.text)
+        rows.append(
+            TriageItem(
+                number=ticket.number,
+                state=ticket.state,
+                state_label=TicketState(ticket.state).label,
+                version=ticket.version,
+                due_date=ticket.due_date,
+                preview=text[:80] + ("……" if len(text) > 80 else ""),
+                suggestions=list(ticket.suggestions),
+                choices=choices,
+                excluded_units=list(ticket.excluded_units),
+                returned_by=[units[i].short_name for i in excluded if i in units],
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,39 +6,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from intake.display import for_reading
 from ledger.directory import list_units
 from ledger.models import Message, Ticket, TicketState
 from routing.context import RoutingContext
 from routing.router import UnitIndex, decide
 
 TRIAGE = (TicketState.REGISTERED.value, TicketState.RETURNED.value)
-
-
-def triage_queue(ctx: RoutingContext, *, limit: int = 200) -> list[dict[str, Any]]:
-    with ctx.session() as session:
-        tickets = session.exec(
-            select(Ticket)
-            .where(col(Ticket.state).in_(TRIAGE))
-            .order_by(col(Ticket.due_at))
-            .limit(limit)
-        ).all()
-        rows = []
-        for ticket in tickets:
-            message = session.get(Message, ticket.message_id)
-            text = for_reading(message.text) if message else ""  # 、，。 as people write
-            rows.append(
-                {
-                    "number": ticket.number,
-                    "state": ticket.state,
-                    "state_label": TicketState(ticket.state).label,
-                    "due_date": ticket.due_date,
-                    "suggestions": ticket.suggestions,
-                    "excluded_units": ticket.excluded_units,
-                    "preview": text[:60] + ("……" if len(text) > 60 else ""),
-                }
-            )
-    return rows
 
 
 def suggest_again(session: Session, ticket: Ticket, ctx: RoutingContext) -> list[dict[str, Any]]:

@@ -138,15 +138,17 @@ def _report(summary: IntakeSummary, json: bool) -> None:
 
 
 def triage_list(ctx: typer.Context, json: JsonOpt = False) -> None:
-    from routing.triage import triage_queue
+    from desk.queries import triage_queue
 
     rt = runtime(ctx)
-    rows = triage_queue(rt.routing)
+    with rt.session() as session:
+        rows = triage_queue(session)
     if json:
-        emit_json(rows)
+        emit_json([row.as_dict() for row in rows])
         return
     if not rows:
         say("待分办队列为空")
     for row in rows:
-        names = "、".join(f"{s['unit_name']}({s['confidence']:.0%})" for s in row["suggestions"])
-        say(f"{row['number']}  {row['state_label']}  建议：{names or '无'}  {row['preview']}")
+        names = "、".join(f"{s['unit_name']}({s['confidence']:.0%})" for s in row.choices)
+        returned = f"  （{'、'.join(row.returned_by)}退回）" if row.returned_by else ""
+        say(f"{row.number}  {row.state_label}  建议：{names or '无'}{returned}  {row.preview}")

@@ -90,7 +90,8 @@ def list_cmd(
         str | None, typer.Option("--keyword", "-k", help="标题或内容含关键词 (keyword)")
     ] = None,
     source: Annotated[
-        str | None, typer.Option(help="来源：网民留言、群众来信、批示件、其他、代表提问 (source kind)")
+        str | None,
+        typer.Option(help="来源：网民留言、群众来信、批示件、其他、代表提问 (source kind)"),
     ] = None,
     received_from: Annotated[
         str | None, typer.Option("--received-from", help="收件日期起 YYYY-MM-DD")

@@ -3,65 +3,21 @@ sent the ticket back), or any unit from the list."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from intake.display import for_reading
+from desk.queries import TriageItem, triage_queue
 from ledger.directory import list_units
-from ledger.models import Message, Ticket, TicketState, Unit
-from ledger.states import TRIAGE_STATES
+from ledger.models import Unit
 from web.context import PageRefused, Who, current, runtime_of
 from web.render import page
 
 router = APIRouter()
 
 
-@dataclass(frozen=True, slots=True)
-class TriageRow:
-    number: str
-    state_label: str
-    version: int
-    due_date: str
-    preview: str
-    returned_by: list[str]
-    choices: list[dict[str, Any]]  # unit, unit_name, confidence
-
-
-def triage_rows(session: Session, *, limit: int = 200) -> list[TriageRow]:
-    units = {u.id: u for u in list_units(session)}
-    active = {u.code: u for u in units.values() if u.active and u.kind != "desk"}
-    rows = []
-    found = session.exec(
-        select(Ticket, Message)
-        .join(Message, col(Message.id) == col(Ticket.message_id))
-        .where(col(Ticket.state).in_([s.value for s in TRIAGE_STATES]))
-        .order_by(col(Ticket.due_at), col(Ticket.id))
-        .limit(limit)
-    )
-    for ticket, message in found:
-        excluded = set(ticket.excluded_units)
-        choices = [
-            s
-            for s in ticket.suggestions
-            if s.get("unit") in active and active[s["unit"]].id not in excluded
-        ][:3]
-        text = for_reading(message.text)
-        rows.append(
-            TriageRow(
-                number=ticket.number,
-                state_label=TicketState(ticket.state).label,
-                version=ticket.version,
-                due_date=ticket.due_date.isoformat(),
-                preview=text[:80] + ("……" if len(text) > 80 else ""),
-                returned_by=[units[i].short_name for i in excluded if i in units],
-                choices=choices,
-            )
-        )
-    return rows
+def triage_rows(session: Session, *, limit: int = 200) -> list[TriageItem]:
+    return triage_queue(session, limit=limit)
 
 
 def require_triage(who: Who) -> None:

@@ -74,13 +74,17 @@ def test_a_json_array_file_is_read_whole_only_when_small(tmp_path: Path) -> None
 
 # -- XLSX bombs -----------------------------------------------------------------------------
 
+# The child's own peak (VmHWM of its address space). Not ru_maxrss: Linux carries the
+# parent's high-water mark across fork and exec, so after a long test session the child
+# would report pytest's size, not its own.
 _PEAK = """
-import resource, sys
+import sys
 from pathlib import Path
 from intake.readers import ImportOptions, read_file
 items = [(i.row, i.reject_reason) for i in read_file(Path(sys.argv[1]), ImportOptions())]
 print(repr(items))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+status = Path("/proc/self/status").read_text()
+print(next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:")) // 1024)
 """
 
 

@@ -29,6 +29,7 @@ def create_app(rt: Runtime, *, secure_cookies: bool = False) -> FastAPI:
         models,
         people,
         reports,
+        tasks,
         tickets,
         triage,
     )
@@ -37,7 +38,7 @@ def create_app(rt: Runtime, *, secure_cookies: bool = False) -> FastAPI:
     app.state.rt = rt
     app.state.secure_cookies = secure_cookies
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (login, desk, tickets, triage, intake, reports, audit, people, models):
+    for module in (login, desk, tickets, tasks, triage, intake, reports, audit, people, models):
         app.include_router(module.router)
     app.mount("/api/v1", api.create_api(rt))
 

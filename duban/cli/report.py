@@ -186,6 +186,7 @@ def annual(
     """The unit's year: tickets, tasks, check-ins, monthly ranks and flags, 通报."""
     from duban.outputs import output_guard
     from reports.annual import ANNUAL_FORMATS, build_annual, write_annual
+    from reports.periods import MAX_YEAR, MIN_YEAR
     from reports.render import to_jsonable
 
     rt = runtime(ctx)
@@ -193,6 +194,9 @@ def annual(
     chosen = fmt.lower()
     if chosen not in ANNUAL_FORMATS:
         bad_input(f"--format: 不支持「{fmt}」，可选 {' | '.join(ANNUAL_FORMATS)}")
+    this_year = now.astimezone(rt.tz).year
+    if MIN_YEAR <= year <= MAX_YEAR and year > this_year:  # as weekly and monthly: no future
+        bad_input(f"--year: {year} 年尚未到来，年度报告只能出到 {this_year} 年 (future year)")
     with _report_errors():
         with rt.session() as session:
             report = build_annual(

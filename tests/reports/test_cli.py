@@ -240,3 +240,8 @@ def test_export_is_chinese_by_default(ledger, tmp_path: Path) -> None:
     assert len(rows) == 10
     assert all(row["收到时间"] and row["标题"] is not None for row in rows)
     assert {row["来源"] for row in rows} == {"网民留言", "群众来信"}
+
+
+def test_annual_report_refuses_a_year_to_come() -> None:
+    code, _, err = run("report", "annual", "--year", "2027", "--as-of", "2026-12-06")
+    assert code == 2 and "--year" in err and "尚未到来" in err

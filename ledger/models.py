@@ -240,6 +240,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_due_at", "due_at"),
         # a unit's tickets newest first (the web 台账 of a unit), without sorting them all
         Index("ix_ticket_unit_id_id", "unit_id", "id"),
+        # reports: the tickets whose deadline in force falls in or after a period
+        Index("ix_ticket_due_date", "due_date"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -311,7 +313,11 @@ class Reply(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """Append-only history: who did what to which ticket, when, with the note."""
 
-    __table_args__ = (Index("ix_event_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_event_ticket", "ticket_id", "id"),
+        # reports: the tickets with a step since a period's start, read from the index alone
+        Index("ix_event_at_ticket", "at", "ticket_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id")

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ledger.types import UTCDateTime
@@ -357,6 +357,34 @@ class ModelPromotion(SQLModel, table=True):
     promoted_by: str = Field(max_length=128)
     forced: bool = False
     action: str = Field(default="promote", max_length=16)  # promote | rollback
+
+
+class ModelFile(SQLModel, table=True):
+    """A file of a promoted classifier version (the model, its manifest, report, training
+    rows), kept in the ledger so a worker on any machine can fetch it and backups carry it.
+    Stored once per version and file name; its bytes are in ``ModelFilePart`` chunks."""
+
+    __tablename__ = "model_file"
+    __table_args__ = (UniqueConstraint("version", "name", name="uq_model_file_version_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=128)
+    name: str = Field(max_length=64)  # model.joblib | manifest.json | report.json | rows.tsv
+    sha256: str = Field(max_length=64)
+    size: int = Field(sa_type=BigInteger)
+    parts: int
+    stored_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ModelFilePart(SQLModel, table=True):
+    """One chunk (at most 1 MiB) of a ``ModelFile``: read and written one at a time, so a
+    16 MB model never sits whole in a query result."""
+
+    __tablename__ = "model_file_part"
+
+    file_id: int = Field(foreign_key="model_file.id", primary_key=True)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Notification(SQLModel, table=True):

@@ -9,15 +9,16 @@ keep the two in step.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import Text, case, cast, null, union
 from sqlmodel import Session, col, select
 
 from ledger.deadlines import DeadlineRules
@@ -46,6 +47,9 @@ STEP_ACTIONS = (
 )
 REOPEN_ACTIONS = frozenset({"verify_fail", "reopen"})
 RATING_ACTIONS = frozenset({"verify_pass", "verify_fail"})
+# The only steps whose data the figures read (the days approved, the 核查 score): the data
+# of the others is never fetched nor parsed.
+DATA_ACTIONS = ("approve_extension", *sorted(RATING_ACTIONS))
 
 
 # -- a ticket's history, and what it says at a cut-off ---------------------------------------
@@ -53,7 +57,8 @@ RATING_ACTIONS = frozenset({"verify_pass", "verify_fail"})
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One event, reduced to what the figures read."""
+    """One event, reduced to what the figures read (``data`` only for :data:`DATA_ACTIONS`,
+    empty for the other steps)."""
 
     id: int
     action: str
@@ -110,7 +115,8 @@ def load_histories(
     With ``since`` (the earliest period the caller will ask about, in zone ``tz``), tickets
     that cannot touch a figure of it or later are left out: received before it, due before
     it, not owing now, and without a step since its start. Such a ticket was already
-    answered and checked before the period and nothing has happened to it since.
+    answered and checked before the period and nothing has happened to it since. The ones
+    kept are found through indexes (:func:`touching_ids`), never by reading every ticket.
     """
     tickets = (
         select(
@@ -128,18 +134,12 @@ def load_histories(
     if since is not None:
         if tz is None:
             raise ValueError("since needs the office's time zone")
-        start = since.start(tz)
-        touched = select(Event.ticket_id).where(Event.at >= start)
-        tickets = tickets.where(
-            or_(
-                Message.received_at >= start,
-                col(Ticket.due_date) >= since.first,
-                col(Ticket.state).in_([state.value for state in OPEN_STATES]),
-                col(Ticket.id).in_(touched),
-            )
-        )
+        tickets = tickets.where(col(Ticket.id).in_(touching_ids(since, tz)))
     found = session.exec(tickets.order_by(col(Ticket.id))).all()
     steps: dict[int, list[Step]] = {}
+    # The data as text, and only for the steps whose data is read: json.loads runs on those
+    # few rather than on every event.
+    data = case((col(Event.action).in_(DATA_ACTIONS), cast(Event.data, Text)), else_=null())
     rows = session.exec(
         select(
             Event.ticket_id,
@@ -148,7 +148,7 @@ def load_histories(
             Event.to_state,
             Event.unit_id,
             Event.at,
-            Event.data,
+            data,
             Event.note,
         )
         .where(Event.at < until)
@@ -156,8 +156,11 @@ def load_histories(
         .where(col(Event.ticket_id).in_(tickets.with_only_columns(Ticket.id)))
         .order_by(col(Event.ticket_id), col(Event.id))
     )
-    for ticket_id, *rest in rows:
-        steps.setdefault(ticket_id, []).append(Step(*rest))
+    loads = json.loads
+    for ticket_id, event_id, action, to_state, unit_id, at, raw, note in rows:
+        steps.setdefault(ticket_id, []).append(
+            Step(event_id, action, to_state, unit_id, at, loads(raw) if raw else {}, note)
+        )
     return [
         TicketHistory(
             id=t_id,
@@ -173,52 +176,88 @@ def load_histories(
     ]
 
 
+def touching_ids(since: Period, tz: ZoneInfo):
+    """The ids of the tickets that can touch a figure of ``since`` or a later period: one
+    index range each (received since its start, due on or after its first day, owing, a
+    step since its start), so the ledger's settled past is never read."""
+    start = since.start(tz)
+    return union(
+        select(Ticket.id)
+        .join(Message, col(Message.id) == col(Ticket.message_id))
+        .where(Message.received_at >= start),
+        select(Ticket.id).where(col(Ticket.due_date) >= since.first),
+        select(Ticket.id).where(col(Ticket.state).in_([state.value for state in OPEN_STATES])),
+        select(Event.ticket_id).where(Event.at >= start),
+    )
+
+
 def facts_at(history: TicketHistory, cutoff: datetime, rules: DeadlineRules) -> TicketFacts:
     """Replay ``history`` up to (not including) ``cutoff``."""
+    return facts_at_each(history, (cutoff,), rules)[0]
+
+
+def facts_at_each(
+    history: TicketHistory, cutoffs: Sequence[datetime], rules: DeadlineRules
+) -> list[TicketFacts]:
+    """``facts_at(history, c)`` for each of ``cutoffs`` (ascending), in one pass over the
+    steps; a cut-off with no step since the one before shares its facts."""
     state = TicketState.REGISTERED
     unit_id = assigned_at = acknowledged_at = replied_at = verified_at = None
     due_date, due_at = history.original_due_date, history.original_due_at
     returns: list[Step] = []
     reopens: list[Step] = []
     ratings: list[Step] = []
-    for step in history.steps:
-        if step.at >= cutoff:
-            break
-        action = step.action
-        if action in ("assign", "reassign"):
-            unit_id, assigned_at, acknowledged_at = step.unit_id, step.at, None
-        elif action == "return":
-            returns.append(step)
-            unit_id = assigned_at = acknowledged_at = None
-        elif action == "acknowledge":
-            acknowledged_at = acknowledged_at or step.at
-        elif action == "reply":
-            replied_at = replied_at or step.at
-            acknowledged_at = acknowledged_at or step.at
-        elif action == "approve_extension":
-            moved = rules.extend(due_date, int(step.data["days"]))
-            due_date, due_at = moved.due_date, moved.due_at
-        if action in RATING_ACTIONS and step.data.get("score") is not None:
-            ratings.append(step)
-        if action in REOPEN_ACTIONS:
-            reopens.append(step)
-        if action == "verify_pass":
-            verified_at = verified_at or step.at
-        state = TicketState(step.to_state)
-    return TicketFacts(
-        history=history,
-        state=state,
-        unit_id=unit_id,
-        assigned_at=assigned_at,
-        acknowledged_at=acknowledged_at,
-        replied_at=replied_at,
-        verified_at=verified_at,
-        due_date=due_date,
-        due_at=due_at,
-        returns=tuple(returns),
-        reopens=tuple(reopens),
-        ratings=tuple(ratings),
-    )
+    steps = history.steps
+    count = len(steps)
+    index = 0
+    found: list[TicketFacts] = []
+    facts: TicketFacts | None = None
+    for cutoff in cutoffs:
+        moved_on = False
+        while index < count:
+            step = steps[index]
+            if step.at >= cutoff:  # the replay for this cut-off ends here, as facts_at's
+                break
+            index += 1
+            moved_on = True
+            action = step.action
+            if action in ("assign", "reassign"):
+                unit_id, assigned_at, acknowledged_at = step.unit_id, step.at, None
+            elif action == "return":
+                returns.append(step)
+                unit_id = assigned_at = acknowledged_at = None
+            elif action == "acknowledge":
+                acknowledged_at = acknowledged_at or step.at
+            elif action == "reply":
+                replied_at = replied_at or step.at
+                acknowledged_at = acknowledged_at or step.at
+            elif action == "approve_extension":
+                moved = rules.extend(due_date, int(step.data["days"]))
+                due_date, due_at = moved.due_date, moved.due_at
+            if action in RATING_ACTIONS and step.data.get("score") is not None:
+                ratings.append(step)
+            if action in REOPEN_ACTIONS:
+                reopens.append(step)
+            if action == "verify_pass":
+                verified_at = verified_at or step.at
+            state = TicketState(step.to_state)
+        if facts is None or moved_on:
+            facts = TicketFacts(
+                history=history,
+                state=state,
+                unit_id=unit_id,
+                assigned_at=assigned_at,
+                acknowledged_at=acknowledged_at,
+                replied_at=replied_at,
+                verified_at=verified_at,
+                due_date=due_date,
+                due_at=due_at,
+                returns=tuple(returns),
+                reopens=tuple(reopens),
+                ratings=tuple(ratings),
+            )
+        found.append(facts)
+    return found
 
 
 def cutoff_of(period: Period, *, now: datetime, rules: DeadlineRules) -> datetime:
@@ -387,47 +426,83 @@ def figures_from(
     policy: RankingPolicy,
     by: str = BY_UNIT,
 ) -> FigureTable:
-    """:func:`compute_figures` over histories already loaded (e.g. once for a trend)."""
-    if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
-    cutoff = cutoff_of(period, now=now, rules=rules)
-    start = period.start(rules.tz)
-    tallies: dict[Any, _Tally] = {}
-    total = _Tally()
-    codes = {unit.id: unit.code for unit in units}
+    """:func:`compute_figures` over histories already loaded."""
+    return tables_from(
+        histories, units, wanted=((period, by),), now=now, rules=rules, policy=policy
+    )[0]
 
-    def tallies_for(facts: TicketFacts, unit_id: int | None) -> tuple[_Tally, _Tally]:
-        if by == BY_UNIT:
+
+def tables_from(
+    histories: Iterable[TicketHistory],
+    units: Sequence[Unit],
+    *,
+    wanted: Sequence[tuple[Period, str]],
+    now: datetime,
+    rules: DeadlineRules,
+    policy: RankingPolicy,
+    visit: Callable[[dict[datetime, TicketFacts]], None] | None = None,
+) -> list[FigureTable]:
+    """One :class:`FigureTable` for each ``(period, by)`` of ``wanted``, the same as
+    :func:`figures_from` gives for each, with each ticket replayed once for all their
+    cut-offs. ``visit`` is called with each ticket's facts by cut-off (e.g. for the lists
+    of a report)."""
+    for _, by in wanted:
+        if by not in GROUPINGS:
+            raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+    codes = {unit.id: unit.code for unit in units}
+    counts = [_Counting(period, by, now, rules) for period, by in wanted]
+    cutoffs = sorted({counting.cutoff for counting in counts})
+    for history in histories:
+        by_cutoff = dict(zip(cutoffs, facts_at_each(history, cutoffs, rules), strict=True))
+        for counting in counts:
+            if history.received_at >= counting.cutoff:
+                continue
+            _count(
+                by_cutoff[counting.cutoff],
+                counting.tallies_for,
+                start=counting.start,
+                cutoff=counting.cutoff,
+                period=counting.period,
+                rules=rules,
+                policy=policy,
+            )
+        if visit is not None:
+            visit(by_cutoff)
+    return [
+        FigureTable(
+            period=counting.period,
+            by=counting.by,
+            now=now,
+            as_of=counting.cutoff,
+            extensions_count_on_time=policy.extensions_count_on_time,
+            rows=tuple(_rows(counting.tallies, units, codes, counting.by)),
+            total=counting.total.figures("all", "合计"),
+        )
+        for counting in counts
+    ]
+
+
+class _Counting:
+    """The tallies of one table being counted."""
+
+    def __init__(self, period: Period, by: str, now: datetime, rules: DeadlineRules) -> None:
+        self.period, self.by = period, by
+        self.cutoff = cutoff_of(period, now=now, rules=rules)
+        self.start = period.start(rules.tz)
+        self.tallies: dict[Any, _Tally] = {}
+        self.total = _Tally()
+
+    def tallies_for(self, facts: TicketFacts, unit_id: int | None) -> tuple[_Tally, _Tally]:
+        if self.by == BY_UNIT:
             key: Any = unit_id
-        elif by == BY_SOURCE:
+        elif self.by == BY_SOURCE:
             key = facts.history.source_kind
         else:
             key = "all"
-        return tallies.setdefault(key, _Tally()), total
-
-    for history in histories:
-        if history.received_at >= cutoff:
-            continue
-        facts = facts_at(history, cutoff, rules)
-        _count(
-            facts,
-            tallies_for,
-            start=start,
-            cutoff=cutoff,
-            period=period,
-            rules=rules,
-            policy=policy,
-        )
-    rows = _rows(tallies, units, codes, by)
-    return FigureTable(
-        period=period,
-        by=by,
-        now=now,
-        as_of=cutoff,
-        extensions_count_on_time=policy.extensions_count_on_time,
-        rows=tuple(rows),
-        total=total.figures("all", "合计"),
-    )
+        tally = self.tallies.get(key)
+        if tally is None:
+            tally = self.tallies[key] = _Tally()
+        return tally, self.total
 
 
 def _count(facts, tallies_for, *, start, cutoff, period, rules, policy) -> None:

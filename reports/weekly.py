@@ -1,8 +1,10 @@
-"""督查周报: headline numbers, the per-unit table, the overdue list, what was returned or
-reopened, and the weekly trend — for one ISO week, as the ledger stood at its end."""
+"""督查周报: headline numbers, the per-unit table, the overdue tickets (by unit, and the
+longest-overdue ones), what was returned or reopened, and the weekly trend — for one ISO
+week, as the ledger stood at its end."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,19 +21,21 @@ from reports.figures import (
     OVERALL,
     UNASSIGNED_LABEL,
     Figures,
-    TicketHistory,
+    TicketFacts,
     cutoff_of,
-    facts_at,
-    figures_from,
     list_units,
     load_histories,
     overdue_workdays,
+    tables_from,
 )
 from reports.masthead import Masthead, masthead_for
 from reports.periods import Period, last_complete_week, weeks_ending
 from tasks.summary import TaskWeek, period_summary
 
 DEFAULT_TREND_WEEKS = 8
+# The overdue tickets a report lists, the longest-overdue first; the rest are counted (and
+# by unit), the full list is the ticket export's.
+OVERDUE_LISTED = 50
 CHANGE_LABELS = {"return": "退回", "verify_fail": "核查不通过(续办)", "reopen": "续办"}
 
 
@@ -49,6 +53,16 @@ class OverdueItem:
     overdue_workdays: int
     state: str
     state_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueUnit:
+    """One unit's overdue tickets at the cut-off."""
+
+    unit: str | None
+    unit_label: str
+    count: int
+    longest_workdays: int  # the longest overdue of them, in working days
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +101,19 @@ class WeeklyReport:
     total: Figures
     by_unit: tuple[Figures, ...]
     by_source: tuple[Figures, ...]
-    overdue: tuple[OverdueItem, ...]
+    overdue: tuple[OverdueItem, ...]  # the OVERDUE_LISTED longest-overdue, longest first
     changes: tuple[ChangeItem, ...]
     trend: tuple[TrendPoint, ...]
     masthead: Masthead
     kind: str = "weekly"
     tasks: TaskWeek | None = None  # the 督办事项 section (offices that supervise tasks)
+    overdue_total: int = 0  # every overdue ticket at the cut-off (total.overdue_open)
+    overdue_units: tuple[OverdueUnit, ...] = ()  # by unit, the most overdue tickets first
+
+    @property
+    def overdue_unlisted(self) -> int:
+        """Overdue tickets beyond the listed ones."""
+        return self.overdue_total - len(self.overdue)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,16 +140,19 @@ def build_weekly(
     weeks = weeks_ending(week, max(1, trend_weeks))
     histories = load_histories(session, until=cutoff, since=weeks[0], tz=rules.tz)
     units = list_units(session)
-
-    def table(period: Period, by: str):
-        return figures_from(
-            histories, units, period=period, now=now, rules=rules, policy=policy, by=by
-        )
-
-    by_unit = table(week, BY_UNIT)
+    lists = _Lists(units, week=week, cutoff=cutoff, rules=rules)
+    # Every table in one pass over the histories, each ticket replayed once for all the
+    # trend's cut-offs; the week's own totals are the trend's last point.
+    by_unit, by_source, *past_totals = tables_from(
+        histories, units, wanted=[(week, BY_UNIT), (week, BY_SOURCE)]
+        + [(past, OVERALL) for past in weeks[:-1]],
+        now=now, rules=rules, policy=policy, visit=lists.visit,
+    )  # fmt: skip
+    del histories
     trend = []
-    for past in weeks:
-        figures = table(past, OVERALL).total
+    for past, figures in zip(
+        weeks, [*(table.total for table in past_totals), by_unit.total], strict=True
+    ):
         trend.append(
             TrendPoint(
                 week=past.key,
@@ -142,7 +166,7 @@ def build_weekly(
                 overdue_open=figures.overdue_open,
             )
         )
-    overdue, changes = _lists(histories, units, week=week, cutoff=cutoff, rules=rules)
+    overdue, overdue_units, changes = lists.result()
     tasks = None
     if task_policy is not None:
         tasks = period_summary(
@@ -159,12 +183,14 @@ def build_weekly(
         extensions_count_on_time=policy.extensions_count_on_time,
         total=by_unit.total,
         by_unit=by_unit.rows,
-        by_source=table(week, BY_SOURCE).rows,
+        by_source=by_source.rows,
         overdue=tuple(overdue),
         changes=tuple(changes),
         trend=tuple(trend),
         masthead=masthead_for(office or OfficePolicy(), period=week, now=now, tz=rules.tz),
         tasks=tasks,
+        overdue_total=by_unit.total.overdue_open,
+        overdue_units=tuple(overdue_units),
     )
 
 
@@ -180,48 +206,42 @@ def office_weekly(
     )  # fmt: skip
 
 
-def _lists(
-    histories: list[TicketHistory],
-    units: list[Unit],
-    *,
-    week: Period,
-    cutoff: datetime,
-    rules: DeadlineRules,
-) -> tuple[list[OverdueItem], list[ChangeItem]]:
-    """The overdue tickets at the cut-off, and the 退回 / 续办 steps of the week."""
-    by_id = {unit.id: unit for unit in units}
-    start = week.start(rules.tz)
+class _Lists:
+    """The overdue tickets at the cut-off (counted by unit, the longest-overdue kept) and
+    the 退回 / 续办 steps of the week, gathered as the tables are counted."""
 
-    def unit_of(unit_id: int | None) -> tuple[str | None, str]:
-        unit = by_id.get(unit_id) if unit_id is not None else None
+    def __init__(
+        self, units: list[Unit], *, week: Period, cutoff: datetime, rules: DeadlineRules
+    ) -> None:
+        self.by_id = {unit.id: unit for unit in units}
+        self.start, self.cutoff, self.rules = week.start(rules.tz), cutoff, rules
+        self.overdue: list[tuple[int, str, TicketFacts, int]] = []  # a heap: the kept ones
+        self.units: dict[int | None, list[int]] = {}  # unit -> [count, longest]
+        self.changes: list[ChangeItem] = []
+
+    def unit_of(self, unit_id: int | None) -> tuple[str | None, str]:
+        unit = self.by_id.get(unit_id) if unit_id is not None else None
         return (unit.code, unit.short_name) if unit else (None, UNASSIGNED_LABEL)
 
-    overdue: list[OverdueItem] = []
-    changes: list[ChangeItem] = []
-    for history in histories:
-        facts = facts_at(history, cutoff, rules)
+    def visit(self, by_cutoff: dict[datetime, TicketFacts]) -> None:
+        facts = by_cutoff[self.cutoff]
+        cutoff, history = self.cutoff, facts.history
         if facts.state in OPEN_STATES and facts.due_at < cutoff:
-            code, label = unit_of(facts.unit_id)
-            overdue.append(
-                OverdueItem(
-                    number=history.number,
-                    unit=code,
-                    unit_label=label,
-                    source_kind=history.source_kind,
-                    source_label=SOURCE_LABELS[SourceKind(history.source_kind)],
-                    title=history.title,
-                    received_at=history.received_at,
-                    due_date=facts.due_date,
-                    original_due_date=history.original_due_date,
-                    overdue_workdays=overdue_workdays(facts, cutoff, rules),
-                    state=facts.state.value,
-                    state_label=TicketState(facts.state).label,
-                )
-            )
+            days = overdue_workdays(facts, cutoff, self.rules)
+            seen = self.units.setdefault(facts.unit_id, [0, 0])
+            seen[0] += 1
+            seen[1] = max(seen[1], days)
+            # Kept: the OVERDUE_LISTED first by (most days, number); the heap's top is the
+            # one to drop (fewest days, then the greatest number).
+            entry = (days, _Descending(history.number), facts, days)
+            if len(self.overdue) < OVERDUE_LISTED:
+                heapq.heappush(self.overdue, entry)  # type: ignore[misc]
+            elif entry[:2] > self.overdue[0][:2]:
+                heapq.heapreplace(self.overdue, entry)  # type: ignore[misc]
         for step in (*facts.returns, *facts.reopens):
-            if start <= step.at < cutoff:
-                code, label = unit_of(step.unit_id)
-                changes.append(
+            if self.start <= step.at < cutoff:
+                code, label = self.unit_of(step.unit_id)
+                self.changes.append(
                     ChangeItem(
                         number=history.number,
                         action=step.action,
@@ -232,6 +252,54 @@ def _lists(
                         note=step.note,
                     )
                 )
-    overdue.sort(key=lambda item: (-item.overdue_workdays, item.number))
-    changes.sort(key=lambda item: (item.at, item.number))
-    return overdue, changes
+
+    def result(self) -> tuple[list[OverdueItem], list[OverdueUnit], list[ChangeItem]]:
+        overdue = [self.item(facts, days) for _, _, facts, days in self.overdue]
+        overdue.sort(key=lambda item: (-item.overdue_workdays, item.number))
+        units = []
+        for unit_id, (count, longest) in self.units.items():
+            code, label = self.unit_of(unit_id)
+            units.append(OverdueUnit(unit=code, unit_label=label, count=count,
+                                     longest_workdays=longest))  # fmt: skip
+        units.sort(key=lambda u: (-u.count, -u.longest_workdays, u.unit is None, u.unit or ""))
+        changes = sorted(self.changes, key=lambda item: (item.at, item.number))
+        return overdue, units, changes
+
+    def item(self, facts: TicketFacts, days: int) -> OverdueItem:
+        history = facts.history
+        code, label = self.unit_of(facts.unit_id)
+        return OverdueItem(
+            number=history.number,
+            unit=code,
+            unit_label=label,
+            source_kind=history.source_kind,
+            source_label=SOURCE_LABELS[SourceKind(history.source_kind)],
+            title=history.title,
+            received_at=history.received_at,
+            due_date=facts.due_date,
+            original_due_date=history.original_due_date,
+            overdue_workdays=days,
+            state=facts.state.value,
+            state_label=TicketState(facts.state).label,
+        )
+
+
+class _Descending:
+    """A string that orders backwards (a heap keeps the smallest number of equal days)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.text > other.text
+
+    def __gt__(self, other: _Descending) -> bool:
+        return self.text < other.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.text == other.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)

@@ -41,6 +41,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
 _BASE_INVERSE = pow(_BASE, -1, 2**64)
 _MAX_CHUNK = 4096
+_FIT_CHUNK = 2048  # documents per chunk when fitting: bounds its memory
 _WHITESPACE = (ord(" "), ord("\n"))  # all the whitespace normalised text has
 
 
@@ -231,13 +232,55 @@ def _has_no_gap(codes: np.ndarray, n: int) -> np.ndarray:
     return ok
 
 
-def _frequent(rows: np.ndarray, codes: np.ndarray, min_df: int) -> tuple[np.ndarray, np.ndarray]:
-    """The codes found in at least ``min_df`` rows, and in how many rows each is found."""
+def _document_counts(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct codes (sorted) and in how many rows each is found."""
     values, ids = np.unique(codes, return_inverse=True)
-    pairs = np.unique(rows.astype(np.int64) * max(len(values), 1) + ids.ravel())
-    df = np.bincount(pairs % max(len(values), 1), minlength=len(values))
-    keep = df >= min_df
-    return values[keep], df[keep]
+    width = max(len(values), 1)
+    pairs = np.sort(rows.astype(np.int64) * width + ids.ravel())
+    if len(pairs):  # distinct pairs by sorting (numpy's hash-based unique is slower here)
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]
+    return values, np.bincount(pairs % width, minlength=len(values))
+
+
+class _Counts:
+    """Codes and their document counts, summed over the chunks of a fit."""
+
+    def __init__(self) -> None:
+        self.codes = np.zeros(0, dtype=np.int64)
+        self.df = np.zeros(0, dtype=np.int64)
+
+    def add(self, codes: np.ndarray, df: np.ndarray) -> None:
+        if not len(self.codes):
+            self.codes, self.df = codes.astype(np.int64), df.astype(np.int64)
+            return
+        merged, where = np.unique(np.concatenate([self.codes, codes]), return_inverse=True)
+        total = np.bincount(where[: len(self.codes)], weights=self.df, minlength=len(merged))
+        total += np.bincount(where[len(self.codes) :], weights=df, minlength=len(merged))
+        self.codes, self.df = merged, total.astype(np.int64)  # counts < 2**53: exact
+
+    def frequent(self, min_df: int) -> tuple[np.ndarray, np.ndarray]:
+        """The codes found in at least ``min_df`` documents, and their counts."""
+        keep = self.df >= min_df
+        return self.codes[keep], self.df[keep]
+
+
+class _Spellings:
+    """The spelling of every token code: the first token, in document order, with it."""
+
+    def __init__(self) -> None:
+        self.codes = np.zeros(0, dtype=np.int64)
+        self.words = np.zeros(0, dtype=object)
+
+    def add(self, codes: np.ndarray, tokens: Sequence[str]) -> None:
+        values, first = np.unique(codes, return_index=True)
+        words = np.empty(len(first), dtype=object)
+        words[:] = [tokens[i] for i in first]
+        # Codes seen in an earlier chunk come first, so they keep their first spelling.
+        merged, first = np.unique(np.concatenate([self.codes, values]), return_index=True)
+        self.codes, self.words = merged, np.concatenate([self.words, words])[first]
+
+    def of(self, codes: np.ndarray) -> np.ndarray:
+        return self.words[np.searchsorted(self.codes, codes)]
 
 
 def _unpack(code: int) -> str:
@@ -287,63 +330,62 @@ class NgramVectorizer(TransformerMixin, BaseEstimator):
     # -- fitting ---------------------------------------------------------------------------
 
     def fit(self, docs: Sequence[Doc], y: Any = None) -> NgramVectorizer:
+        """Learn the vocabularies and document frequencies, ``_FIT_CHUNK`` documents at a
+        time: each chunk's codes and their document counts are merged into running totals
+        (a document sits in one chunk, so the sums are the exact document frequencies),
+        and memory grows with the vocabulary, not with the rows."""
         if not 1 <= self.char_ngram_max <= 3:
             raise BadInput(f"char_ngram_max must be 1, 2 or 3 (got {self.char_ngram_max})")
         if self.head_chars < self.char_ngram_max:
             raise BadInput(f"head_chars must be at least {self.char_ngram_max}")
         if not len(docs):
             raise BadInput("no documents to fit the vectoriser on")
-        batch = _Batch(docs, self.head_chars)
-        token_codes = batch.token_codes()
-        usable = ~batch.whitespace_tokens()
-        in_head = usable & batch.token_in_head
-        words, word_df = _frequent(batch.token_rows[usable], token_codes[usable], self.min_df)
-        head_words, head_word_df = _frequent(
-            batch.token_rows[in_head], token_codes[in_head], self.min_df
-        )
+        ngram_max = self.char_ngram_max
+        # Running (codes, document counts) of each block in feature order: words, character
+        # 1..n-grams, head words, head character 1..n-grams; and every token's spelling.
+        totals = [_Counts() for _ in range(2 * ngram_max + 2)]
+        spellings = _Spellings()
+        for start in range(0, len(docs), _FIT_CHUNK):
+            batch = _Batch(docs[start : start + _FIT_CHUNK], self.head_chars)
+            token_codes = batch.token_codes()
+            spellings.add(token_codes, batch.flat_tokens)
+            usable = ~batch.whitespace_tokens()
+            in_head = usable & batch.token_in_head
+            totals[0].add(*_document_counts(batch.token_rows[usable], token_codes[usable]))
+            for n in range(1, ngram_max + 1):
+                codes = batch.char_ngrams(n)
+                gapless = _has_no_gap(codes, n)
+                totals[n].add(*_document_counts(batch.char_rows[gapless], codes[gapless]))
+            totals[ngram_max + 1].add(
+                *_document_counts(batch.token_rows[in_head], token_codes[in_head])
+            )
+            head_points = batch.head_points()
+            head_rows = np.arange(batch.size)[:, None]
+            for n in range(1, ngram_max + 1):
+                codes = head_ngrams(head_points, n)
+                rows = np.broadcast_to(head_rows, codes.shape).ravel()
+                codes = codes.ravel()
+                gapless = _has_no_gap(codes, n)
+                totals[ngram_max + 1 + n].add(*_document_counts(rows[gapless], codes[gapless]))
+
+        kept = [total.frequent(self.min_df) for total in totals]
+        words, head_words = kept[0][0], kept[ngram_max + 1][0]
         self.word_table_ = CodeTable(words)
         self.head_word_table_ = CodeTable(head_words)
-        self.words_ = self._spellings(batch, token_codes, words)
-        self.head_words_ = self._spellings(batch, token_codes, head_words)
-
-        sizes, dfs = [len(words)], [word_df]
-        self.char_tables_ = []
-        for n in range(1, self.char_ngram_max + 1):
-            codes = batch.char_ngrams(n)
-            gapless = _has_no_gap(codes, n)
-            kept, df = _frequent(batch.char_rows[gapless], codes[gapless], self.min_df)
-            self.char_tables_.append(_table(n, kept))
-            sizes.append(len(kept))
-            dfs.append(df)
-        sizes.append(len(head_words))
-        dfs.append(head_word_df)
-        self.head_char_tables_ = []
-        head_points = batch.head_points()
-        head_rows = np.arange(batch.size)[:, None]
-        for n in range(1, self.char_ngram_max + 1):
-            codes = head_ngrams(head_points, n)
-            rows = np.broadcast_to(head_rows, codes.shape).ravel()
-            codes = codes.ravel()
-            gapless = _has_no_gap(codes, n)
-            kept, df = _frequent(rows[gapless], codes[gapless], self.min_df)
-            self.head_char_tables_.append(_table(n, kept))
-            sizes.append(len(kept))
-            dfs.append(df)
-
-        ngram_max = self.char_ngram_max
+        self.words_ = spellings.of(words)
+        self.head_words_ = spellings.of(head_words)
+        self.char_tables_ = [_table(n, kept[n][0]) for n in range(1, ngram_max + 1)]
+        self.head_char_tables_ = [
+            _table(n, kept[ngram_max + 1 + n][0]) for n in range(1, ngram_max + 1)
+        ]
+        sizes = [len(codes) for codes, _ in kept]
         self.offsets_ = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
         blocks = [0] + [1] * ngram_max + [2] + [2] * ngram_max
         self.block_of_feature_ = np.repeat(np.array(blocks, dtype=np.int8), sizes)
         self.n_features_ = int(self.offsets_[-1])
-        self.idf_ = np.log((1 + len(docs)) / (1 + np.concatenate(dfs))) + 1.0
+        dfs = np.concatenate([df for _, df in kept])
+        self.idf_ = np.log((1 + len(docs)) / (1 + dfs)) + 1.0
         return self
-
-    @staticmethod
-    def _spellings(batch: _Batch, token_codes: np.ndarray, kept: np.ndarray) -> np.ndarray:
-        """The word each kept code stands for (for reading a model, not for predicting)."""
-        values, first = np.unique(token_codes, return_index=True)
-        where = first[np.searchsorted(values, kept)]
-        return np.array([batch.flat_tokens[i] for i in where], dtype=object)
 
     # -- transforming ----------------------------------------------------------------------
 

@@ -91,3 +91,19 @@ def test_code_table_finds_exactly_its_keys() -> None:
     expected = {int(key): i for i, key in enumerate(keys)}
     found = table.lookup(queries)
     assert [int(i) for i in found] == [expected.get(int(q), -1) for q in queries]
+
+
+def test_fitting_in_chunks_learns_what_one_batch_learns(monkeypatch) -> None:
+    import pickle
+
+    import classifier.features as features
+
+    data = docs() * 2 + [("东湖路东湖路", ["东湖路", "东湖路"])]
+    monkeypatch.setattr(features, "_FIT_CHUNK", 10_000)
+    whole = NgramVectorizer(min_df=2).fit(data)
+    monkeypatch.setattr(features, "_FIT_CHUNK", 3)
+    chunked = NgramVectorizer(min_df=2).fit(data)
+    assert pickle.dumps(chunked) == pickle.dumps(whole)
+    assert list(chunked.get_feature_names_out()) == list(whole.get_feature_names_out())
+    difference = chunked.transform(data) - whole.transform(data)
+    assert difference.nnz == 0

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -110,20 +109,34 @@ class Runtime:
     def predictor(self) -> Any | None:
         """The promoted classifier, or None when none is trained yet (all goes to triage).
 
-        Refused (``ModelRefused``, logged) when its file is not the one the ledger recorded
-        at promotion. A model trained on fewer rows than the policy asks only suggests."""
-        if "_predictor" not in self.__dict__:
+        The ledger's promoted version, checked per call (one read by primary key) and loaded
+        again when another process or machine promoted or rolled back one: from the model
+        registry when this machine has the version, else from this DUBAN_HOME's cache,
+        fetched from the ledger. Refused (``ModelRefused``, logged) when its file is not the
+        one the ledger recorded at promotion. A model trained on fewer rows than the policy
+        asks only suggests."""
+        return self.promoted_model()()
+
+    def promoted_model(self) -> Any:
+        """The process's ``routing.training.PromotedModel`` (built on first use)."""
+        if "_promoted_model" not in self.__dict__:
+            from classifier.registry import Registry
+            from routing.training import PromotedModel
+
             self.check_schema()
-            with session_scope(self.engine) as session:
-                predictor = load_promoted_predictor(
-                    self.settings.models_path, session, self.policy.routing
-                )
-            self.__dict__["_predictor"] = predictor
-        return self.__dict__["_predictor"]
+            self.__dict__["_promoted_model"] = PromotedModel(
+                self.engine,
+                registry=Registry(self.settings.models_path),
+                cache=self.settings.home / "cache" / "models",
+                policy=self.policy.routing,
+                clock=self.now,
+            )
+        return self.__dict__["_promoted_model"]
 
     def forget_predictor(self) -> None:
         """Load the promoted model again on next use (after a promotion)."""
-        self.__dict__.pop("_predictor", None)
+        if "_promoted_model" in self.__dict__:
+            self.__dict__["_promoted_model"].forget()
 
     def route_rules(self) -> RuleSet | None:
         if "_route_rules" not in self.__dict__:
@@ -166,30 +179,3 @@ class Runtime:
             )
             self.__dict__["_queue"] = Queue(self.settings.queue_name, connection=connection)
         return self.__dict__["_queue"]
-
-
-def load_promoted_predictor(models_path: Path, session: Session, policy: Any) -> Any | None:
-    """The registry's promoted model, verified against the sha256 the ledger recorded when
-    it was promoted, or None (logged) when there is none yet. ``trusted`` is false while
-    its training rows are below ``policy``'s minimums: it then suggests, a person decides."""
-    from classifier.errors import NoPromotedModel
-    from classifier.registry import Registry
-    from routing.training import label_counts, trusted, verified_predictor
-
-    registry = Registry(models_path)
-    try:
-        version = registry.current()
-    except NoPromotedModel:
-        version = None
-    if version is None:
-        logger.warning("no promoted classifier in %s: messages go to the triage queue", models_path)
-        return None
-    predictor = verified_predictor(session, registry, version)
-    predictor.trusted = trusted(label_counts(predictor), policy)
-    if not predictor.trusted:
-        logger.warning(
-            "classifier %s is trained on fewer labelled rows than the policy asks: it only"
-            " suggests, every message goes to triage",
-            version,
-        )
-    return predictor

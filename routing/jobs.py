@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from classifier.errors import ClassifierError
 from routing.context import RoutingContext
 from routing.errors import NotConfigured
 from routing.pipeline import retrying, route_messages
@@ -50,6 +53,18 @@ def context() -> RoutingContext:
         _context.engine.dispose(close=False)  # never share the parent's connections
         _pid = os.getpid()
     return _context
+
+
+def refresh_model() -> None:
+    """In the worker process, before it forks a job: load the model promoted since the last
+    job (if any), so each job's process inherits it instead of loading it again itself. A
+    failure here is only logged: the job's own call then raises it, and the job is retried."""
+    if _factory is None:
+        return
+    try:
+        context().predictor()
+    except (ClassifierError, SQLAlchemyError) as exc:
+        logger.warning("could not load the promoted model before the job: %s", exc)
 
 
 def route_message(message_id: int) -> dict[str, Any]:

@@ -23,22 +23,34 @@ than the policy's margin. Otherwise it is kept, not promoted, and the reasons sa
 ``force`` (an admin's decision) promotes anyway and is recorded as forced.
 
 Integrity. Every promotion (and rollback) writes a ``ModelPromotion`` row with the model
-file's sha256; ``verified_predictor`` loads the promoted model only when its file still has
-the recorded hash.
+file's sha256 and stores the version's files in the ledger (``routing.modelstore``), in the
+same transaction; ``verified_predictor`` loads the promoted model only when its file still
+has the recorded hash.
+
+Several machines. The promoted version is the ledger's latest ``ModelPromotion`` row, not a
+pointer file: ``PromotedModel`` (what a runtime calls for its predictor) compares it per call
+(one read by primary key) and, when it changed, loads the new version from the registry
+folder when this machine has it, otherwise from its own cache folder, filled from the
+ledger and checked against the recorded sha256 before anything is unpickled.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from classifier.dataset import (
@@ -52,7 +64,14 @@ from classifier.dataset import (
 from classifier.errors import BadInput, ClassifierError, ModelRefused
 from classifier.evaluation import holdout_scores
 from classifier.predict import Predictor
-from classifier.registry import MODEL_FILE, Registry, sha256_file
+from classifier.registry import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    Registry,
+    is_version_folder,
+    read_manifest,
+    sha256_file,
+)
 from classifier.segment import Segmenter
 from classifier.train import (
     DEFAULT_TARGET_PRECISION,
@@ -60,6 +79,7 @@ from classifier.train import (
     train_version,
     user_dictionary,
 )
+from ledger.db import session_scope
 from ledger.models import (
     Message,
     ModelPromotion,
@@ -69,6 +89,15 @@ from ledger.models import (
     Unit,
 )
 from ledger.policy import RoutingPolicy
+from routing.modelstore import (
+    check_version_name,
+    fetch_version,
+    is_stored,
+    promoted,
+    prune_cache,
+    read_stored,
+    store_version,
+)
 from routing.triage import resuggest_waiting
 
 logger = logging.getLogger(__name__)
@@ -436,8 +465,9 @@ def record_promotion(
     forced: bool = False,
     action: str = "promote",
 ) -> ModelPromotion:
-    """Write the promoted version's model-file sha256 to the ledger."""
-    digest = sha256_file(registry.folder(version) / MODEL_FILE)
+    """Write the promoted version's model-file sha256 to the ledger, and its files (once per
+    version) so that workers on other machines can fetch it."""
+    digest = store_version(session, registry.folder(version), version, now=now)
     row = ModelPromotion(
         version=version,
         sha256=digest,
@@ -474,11 +504,20 @@ def promotions(session: Session) -> list[ModelPromotion]:
 
 
 def verified_predictor(
-    session: Session, registry: Registry, version: str, *, dictionary_sha256: str | None = None
+    session: Session,
+    registry: Registry,
+    version: str,
+    *,
+    dictionary_sha256: str | None = None,
+    cache: Path | None = None,
+    now: datetime | None = None,
 ) -> Predictor:
     """The version's predictor, only if its model file has the sha256 the ledger recorded
-    when it was promoted (checked before the file is unpickled)."""
-    folder = registry.folder(version)
+    when it was promoted (checked before the file is unpickled).
+
+    The files come from the registry folder when this machine has the version (stored in
+    the ledger too, with ``now``, if they were promoted before the ledger kept them),
+    otherwise from ``cache``: a folder of this machine filled from the ledger."""
     expected = recorded_sha256(session, version)
     if expected is None:
         logger.error("model %s is promoted but its hash is not in the ledger: refused", version)
@@ -487,6 +526,25 @@ def verified_predictor(
             f"确认模型可信后请运行 duban model promote {version} 登记"
             " (promoted model not recorded in the ledger: refused)"
         )
+    local = registry.root / check_version_name(version)
+    if is_version_folder(local) or cache is None:
+        folder = registry.folder(version)
+        _check_file(folder, version, expected)
+        if now is not None and not is_stored(session, version):
+            _store_late(session, folder, version, now=now)
+    else:
+        folder = _cached(session, version, expected, Path(cache))
+    manifested = (read_manifest(folder).get("model") or {}).get("sha256")
+    if manifested != expected:  # the bytes unpickled are checked against the manifest's
+        logger.error("model %s: the manifest's sha256 is not the ledger's: refused", version)
+        raise ModelRefused(
+            f"模型 {version} 的清单与台账登记的校验值不符（文件已被改动），拒绝加载"
+            f" (manifest sha256 {str(manifested)[:16]}… is not the recorded {expected[:16]}…)"
+        )
+    return Predictor.load(folder, dictionary_sha256=dictionary_sha256)
+
+
+def _check_file(folder: Path, version: str, expected: str) -> None:
     actual = sha256_file(folder / MODEL_FILE)
     if actual != expected:
         logger.error(
@@ -500,7 +558,30 @@ def verified_predictor(
             "请从可信来源恢复，或重新训练并启用"
             f" (model file sha256 {actual[:16]}… is not the recorded {expected[:16]}…)"
         )
-    return Predictor.load(folder, dictionary_sha256=dictionary_sha256)
+
+
+def _store_late(session: Session, folder: Path, version: str, *, now: datetime) -> None:
+    """Store a version promoted before the ledger kept model files (migration 0009)."""
+    try:
+        with session.begin_nested():
+            store_version(session, folder, version, now=now)
+    except IntegrityError:  # another process of this machine stored it at the same moment
+        logger.info("model %s was stored in the ledger by another process", version)
+    else:
+        logger.warning("model %s (promoted before 0009) stored in the ledger now", version)
+
+
+def _cached(session: Session, version: str, expected: str, cache: Path) -> Path:
+    """This machine's copy of the version, fetched from the ledger when it has none (or a
+    damaged one)."""
+    folder = cache / version
+    if is_version_folder(folder) and (folder / MODEL_FILE).is_file():
+        if sha256_file(folder / MODEL_FILE) == expected:
+            return folder
+        logger.warning("cached copy of model %s is not the recorded one: fetched again", version)
+    if folder.exists():
+        shutil.rmtree(folder)
+    return fetch_version(session, version, cache, expected_sha256=expected)
 
 
 def _check_recorded(session: Session, registry: Registry, version: str) -> None:
@@ -512,6 +593,17 @@ def _check_recorded(session: Session, registry: Registry, version: str) -> None:
             f"模型 {version} 的模型文件与台账登记的校验值不符（文件已被改动），拒绝启用"
             " (model file changed since it was promoted)"
         )
+
+
+def _restore(session: Session, registry: Registry, version: str) -> None:
+    """A version this machine's registry lacks but the ledger keeps is written back into
+    the registry folder (so any machine can re-promote an earlier version)."""
+    if not version or is_version_folder(registry.root / check_version_name(version)):
+        return
+    expected = recorded_sha256(session, version)
+    if expected is not None and is_stored(session, version):
+        registry.create()
+        fetch_version(session, version, registry.root, expected_sha256=expected)
 
 
 def promote_version(
@@ -535,6 +627,7 @@ def promote_version(
         state = registry.rollback(now=now)
         version = state["version"]
     else:
+        _restore(session, registry, version)
         _check_recorded(session, registry, version)
         state = registry.promote(version, now=now)
     record_promotion(session, registry, version, by=by, now=now, forced=forced, action=action)
@@ -542,6 +635,80 @@ def promote_version(
         predictor = Predictor.load(registry.folder(version))
     state["resuggested"] = resuggest_waiting(session, predictor)
     return state
+
+
+class PromotedModel:
+    """The promoted predictor of a process, kept while the ledger's promoted version stays.
+
+    Called per job (or per chunk): one read of the latest promotion by primary key; the
+    model is loaded again only when that changed (another machine promoted or rolled back).
+    ``None`` while nothing is promoted. A refused model raises ``ModelRefused`` on every
+    call (the ledger's copy is not fetched again for the same version and hash).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        registry: Registry,
+        cache: Path,
+        policy: RoutingPolicy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.cache = Path(cache)
+        self.policy = policy
+        self.clock = clock
+        self._key: tuple[str, str] | None = None
+        self._predictor: Predictor | None = None
+        self._refused: dict[tuple[str, str], ModelRefused] = {}
+        self._none_logged = False
+
+    def forget(self) -> None:
+        """Load the promoted model again on next use."""
+        self._key, self._predictor, self._refused = None, None, {}
+
+    def __call__(self) -> Predictor | None:
+        with session_scope(self.engine) as session:
+            head = promoted(session)
+            if head is None:
+                self._none(session)
+                return None
+            key = (head.version, head.sha256)
+            if key == self._key and self._predictor is not None:
+                return self._predictor
+            if key in self._refused:
+                raise self._refused[key]
+            try:
+                predictor = verified_predictor(
+                    session, self.registry, head.version, cache=self.cache, now=self.clock()
+                )
+            except ModelRefused as exc:
+                self._refused[key] = exc
+                raise
+        predictor.trusted = trusted(label_counts(predictor), self.policy)
+        if not predictor.trusted:
+            logger.warning(
+                "classifier %s is trained on fewer labelled rows than the policy asks: it only"
+                " suggests, every message goes to triage",
+                head.version,
+            )
+        if self._predictor is not None:
+            logger.info("promoted model changed: %s -> %s", self._predictor.version, head.version)
+        self._key, self._predictor, self._none_logged = key, predictor, False
+        prune_cache(self.cache, keep={head.version})
+        return predictor
+
+    def _none(self, session: Session) -> None:
+        local = self.registry.current()
+        if local is not None:  # promoted behind the ledger's back: refused
+            verified_predictor(session, self.registry, local)
+        self._key, self._predictor = None, None
+        if not self._none_logged:
+            logger.warning("no promoted classifier in the ledger: messages go to the triage queue")
+            self._none_logged = True
+        return None
 
 
 def label_counts(predictor: Predictor) -> dict[str, int]:
@@ -552,13 +719,20 @@ def label_counts(predictor: Predictor) -> dict[str, int]:
 # -- training runs -----------------------------------------------------------------------------
 
 
+def current_version(session: Session, registry: Registry) -> str | None:
+    """The promoted version: the ledger's latest promotion, else this registry's pointer
+    (a version promoted behind the ledger's back, which loading then refuses)."""
+    head = promoted(session)
+    return head.version if head is not None else registry.current()
+
+
 def _current(session: Session, registry: Registry) -> tuple[Predictor | None, set[str]]:
     """The promoted predictor (verified) and the text keys it was trained on."""
-    version = registry.current()
+    version = current_version(session, registry)
     if version is None:
         return None, set()
-    try:
-        predictor = verified_predictor(session, registry, version)
+    try:  # a version only the ledger keeps is written into this registry
+        predictor = verified_predictor(session, registry, version, cache=registry.root)
     except ClassifierError as exc:
         logger.warning("current model %s unusable for comparison: %s", version, exc)
         return None, set()
@@ -591,7 +765,7 @@ def train_and_judge(
     registry.create()  # a folder that cannot be one is bad input, before any training
     training, holdout = split_holdout(data)
     current, seen = _current(session, registry)
-    empty = registry.current() is None
+    empty = current_version(session, registry) is None
     unusable = not empty and current is None
     summary = train_version(
         training,
@@ -739,6 +913,37 @@ def retrain(
 # -- cold start: what the office has, what more data would give --------------------------------
 
 
+def _promoted_status(
+    session: Session, registry: Registry, policy: RoutingPolicy
+) -> dict[str, Any] | None:
+    """The promoted version as the ledger records it (and what this machine has of it)."""
+    version = current_version(session, registry)
+    if version is None:
+        return None
+    sha256 = recorded_sha256(session, version)
+    local = registry.root / check_version_name(version)
+    manifest: dict[str, Any] = {}
+    if is_version_folder(local):
+        manifest = read_manifest(local)
+    else:
+        stored = read_stored(session, version, MANIFEST_FILE)
+        if stored is not None:
+            manifest = json.loads(stored.decode("utf-8"))
+    model_counts = (manifest.get("data") or {}).get("label_counts") or {}
+    pointer = registry.current()
+    return {
+        "version": version,
+        "rows": (manifest.get("data") or {}).get("rows"),
+        "units": manifest.get("units") or manifest.get("labels"),
+        "trusted": trusted(model_counts, policy),
+        "recorded": sha256 is not None,
+        "sha256": sha256,
+        "stored_in_ledger": is_stored(session, version),
+        "in_local_registry": is_version_folder(local),
+        "local_pointer": pointer,
+    }
+
+
 def model_status(
     session: Session,
     *,
@@ -772,18 +977,7 @@ def model_status(
         }
         for unit in units
     ]
-    version = registry.current()
-    model: dict[str, Any] | None = None
-    if version is not None:
-        manifest = registry.manifest(version)
-        model_counts = (manifest.get("data") or {}).get("label_counts") or {}
-        model = {
-            "version": version,
-            "rows": (manifest.get("data") or {}).get("rows"),
-            "units": manifest.get("units") or manifest.get("labels"),
-            "trusted": trusted(model_counts, policy),
-            "recorded": recorded_sha256(session, version) is not None,
-        }
+    model = _promoted_status(session, registry, policy)
     points: list[dict[str, Any]] = []
     if curve and len(set(data.labels)) >= 2:
         segmenter = Segmenter("rjieba", user_dictionary(data_dir))

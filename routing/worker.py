@@ -42,7 +42,18 @@ class DubanWorker(Worker):
     leaves a bare hash under the worker's key: no pid, no host. A successor restarted
     under the same name could not tell that from a live worker, and would be refused
     until the key expires.
+
+    Before forking a job it checks the ledger's promoted model and loads a new one, so a
+    promotion made on any machine reaches every worker at its next job.
     """
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        # Here, before the fork: a model promoted meanwhile is loaded once in the worker
+        # (one indexed read per job when nothing changed), not again in every job's process.
+        from routing import jobs
+
+        jobs.refresh_model()
+        super().execute_job(job, queue)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any | None = None) -> None:
         super().heartbeat(timeout, pipeline)

@@ -378,6 +378,8 @@ def model_status(
     else:
         trust = "可自动分办" if model["trusted"] else "只提供建议，由人工分办"
         recorded = "" if model["recorded"] else "；未在台账登记，将拒绝加载"
+        if model["recorded"] and not model.get("stored_in_ledger", True):
+            recorded = "；模型文件尚未存入台账，没有模型库的机器无法加载（请再 promote 一次）"
         say(f"  启用模型 {model['version']}（{model['rows']} 条训练样本）：{trust}{recorded}")
     say(
         "  结论："

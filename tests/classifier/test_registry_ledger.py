@@ -183,3 +183,9 @@ def test_model_status_reports_the_ledger_s_version_on_a_machine_without_the_regi
     assert model["version"] == version and model["rows"] == len(trained.rows)
     assert model["recorded"] and model["stored_in_ledger"]
     assert model["in_local_registry"] is False
+    with session_scope(office) as session:  # as if promoted before migration 0009
+        session.execute(delete(ModelFilePart))
+        session.execute(delete(ModelFile))
+    result = runner.invoke(app, ["model", "status", "--no-curve"])
+    assert result.exit_code == 0, result.stderr
+    assert f"启用模型 {version}" in result.stdout and "尚未存入台账" in result.stdout

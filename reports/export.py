@@ -6,20 +6,24 @@ in ISO 8601 with their offset; 1/0). The file is UTF-8 with a BOM so spreadsheet
 Chinese, every text cell passes :func:`reports.outputs.spreadsheet_text` (no formulas), and
 it is written whole or not at all, mode 0600 (citizens' text).
 
-Rows are streamed: tickets are read in chunks by id (keyset pagination) with their events,
-extensions and replies for that chunk only, so memory does not grow with the ledger.
-The complainant's name and contact are not exported.
+Rows are streamed: tickets are read in chunks by id (keyset pagination) as plain columns (no
+ORM object per ticket), with their events, extensions and replies read for that chunk only
+(one query each per chunk), and each row is written as it comes, so memory does not grow
+with the ledger and time grows with it linearly. ``fmt="xlsx"`` writes the same rows
+through openpyxl's write-only mode. The complainant's name and contact are not exported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from ledger.deadlines import DeadlineRules
@@ -30,13 +34,13 @@ from ledger.models import (
     ExtensionStatus,
     Message,
     Reply,
-    SourceKind,
     Ticket,
     TicketState,
     Unit,
 )
 from ledger.states import OPEN_STATES
-from reports.outputs import PRIVATE, OutputGuard, atomic_open, spreadsheet_text
+from reports.errors import RenderError
+from reports.outputs import PRIVATE, OutputGuard, atomic_open, atomic_path, spreadsheet_text
 
 CHUNK = 500
 
@@ -100,6 +104,69 @@ def export_header(*, english: bool = False) -> list[str]:
     return [c.key if english else c.label for c in EXPORT_COLUMNS]
 
 
+EXPORT_FORMATS = ("csv", "xlsx")
+XLSX_MAX_ROWS = 1_048_576  # a sheet's limit in Excel, WPS and LibreOffice (header included)
+
+
+class SheetRows:
+    """Rows appended one at a time to a CSV or an XLSX that is written whole or not at
+    all (:func:`reports.outputs.atomic_path`), never held in memory: CSV goes straight to
+    the file; XLSX through openpyxl's write-only mode, which spools rows to disk."""
+
+    def __init__(self, handle: IO[str] | None, sheet: Any) -> None:
+        self._handle = handle
+        self._csv = csv.writer(handle) if handle is not None else None
+        self._sheet = sheet
+        self.rows = 0
+
+    def append(self, row: Sequence[Any]) -> None:
+        if self._csv is not None:
+            self._csv.writerow(row)
+        else:
+            if self.rows + 1 >= XLSX_MAX_ROWS:
+                raise RenderError(
+                    f"XLSX 一张表最多 {XLSX_MAX_ROWS - 1} 行，请改用 --format csv "
+                    "(too many rows for a spreadsheet)"
+                )
+            self._sheet.append([_xlsx_safe(value) for value in row])
+        self.rows += 1
+
+
+@contextlib.contextmanager
+def sheet_rows(
+    path: Path, fmt: str, *, title: str, header: Sequence[str], mode: int = PRIVATE
+) -> Iterator[SheetRows]:
+    """A :class:`SheetRows` for ``path`` in ``fmt`` (``csv``: UTF-8 with a BOM so
+    spreadsheets read the Chinese; ``xlsx``: one sheet named ``title``), header first."""
+    if fmt not in EXPORT_FORMATS:
+        raise RenderError(f"不支持的格式「{fmt}」，可选 csv、xlsx (unknown format)")
+    if fmt == "csv":
+        with atomic_open(path, mode=mode, encoding="utf-8-sig", newline="") as handle:
+            rows = SheetRows(handle, None)
+            rows.append(header)
+            yield rows
+        return
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    rows = SheetRows(None, sheet)
+    rows.append(header)
+    yield rows
+    with atomic_path(path, mode=mode) as temp:
+        workbook.save(temp)
+
+
+def _xlsx_safe(value: Any) -> Any:
+    """Control characters a citizen's text may carry are not allowed in XLSX (openpyxl
+    refuses the whole file); they are dropped from the cell."""
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
 def export_tickets_csv(
     session: Session,
     path: Path,
@@ -109,19 +176,57 @@ def export_tickets_csv(
     english: bool = False,
     guard: OutputGuard | None = None,
     chunk: int = CHUNK,
+    fmt: str = "csv",
 ) -> int:
     """Write every ticket to ``path`` (see the module) and return how many were written."""
     path = Path(path)
     if guard is not None:
         guard.check(path)
-    count = 0
-    with atomic_open(path, mode=PRIVATE, encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(export_header(english=english))
+    cells = cell_formatters(rules, english=english)
+    with sheet_rows(path, fmt, title="台账", header=export_header(english=english)) as out:
         for record in ticket_records(session, rules=rules, now=now, chunk=chunk):
-            writer.writerow([_cell(record[c.key], c.kind, rules, english) for c in EXPORT_COLUMNS])
-            count += 1
-    return count
+            out.append([cell(record[key]) for key, cell in cells])
+        return out.rows - 1
+
+
+def cell_formatters(
+    rules: DeadlineRules, *, english: bool = False
+) -> list[tuple[str, Callable[[Any], Any]]]:
+    """(record key, value -> cell) for each column, chosen once per export, not per cell."""
+
+    def time_cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        local = value.astimezone(rules.tz)
+        return local.isoformat() if english else office_minute(local)
+
+    def date_cell(value: Any) -> Any:
+        return "" if value is None else value.isoformat()
+
+    def flag_cell(value: Any) -> Any:
+        if value is None or value == "":
+            return ""
+        return int(bool(value)) if english else ("是" if value else "否")
+
+    def text_cell(value: Any) -> Any:
+        if value is None or value == "":
+            return ""
+        return spreadsheet_text(value)
+
+    by_kind = {"time": time_cell, "date": date_cell, "flag": flag_cell}
+    return [(c.key, by_kind.get(c.kind, text_cell)) for c in EXPORT_COLUMNS]
+
+
+def office_minute(local: datetime) -> str:
+    """``2026-11-16 09:00``: ``strftime("%Y-%m-%d %H:%M")`` at a third of its cost (it
+    runs for every time of every ticket)."""
+    return "%04d-%02d-%02d %02d:%02d" % (  # noqa: UP031 (faster than an f-string here)
+        local.year,
+        local.month,
+        local.day,
+        local.hour,
+        local.minute,
+    )
 
 
 def _cell(value: Any, kind: str, rules: DeadlineRules, english: bool) -> Any:
@@ -137,49 +242,94 @@ def _cell(value: Any, kind: str, rules: DeadlineRules, english: bool) -> Any:
     return spreadsheet_text(value)
 
 
+class TicketColumns(Protocol):
+    """What :func:`_record` reads of a ticket: a :class:`Ticket` or a row of
+    :data:`TICKET_COLUMNS` (plain columns, no ORM object per ticket)."""
+
+    id: int | None
+    number: str
+    state: str
+    source_kind: str
+    unit_id: int | None
+    routed_by: str | None
+    opened_at: datetime
+    assigned_at: datetime | None
+    acknowledged_at: datetime | None
+    replied_at: datetime | None
+    verified_at: datetime | None
+    closed_at: datetime | None
+    escalated_at: datetime | None
+    limit_days: int
+    original_due_date: date
+    original_due_at: datetime
+    due_date: date
+    due_at: datetime
+    deadline_provisional: bool
+    extension_days: int
+    quality_score: int | None
+    duplicate_count: int
+    return_count: int
+    reopen_count: int
+
+
+TICKET_COLUMNS: tuple[Any, ...] = tuple(
+    getattr(Ticket, name) for name in TicketColumns.__annotations__
+)
+MESSAGE_COLUMNS = (
+    col(Message.received_at),
+    col(Message.channel),
+    col(Message.external_id),
+    col(Message.title),
+    col(Message.text),
+)
+
+
 def ticket_records(
     session: Session, *, rules: DeadlineRules, now: datetime, chunk: int = CHUNK
 ) -> Iterator[dict[str, Any]]:
     """One dict per ticket (keys of :data:`CSV_COLUMNS`), in id order, read ``chunk``
-    tickets at a time."""
+    tickets at a time as plain columns (keyset pagination on the id)."""
     units = {u.id: u for u in session.exec(select(Unit))}
     after = 0
     while True:
-        rows = list(
-            session.exec(
-                select(Ticket, Message)
-                .join(Message, col(Message.id) == col(Ticket.message_id))
-                .where(col(Ticket.id) > after)
-                .order_by(col(Ticket.id))
-                .limit(chunk)
-            )
-        )
+        rows = session.execute(
+            sa_select(*TICKET_COLUMNS, *MESSAGE_COLUMNS)
+            .select_from(Ticket)
+            .join(Message, col(Message.id) == col(Ticket.message_id))
+            .where(col(Ticket.id) > after)
+            .order_by(col(Ticket.id))
+            .limit(chunk)
+        ).all()
         if not rows:
             return
-        ids = [ticket.id for ticket, _ in rows if ticket.id is not None]  # stored: all
+        ids = [row.id for row in rows]
         after = ids[-1]
         steps = _steps(session, ids)
         extensions = _extension_stats(session, ids)
         replies = _replies(session, ids, rules)
-        for (ticket, message), ticket_id in zip(rows, ids, strict=True):
+        for row in rows:
             yield _record(
-                ticket,
-                received_at=message.received_at,
-                channel=message.channel,
-                external_id=message.external_id,
-                title=message.title,
-                text=message.text,
-                unit=units.get(ticket.unit_id) if ticket.unit_id is not None else None,
-                steps=steps.get(ticket_id, {}),
-                extension=extensions.get(ticket_id, (0, 0, None)),
-                replies=replies.get(ticket_id, ""),
+                row,
+                received_at=row.received_at,
+                channel=row.channel,
+                external_id=row.external_id,
+                title=row.title,
+                text=row.text,
+                unit=units.get(row.unit_id) if row.unit_id is not None else None,
+                steps=steps.get(row.id, {}),
+                extension=extensions.get(row.id, (0, 0, None)),
+                replies=replies.get(row.id, ""),
                 rules=rules,
                 now=now,
             )
 
 
+_STATES = {state.value: state for state in TicketState}
+_SOURCE_LABELS = {kind.value: label for kind, label in SOURCE_LABELS.items()}
+
+
 def _record(
-    ticket: Ticket,
+    ticket: TicketColumns,
     *,
     received_at: datetime,
     channel: str,
@@ -193,14 +343,14 @@ def _record(
     rules: DeadlineRules,
     now: datetime,
 ) -> dict[str, Any]:
-    state = TicketState(ticket.state)
+    state = _STATES[ticket.state]
     first_reply = steps.get("reply")
     return {
         "number": ticket.number,
         "state": state.value,
         "state_label": state.label,
         "source_kind": ticket.source_kind,
-        "source_label": SOURCE_LABELS[SourceKind(ticket.source_kind)],
+        "source_label": _SOURCE_LABELS[ticket.source_kind],
         "channel": channel,
         "external_id": external_id,
         "title": title,
@@ -296,6 +446,6 @@ def _replies(session: Session, ids: Sequence[int], rules: DeadlineRules) -> dict
         .order_by(col(Reply.ticket_id), col(Reply.id))
     )
     for ticket_id, round_, created_at, text in rows:
-        when = created_at.astimezone(rules.tz).strftime("%Y-%m-%d %H:%M")
+        when = office_minute(created_at.astimezone(rules.tz))
         out.setdefault(ticket_id, []).append(f"[第{round_}轮 {when}] {text}")
     return {ticket_id: "\n".join(parts) for ticket_id, parts in out.items()}

@@ -1,4 +1,4 @@
-"""``duban report weekly|monthly|annual|export`` and ``duban replay``: thin CLI over ``reports``."""
+"""``duban report weekly|monthly|annual|export|overdue`` and ``duban replay``: thin CLI."""
 
 from __future__ import annotations
 
@@ -44,9 +44,12 @@ def register(app: typer.Typer) -> None:
     report = typer.Typer(help="统计报表：督查周报、月讲评、导出 (reports)", no_args_is_help=True)
     report.command("weekly", help="督查周报 (weekly report, ISO week)")(weekly)
     report.command("monthly", help="月讲评：排名、红旗黄旗、问责提示 (monthly ranking)")(monthly)
-    report.command("export", help="导出全部督办件及各环节时间 CSV (every ticket, every time)")(
+    report.command("export", help="导出全部督办件及各环节时间 CSV/XLSX (every ticket, every time)")(
         export
     )
+    report.command(
+        "overdue", help="超期督办件完整清单，超期最久的在前 CSV/XLSX (every overdue ticket)"
+    )(overdue)
     report.command(
         "annual", help="单位年度督查督办情况：全年督办件、事项、晒报、名次、通报 (year)"
     )(annual)
@@ -224,9 +227,28 @@ def annual(
         say(str(path))
 
 
+SheetFormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="csv | xlsx（默认取 --out 的扩展名，否则 csv）"),
+]
+
+
+def _sheet_format(fmt: str | None, out: Path | None) -> str:
+    from reports.export import EXPORT_FORMATS
+
+    suffix = out.suffix.lstrip(".").lower() if out is not None else ""
+    chosen = (fmt or (suffix if suffix in EXPORT_FORMATS else "csv")).lower()
+    if chosen not in EXPORT_FORMATS:
+        bad_input(f"--format: 不支持「{chosen}」，可选 {' | '.join(EXPORT_FORMATS)}")
+    return chosen
+
+
 def export(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV 文件 (UTF-8 with BOM)，权限 0600")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="CSV (UTF-8 with BOM) 或 XLSX 文件，权限 0600")
+    ],
+    fmt: SheetFormatOpt = None,
     as_of: AsOfOpt = None,
     english_headers: Annotated[
         bool,
@@ -241,15 +263,62 @@ def export(
 
     rt = runtime(ctx)
     now = _now(rt, as_of)
+    chosen = _sheet_format(fmt, out)
     guard = output_guard(rt.settings, force=force)
     with _report_errors(), rt.session() as session:
         count = export_tickets_csv(
-            session, out, rules=rt.rules, now=now, english=english_headers, guard=guard
+            session, out, rules=rt.rules, now=now, english=english_headers, guard=guard, fmt=chosen
         )
     if json:
         emit_json({"tickets": count, "path": str(out)})
     else:
         say(f"已导出 {count} 件督办件 -> {out}")
+
+
+def overdue(
+    ctx: typer.Context,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="只列此单位的 (code, name or alias)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="写入文件（默认 报表目录/overdue-日期.csv），CSV 带 BOM 或 XLSX"
+        ),
+    ] = None,
+    fmt: SheetFormatOpt = None,
+    as_of: AsOfOpt = None,
+    force: ForceOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Every overdue ticket now (or at --as-of, by its current state), the most working
+    days overdue first: the full list behind the reports' summary."""
+    from duban.outputs import output_guard
+    from ledger.directory import find_unit
+    from reports.overdue import write_overdue
+
+    rt = runtime(ctx)
+    now = _now(rt, as_of)
+    chosen = _sheet_format(fmt, out)
+    with _report_errors(), rt.session() as session:
+        found = find_unit(session, unit) if unit else None
+        day = rt.rules.local_date(now).isoformat()
+        suffix = f"-{found.code}" if found is not None else ""
+        target = out or rt.settings.reports_path / f"overdue-{day}{suffix}.{chosen}"
+        guard = output_guard(rt.settings, force=force or out is None)
+        count = write_overdue(
+            session,
+            target,
+            rules=rt.rules,
+            now=now,
+            fmt=chosen,
+            unit_id=found.id if found is not None else None,
+            guard=guard,
+        )
+    if json:
+        emit_json({"overdue": count, "path": str(target), "format": chosen})
+    else:
+        say(f"超期督办件 {count} 件 -> {target}")
 
 
 def replay(

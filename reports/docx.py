@@ -25,6 +25,7 @@ from reports.tables import (
     FIGURE_COLUMNS,
     NUMERIC_KINDS,
     OVERDUE_COLUMNS,
+    OVERDUE_UNIT_COLUMNS,
     RANK_COLUMNS,
     TASK_COLUMNS,
     TREND_COLUMNS,
@@ -32,6 +33,8 @@ from reports.tables import (
     as_of_line,
     display_width,
     headline,
+    overdue_list_line,
+    overdue_summary,
     ranking_summary,
     scoring_rules,
     table_rows,
@@ -318,10 +321,7 @@ def _sections(report: Report, tz: ZoneInfo) -> list[tuple[str, Any]]:
         sections += [
             ("分单位情况", figures("单位", report.by_unit, 1)),
             ("分来源情况", figures("来源", report.by_source, 2)),
-            (
-                f"超期未反馈督办件（{len(report.overdue)}件）",
-                _list(_pick(OVERDUE_COLUMNS, OVERDUE_DOC_FIELDS), report.overdue),
-            ),
+            (f"超期未反馈督办件（{report.overdue_total}件）", _overdue(report)),
             (
                 f"退回与续办（{len(report.changes)}次）",
                 _list(CHANGE_COLUMNS, report.changes),
@@ -354,6 +354,21 @@ def _sections(report: Report, tz: ZoneInfo) -> list[tuple[str, Any]]:
             ("计分办法", lines(scoring_rules(report))),
         ]
     return sections
+
+
+def _overdue(report: WeeklyReport):
+    """By unit, then the longest-overdue tickets (and where the rest are)."""
+
+    def write(w: _Writer) -> None:
+        if not report.overdue:
+            w.para("无。")
+            return
+        w.para(overdue_summary(report))
+        w.table(OVERDUE_UNIT_COLUMNS, report.overdue_units)
+        w.para(overdue_list_line(report))
+        w.table(_pick(OVERDUE_COLUMNS, OVERDUE_DOC_FIELDS), report.overdue)
+
+    return write
 
 
 def _list(columns: Sequence[Column], items: Sequence[Any], *, size: float = WU_HAO):

@@ -36,11 +36,14 @@ from reports.tables import (
     KEEP_WHOLE,
     NUMERIC_KINDS,
     OVERDUE_COLUMNS,
+    OVERDUE_UNIT_COLUMNS,
     RANK_COLUMNS,
     TASK_COLUMNS,
     TREND_COLUMNS,
     Column,
     headline,
+    overdue_list_line,
+    overdue_summary,
     ranking_summary,
     scoring_rules,
     task_lines,
@@ -139,8 +142,14 @@ def _weekly_md(report: WeeklyReport, tz: ZoneInfo, charts_rel: Sequence[str]) ->
         _unit_header(FIGURE_COLUMNS, "来源"),
         _rows([*report.by_source, report.total], FIGURE_COLUMNS, tz),
     )
-    lines += ["", f"## 四、超期未反馈清单（{len(report.overdue)} 件）", ""]
+    lines += ["", f"## 四、超期未反馈情况（{report.overdue_total} 件）", ""]
     if report.overdue:
+        lines += [overdue_summary(report), ""]
+        lines += _md_table(
+            [c.label for c in OVERDUE_UNIT_COLUMNS],
+            _rows(report.overdue_units, OVERDUE_UNIT_COLUMNS, tz),
+        )
+        lines += ["", overdue_list_line(report), ""]
         lines += _md_table(
             [c.label for c in OVERDUE_COLUMNS], _rows(report.overdue, OVERDUE_COLUMNS, tz)
         )
@@ -356,9 +365,17 @@ def render_html(
     ]
     if isinstance(report, WeeklyReport):
         parts += _figure_sections(report, tz, ("二", "三"))
+        parts.append(f"<h2>四、超期未反馈情况（{report.overdue_total} 件）</h2>")
+        if report.overdue:
+            parts += [
+                f"<p>{html.escape(overdue_summary(report))}</p>",
+                _html_table(OVERDUE_UNIT_COLUMNS, report.overdue_units, tz, kind="overdue-units"),
+                f"<p>{html.escape(overdue_list_line(report))}</p>",
+                _html_table(OVERDUE_COLUMNS, report.overdue, tz, kind="overdue"),
+            ]
+        else:
+            parts.append("<p>无。</p>")
         parts += [
-            f"<h2>四、超期未反馈清单（{len(report.overdue)} 件）</h2>",
-            _html_table(OVERDUE_COLUMNS, report.overdue, tz),
             f"<h2>五、退回与续办（{len(report.changes)} 次）</h2>",
             _html_table(CHANGE_COLUMNS, report.changes, tz),
             f"<h2>六、近 {len(report.trend)} 周趋势</h2>",
@@ -515,7 +532,15 @@ def write_xlsx(report: Report, path: Path) -> Path:
     _sheet(book, "分单位", FIGURE_COLUMNS, [*report.by_unit, report.total], tz, first="单位")
     _sheet(book, "分来源", FIGURE_COLUMNS, [*report.by_source, report.total], tz, first="来源")
     if weekly:
+        if report.overdue_unlisted > 0:
+            overview.append(["超期清单", overdue_list_line(report)])
+        _sheet(book, "超期分单位", OVERDUE_UNIT_COLUMNS, report.overdue_units, tz)
         _sheet(book, "超期清单", OVERDUE_COLUMNS, report.overdue, tz)
+        if report.overdue_unlisted > 0:  # under the list, where it is printed
+            listed = book["超期清单"]
+            listed.append([])
+            listed.append([overdue_list_line(report)])
+            _keep_text(listed.cell(listed.max_row, 1))
         _sheet(book, "退回续办", CHANGE_COLUMNS, report.changes, tz)
         _sheet(book, "趋势", TREND_COLUMNS, report.trend, tz)
         tasks = report.tasks if isinstance(report, WeeklyReport) else None
@@ -542,6 +567,7 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
         *headline(report.total, tz),
     ]
     items: list[str] = []
+    unlisted = 0
     if weekly:
         low = sorted(
             (
@@ -562,11 +588,16 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
         if tasks is not None:
             head.append("督办事项：" + task_lines(tasks)[0])
         if report.overdue:
-            head.append(f"超期未反馈清单（{len(report.overdue)} 件）：")
+            by_unit = "、".join(f"{u.unit_label}{u.count}件" for u in report.overdue_units[:5])
+            more_units = "等" if len(report.overdue_units) > 5 else ""
+            head.append(
+                f"超期未反馈共 {report.overdue_total} 件（{by_unit}{more_units}），超期最久的："
+            )
             items = [
                 f"{o.number} {o.unit_label} 超期{o.overdue_workdays}个工作日"
                 for o in report.overdue
             ]
+            unlisted = max(0, report.overdue_unlisted)
     else:
         head.extend(ranking_summary(report, brief=True))
         head.append("排名：")
@@ -574,17 +605,21 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
             f"{e.rank}. {e.label} {half_up(e.score or 0.0)}" + (f"【{e.flag}】" if e.flag else "")
             for e in report.ranking.ranked
         ]
-    return _fit(head, items, limit)
+    return _fit(head, items, limit, unlisted=unlisted)
 
 
-def _fit(head: list[str], items: list[str], limit: int) -> str:
+def _fit(head: list[str], items: list[str], limit: int, *, unlisted: int = 0) -> str:
+    """``head`` and as many ``items`` as fit, then how many more (``unlisted``: more still,
+    beyond the items)."""
     text = "\n".join(head)
     for shown, item in enumerate(items):
-        rest = len(items) - shown
+        rest = len(items) - shown + unlisted
         tail = f"\n…另有 {rest} 项，见报表文件"
         if len(text) + 1 + len(item) + len(tail) >= limit and rest > 1:
             return text + tail
         text += "\n" + item
+    if unlisted:
+        text += f"\n…另有 {unlisted} 项，见报表文件"
     if len(text) >= limit:
         text = text[: limit - 2] + "…"
     return text

@@ -61,6 +61,13 @@ OVERDUE_COLUMNS = (
     Column("overdue_workdays", "超期工作日", "int"),
     Column("state_label", "状态", "text"),
 )
+OVERDUE_UNIT_COLUMNS = (
+    Column("unit_label", "责任单位", "text"),
+    Column("count", "超期件数", "int"),
+    Column("longest_workdays", "最长超期工作日", "int"),
+)
+# Where the full list of overdue tickets is: a report lists only the longest-overdue ones.
+OVERDUE_FULL_LIST = "完整清单请用 duban report export 命令导出督办件台账，取“是否超期”为“是”者"
 CHANGE_COLUMNS = (
     Column("number", "编号", "text"),
     Column("action_label", "事项", "text"),
@@ -83,6 +90,24 @@ def task_lines(tasks: Any) -> list[str]:
         f"本期新立项 {tasks.new} 项，报办结 {tasks.finished} 项，销号 {tasks.closed} 项；"
         f"统计时点在办 {tasks.open} 项，其中红色 {len(tasks.red)} 项、黄色 {len(tasks.yellow)} 项。"
     ]
+
+
+def overdue_summary(report: WeeklyReport) -> str:
+    """The sentence over the overdue tables: how many, at how many units."""
+    units = sum(1 for u in report.overdue_units if u.unit is not None)
+    unassigned = next((u.count for u in report.overdue_units if u.unit is None), 0)
+    where = f"涉及 {units} 个责任单位" + (f"，另有未分办 {unassigned} 件" if unassigned else "")
+    return f"截至统计时点，超期未反馈共 {report.overdue_total} 件，{where}。分单位情况如下："
+
+
+def overdue_list_line(report: WeeklyReport) -> str:
+    """The sentence over the list: all of them, or the longest-overdue and where the rest are."""
+    if report.overdue_unlisted > 0:
+        return (
+            f"以下列超期最久的 {len(report.overdue)} 件（其余 {report.overdue_unlisted} 件从略）；"
+            f"{OVERDUE_FULL_LIST}。"
+        )
+    return "以下按超期工作日由多到少列出："
 
 
 TREND_COLUMNS = (

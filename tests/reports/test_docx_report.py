@@ -94,7 +94,12 @@ def test_weekly_docx_in_the_official_layout(engine: Engine, tmp_path: Path) -> N
     assert first_row[0].paragraphs[0].alignment == WD_ALIGN_PARAGRAPH.LEFT
     assert first_row[1].paragraphs[0].alignment == WD_ALIGN_PARAGRAPH.RIGHT
     assert first_row[0]._tc.tcPr.find(qn("w:noWrap")) is not None
-    overdue = _cells(doc.tables[2])
+    # the overdue tickets: by unit, then the longest-overdue
+    assert _cells(doc.tables[2]) == [
+        ["责任单位", "超期件数", "最长超期工作日"], ["住建局", "2", "10"], ["城管局", "1", "3"],
+    ]  # fmt: skip
+    assert "截至统计时点，超期未反馈共 3 件，涉及 2 个责任单位。分单位情况如下：" in texts
+    overdue = _cells(doc.tables[3])
     assert overdue[0] == ["编号", "责任单位", "标题", "时限", "超期工作日", "状态"]
     assert overdue[1][1] == "住建局" and overdue[1][4] == "10"
 

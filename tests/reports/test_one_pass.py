@@ -247,3 +247,43 @@ def test_overdue_is_summarised_by_unit_and_capped(varied: Engine, monkeypatch) -
     assert capped.overdue_unlisted == full.overdue_total - 4
     assert capped.overdue_units == full.overdue_units
     assert replace(capped, overdue=full.overdue) == full
+
+
+def test_every_format_lists_the_longest_overdue_and_says_where_the_rest_are(
+    varied: Engine, monkeypatch, tmp_path
+) -> None:
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from reports.render import chat_text, render_html, render_markdown, write_report
+
+    monkeypatch.setattr("reports.weekly.OVERDUE_LISTED", 5)
+    with session_scope(varied) as session:
+        report = build_weekly(session, now=NOW, rules=RULES, policy=RankingPolicy(), week=W47)
+    total, rest = report.overdue_total, report.overdue_total - 5
+    assert len(report.overdue) == 5 and rest > 0
+    heading = f"超期未反馈情况（{total} 件）"
+    line = f"以下列超期最久的 5 件（其余 {rest} 件从略）；完整清单请用 duban report export"
+    summary = f"截至统计时点，超期未反馈共 {total} 件，涉及"
+    top = report.overdue[0]
+
+    md = render_markdown(report)
+    assert heading in md and line in md and summary in md
+    assert md.count(top.number) == 1 and report.overdue_units[0].unit_label in md
+    page = render_html(report)
+    assert heading in page and line in page and 'class="overdue-units"' in page
+
+    book = load_workbook(write_report(report, tmp_path / "w.xlsx").files["xlsx"])
+    listed = [row for row in book["超期清单"].iter_rows(values_only=True)]
+    assert len([r for r in listed if r[0] and str(r[0]).startswith("DB-")]) == 5
+    assert listed[-1][0].startswith(line)
+    units = list(book["超期分单位"].iter_rows(min_row=2, values_only=True))
+    assert sum(count for _, count, _ in units) == total
+
+    doc = Document(str(write_report(report, tmp_path / "w.docx").files["docx"]))
+    texts = [p.text for p in doc.paragraphs]
+    assert any(heading.replace(" ", "").replace("情况", "督办件") in t for t in texts)
+    assert any(t.startswith(line) for t in texts) and any(t.startswith(summary) for t in texts)
+
+    chat = chat_text(report)
+    assert f"超期未反馈共 {total} 件" in chat and f"…另有 {rest} 项" in chat

@@ -86,7 +86,12 @@ def test_xlsx_has_real_numbers_dates_and_percentages(built: Engine, tmp_path: Pa
 
     path = write_xlsx(weekly(built), tmp_path / "w.xlsx")
     book = load_workbook(path)
-    assert book.sheetnames == ["概览", "分单位", "分来源", "超期清单", "退回续办", "趋势"]
+    assert book.sheetnames == [
+        "概览", "分单位", "分来源", "超期分单位", "超期清单", "退回续办", "趋势",
+    ]  # fmt: skip
+    assert [[c.value for c in row] for row in book["超期分单位"].iter_rows()] == [
+        ["责任单位", "超期件数", "最长超期工作日"], ["住建局", 2, 10], ["城管局", 1, 3],
+    ]  # fmt: skip
     units = book["分单位"]
     header = [cell.value for cell in units[1]]
     zjj = next(row for row in units.iter_rows(min_row=2) if row[0].value == "住建局")

@@ -24,7 +24,6 @@ per pair); a collision would make an unseen word count as a known one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from classifier.errors import BadInput
 
-Doc = tuple[str, list[str]]  # (text, its tokens: "".join(tokens) == text)
+# (text, its tokens: "".join(tokens) == text). The tokens may also be given by their
+# lengths alone (an integer array), as the pipeline's segment step gives them: 4 bytes a
+# token instead of a string object (about 75), which is most of the training set's memory.
+Doc = tuple[str, "Sequence[str] | np.ndarray"]
 
 _CP_BITS = 21  # a code point fits in 21 bits, so up to three of them pack into an int64
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -138,6 +140,12 @@ class UnigramTable(_KeyTable):
         return self._table[np.minimum(points, len(self._table) - 1)]
 
 
+def _token_lengths(tokens: Sequence[str] | np.ndarray) -> np.ndarray:
+    if isinstance(tokens, np.ndarray):
+        return tokens.astype(np.int64)
+    return np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+
+
 class _Batch:
     """One batch of documents as flat arrays: code points and token spans."""
 
@@ -156,18 +164,24 @@ class _Batch:
         self.char_rows = np.repeat(np.arange(len(texts)), lengths + 1)
 
         counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
-        flat = list(chain.from_iterable(token_lists))
-        token_lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+        token_lengths = np.concatenate(
+            [np.zeros(0, dtype=np.int64)] + [_token_lengths(tokens) for tokens in token_lists]
+        )
         self.token_rows = np.repeat(np.arange(len(texts)), counts)
         # Tokens tile their text, and the texts are joined with one separator each: a token
         # starts where the tokens before it end, plus one per text before it.
         self.token_starts = np.cumsum(token_lengths) - token_lengths + self.token_rows
         self.token_lengths = token_lengths
-        self.flat_tokens = flat
+        self.joined = joined
         spelled = np.bincount(self.token_rows, weights=token_lengths, minlength=len(texts))
         if not np.array_equal(spelled.astype(np.int64), lengths):
             bad = int(np.flatnonzero(spelled.astype(np.int64) != lengths)[0])
             raise ValueError(f"document {bad}: its tokens do not spell its text")
+
+    def token_text(self, index: int) -> str:
+        """The spelling of a token (by its index among the batch's tokens)."""
+        start = int(self.token_starts[index])
+        return self.joined[start : start + int(self.token_lengths[index])]
 
     @property
     def token_in_head(self) -> np.ndarray:
@@ -271,10 +285,10 @@ class _Spellings:
         self.codes = np.zeros(0, dtype=np.int64)
         self.words = np.zeros(0, dtype=object)
 
-    def add(self, codes: np.ndarray, tokens: Sequence[str]) -> None:
+    def add(self, codes: np.ndarray, batch: _Batch) -> None:
         values, first = np.unique(codes, return_index=True)
         words = np.empty(len(first), dtype=object)
-        words[:] = [tokens[i] for i in first]
+        words[:] = [batch.token_text(i) for i in first]
         # Codes seen in an earlier chunk come first, so they keep their first spelling.
         merged, first = np.unique(np.concatenate([self.codes, values]), return_index=True)
         self.codes, self.words = merged, np.concatenate([self.words, words])[first]
@@ -348,7 +362,7 @@ class NgramVectorizer(TransformerMixin, BaseEstimator):
         for start in range(0, len(docs), _FIT_CHUNK):
             batch = _Batch(docs[start : start + _FIT_CHUNK], self.head_chars)
             token_codes = batch.token_codes()
-            spellings.add(token_codes, batch.flat_tokens)
+            spellings.add(token_codes, batch)
             usable = ~batch.whitespace_tokens()
             in_head = usable & batch.token_in_head
             totals[0].add(*_document_counts(batch.token_rows[usable], token_codes[usable]))

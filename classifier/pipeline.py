@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
@@ -74,11 +75,16 @@ class SegmentStep(_Stateless):
         self.fold_digits = fold_digits
 
     def transform(self, texts: Sequence[str]) -> list[Doc]:
+        """One ``(text, token lengths)`` document per text: the vectoriser reads the tokens
+        as spans of the text, so their lengths (4 bytes a token) are all that is kept."""
         segmenter = self.segmenter or Segmenter(DEFAULT_ENGINE)
-        if self.fold_digits:
-            texts = [_DIGITS.sub("0", text) for text in texts]
-        cut = segmenter.cut_many(texts)
-        return list(zip(texts, cut, strict=True))
+        docs: list[Doc] = []
+        for text in texts:
+            if self.fold_digits:
+                text = _DIGITS.sub("0", text)
+            tokens = segmenter.cut(text)
+            docs.append((text, np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens))))
+        return docs
 
 
 def build_pipeline(

@@ -107,3 +107,15 @@ def test_fitting_in_chunks_learns_what_one_batch_learns(monkeypatch) -> None:
     assert list(chunked.get_feature_names_out()) == list(whole.get_feature_names_out())
     difference = chunked.transform(data) - whole.transform(data)
     assert difference.nnz == 0
+
+
+def test_tokens_given_by_their_lengths_vectorise_as_the_tokens_do() -> None:
+    from classifier.pipeline import SegmentStep
+
+    data = docs()
+    compact = SegmentStep(Segmenter("rjieba", []), fold_digits=False).transform(TEXTS)
+    assert all(isinstance(tokens, np.ndarray) for _, tokens in compact)  # no string objects
+    assert [list(tokens) for _, tokens in compact] == [[len(t) for t in d[1]] for d in data]
+    by_strings, by_lengths = NgramVectorizer().fit(data), NgramVectorizer().fit(compact)
+    assert list(by_lengths.words_) == list(by_strings.words_)
+    assert (by_lengths.transform(compact) - by_strings.transform(data)).nnz == 0

@@ -213,12 +213,7 @@ def search_tickets(
         func.substr(Message.unit_text, 1, 60),
     ).join(Message, col(Message.id) == Ticket.message_id)
     masked = for_unit(viewer)
-    person = viewer.person
-    if viewer.in_unit_chat:
-        query = query.where(Ticket.unit_id == viewer.unit_scope)
-    elif person is not None and not is_staff(person):
-        query = query.where(Ticket.unit_id == person.unit_id)
-    for clause in _clauses(filters, rules=rules, now=now):
+    for clause in ticket_clauses(filters, viewer=viewer, rules=rules, now=now):
         query = query.where(clause)
     if order not in TICKET_ORDERS:
         raise ValueError(f"unknown order {order!r}")
@@ -231,6 +226,20 @@ def search_tickets(
         )
         for ticket, title, text, masked_text in session.exec(query)
     ]
+
+
+def ticket_clauses(
+    filters: TicketFilter, *, viewer: Viewer, rules: DeadlineRules, now: datetime
+) -> list[Any]:
+    """The WHERE clauses (on Ticket joined to Message) of the 台账 as this viewer may see
+    it: a unit's member sees only the unit's tickets, whatever the filter asks for."""
+    clauses: list[Any] = []
+    person = viewer.person
+    if viewer.in_unit_chat:
+        clauses.append(col(Ticket.unit_id) == viewer.unit_scope)
+    elif person is not None and not is_staff(person):
+        clauses.append(col(Ticket.unit_id) == person.unit_id)
+    return clauses + _clauses(filters, rules=rules, now=now)
 
 
 def for_unit(viewer: Viewer) -> bool:

@@ -792,7 +792,7 @@ def build_ledger(
             raise RuntimeError(f"{url}: the ledger already holds tickets")
         office = Office(session)
     rng = random.Random(seed)
-    pool = text_pool(seed)
+    pool = text_pool(seed, min(POOL, max(tickets, 200)))
     span = timedelta(days=days if days is not None else max(tickets / 1000, 0.01))
     start = NOW_NAIVE - span
     total_messages = round(tickets / (1 - DUPLICATE_SHARE))

@@ -66,8 +66,9 @@ OVERDUE_UNIT_COLUMNS = (
     Column("count", "超期件数", "int"),
     Column("longest_workdays", "最长超期工作日", "int"),
 )
-# Where the full list of overdue tickets is: a report lists only the longest-overdue ones.
-OVERDUE_FULL_LIST = "完整清单请用 duban report export 命令导出督办件台账，取“是否超期”为“是”者"
+# Where the full list of overdue tickets is (a report lists only the longest-overdue ones):
+# duban report overdue streams every one of them.
+OVERDUE_FULL_LIST = "完整清单请用 duban report overdue 导出"
 CHANGE_COLUMNS = (
     Column("number", "编号", "text"),
     Column("action_label", "事项", "text"),

@@ -256,14 +256,16 @@ def test_every_format_lists_the_longest_overdue_and_says_where_the_rest_are(
     from openpyxl import load_workbook
 
     from reports.render import chat_text, render_html, render_markdown, write_report
+    from reports.tables import OVERDUE_FULL_LIST
 
     monkeypatch.setattr("reports.weekly.OVERDUE_LISTED", 5)
     with session_scope(varied) as session:
         report = build_weekly(session, now=NOW, rules=RULES, policy=RankingPolicy(), week=W47)
     total, rest = report.overdue_total, report.overdue_total - 5
     assert len(report.overdue) == 5 and rest > 0
+    assert OVERDUE_FULL_LIST == "完整清单请用 duban report overdue 导出"
     heading = f"超期未反馈情况（{total} 件）"
-    line = f"以下列超期最久的 5 件（其余 {rest} 件从略）；完整清单请用 duban report export"
+    line = f"以下列超期最久的 5 件（其余 {rest} 件从略）；{OVERDUE_FULL_LIST}。"
     summary = f"截至统计时点，超期未反馈共 {total} 件，涉及"
     top = report.overdue[0]
 

@@ -1,6 +1,10 @@
 """Chat latency on Matrix: a message posted in the intake room -> its 交办 card in the unit room.
 
     .venv/bin/python bench/chat_latency.py [--messages 200] [--rate 2] [--outbox-interval 0.5]
+    .venv/bin/python bench/chat_latency.py --commands [--rounds 200] [--db sqlite|postgresql|both]
+
+``--commands`` measures chat commands per second in process instead (no Synapse, no
+network): ``bench/chat_commands.py``, whose options follow.
 
 Everything is started here and stopped at the end: a Synapse homeserver (the tests' pinned
 install in ``var/synapse-venv``), a redis-server, a fresh SQLite ledger in a temporary
@@ -43,6 +47,11 @@ PREFIX = "批示件：请区住建局牵头，限5个工作日内办结。"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--commands" in argv:
+        from bench.chat_commands import main as commands
+
+        return commands([a for a in argv if a != "--commands"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument(

@@ -310,6 +310,7 @@ class ConsolePlayer:
         for person, chat, text in lines:
             await self.adapter.speak(person, chat, text)
             await self.outbox.drain()
+        await self.hub.flush_cards()
 
 
 def play_script(

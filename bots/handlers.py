@@ -26,6 +26,7 @@ from bots.filing import file_message
 from bots.identity import ROLE_INTAKE, ROLE_SUPERVISORS, ROLE_UNIT, Speaker
 from bots.messages import Command, IncomingMessage, Outcome, Reply, Response
 from bots.registry import all_commands
+from bots.work import own_transactions
 from ledger.errors import DubanError, user_text
 from ledger.models import Role, Ticket
 from routing.context import RoutingContext
@@ -233,6 +234,7 @@ class Handlers(Chat):
         assert person is not None
         if not person.has_role(Role.INTAKE, Role.SUPERVISOR, Role.ADMIN):
             return refused("只有录入员和督查人员可以在录入台登记留言")
+        own_transactions()  # the pipeline commits, then enqueues the routing
         try:
             replies = file_message(self.ctx, msg, person)
         except DubanError as exc:

@@ -101,6 +101,10 @@ class BotRunner:
             outbox_stop.set()
             if outbox_task is not None and not outbox_task.done():
                 await outbox_task
+            try:
+                await self.hub.flush_cards()
+            except Exception:
+                logger.exception("recording the last answers' tickets failed")
             for adapter in reversed(started):
                 try:
                     await adapter.stop()

@@ -107,6 +107,21 @@ def record_card(
         session.flush()
 
 
+def record_cards(
+    session: Session, cards: list[tuple[str, str, str, int]], *, now: datetime
+) -> None:
+    """Several ``(platform, chat_id, message_id, ticket_id)`` at once (the hub's sent answers)."""
+    for platform, chat_id, message_id, ticket_id in cards:
+        record_card(
+            session,
+            platform=platform,
+            chat_id=chat_id,
+            message_id=message_id,
+            ticket_id=ticket_id,
+            now=now,
+        )
+
+
 def ticket_of_card(
     session: Session, *, platform: str, chat_id: str, message_id: str
 ) -> Ticket | None:
@@ -188,46 +203,48 @@ def drop_draft(session: Session, *, platform: str, chat_id: str, account_id: str
 # -- inbox: each incoming message handled once ----------------------------------------------------
 
 
-def claim_incoming(
-    engine: Engine, *, platform: str, chat_id: str, message_id: str, now: datetime
-) -> bool:
-    """Record an incoming message before handling it; False when it was handled already.
+def claim(
+    session: Session, *, platform: str, chat_id: str, message_id: str, now: datetime
+) -> ChatInbox | None:
+    """Record an incoming message, as the first write of ``session``'s transaction; None
+    when it was handled already (or is being handled by another process right now).
 
-    A message recorded but never marked handled (the process died while handling it) is
-    handled again: the ledger's own checks (state machine, ``external_id``) make that safe.
+    The caller handles the message in the same transaction and sets ``handled_at`` and
+    ``outcome`` on the returned row before committing: the effects and the record commit
+    together. A second process receiving the same message waits at the unique key (on
+    SQLite at the write lock) and then finds it handled. A message recorded but never
+    marked handled (a process died after committing the claim alone, see
+    ``bots.work.own_transactions``) is handled again: the ledger's own checks (state
+    machine, ``external_id``) make that safe.
     """
-    with session_scope(engine) as session:
-        row = session.exec(
-            select(ChatInbox)
-            .where(ChatInbox.platform == platform)
-            .where(ChatInbox.chat_id == chat_id)
-            .where(ChatInbox.message_id == message_id)
-        ).first()
-        if row is not None:
-            return row.handled_at is None
+    row = ChatInbox(platform=platform, chat_id=chat_id, message_id=message_id, received_at=now)
+    session.add(row)
     try:
-        with session_scope(engine) as session:
-            session.add(
-                ChatInbox(
-                    platform=platform, chat_id=chat_id, message_id=message_id, received_at=now
-                )
-            )
+        session.flush()
+        return row
     except IntegrityError:
-        return False  # another process took it in the meantime
-    return True
+        session.rollback()
+    row = session.exec(
+        select(ChatInbox)
+        .where(ChatInbox.platform == platform)
+        .where(ChatInbox.chat_id == chat_id)
+        .where(ChatInbox.message_id == message_id)
+    ).first()
+    if row is None or row.handled_at is not None:
+        return None
+    taken = session.execute(  # take the row (and the write lock) before handling it again
+        update(ChatInbox)
+        .where(col(ChatInbox.id) == row.id)
+        .where(col(ChatInbox.handled_at).is_(None))
+        .values(received_at=row.received_at)
+    ).rowcount
+    return row if taken else None
 
 
-def mark_handled(
-    engine: Engine, *, platform: str, chat_id: str, message_id: str, outcome: str, now: datetime
-) -> None:
-    with session_scope(engine) as session:
-        session.execute(
-            update(ChatInbox)
-            .where(col(ChatInbox.platform) == platform)
-            .where(col(ChatInbox.chat_id) == chat_id)
-            .where(col(ChatInbox.message_id) == message_id)
-            .values(handled_at=now, outcome=outcome)
-        )
+def mark_handled(session: Session, row: ChatInbox, *, outcome: str, now: datetime) -> None:
+    row.handled_at, row.outcome = now, outcome
+    session.add(row)
+    session.flush()
 
 
 def prune_inbox(engine: Engine, *, before: datetime) -> int:

@@ -12,6 +12,7 @@ from bots import render
 from bots.chat import HIDDEN, Chat, ChatCommand, Section, refused
 from bots.identity import ROLE_INTAKE, ROLE_SUPERVISORS, ROLE_UNIT, Speaker
 from bots.messages import Command, IncomingMessage, Outcome, Reply, Response
+from bots.work import own_transactions
 from desk import queries as Q
 from ledger.errors import DubanError, user_text
 from ledger.models import Role
@@ -116,6 +117,7 @@ def report(chat: Chat, msg: IncomingMessage, who: Speaker, cmd: Command) -> Resp
         period=cmd.args.strip(), unit=None, person=person.code, now=chat.ctx.now(),
         out_dir=chat.report_dir,
     )  # fmt: skip
+    own_transactions()  # a report reads for a while: not inside the message's write lock
     try:
         answer = chat.report(chat.ctx, request)
     except DubanError as exc:

@@ -41,6 +41,7 @@ import io
 import json
 import logging
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ from ledger.models import (
 )
 from ledger.policy import RoutingPolicy
 from routing.modelstore import (
+    Promoted,
     check_version_name,
     fetch_version,
     is_stored,
@@ -664,6 +666,7 @@ class PromotedModel:
         self._predictor: Predictor | None = None
         self._refused: dict[tuple[str, str], ModelRefused] = {}
         self._none_logged = False
+        self._loading = threading.Lock()
 
     def forget(self) -> None:
         """Load the promoted model again on next use."""
@@ -676,10 +679,18 @@ class PromotedModel:
                 self._none(session)
                 return None
             key = (head.version, head.sha256)
+            predictor = self._predictor
+            if key == self._key and predictor is not None:
+                return predictor
+        with self._loading:  # threads of one process (the web desk) load it once
             if key == self._key and self._predictor is not None:
                 return self._predictor
-            if key in self._refused:
-                raise self._refused[key]
+            return self._load(head, key)
+
+    def _load(self, head: Promoted, key: tuple[str, str]) -> Predictor:
+        if key in self._refused:
+            raise self._refused[key]
+        with session_scope(self.engine) as session:
             try:
                 predictor = verified_predictor(
                     session, self.registry, head.version, cache=self.cache, now=self.clock()

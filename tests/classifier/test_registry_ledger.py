@@ -6,6 +6,9 @@ that do not match."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from classifier.segment import Segmenter
 from classifier.train import train
 from duban.cli import app
 from duban.runtime import Runtime
-from duban.settings import Settings
+from duban.settings import REPO_ROOT, Settings
 from ledger.db import session_scope
 from ledger.models import ModelFile, ModelFilePart
 from routing.modelstore import read_stored
@@ -189,3 +192,28 @@ def test_model_status_reports_the_ledger_s_version_on_a_machine_without_the_regi
     result = runner.invoke(app, ["model", "status", "--no-curve"])
     assert result.exit_code == 0, result.stderr
     assert f"启用模型 {version}" in result.stdout and "尚未存入台账" in result.stdout
+
+
+def test_a_backup_of_the_ledger_carries_the_promoted_model(
+    registry: Registry, trained: TrainedModel, tmp_path: Path
+) -> None:
+    """``deploy/backup.sh``'s copy, restored on a machine that never had the registry."""
+    url = f"sqlite:///{tmp_path / 'office' / 'duban.db'}"
+    (tmp_path / "office").mkdir()
+    engine = make_office(url)
+    version = promote(engine, registry, trained)
+    engine.dispose()
+    env = {**os.environ, "DUBAN_DATABASE_URL": url}
+    out = subprocess.run(
+        ["sh", str(REPO_ROOT / "deploy" / "backup.sh"), str(tmp_path / "backups")],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    shutil.rmtree(registry.root)  # the registry is gone with the old machine
+    restored = tmp_path / "new-machine"
+    restored.mkdir()
+    shutil.copy(out, restored / "duban.db")
+    predictor = machine(f"sqlite:///{restored / 'duban.db'}", restored).predictor()
+    assert predictor is not None and predictor.version == version

@@ -9,23 +9,27 @@ marked routed — but in a few statements for a whole batch, which is what lets 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.sql import sqltypes
 from sqlmodel import Session
 
 from ledger.deadlines import Deadline, DeadlineRules
 from ledger.models import Event, Message, MessageStatus, SourceKind, Ticket, TicketState, Unit
 from ledger.numbers import PREFIX, next_value
-from ledger.tickets import LABEL_MAX, Actor, assign_data, register_data
+from ledger.tickets import LABEL_MAX, Actor, assign_data, check_allowed, register_data
 from ledger.types import UTCDateTime
+
+logger = logging.getLogger(__name__)
+
+MAX_PARAMS = 900  # ids in one IN list (SQLite's bound-parameter limit, with room)
 
 
 @dataclass
@@ -144,13 +148,7 @@ def open_tickets(
     for row, event in zip(event_ids, events, strict=True):
         if event["action"] == "assign":
             assign_ids[event["ticket_id"]] = row
-    message_table = Message.__table__
-    session.execute(
-        update(message_table)
-        .where(message_table.c.id == bindparam("m_id"))
-        .values(status=MessageStatus.ROUTED.value),
-        [{"m_id": spec.message_id} for spec in specs],
-    )
+    mark_messages(session, [spec.message_id for spec in specs], MessageStatus.ROUTED)
     return [
         Opened(
             ticket_id=tid,
@@ -166,26 +164,102 @@ def open_tickets(
     ]
 
 
+def link_duplicates(
+    session: Session, links: list[tuple[int, Ticket]], *, actor: Actor, now: datetime
+) -> None:
+    """重复件 for many messages at once, in order: each ``(message id, original's ticket)``
+    gets what ``ledger.tickets.link_duplicate`` writes — the ticket's ``duplicate_count``
+    and ``version`` up by one, a ``link_duplicate`` event, the message marked routed — or,
+    when the ticket is archived, a 备注 saying a duplicate came after archiving (the count
+    still goes up). A few statements for the whole batch; the counts are added in the
+    database, so two workers linking to one ticket at once both count."""
+    if not links:
+        return
+    events = []
+    added: dict[int, int] = {}
+    for message_id, ticket in links:
+        if ticket.state == TicketState.ARCHIVED.value:
+            action, note = "comment", f"归档后又收到重复件（消息 {message_id}）"
+        else:
+            action, note = "link_duplicate", None
+        check_allowed(ticket, action, actor)
+        assert ticket.id is not None
+        added[ticket.id] = added.get(ticket.id, 0) + 1
+        events.append(
+            {
+                "ticket_id": ticket.id,
+                "action": action,
+                "from_state": ticket.state,
+                "to_state": ticket.state,
+                "actor_id": actor.person_id,
+                "actor": actor.label,
+                "unit_id": ticket.unit_id,
+                "note": note,
+                "data": {"message_id": message_id},
+                "at": now,
+            }
+        )
+    ticket_table = Ticket.__table__
+    session.execute(
+        update(ticket_table)
+        .where(ticket_table.c.id == bindparam("t_id"))
+        .values(
+            duplicate_count=ticket_table.c.duplicate_count + bindparam("n"),
+            version=ticket_table.c.version + bindparam("n"),
+        ),
+        [{"t_id": ticket_id, "n": n} for ticket_id, n in added.items()],
+    )
+    insert_plain(session, Event.__table__, events)
+    mark_messages(session, [message_id for message_id, _ in links], MessageStatus.ROUTED)
+    logger.info("%d duplicates linked to %d tickets by %s", len(links), len(added), actor.label)
+
+
+def mark_messages(session: Session, message_ids: list[int], status: MessageStatus) -> None:
+    """Set the status of many messages (a few ``UPDATE … WHERE id IN …`` statements)."""
+    table = Message.__table__
+    ordered = sorted(set(message_ids))
+    for start in range(0, len(ordered), MAX_PARAMS):
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(ordered[start : start + MAX_PARAMS]))
+            .values(status=status.value)
+        )
+
+
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` in bulk and return their new ids, in the order of ``rows``.
 
-    PostgreSQL returns them from one batched ``INSERT … RETURNING``. SQLite cannot tie
-    RETURNING rows to parameter sets in a batch (SQLAlchemy would fall back to one
-    statement per row), so there the rows go in with one ``executemany`` and their ids are
-    read back: a rowid table gives each new row the largest rowid so far plus one, and the
-    transaction holds SQLite's write lock from its first write to its commit, so the ids
-    of the batch are the last ``len(rows)`` ones.
+    PostgreSQL: the ids are taken from the table's sequence first (one statement), then
+    the rows go in with those ids by ``COPY`` on the session's own connection (the same
+    transaction). SQLAlchemy's batched ``INSERT … RETURNING`` costs several times more.
+
+    SQLite cannot tie RETURNING rows to parameter sets in a batch (SQLAlchemy would fall
+    back to one statement per row), so there the rows go in with one ``executemany`` and
+    their ids are read back: a rowid table gives each new row the largest rowid so far
+    plus one, and the transaction holds SQLite's write lock from its first write to its
+    commit, so the ids of the batch are the last ``len(rows)`` ones.
     """
     if not rows:
         return []
     if session.get_bind().dialect.name != "sqlite":
-        result = session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-        )
-        return [row[0] for row in result]
+        ids = reserve_ids(session, table, len(rows))
+        names = list(rows[0])
+        picked = _picked(rows, names)
+        _copy(session, table, ["id", *names], ((i, *r) for i, r in zip(ids, picked, strict=True)))
+        return ids
     insert_plain(session, table, rows)
     last = session.execute(select(func.max(table.c.id))).scalar_one()
     return list(range(last - len(rows) + 1, last + 1))
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` new ids from a PostgreSQL table's sequence, ascending (not necessarily
+    consecutive: other writers draw from it at the same time)."""
+    result = session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": f'"{table.name}"', "n": count},
+    )
+    return sorted(row[0] for row in result)
 
 
 def insert_plain(
@@ -194,33 +268,29 @@ def insert_plain(
     """Insert ``rows`` (all with the same keys) in bulk, no ids returned; with
     ``ignore_conflicts`` a row whose unique key is taken is skipped (``ON CONFLICT DO NOTHING``).
 
-    On SQLite the values are converted here, the way the column types would convert them,
-    and handed to the driver's ``executemany`` in one call: SQLAlchemy's per-row parameter
-    processing costs more than the insert itself on a large import. Elsewhere SQLAlchemy's
-    own batched insert is used.
+    The values are converted here, the way the column types would convert them, and handed
+    to the driver in one call: SQLAlchemy's per-row parameter processing costs more than
+    the insert itself on a large import. SQLite gets one ``executemany``; PostgreSQL gets
+    ``COPY``, or (to skip conflicts, which ``COPY`` cannot) psycopg's ``executemany``,
+    which sends the statements in pipeline mode.
     """
     if not rows:
         return
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = (
-            postgresql.insert(table).on_conflict_do_nothing() if ignore_conflicts else insert(table)
-        )
-        session.execute(stmt, rows)
-        return
     names = list(rows[0])
-    converting = [
-        (index, fn)
-        for index, name in enumerate(names)
-        if (fn := _sqlite_converter(table.c[name].type)) is not _same
-    ]
-    pick = itemgetter(*names)
-    values = []
-    for row in rows:
-        picked = pick(row)
-        value = list(picked) if isinstance(picked, tuple) else [picked]
-        for index, fn in converting:
-            value[index] = fn(value[index])
-        values.append(tuple(value))
+    if session.get_bind().dialect.name != "sqlite":
+        if not ignore_conflicts:
+            _copy(session, table, names, _picked(rows, names))
+            return
+        columns = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("%s" for _ in names)
+        values = _converted(table, names, _picked(rows, names), _postgres_converter)
+        with _driver_connection(session).cursor() as cursor:
+            cursor.executemany(
+                f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING',
+                values,
+            )
+        return
+    values = _converted(table, names, _picked(rows, names), _sqlite_converter)
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
@@ -229,17 +299,129 @@ def insert_plain(
     )
 
 
+def select_in(
+    session: Session,
+    sql: str,
+    values: Sequence[Any],
+    *,
+    array_type: str,
+    params: Sequence[Any] = (),
+) -> list[Any]:
+    """The rows of a raw ``SELECT`` for many values, in parts: ``{IN}`` in ``sql`` stands
+    for the membership test of ``values`` (``IN (?, …)`` on SQLite, ``= ANY(%s::type[])``
+    on PostgreSQL, ``array_type`` naming the type), each ``{P}`` for one of ``params``
+    (driver values: see ``driver_value``), which must all come before ``{IN}``.
+
+    SQLAlchemy renders a long IN list anew for every execution; this is what made a
+    large import's lookups cost more than the lookups themselves."""
+    connection = session.connection()
+    postgres = connection.dialect.name != "sqlite"
+    found: list[Any] = []
+    ordered = list(values)
+    for start in range(0, len(ordered), MAX_PARAMS):
+        part = ordered[start : start + MAX_PARAMS]
+        if postgres:
+            test, args = f"= ANY(%s::{array_type}[])", [*params, part]
+            statement = sql.format(IN=test, P="%s")
+        else:
+            test, args = f"IN ({', '.join('?' * len(part))})", [*params, *part]
+            statement = sql.format(IN=test, P="?")
+        found.extend(connection.exec_driver_sql(statement, tuple(args)).all())
+    return found
+
+
+def driver_value(session: Session, column: Any, value: Any) -> Any:
+    """``value`` as the driver takes it for ``column`` (what its type's bind processing
+    gives: SQLite stores a timestamp as naive UTC text)."""
+    dialect = session.get_bind().dialect.name
+    converter = _sqlite_converter if dialect == "sqlite" else _postgres_converter
+    return converter(column.type)(value)
+
+
+def _picked(rows: list[dict[str, Any]], names: list[str]) -> Iterable[tuple[Any, ...]]:
+    """Each row's values in the order of ``names``."""
+    pick = itemgetter(*names)
+    if len(names) == 1:
+        return ((pick(row),) for row in rows)
+    return (pick(row) for row in rows)
+
+
+def _converted(
+    table: Table,
+    names: list[str],
+    rows: Iterable[Iterable[Any]],
+    converter: Callable[[Any], Callable[[Any], Any]],
+) -> list[tuple[Any, ...]]:
+    converting = [
+        (index, fn)
+        for index, name in enumerate(names)
+        if (fn := converter(table.c[name].type)) is not _same
+    ]
+    if not converting:
+        return [tuple(row) for row in rows]
+    values = []
+    for row in rows:
+        value = list(row)
+        for index, fn in converting:
+            value[index] = fn(value[index])
+        values.append(tuple(value))
+    return values
+
+
+def _driver_connection(session: Session) -> Any:
+    """The psycopg connection under the session, in the session's transaction (pending
+    ORM changes flushed first, so what is written here sees them)."""
+    session.flush()
+    return session.connection().connection.driver_connection
+
+
+def _copy(session: Session, table: Table, names: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    """``COPY`` rows (values in the order of ``names``) into a PostgreSQL table."""
+    columns = ", ".join(f'"{name}"' for name in names)
+    values = _converted(table, names, rows, _postgres_converter)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    with _driver_connection(session).cursor() as cursor, cursor.copy(statement) as copy:
+        for value in values:
+            copy.write_row(value)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if type(value) is list and not value:
+        return "[]"
+    if type(value) is dict and not value:
+        return "{}"
+    return json.dumps(value)
+
+
 def _sqlite_converter(column_type: Any) -> Callable[[Any], Any]:
     """What the column type's bind processing does on SQLite, for one value."""
     if isinstance(column_type, UTCDateTime):
         return _sqlite_datetime
     if isinstance(column_type, sqltypes.JSON):
-        return lambda value: None if value is None else json.dumps(value)
+        return _json_text
     if isinstance(column_type, sqltypes.Boolean):
         return lambda value: None if value is None else int(bool(value))
     if isinstance(column_type, sqltypes.Date):
         return lambda value: None if value is None else value.isoformat()
     return _same
+
+
+def _postgres_converter(column_type: Any) -> Callable[[Any], Any]:
+    """What the column type's bind processing does on PostgreSQL, for one value (psycopg
+    adapts the rest)."""
+    if isinstance(column_type, UTCDateTime):
+        return _aware
+    if isinstance(column_type, sqltypes.JSON):
+        return _json_text
+    return _same
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"naive datetime {value!r}: duban stores UTC-aware timestamps only")
+    return value
 
 
 @lru_cache(maxsize=4096)  # a batch repeats its ``now`` and its deadlines many times

@@ -40,7 +40,7 @@ from intake.store import (
     store,
 )
 from ledger import tickets as T
-from ledger.bulk import Opened, OpenSpec, open_tickets
+from ledger.bulk import Opened, OpenSpec, link_duplicates, open_tickets
 from ledger.directory import list_units
 from ledger.models import Audience, Message, MessageStatus, Ticket, TicketState
 from ledger.states import TRIAGE_STATES
@@ -433,14 +433,12 @@ def _route_once(
         outcomes = {
             o.message_id: _opened_outcome(o, spec) for o, spec in zip(opened, specs, strict=True)
         }
+        duplicates = [r for r in rows if r.id not in outcomes and r.duplicate_of_id is not None]
+        outcomes.update(_link(session, duplicates, now=now))
         for row in rows:
-            if row.id in outcomes:
-                continue
-            if row.duplicate_of_id is not None:
-                outcomes[row.id] = _link(session, row.id, ctx=ctx, now=now)
-            elif row.id in existing:
+            if row.id not in outcomes and row.id in existing:
                 outcomes[row.id] = _existing_outcome(existing[row.id], units)
-        _link_waiting(session, [r.id for r in fresh], ctx=ctx, now=now)
+        _link_waiting(session, [r.id for r in fresh], now=now)
     if fresh:
         ctx.nudge()  # committed: the cards can go out now
     return [outcomes[r.id] for r in rows if r.id in outcomes]
@@ -587,53 +585,49 @@ def _existing_outcome(ticket: Ticket, units: UnitIndex) -> ItemOutcome:
     )
 
 
-def _link(session: Session, message_id: int, *, ctx: RoutingContext, now: datetime) -> ItemOutcome:
-    """A 重复件: add it to its original's ticket (once that ticket exists)."""
-    message = session.get(Message, message_id)
-    assert message is not None
-    original = session.exec(
-        select(Ticket).where(Ticket.message_id == message.duplicate_of_id)
-    ).first()
-    if original is None:  # the original is still being routed; it links this one later
-        return ItemOutcome(row=None, status=IntakeOutcome.DUPLICATE, message_id=message.id)
-    if message.status == MessageStatus.DUPLICATE.value:
-        if original.state == TicketState.ARCHIVED:  # closed in between: keep it on record
-            original.duplicate_count += 1
-            T.comment(
-                session,
-                original,
-                f"归档后又收到重复件（消息 {message.id}）",
-                actor=ROUTER,
-                now=now,
-                data={"message_id": message.id},
+def _link(session: Session, duplicates: list[Any], *, now: datetime) -> dict[int, ItemOutcome]:
+    """重复件 (rows with ``id``, ``duplicate_of_id`` and ``status``): each joins its
+    original's ticket once that exists — all of them in a few statements."""
+    tickets: dict[int, Ticket] = {}
+    originals = sorted({row.duplicate_of_id for row in duplicates})
+    for part in chunks(originals, 900):
+        for ticket in session.exec(select(Ticket).where(col(Ticket.message_id).in_(part))):
+            tickets[ticket.message_id] = ticket
+    outcomes: dict[int, ItemOutcome] = {}
+    links: list[tuple[int, Ticket]] = []
+    for row in duplicates:
+        original = tickets.get(row.duplicate_of_id)
+        if original is None:  # the original is still being routed; it links this one later
+            outcomes[row.id] = ItemOutcome(
+                row=None, status=IntakeOutcome.DUPLICATE, message_id=row.id
             )
-        else:
-            T.link_duplicate(session, original, message, actor=ROUTER, now=now)
-        message.status = MessageStatus.ROUTED.value
-        session.add(message)
-    return ItemOutcome(
-        row=None,
-        status=IntakeOutcome.DUPLICATE,
-        duplicate_of=original.number,
-        ticket=original.number,
-        message_id=message.id,
-        due_date=original.due_date.isoformat(),
-    )
+            continue
+        if row.status == MessageStatus.DUPLICATE.value:
+            links.append((row.id, original))
+        outcomes[row.id] = ItemOutcome(
+            row=None,
+            status=IntakeOutcome.DUPLICATE,
+            duplicate_of=original.number,
+            ticket=original.number,
+            message_id=row.id,
+            due_date=original.due_date.isoformat(),
+        )
+    link_duplicates(session, links, actor=ROUTER, now=now)
+    return outcomes
 
 
-def _link_waiting(
-    session: Session, original_ids: list[int], *, ctx: RoutingContext, now: datetime
-) -> None:
+def _link_waiting(session: Session, original_ids: list[int], *, now: datetime) -> None:
     """Duplicates that arrived before their original had a ticket join it now."""
-    if not original_ids:
-        return
-    waiting = session.exec(
-        select(Message)
-        .where(col(Message.duplicate_of_id).in_(original_ids))
-        .where(Message.status == MessageStatus.DUPLICATE.value)
-    ).all()
-    for message in waiting:
-        _link(session, message.id, ctx=ctx, now=now)
+    waiting: list[Any] = []
+    for part in chunks(original_ids, 900):
+        waiting.extend(
+            session.exec(
+                select(Message.id, Message.duplicate_of_id, Message.status)
+                .where(col(Message.duplicate_of_id).in_(part))
+                .where(Message.status == MessageStatus.DUPLICATE.value)
+            )
+        )
+    _link(session, sorted(waiting, key=lambda row: row.id), now=now)
 
 
 def chunks(values: list[int], size: int) -> Iterator[list[int]]:

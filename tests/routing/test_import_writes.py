@@ -1,0 +1,128 @@
+"""How an import writes, on SQLite and PostgreSQL: every row with the id it was given,
+duplicates linked in a few statements whatever their number, no ``INSERT … RETURNING``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from duban.runtime import Runtime
+from intake.items import IntakeItem
+from ledger.models import Complainant, Event, Message, MessageBand, MessageStatus, Ticket
+from routing.pipeline import file_items
+from tests.helpers import Clock, local
+
+BODIES = [
+    "滨江花园东门外的垃圾桶已经一个星期没人清运了，味道很大，苍蝇到处飞。",
+    "学府路小学门口早晚高峰乱停车，孩子上下学很不安全，希望交警来管一管。",
+    "东湖路28号的烧烤摊每天营业到凌晨两点，油烟和噪音让周围居民无法休息。",
+    "幸福里小区3栋电梯上个月坏了三次，物业一直拖着不修，老人上下楼太难。",
+    "柳岸路和江州路交叉口的红绿灯坏了两天，车辆乱成一团，差点出事故。",
+    "我在新城街道办的低保申请交上去四个月了，到现在没有任何答复。",
+    "城南菜市场里有商户用不合格的秤短斤少两，多次投诉都没有结果。",
+    "翠湖公园的健身器材有好几件已经断裂，露出钢筋，小孩玩耍很危险。",
+]
+
+
+@pytest.fixture
+def rt(runtime: Runtime) -> Runtime:
+    runtime.clock = Clock(local(2026, 11, 20, 17))
+    return runtime
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent through the engine meanwhile (``COPY`` on the driver's
+    own cursor is not among them)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_duplicates_are_linked_in_the_same_few_statements_however_many(rt: Runtime) -> None:
+    originals = file_items(rt.routing, [IntakeItem(text=body) for body in BODIES])
+    assert originals.opened + originals.triage == len(BODIES)
+    counts = []
+    for part in (BODIES[:2], BODIES[2:]):
+        with statements(rt.engine) as seen:
+            reposts = file_items(
+                rt.routing, [IntakeItem(text="您好，再反映一次：" + b) for b in part]
+            )
+        assert reposts.duplicates == len(part)
+        counts.append(len(seen))
+    assert counts[0] == counts[1]  # 2 and 6 duplicates: the same statements
+    with rt.session() as session:
+        tickets = session.exec(select(Ticket)).all()
+        assert [t.duplicate_count for t in tickets] == [1] * len(BODIES)
+        assert {t.version for t in tickets} == {tickets[0].version}
+        links = session.exec(select(Event).where(Event.action == "link_duplicate")).all()
+        assert len(links) == len(BODIES)
+        reposts_stored = session.exec(
+            select(Message).where(Message.duplicate_of_id.is_not(None))  # type: ignore[union-attr]
+        ).all()
+        assert {m.status for m in reposts_stored} == {MessageStatus.ROUTED.value}
+        assert {e.data["message_id"] for e in links} == {m.id for m in reposts_stored}
+
+
+def test_an_import_writes_no_insert_returning(rt: Runtime) -> None:
+    """On PostgreSQL the ids come from the sequence and the rows go in by ``COPY``."""
+    items = [
+        IntakeItem(text=body, complainant_name="张三", external_id=f"X-{i}", channel="import")
+        for i, body in enumerate(BODIES)
+    ]
+    with statements(rt.engine) as seen:
+        summary = file_items(rt.routing, items)
+    assert summary.opened + summary.triage == len(BODIES)
+    returning = [s for s in seen if s.startswith("INSERT") and "RETURNING" in s]
+    assert [s for s in returning if not s.startswith("INSERT INTO counter")] == []
+
+
+def test_rows_keep_their_ids_when_two_imports_write_at_once(rt: Runtime) -> None:
+    """Ids reserved by two imports at the same moment interleave; every message's bands
+    and complainant still belong to it."""
+
+    def batch(channel: str) -> list[IntakeItem]:
+        return [
+            IntakeItem(
+                text=f"{BODIES[i % len(BODIES)]}（{channel} 第 {i} 件，编号 {i * 7919}）",
+                external_id=f"{channel}-{i}",
+                channel=channel,
+                complainant_name=f"{channel}-{i}",
+            )
+            for i in range(120)
+        ]
+
+    errors: list[BaseException] = []
+
+    def run(channel: str) -> None:
+        try:
+            file_items(rt.routing, batch(channel), keep_outcomes=False)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with rt.session() as session:
+        messages = {m.id: m for m in session.exec(select(Message))}
+        assert len(messages) == 240
+        for complainant in session.exec(select(Complainant)):
+            assert complainant.name == messages[complainant.message_id].external_id
+        bands = session.exec(select(MessageBand.message_id)).all()
+        assert set(bands) == set(messages) and len(bands) == 8 * len(messages)

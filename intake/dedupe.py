@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,33 +79,101 @@ def _trigram_codes(core: str) -> np.ndarray:
 def minhash_bands(core: str, codes: np.ndarray | None = None) -> list[int]:
     """``BANDS`` signed 64-bit band keys (the band number folded in) for ``core``."""
     codes = _trigram_codes(core) if codes is None else codes
+    return _band_keys(_signatures([codes])[0])
+
+
+def fingerprint(text: str, title: str | None = None) -> Fingerprint:
+    return fingerprints([(text, title)])[0]
+
+
+FINGERPRINT_BLOCK = 256  # items hashed together (bounds the temporary hash matrix)
+
+
+def fingerprints(texts: Sequence[tuple[str, str | None]]) -> list[Fingerprint]:
+    """``fingerprint`` of each ``(text, title)``: the same values, computed for many items
+    at once — the trigrams and the MinHash signatures with a few numpy operations over the
+    whole block instead of a handful per item."""
+    cores = [core_text(text) for text, _ in texts]
+    codes = _block_codes(cores)
+    result = []
+    for start in range(0, len(cores), FINGERPRINT_BLOCK):
+        block = codes[start : start + FINGERPRINT_BLOCK]
+        signatures = _signatures(block)
+        for offset, item_codes in enumerate(block):
+            index = start + offset
+            text, title = texts[index]
+            core = cores[index]
+            result.append(
+                Fingerprint(
+                    content_hash=content_hash(text, title),
+                    core_hash=hashlib.sha256(core.encode("utf-8")).hexdigest(),
+                    core=core,
+                    bands=_band_keys(signatures[offset]),
+                    shingles=item_codes,
+                )
+            )
+    return result
+
+
+def _block_codes(cores: list[str]) -> list[np.ndarray]:
+    """``_trigram_codes`` of each core (sorted unique trigram codes), computed together."""
+    if not cores:
+        return []
+    lengths = np.fromiter((len(core) for core in cores), dtype=np.int64, count=len(cores))
+    points = np.frombuffer("".join(cores).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    starts = np.cumsum(lengths) - lengths
+    if len(points) < 3 or not (lengths >= 3).any():
+        return [_trigram_codes(core) for core in cores]
     with np.errstate(over="ignore"):
-        signature = ((codes[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(11)).min(axis=0)
-    rows = signature.reshape(BANDS, ROWS)
+        grams = points[:-2] * _P1 + points[1:-1] * _P2 + points[2:]
+    # Keep the trigrams that start and end inside one core.
+    owner = np.repeat(np.arange(len(cores)), lengths)[:-2]
+    inside = np.arange(len(grams)) - starts[owner] <= lengths[owner] - 3
+    values, owner = grams[inside], owner[inside]
+    order = np.lexsort((values, owner))
+    values, owner = values[order], owner[order]
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = (values[1:] != values[:-1]) | (owner[1:] != owner[:-1])
+    values, owner = values[keep], owner[keep]
+    bounds = np.searchsorted(owner, np.arange(len(cores) + 1))
+    return [
+        values[bounds[i] : bounds[i + 1]] if lengths[i] >= 3 else _trigram_codes(core)
+        for i, core in enumerate(cores)
+    ]
+
+
+def _signatures(block: list[np.ndarray]) -> np.ndarray:
+    """The MinHash signature (``_HASHES`` values) of each item's trigram codes."""
+    sizes = np.fromiter((len(codes) for codes in block), dtype=np.int64, count=len(block))
+    codes = np.concatenate(block)
+    with np.errstate(over="ignore"):
+        hashed = (codes[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(11)
+    return np.minimum.reduceat(hashed, np.cumsum(sizes) - sizes, axis=0)
+
+
+def _band_keys(signature: np.ndarray) -> list[int]:
+    raw = signature.tobytes()  # BANDS runs of ROWS values
+    width = len(raw) // BANDS
     keys = []
-    for band, values in enumerate(rows):
+    for band, salt in enumerate(_SALTS):
         digest = hashlib.blake2b(
-            values.tobytes(), digest_size=8, person=b"duban-lsh", salt=band.to_bytes(2, "little")
+            raw[band * width : (band + 1) * width], digest_size=8, person=b"duban-lsh", salt=salt
         ).digest()
         keys.append(int.from_bytes(digest, "little", signed=True))
     return keys
 
 
-def fingerprint(text: str, title: str | None = None) -> Fingerprint:
-    core = core_text(text)
-    codes = _trigram_codes(core)
-    return Fingerprint(
-        content_hash=content_hash(text, title),
-        core_hash=hashlib.sha256(core.encode("utf-8")).hexdigest(),
-        core=core,
-        bands=minhash_bands(core, codes),
-        shingles=codes,
-    )
+_SALTS = [band.to_bytes(2, "little") for band in range(BANDS)]
 
 
 def shingles(core: str) -> np.ndarray:
     """The sorted unique trigram codes of a core text (what ``similar`` compares)."""
     return _trigram_codes(core)
+
+
+def shingles_of(cores: list[str]) -> list[np.ndarray]:
+    """``shingles`` of each core text, computed together."""
+    return _block_codes(cores)
 
 
 def similar(a: np.ndarray, b: np.ndarray, *, threshold: float) -> bool:

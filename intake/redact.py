@@ -17,6 +17,11 @@ _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[- ]?(\d{7,8})(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _BANK_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){15,18}\d(?!\d)")
 _QQ = re.compile(r"(?i)(qq|微信|wechat|vx)[号:： ]*([A-Za-z0-9_-]{5,20})")
+# Cheap tests first: each number pattern above needs ten characters of digits, spaces and
+# hyphens in a row starting with a digit (a mobile number is 11 digits, a landline with its
+# area code at least 10), so a text without such a run is left as it is without trying them.
+_NUMBERS = re.compile(r"\d[\d -]{9}")
+_QQ_CUE = re.compile(r"(?i)qq|微信|wechat|vx")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -48,12 +53,15 @@ def redact(text: str, *, names: list[str] | None = None, contacts: list[str] | N
         {v.strip() for v in (contacts or []) if v and len(v.strip()) >= 5}, key=len, reverse=True
     ):
         text = text.replace(value, "[联系方式已隐去]")
-    text = _ID_CARD.sub(lambda m: m.group(1)[:3] + "*" * 13 + m.group()[-2:], text)
-    text = _BANK_CARD.sub(_bank, text)
-    text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-2:]}", text)
-    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    text = _QQ.sub(lambda m: f"{m.group(1)} [已隐去]", text)
+    if _NUMBERS.search(text):
+        text = _ID_CARD.sub(lambda m: m.group(1)[:3] + "*" * 13 + m.group()[-2:], text)
+        text = _BANK_CARD.sub(_bank, text)
+        text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+        text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-2:]}", text)
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    if _QQ_CUE.search(text):
+        text = _QQ.sub(lambda m: f"{m.group(1)} [已隐去]", text)
     for name in sorted(
         {n.strip() for n in (names or []) if n and len(n.strip()) >= 2}, key=len, reverse=True
     ):

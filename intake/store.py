@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 import numpy as np
 from sqlalchemy import bindparam, update
@@ -28,15 +29,15 @@ from intake.dedupe import (
     Fingerprint,
     content_hash,
     core_text,
-    fingerprint,
-    shingles,
+    fingerprints,
+    shingles_of,
     similar,
 )
 from intake.display import for_reading
 from intake.items import IntakeItem
 from intake.places import EMPTY, Gazetteer, different_places
 from intake.redact import redact
-from ledger.bulk import insert_plain, insert_rows
+from ledger.bulk import driver_value, insert_plain, insert_rows, select_in
 from ledger.models import (
     Complainant,
     Message,
@@ -79,10 +80,10 @@ class _Prepared:
     title: str | None
     unit_text: str | None
     received_at: datetime
-    fp: Fingerprint
     places: frozenset[str]
     stored_original: int | None = None  # the original found among stored messages
     original_id: int | None = None  # the original in the end (stored, recent or this batch)
+    fp: Fingerprint = field(init=False)  # set by ``prepare``, for the whole batch at once
 
 
 @dataclass
@@ -186,26 +187,41 @@ def prepare(
             else:
                 prepared.append(outcome)
                 if key:
-                    seen[key] = (item, outcome.fp.content_hash)
+                    seen[key] = (item, content_hash(outcome.text, outcome.title))
+    for prep, fp in zip(prepared, fingerprints([(p.text, p.title) for p in prepared]), strict=True):
+        prep.fp = fp
     return PreparedBatch(items=items, done=done, prepared=prepared)
+
+
+@cache
+def _column_limits() -> dict[str, int]:
+    """The lengths ``_fit_columns`` checks, read once from the tables."""
+    return {
+        "external_id": column_size(Message, "external_id"),
+        "channel": column_size(Message, "channel"),
+        "submitter": column_size(Message, "submitter"),
+        "complainant_name": column_size(Complainant, "name"),
+        "complainant_contact": column_size(Complainant, "contact"),
+    }
 
 
 def _fit_columns(item: IntakeItem) -> None:
     """Values longer than their ledger column (PostgreSQL would fail the whole chunk): an
     id becomes its hash (still the same id on a re-import), a name or contact is cut with a
     warning, a channel or submitter is cut."""
-    if item.external_id and len(item.external_id) > column_size(Message, "external_id"):
+    limits = _column_limits()
+    if item.external_id and len(item.external_id) > limits["external_id"]:
         digest = hashlib.sha256(item.external_id.encode("utf-8")).hexdigest()
         item.external_id = f"sha256:{digest}"
     for field_name in ("channel", "submitter"):
-        value, limit = getattr(item, field_name), column_size(Message, field_name)
+        value, limit = getattr(item, field_name), limits[field_name]
         if value and len(value) > limit:
             setattr(item, field_name, value[:limit])
-    for field_name, column, label in (
-        ("complainant_name", "name", "留言用户"),
-        ("complainant_contact", "contact", "联系方式"),
+    for field_name, label in (
+        ("complainant_name", "留言用户"),
+        ("complainant_contact", "联系方式"),
     ):
-        value, limit = getattr(item, field_name), column_size(Complainant, column)
+        value, limit = getattr(item, field_name), limits[field_name]
         if value and len(value) > limit:
             setattr(item, field_name, value[:limit])
             item.warnings.append(f"{label}超过 {limit} 个字符，只保留前 {limit} 个")
@@ -349,7 +365,6 @@ def _prepare(
         title=title,
         unit_text=unit_text,
         received_at=received_at,
-        fp=fingerprint(text, title),
         places=gazetteer.mentions(f"{title or ''}{text}"),
     )
 
@@ -360,13 +375,15 @@ def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str]
     found: dict[tuple[str, str], Known] = {}
     for channel in {channel for channel, _ in keys}:
         ids = sorted(external for ch, external in keys if ch == channel)
-        for start in range(0, len(ids), MAX_PARAMS):
-            rows = session.exec(
-                select(Message.id, Message.external_id, Message.content_hash)
-                .where(Message.channel == channel)
-                .where(col(Message.external_id).in_(ids[start : start + MAX_PARAMS]))
-            )
-            found.update({(channel, external): (mid, digest) for mid, external, digest in rows})
+        rows = select_in(
+            session,
+            "SELECT id, external_id, content_hash FROM message"
+            " WHERE channel = {P} AND external_id {IN}",
+            ids,
+            array_type="text",
+            params=[channel],
+        )
+        found.update({(channel, external): (mid, digest) for mid, external, digest in rows})
     return found
 
 
@@ -458,51 +475,58 @@ def _stored_candidates(
     hashes = sorted({h for p in prepared for h in (p.fp.content_hash, p.fp.core_hash)})
     bands = sorted({b for p in prepared for b in p.fp.bands})
     ids: set[int] = set()
-    for start in range(0, len(hashes), MAX_PARAMS):
-        part = hashes[start : start + MAX_PARAMS]
-        ids.update(
-            session.exec(
-                select(Message.id)
-                .where(Message.received_at >= since)
-                .where(col(Message.content_hash).in_(part) | col(Message.core_hash).in_(part))
-            )
+    after = driver_value(session, Message.__table__.c.received_at, since)
+    for column in ("content_hash", "core_hash"):
+        rows = select_in(
+            session,
+            f"SELECT id FROM message WHERE received_at >= {{P}} AND {column} {{IN}}",
+            hashes,
+            array_type="text",
+            params=[after],
         )
+        ids.update(message_id for (message_id,) in rows)
     band_hits: dict[int, set[int]] = {}
-    for start in range(0, len(bands), MAX_PARAMS):
-        rows = session.exec(
-            select(MessageBand.message_id, MessageBand.value)
-            .where(col(MessageBand.value).in_(bands[start : start + MAX_PARAMS]))
-            .where(MessageBand.day >= epoch_day(since))
-        )
-        for message_id, value in rows:
-            band_hits.setdefault(message_id, set()).add(value)
+    rows = select_in(
+        session,
+        "SELECT message_id, value FROM messageband WHERE day >= {P} AND value {IN}",
+        bands,
+        array_type="bigint",
+        params=[epoch_day(since)],
+    )
+    for message_id, value in rows:
+        band_hits.setdefault(message_id, set()).add(value)
     ids.update(_best_band_hits(prepared, band_hits))
     if not ids:
         return {}
     candidates: dict[str, list[_Candidate]] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), MAX_PARAMS):
-        rows = session.exec(
-            select(
-                Message.id,
-                Message.duplicate_of_id,
-                Message.received_at,
-                Message.content_hash,
-                Message.core_hash,
-                Message.title,
-                Message.text,
+        rows = list(
+            session.exec(
+                select(
+                    Message.id,
+                    Message.duplicate_of_id,
+                    Message.received_at,
+                    Message.content_hash,
+                    Message.core_hash,
+                    Message.title,
+                    Message.text,
+                )
+                .where(col(Message.id).in_(ordered[start : start + MAX_PARAMS]))
+                .where(Message.received_at >= since)
             )
-            .where(col(Message.id).in_(ordered[start : start + MAX_PARAMS]))
-            .where(Message.received_at >= since)
         )
-        for mid, dup_of, received_at, chash, corehash, title, text in rows:
+        codes = shingles_of([core_text(row.text) for row in rows])
+        for (mid, dup_of, received_at, chash, corehash, title, text), trigrams in zip(
+            rows, codes, strict=True
+        ):
             cand = _Candidate(
                 mid,
                 dup_of or mid,
                 received_at,
                 chash,
                 corehash,
-                shingles(core_text(text)),
+                trigrams,
                 gazetteer.mentions(f"{title or ''}{text}"),
                 band_hits.get(mid, set()),
             )

@@ -68,6 +68,7 @@ test: venv system-deps
 bench: venv system-deps fonts
 	$(PY) bench/classifier.py --data $(DATA)
 	$(PY) bench/pipeline.py
+	$(PY) bench/multi_worker.py
 	$(PY) bench/dedupe.py
 	$(PY) bench/chat_latency.py
 	$(PY) bench/replay.py $(REPLIES)

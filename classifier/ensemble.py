@@ -191,6 +191,13 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         # (features x 2 labels), Fortran order: what the sparse-dense product reads fastest.
         return np.asfortranarray(weights.T), np.concatenate([svm_intercept, nb_intercept])
 
+    def base_weights(
+        self, X_train: sp.csr_matrix, y_train: np.ndarray, n_labels: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both models' (features x 2 labels) weights and intercepts fitted on one fold's
+        training rows (``y_train`` holds label indices 0..n_labels-1); nothing is kept."""
+        return self._fit_base(X_train, y_train, n_labels)
+
     def fold_scores(
         self, X_train: sp.csr_matrix, y_train: np.ndarray, X_test: sp.csr_matrix, n_labels: int
     ) -> np.ndarray:
@@ -239,12 +246,21 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         self, oof_scores: np.ndarray, y: Any, folds: list[tuple[np.ndarray, np.ndarray]]
     ) -> StackedLinearClassifier:
         """The stacker and the confidence model, from out-of-fold base scores."""
+        self.fit_stack_cross_fitted(oof_scores, y, folds)
+        return self
+
+    def fit_stack_cross_fitted(
+        self, oof_scores: np.ndarray, y: Any, folds: list[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``fit_stack``, returning the cross-fitted probabilities and confidences it
+        learns the confidence model from (what ``cross_fitted`` gives; training reads
+        them for its figures and threshold instead of computing them twice)."""
         encoded = self._encode(y)
         self.stacker_ = _stacker(self.stack_c).fit(oof_scores, encoded)
-        proba, _ = cross_fitted(oof_scores, encoded, folds, self.stack_c)
+        proba, confidence = cross_fitted(oof_scores, encoded, folds, self.stack_c)
         features = confidence_features(oof_scores, proba)
         self.confidence_ = _fit_confidence(features, proba.argmax(axis=1) == encoded)
-        return self
+        return proba, confidence
 
     def cross_val_scores(
         self, X: sp.csr_matrix, encoded: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]

@@ -42,7 +42,7 @@ _CP_BITS = 21  # a code point fits in 21 bits, so up to three of them pack into 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
 _BASE_INVERSE = pow(_BASE, -1, 2**64)
-_MAX_CHUNK = 4096
+_MAX_CHUNK = 1024  # documents per chunk when transforming: bounds its memory
 _FIT_CHUNK = 2048  # documents per chunk when fitting: bounds its memory
 _WHITESPACE = (ord(" "), ord("\n"))  # all the whitespace normalised text has
 

@@ -14,6 +14,14 @@
 4. Fit the vectoriser and models on all rows (alongside the folds, on threads), and the
    stacker and confidence model on all out-of-fold scores.
 
+Bounded. Above ``MAX_TRAINING_ROWS`` rows the model learns from a stratified subsample of
+that many (see ``subsample``: every label keeps all its rows up to an equal share, the
+largest labels are cut down to it; rows chosen by the hash of their text and the seed),
+so memory and time stop growing with the ledger. Documents are vectorised in chunks and
+keep their tokens as lengths, and the folds run on at most ``MEMORY_THREADS`` threads
+once the rows pass ``THREADED_ROWS_LIMIT`` (each thread holds a fold's matrices and
+liblinear's copy of them).
+
 Same data and seed give the same model, byte for byte.
 """
 
@@ -56,6 +64,11 @@ FORMAT = 1
 DEFAULT_TARGET_PRECISION = 0.97
 DEFAULT_FOLDS = 5
 MIN_PER_LABEL = 2
+# The most rows one training run learns from; above it, a stratified subsample (subsample).
+MAX_TRAINING_ROWS = 20_000
+# Above this many rows the folds run on MEMORY_THREADS thread(s): memory over wall time.
+THREADED_ROWS_LIMIT = 10_000
+MEMORY_THREADS = 1
 PIPELINE_DESCRIPTION = (
     "normalise (OpenCC t2s, full-width, HTML, _x000D_, zero-width, whitespace) -> "
     "segment ({engine} + user dictionary, digits folded to 0) -> TF-IDF (sublinear, "
@@ -122,18 +135,82 @@ def in_threads(jobs: list[Callable[[], Any]], n_jobs: int | None) -> list[Any]:
 
 
 def _fold_job(vectoriser, model, docs, train_rows, train_labels, test_rows, n_labels):
-    """Fit a fresh vectoriser and the base models on one fold; score its held-out rows."""
+    """Fit a fresh vectoriser and the base models on one fold; score its held-out rows
+    (vectorised only once the training part's matrix is gone)."""
 
     def job() -> np.ndarray:
-        fold_vectoriser = clone(vectoriser).fit([docs[i] for i in train_rows])
-        return clone(model).fold_scores(
-            fold_vectoriser.transform([docs[i] for i in train_rows]),
-            train_labels,
-            fold_vectoriser.transform([docs[i] for i in test_rows]),
-            n_labels,
+        train_docs = [docs[i] for i in train_rows]
+        fold_vectoriser = clone(vectoriser).fit(train_docs)
+        weights, intercept = clone(model).base_weights(
+            fold_vectoriser.transform(train_docs), train_labels, n_labels
+        )
+        del train_docs
+        return np.asarray(fold_vectoriser.transform([docs[i] for i in test_rows]) @ weights) + (
+            intercept
         )
 
     return job
+
+
+def _quotas(counts: dict[str, int], cap: int) -> dict[str, int]:
+    """How many rows each label keeps under ``cap`` in all: labels smaller than an equal
+    share keep every row, the rest share what is left equally (the first labels, in
+    sorted order, take the remainder one row each)."""
+    quotas: dict[str, int] = {}
+    left, open_labels = cap, sorted(counts, key=lambda label: (counts[label], label))
+    while open_labels and counts[open_labels[0]] <= left // len(open_labels):
+        label = open_labels.pop(0)
+        quotas[label] = counts[label]
+        left -= counts[label]
+    share, extra = divmod(left, len(open_labels)) if open_labels else (0, 0)
+    for i, label in enumerate(sorted(open_labels)):
+        quotas[label] = share + (1 if i < extra else 0)
+    return quotas
+
+
+def subsample(
+    keys: Sequence[str], labels: Sequence[str], cap: int, seed: int
+) -> tuple[list[int], dict[str, Any] | None]:
+    """The rows to learn from (in their order) and what was left out, or all rows and
+    ``None`` when there are at most ``cap``.
+
+    Stratified: each label keeps ``_quotas`` rows, so a small unit's rows are all kept and
+    only the largest labels are cut. Within a label, rows are taken in the order of
+    sha256(seed, text key): deterministic, independent of row order, and a repeated text
+    is kept or left out together with its copies.
+    """
+    if len(labels) <= cap:
+        return list(range(len(labels))), None
+    counts = Counter(labels)
+    if cap < MIN_PER_LABEL * len(counts):
+        raise BadInput(
+            f"训练行数上限 {cap} 过小：{len(counts)} 个类别每类至少需要 {MIN_PER_LABEL} 条"
+        )
+    quotas = _quotas(counts, cap)
+    order = sorted(
+        range(len(labels)),
+        key=lambda i: (hashlib.sha256(f"{seed}:{keys[i]}".encode()).hexdigest(), i),
+    )
+    taken: Counter[str] = Counter()
+    kept = []
+    for i in order:
+        if taken[labels[i]] < quotas[labels[i]]:
+            taken[labels[i]] += 1
+            kept.append(i)
+    left_out = {label: counts[label] - quotas[label] for label in sorted(counts)}
+    return sorted(kept), {
+        "cap": cap,
+        "offered_rows": len(labels),
+        "left_out": {label: n for label, n in left_out.items() if n},
+    }
+
+
+def _threads(n_jobs: int | None, rows: int) -> int | None:
+    """Threads for the folds: up to one per CPU, but ``MEMORY_THREADS`` above
+    ``THREADED_ROWS_LIMIT`` rows, where each thread's fold matrices weigh most."""
+    if rows > THREADED_ROWS_LIMIT:
+        return min(n_jobs or MEMORY_THREADS, MEMORY_THREADS)
+    return n_jobs
 
 
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
@@ -154,11 +231,13 @@ def train(
     params: dict[str, Any] | None = None,
     data_info: dict[str, Any] | None = None,
     n_jobs: int | None = None,
+    max_rows: int = MAX_TRAINING_ROWS,
 ) -> TrainedModel:
-    """Cross-validate, choose the threshold and fit the final pipeline on all rows.
+    """Cross-validate, choose the threshold and fit the final pipeline on all rows (on a
+    stratified subsample of ``max_rows`` when there are more, see ``subsample``).
 
-    ``n_jobs`` threads (default: one per CPU) share the folds and the final fit; the
-    model does not depend on it."""
+    ``n_jobs`` threads (default: one per CPU, one above ``THREADED_ROWS_LIMIT`` rows)
+    share the folds and the final fit; the model does not depend on it."""
     if not 0.5 <= target_precision < 1.0:
         raise BadInput(f"目标精确率须在 0.5 到 1 之间 (target precision {target_precision})")
     started = time.perf_counter()
@@ -173,10 +252,17 @@ def train(
         )
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
     normalised = pipeline[:1].transform(texts)
+    keys = _group_keys(normalised)
+    chosen, subsampled = subsample(keys, labels, max_rows, seed)
+    if subsampled is not None:
+        texts, labels = [texts[i] for i in chosen], [labels[i] for i in chosen]
+        normalised, keys = [normalised[i] for i in chosen], keys[chosen]
+        logger.info("training on %d of %d rows (cap %d)", len(chosen), len(keys), max_rows)
     docs = pipeline.named_steps["segment"].transform(normalised)
+    del normalised
     y = np.asarray(labels)
     classes, encoded = np.unique(y, return_inverse=True)
-    splits = cv_folds(encoded, _group_keys(normalised), folds, seed)
+    splits = cv_folds(encoded, keys, folds, seed)
     vectoriser, model = pipeline.named_steps["vectorise"], pipeline.named_steps["model"]
 
     def final() -> None:  # the model on all rows, fitted alongside the folds
@@ -187,10 +273,11 @@ def train(
         for train_rows, test_rows in splits
     ]
     scores = np.zeros((len(docs), 2 * len(classes)))
-    for (_, test_rows), part in zip(splits, in_threads(jobs, n_jobs)[1:], strict=True):
+    results = in_threads(jobs, _threads(n_jobs, len(docs)))
+    for (_, test_rows), part in zip(splits, results[1:], strict=True):
         scores[test_rows] = part
-    model.fit_stack(scores, y, splits)
-    oof, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
+    del results
+    oof, confidence = model.fit_stack_cross_fitted(scores, y, splits)
     correct = oof.argmax(axis=1) == encoded
     threshold = choose_threshold(confidence, correct, target_precision)
     seconds = time.perf_counter() - started
@@ -211,6 +298,7 @@ def train(
             "rows": len(texts),
             "label_counts": dict(sorted(Counter(labels).items())),
             "dropped_labels": rare,
+            **({"subsampled": subsampled} if subsampled else {}),
             **(data_info or {}),
         },
         "params": {**DEFAULT_PARAMS, **(params or {}), "folds": len(splits)},

@@ -20,6 +20,15 @@ copied into the repository):
 4. A training run on all rows in a child process (``PYTHONHASHSEED`` changed): train seconds,
    model file size, the child's peak RSS (train + save + load + predict all rows), and the
    model file's sha256 against one trained here: the determinism check.
+
+Memory and time against rows (``--scale-rows 1000,3000,10000,30000``, nothing else is run):
+for each size, a fresh child process trains on that many rows drawn from ``labelled.csv``
+(a stratified sample below its size; above it, the real rows plus recombined ones: each
+keeps a real message's title and sentence count, about half its sentences swapped for
+sentences of other messages with the same label, as ``bench/synth.py`` recombines the
+sample) and reports its peak RSS (VmHWM), the RSS before training (data and imports) and
+its CPU seconds (all threads). Printed with the ratios per row against the smallest size:
+flat or falling means memory and time at most linear in rows.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -247,6 +257,96 @@ def run_child(data: Path, *extra: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- 5. memory and time against rows ----------------------------------------------------------
+
+
+def recombined(texts: list[str], labels: list[str], rows: int, seed: int = 0):
+    """``rows`` labelled texts from these: a stratified sample when fewer, else all of them
+    plus recombined messages of each label in the same proportions (see the docstring)."""
+    from bench.synth import SENTENCE
+
+    rng = random.Random(seed)
+    by_label: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    if rows <= len(texts):
+        picked: list[int] = []
+        for members in by_label.values():
+            picked += rng.sample(members, max(2, round(len(members) * rows / len(texts))))
+        picked.sort()
+        return [texts[i] for i in picked], [labels[i] for i in picked]
+    sentences = {
+        label: [s for i in members for s in SENTENCE.findall(texts[i]) if len(s.strip()) > 6]
+        for label, members in by_label.items()
+    }
+    out_texts, out_labels = list(texts), list(labels)
+    while len(out_texts) < rows:
+        base = rng.randrange(len(texts))
+        label = labels[base]
+        title, _, body = texts[base].partition("\n")
+        parts = SENTENCE.findall(body) or [body]
+        parts = [rng.choice(sentences[label]) if rng.random() < 0.5 else p for p in parts]
+        out_texts.append(f"{title}\n{''.join(parts)}")
+        out_labels.append(label)
+    return out_texts, out_labels
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def scale_child(data: Path, rows: int) -> None:
+    """Train on ``rows`` rows (see ``recombined``); print peak RSS and CPU seconds as JSON."""
+    labelled = load(data)
+    texts, labels = recombined(labelled.texts, labelled.labels, rows)
+    segmenter = Segmenter("rjieba", user_dictionary(DATA_DIR))
+    before_rss, before_cpu = peak_rss_mb(), cpu_seconds()
+    started = time.perf_counter()
+    trained = train(texts, labels, segmenter=segmenter, seed=0)
+    print(
+        json.dumps(
+            {
+                "rows": len(texts),
+                "peak_rss_mb": peak_rss_mb(),
+                "rss_before_mb": before_rss,
+                "cpu_seconds": cpu_seconds() - before_cpu,
+                "wall_seconds": time.perf_counter() - started,
+                "macro_f1_in_training": trained.manifest["metrics"]["cv"]["macro_f1"],
+                "trained_rows": trained.manifest["data"]["rows"],
+            }
+        )
+    )
+
+
+def scale(data: Path, sizes: list[int], as_json: bool) -> None:
+    runs = [run_child(data, "--scale-child", str(rows)) for rows in sizes]
+    floor = runs[0]
+    for run in runs:
+        run["rss_per_row_ratio"] = (run["peak_rss_mb"] / run["rows"]) / (
+            floor["peak_rss_mb"] / floor["rows"]
+        )
+        run["cpu_per_row_ratio"] = (run["cpu_seconds"] / run["rows"]) / (
+            floor["cpu_seconds"] / floor["rows"]
+        )
+    if as_json:
+        print(json.dumps(runs, ensure_ascii=False, indent=2))
+        return
+    print("training memory and time against rows (each size in a fresh process)")
+    print(
+        f"{'rows':>8}{'trained on':>11}{'peak RSS MB':>13}{'before MB':>11}{'CPU s':>9}"
+        f"{'wall s':>9}{'MB/row ×':>10}{'CPU/row ×':>11}{'CV F1':>8}"
+    )
+    for run in runs:
+        print(
+            f"{run['rows']:>8}{run['trained_rows']:>11}{run['peak_rss_mb']:>13.0f}"
+            f"{run['rss_before_mb']:>11.0f}{run['cpu_seconds']:>9.1f}{run['wall_seconds']:>9.1f}"
+            f"{run['rss_per_row_ratio']:>10.2f}{run['cpu_per_row_ratio']:>11.2f}"
+            f"{run['macro_f1_in_training']:>8.4f}"
+        )
+    print(f"(ratios: per row, against {floor['rows']} rows; at most 1.00 = at most linear)")
+
+
 # -- report -----------------------------------------------------------------------------------
 
 
@@ -268,9 +368,20 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--predict-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--scale-rows",
+        help="only the memory/time figure: training sizes, e.g. 1000,3000,10000,30000",
+    )
+    parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.data)
+        return
+    if args.scale_child:
+        scale_child(args.data, args.scale_child)
+        return
+    if args.scale_rows:
+        scale(args.data, [int(part) for part in args.scale_rows.split(",")], args.json)
         return
     if args.predict_child:
         predict_child(args.data, args.predict_child)

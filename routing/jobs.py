@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from classifier.errors import ClassifierError
 from routing.context import RoutingContext
 from routing.errors import NotConfigured
-from routing.pipeline import retrying, route_messages
+from routing.pipeline import fewer_collections, retrying, route_messages
 from routing.reminders import run_reminders
 from routing.sweeper import sweep as run_sweep
 
@@ -75,7 +75,8 @@ def route_message(message_id: int) -> dict[str, Any]:
 
 def route_batch(message_ids: list[int]) -> dict[str, int]:
     """Route a batch of stored messages (a bulk import enqueues one job per chunk)."""
-    outcomes = _route(context(), message_ids)
+    with fewer_collections():
+        outcomes = _route(context(), message_ids)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

@@ -8,13 +8,16 @@ sweeper enqueues it later: nothing accepted is lost.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -174,14 +177,44 @@ def file_items(
     """
     summary = IntakeSummary()
     chunks_of_items = _chunks(items)
-    if parallel and (os.cpu_count() or 1) > 1:
-        outcome_lists = _pipelined(ctx, chunks_of_items)
-    else:
-        outcome_lists = (_file_chunk(ctx, chunk) for chunk in chunks_of_items)
-    for outcomes in outcome_lists:
-        for outcome in outcomes:
-            summary.add(outcome, keep=keep_outcomes or summary.received < keep_first)
+    with fewer_collections() if parallel else nullcontext():
+        if parallel and (os.cpu_count() or 1) > 1:
+            outcome_lists = _pipelined(ctx, chunks_of_items)
+        else:
+            outcome_lists = (_file_chunk(ctx, chunk) for chunk in chunks_of_items)
+        for outcomes in outcome_lists:
+            for outcome in outcomes:
+                summary.add(outcome, keep=keep_outcomes or summary.received < keep_first)
     return summary
+
+
+# A bulk import allocates millions of short-lived objects; with the default threshold (700)
+# the cyclic collector runs thousands of times, each pass over everything the process holds
+# (the model, the ORM's registry): 10–20 % of an import's CPU. Cycles are still collected,
+# in fewer, larger passes; memory stays bounded by the chunks.
+BULK_GC_THRESHOLD = 100_000
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect garbage less often while a bulk import runs (the forked preparing process
+    inherits it); imports in several threads restore the threshold when the last ends."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(BULK_GC_THRESHOLD, _gc_saved[0]), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def _chunks(items: Iterable[IntakeItem]) -> Iterator[list[IntakeItem]]:

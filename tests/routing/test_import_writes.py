@@ -126,3 +126,24 @@ def test_rows_keep_their_ids_when_two_imports_write_at_once(rt: Runtime) -> None
             assert complainant.name == messages[complainant.message_id].external_id
         bands = session.exec(select(MessageBand.message_id)).all()
         assert set(bands) == set(messages) and len(bands) == 8 * len(messages)
+
+
+def test_a_bulk_import_collects_garbage_less_often_and_restores_the_threshold(
+    rt: Runtime,
+) -> None:
+    import gc
+
+    from routing.pipeline import BULK_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+
+    def items() -> Iterator[IntakeItem]:
+        for body in BODIES:
+            seen.append(gc.get_threshold()[0])
+            yield IntakeItem(text=body)
+
+    summary = file_items(rt.routing, items(), parallel=True)
+    assert summary.opened + summary.triage == len(BODIES)
+    assert set(seen) == {max(BULK_GC_THRESHOLD, before[0])}
+    assert gc.get_threshold() == before

@@ -137,3 +137,19 @@ def test_export_as_xlsx_has_the_csv_cells(ledger, tmp_path: Path) -> None:
     assert json.loads(printed)["tickets"] == 10
     assert (tmp_path / "t.xlsx").stat().st_mode & 0o777 == 0o600
     assert read_xlsx(tmp_path / "t.xlsx") == read_csv(tmp_path / "t.csv")
+
+
+def test_too_many_rows_for_xlsx_leave_no_file(
+    ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports import export
+
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 5)  # a header and four rows
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out = folder / "t.xlsx"
+    code, _, err = run("report", "export", "--as-of", AS_OF, "--out", str(out))
+    assert code == 2 and "--format csv" in err
+    assert list(folder.iterdir()) == []
+    code, printed, err = run("report", "overdue", "--as-of", AS_OF, "-o", str(out), "--json")
+    assert code == 0 and json.loads(printed)["overdue"] == 2  # two rows fit

@@ -623,6 +623,13 @@ def promote_version(
     one), record its sha256 in the ledger and recompute the suggestions of every ticket
     waiting in triage with it."""
     if action == "rollback":
+        head, local = promoted(session), registry.current()
+        if head is not None and local is not None and head.version != local:
+            raise BadInput(
+                f"本机模型库记录的启用版本 {local} 与台账中的启用版本 {head.version} 不同"
+                "（另一台机器启用过别的版本），不能按本机历史回滚；请用 duban model promote"
+                " 指定要启用的版本 (this registry's promoted version is not the ledger's)"
+            )
         stack = registry.pointer()["stack"]
         if len(stack) >= 2:
             _check_recorded(session, registry, stack[-2])

@@ -19,7 +19,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 import routing.modelstore
-from classifier.errors import ModelRefused
+from classifier.errors import BadInput, ModelRefused
 from classifier.registry import MODEL_FILE, Registry, TrainedModel, sha256_file
 from classifier.segment import Segmenter
 from classifier.train import train
@@ -217,3 +217,21 @@ def test_a_backup_of_the_ledger_carries_the_promoted_model(
     shutil.copy(out, restored / "duban.db")
     predictor = machine(f"sqlite:///{restored / 'duban.db'}", restored).predictor()
     assert predictor is not None and predictor.version == version
+
+
+def test_rollback_refuses_when_another_machine_promoted_since(
+    ledger: Engine,
+    registry: Registry,
+    trained: TrainedModel,
+    second: TrainedModel,
+    tmp_path: Path,
+) -> None:
+    """The registry's history is this machine's: after a promotion made elsewhere it would
+    roll back to a version the ledger's history does not put there."""
+    first = promote(ledger, registry, trained)
+    promote(ledger, registry, second)
+    elsewhere = Registry(tmp_path / "box-2" / "models")
+    with session_scope(ledger) as session:
+        promote_version(session, elsewhere, first, by="admin", now=NOW, action="manual")
+    with session_scope(ledger) as session, pytest.raises(BadInput, match="不能按本机历史回滚"):
+        promote_version(session, registry, "", by="admin", now=NOW, action="rollback")

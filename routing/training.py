@@ -118,6 +118,7 @@ HOLDOUT_PERCENT = 20  # share of rows (by text hash) no version trained here eve
 MIN_HOLDOUT_ROWS = 10  # fewer held-out rows than this cannot referee a promotion
 _EPSILON = 1e-9
 _CHUNK = 500
+_ROWS = 2_000  # rows fetched at a time when streaming labels
 _MAP_HEADERS = {"label", "标签", "原标签", "原单位", "类别"}
 
 
@@ -244,33 +245,43 @@ def units_without_history(units: list[Unit], counts: dict[str, int]) -> list[dic
 
 
 def ledger_labels(session: Session) -> dict[int, tuple[str, str]]:
-    """message id -> (unit code, where the label came from: "ticket" or the staff source)."""
-    units = {unit.id: unit for unit in session.exec(select(Unit))}
+    """message id -> (unit code, where the label came from: "ticket" or the staff source).
+
+    Read as plain columns, streamed (no ORM objects held: a ticket object weighs some KB,
+    and a large ledger has hundreds of thousands)."""
+    active = {
+        unit_id: code
+        for unit_id, code, is_active in session.exec(select(Unit.id, Unit.code, Unit.active))
+        if is_active
+    }
+    latest: dict[int, tuple[int, str]] = {}  # message id -> (unit id, source) of its last
+    decisions = select(TrainingLabel.message_id, TrainingLabel.unit_id, TrainingLabel.source)
+    ordered = decisions.order_by(col(TrainingLabel.created_at), col(TrainingLabel.id))
+    for message_id, unit_id, source in session.exec(ordered.execution_options(yield_per=_ROWS)):
+        latest[message_id] = (unit_id, source)
+    sent_back: set[int] = set()  # messages whose latest decision's unit has returned them
+    kept: dict[int, str] = {}  # message id -> code of the unit that kept its ticket
+    tickets = select(Ticket.message_id, Ticket.unit_id, Ticket.state, Ticket.excluded_units)
+    for message_id, unit_id, state, excluded in session.exec(
+        tickets.execution_options(yield_per=_ROWS)
+    ):
+        decision = latest.get(message_id)
+        if decision is not None and decision[0] in (excluded or []):
+            sent_back.add(message_id)
+        if state in KEPT_STATES and unit_id in active:
+            kept[message_id] = active[unit_id]
     labels: dict[int, tuple[str, str]] = {}
-    tickets = {ticket.message_id: ticket for ticket in session.exec(select(Ticket))}
-    decisions = session.exec(
-        select(TrainingLabel).order_by(TrainingLabel.created_at, TrainingLabel.id)
-    )
-    latest: dict[int, TrainingLabel] = {}
-    for decision in decisions:
-        latest[decision.message_id] = decision
-    for message_id, decision in latest.items():
-        ticket = tickets.get(message_id)
-        if ticket is not None and decision.unit_id in (ticket.excluded_units or []):
-            continue  # that unit sent it back
-        unit = units.get(decision.unit_id)
-        if unit is not None and unit.active:
-            labels[message_id] = (unit.code, decision.source)
-    for message_id, ticket in tickets.items():
-        if ticket.state in KEPT_STATES and ticket.unit_id is not None:
-            unit = units.get(ticket.unit_id)
-            if unit is not None and unit.active:
-                labels[message_id] = (unit.code, "ticket")
+    for message_id, (unit_id, source) in latest.items():
+        if message_id not in sent_back and unit_id in active:
+            labels[message_id] = (active[unit_id], source)
+    for message_id, code in kept.items():
+        labels[message_id] = (code, "ticket")
     return labels
 
 
 def ledger_examples(session: Session) -> LabelledData:
-    """The ledger's labelled messages (text = title + text), oldest first."""
+    """The ledger's labelled messages (text = title + text), oldest first; only the two
+    text columns are read."""
     labels = ledger_labels(session)
     data = LabelledData()
     counts: dict[str, int] = {}
@@ -278,13 +289,15 @@ def ledger_examples(session: Session) -> LabelledData:
     for start in range(0, len(ids), _CHUNK):  # bounded IN lists (SQLite's variable limit)
         chunk = ids[start : start + _CHUNK]
         messages = session.exec(
-            select(Message).where(Message.id.in_(chunk)).order_by(Message.id)  # type: ignore[union-attr]
+            select(Message.id, Message.title, Message.text)
+            .where(col(Message.id).in_(chunk))
+            .order_by(col(Message.id))
         )
-        for message in messages:
-            unit, source = labels[message.id]
-            data.texts.append(compose_text(message.title, message.text))
+        for message_id, title, text in messages:
+            unit, source = labels[message_id]
+            data.texts.append(compose_text(title, text))
             data.labels.append(unit)
-            data.rows.append(message.id)
+            data.rows.append(message_id)
             counts[source] = counts.get(source, 0) + 1
     data.sources.append(
         {"ledger": True, "rows": len(data), "by_source": dict(sorted(counts.items()))}
@@ -600,7 +613,9 @@ def _check_recorded(session: Session, registry: Registry, version: str) -> None:
 def _restore(session: Session, registry: Registry, version: str) -> None:
     """A version this machine's registry lacks but the ledger keeps is written back into
     the registry folder (so any machine can re-promote an earlier version)."""
-    if not version or is_version_folder(registry.root / check_version_name(version)):
+    if not version or "/" in version or version.startswith("."):
+        return  # not a version id: Registry.folder refuses it as before (exit 2)
+    if is_version_folder(registry.root / version):
         return
     expected = recorded_sha256(session, version)
     if expected is not None and is_stored(session, version):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -20,7 +21,7 @@ from duban.cli import app
 from ledger import schema
 from ledger.db import make_engine, session_scope
 from ledger.directory import find_unit, get_person, load_directory
-from ledger.models import Unit
+from ledger.models import Message, Ticket, TrainingLabel, Unit
 from ledger.policy import RoutingPolicy
 from ledger.tickets import Actor, acknowledge, assign, return_ticket
 from routing.training import (
@@ -120,9 +121,22 @@ def test_labels_are_the_units_that_finally_handled_each_message(tmp_path: Path) 
             ]
         }
 
-    with session_scope(engine) as session:
-        labels = {ids[mid]: label for mid, label in ledger_labels(session).items()}
-        examples = ledger_examples(session)
+    loaded: list[object] = []  # read as plain columns: no ORM object is built
+
+    def count(target, _context) -> None:
+        loaded.append(target)
+
+    tables = (Unit, Ticket, TrainingLabel, Message)
+    for table in tables:
+        event.listen(table, "load", count)
+    try:
+        with session_scope(engine) as session:
+            labels = {ids[mid]: label for mid, label in ledger_labels(session).items()}
+            examples = ledger_examples(session)
+    finally:
+        for table in tables:
+            event.remove(table, "load", count)
+    assert loaded == []
     assert labels == {
         "kept": ("jyj", "ticket"),
         "rerouted": ("jjdd", "triage"),

@@ -19,7 +19,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 import routing.modelstore
-from classifier.errors import BadInput, ModelRefused
+from classifier.errors import BadInput, ModelRefused, NotFound
 from classifier.registry import MODEL_FILE, Registry, TrainedModel, sha256_file
 from classifier.segment import Segmenter
 from classifier.train import train
@@ -235,3 +235,8 @@ def test_rollback_refuses_when_another_machine_promoted_since(
         promote_version(session, elsewhere, first, by="admin", now=NOW, action="manual")
     with session_scope(ledger) as session, pytest.raises(BadInput, match="不能按本机历史回滚"):
         promote_version(session, registry, "", by="admin", now=NOW, action="rollback")
+
+
+def test_promoting_a_malformed_version_is_bad_input(ledger: Engine, registry: Registry) -> None:
+    with session_scope(ledger) as session, pytest.raises(NotFound, match="没有模型版本"):
+        promote_version(session, registry, "../etc", by="admin", now=NOW, action="manual")

@@ -38,7 +38,9 @@ from bench.ledgerbuild import NOW, build_ledger  # noqa: E402
 
 VAR = REPO / "var" / "scale"  # gitignored; builds are cached here by size and seed
 AS_OF = "2026-11-23T10:00"  # NOW in the office's time
-WEEK, MONTH = "2026-W47", "2026-10"
+# The last complete week; the month so far (a 10k ledger, 10 days at ~1,000 a day, holds
+# nothing of October: its 月讲评 of 2026-10 would be empty).
+WEEK, MONTH = "2026-W47", "2026-11"
 PASSWORD = "bench-password-1"
 # operation -> (the target, ratio limit or None for "flat"/"linear")
 TARGETS = {

@@ -196,7 +196,8 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Both models' (features x 2 labels) weights and intercepts fitted on one fold's
         training rows (``y_train`` holds label indices 0..n_labels-1); nothing is kept."""
-        return self._fit_base(X_train, y_train, n_labels)
+        weights: tuple[np.ndarray, np.ndarray] = self._fit_base(X_train, y_train, n_labels)
+        return weights
 
     def fold_scores(
         self, X_train: sp.csr_matrix, y_train: np.ndarray, X_test: sp.csr_matrix, n_labels: int

@@ -164,7 +164,7 @@ class _Batch:
         self.char_rows = np.repeat(np.arange(len(texts)), lengths + 1)
 
         counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
-        token_lengths = np.concatenate(
+        token_lengths: np.ndarray = np.concatenate(
             [np.zeros(0, dtype=np.int64)] + [_token_lengths(tokens) for tokens in token_lists]
         )
         self.token_rows = np.repeat(np.arange(len(texts)), counts)
@@ -207,7 +207,8 @@ class _Batch:
         solid = np.zeros(len(self.points) + 1, dtype=np.int64)
         np.cumsum(~np.isin(self.points, _WHITESPACE), out=solid[1:])
         start, end = self.token_starts, self.token_starts + self.token_lengths
-        return (solid[end] - solid[start]) == 0
+        blank: np.ndarray = (solid[end] - solid[start]) == 0
+        return blank
 
     def char_ngrams(self, n: int) -> np.ndarray:
         """Packed codes of the n-grams starting at every position (row: ``char_rows``).

@@ -105,4 +105,5 @@ def build_pipeline(
 
 def prepare(pipeline: Pipeline, texts: Sequence[str]) -> list[Doc]:
     """Run the steps that learn nothing (normalise, segment) over ``texts``."""
-    return pipeline[:2].transform(texts)
+    docs: list[Doc] = pipeline[:2].transform(texts)
+    return docs

@@ -169,7 +169,7 @@ def _quotas(counts: dict[str, int], cap: int) -> dict[str, int]:
 
 
 def subsample(
-    keys: Sequence[str], labels: Sequence[str], cap: int, seed: int
+    keys: Sequence[str] | np.ndarray, labels: Sequence[str], cap: int, seed: int
 ) -> tuple[list[int], dict[str, Any] | None]:
     """The rows to learn from (in their order) and what was left out, or all rows and
     ``None`` when there are at most ``cap``.

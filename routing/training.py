@@ -262,14 +262,14 @@ def ledger_labels(session: Session) -> dict[int, tuple[str, str]]:
     sent_back: set[int] = set()  # messages whose latest decision's unit has returned them
     kept: dict[int, str] = {}  # message id -> code of the unit that kept its ticket
     tickets = select(Ticket.message_id, Ticket.unit_id, Ticket.state, Ticket.excluded_units)
-    for message_id, unit_id, state, excluded in session.exec(
+    for message_id, ticket_unit, state, excluded in session.exec(
         tickets.execution_options(yield_per=_ROWS)
     ):
         decision = latest.get(message_id)
         if decision is not None and decision[0] in (excluded or []):
             sent_back.add(message_id)
-        if state in KEPT_STATES and unit_id in active:
-            kept[message_id] = active[unit_id]
+        if state in KEPT_STATES and ticket_unit in active:
+            kept[message_id] = active[ticket_unit]
     labels: dict[int, tuple[str, str]] = {}
     for message_id, (unit_id, source) in latest.items():
         if message_id not in sent_back and unit_id in active:

@@ -475,7 +475,7 @@ def _stored_candidates(
     hashes = sorted({h for p in prepared for h in (p.fp.content_hash, p.fp.core_hash)})
     bands = sorted({b for p in prepared for b in p.fp.bands})
     ids: set[int] = set()
-    after = driver_value(session, Message.__table__.c.received_at, since)
+    after = driver_value(session, Message.received_at, since)
     for column in ("content_hash", "core_hash"):
         rows = select_in(
             session,

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.sql import sqltypes
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from ledger.deadlines import Deadline, DeadlineRules
 from ledger.models import Event, Message, MessageStatus, SourceKind, Ticket, TicketState, Unit
@@ -30,6 +30,7 @@ from ledger.types import UTCDateTime
 logger = logging.getLogger(__name__)
 
 MAX_PARAMS = 900  # ids in one IN list (SQLite's bound-parameter limit, with room)
+PG_PARAMS = 30_000  # values in one multi-row INSERT on PostgreSQL (its limit is 65,535)
 
 
 @dataclass
@@ -111,6 +112,7 @@ def open_tickets(
         )
     ticket_ids = insert_rows(session, Ticket.__table__, rows)
     events = []
+    registered: dict[Deadline, dict[str, Any]] = {}  # one data object per deadline
     for spec, deadline, ticket_id in zip(specs, deadlines, ticket_ids, strict=True):
         events.append(
             _event(
@@ -120,7 +122,7 @@ def open_tickets(
                 TicketState.REGISTERED,
                 None,
                 actor,
-                register_data(deadline),
+                registered.setdefault(deadline, register_data(deadline)),
                 now,
             )
         )
@@ -199,7 +201,7 @@ def link_duplicates(
                 "at": now,
             }
         )
-    ticket_table = Ticket.__table__
+    ticket_table = _table(Ticket)
     session.execute(
         update(ticket_table)
         .where(ticket_table.c.id == bindparam("t_id"))
@@ -209,9 +211,13 @@ def link_duplicates(
         ),
         [{"t_id": ticket_id, "n": n} for ticket_id, n in added.items()],
     )
-    insert_plain(session, Event.__table__, events)
+    insert_plain(session, _table(Event), events)
     mark_messages(session, [message_id for message_id, _ in links], MessageStatus.ROUTED)
     logger.info("%d duplicates linked to %d tickets by %s", len(links), len(added), actor.label)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
 
 
 def mark_messages(session: Session, message_ids: list[int], status: MessageStatus) -> None:
@@ -271,8 +277,8 @@ def insert_plain(
     The values are converted here, the way the column types would convert them, and handed
     to the driver in one call: SQLAlchemy's per-row parameter processing costs more than
     the insert itself on a large import. SQLite gets one ``executemany``; PostgreSQL gets
-    ``COPY``, or (to skip conflicts, which ``COPY`` cannot) psycopg's ``executemany``,
-    which sends the statements in pipeline mode.
+    ``COPY``, or (to skip conflicts, which ``COPY`` cannot) multi-row ``INSERT … VALUES``
+    statements of thousands of rows each.
     """
     if not rows:
         return
@@ -282,13 +288,17 @@ def insert_plain(
             _copy(session, table, names, _picked(rows, names))
             return
         columns = ", ".join(f'"{name}"' for name in names)
-        marks = ", ".join("%s" for _ in names)
+        row_marks = f"({', '.join('%s' for _ in names)})"
         values = _converted(table, names, _picked(rows, names), _postgres_converter)
+        per_statement = max(1, PG_PARAMS // len(names))
         with _driver_connection(session).cursor() as cursor:
-            cursor.executemany(
-                f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING',
-                values,
-            )
+            for start in range(0, len(values), per_statement):
+                part = values[start : start + per_statement]
+                cursor.execute(
+                    f'INSERT INTO "{table.name}" ({columns}) VALUES '
+                    f"{', '.join([row_marks] * len(part))} ON CONFLICT DO NOTHING",
+                    [value for row in part for value in row],
+                )
         return
     values = _converted(table, names, _picked(rows, names), _sqlite_converter)
     columns = ", ".join(f'"{name}"' for name in names)
@@ -359,6 +369,18 @@ def _converted(
     ]
     if not converting:
         return [tuple(row) for row in rows]
+    # JSON values repeated by the caller (one object for many rows) are encoded once.
+    encoded: dict[int, tuple[Any, Any]] = {}  # id -> (the object, kept alive; its text)
+
+    def once(value: Any, fn: Callable[[Any], Any]) -> Any:
+        known = encoded.get(id(value))
+        if known is None or known[0] is not value:
+            known = encoded[id(value)] = (value, fn(value))
+        return known[1]
+
+    converting = [
+        (index, partial(once, fn=fn) if fn is _json_text else fn) for index, fn in converting
+    ]
     values = []
     for row in rows:
         value = list(row)

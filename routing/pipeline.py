@@ -516,17 +516,21 @@ def _notify_opened(
 ) -> None:
     """The 交办 card for each assigned ticket, a 待分办 notice for each one in triage."""
     notices = []
+    phrases: dict[Any, str] = {}  # a batch shares a handful of deadlines
     for row, spec, ticket in zip(rows, specs, opened, strict=True):
         deadline = ticket.deadline
         if spec.unit is not None:
+            phrase = phrases.get(deadline)
+            if phrase is None:
+                phrase = phrases[deadline] = notify.phrase_for(
+                    deadline.due_date, deadline.due_at, deadline.provisional, ctx.rules, now
+                )
             text = notify.compose_card(
                 heading="交办",
                 number=ticket.number,
                 source_kind=spec.source_kind,
                 received_on=ctx.rules.local_date(row.received_at),
-                deadline=notify.phrase_for(
-                    deadline.due_date, deadline.due_at, deadline.provisional, ctx.rules, now
-                ),
+                deadline=phrase,
                 title=row.title,
                 text=row.text,
                 unit_text=row.unit_text,

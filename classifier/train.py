@@ -345,9 +345,11 @@ def cross_validated_summary(
     folds: int = DEFAULT_FOLDS,
     trained_on: dict[str, str] | None = None,
     scored: Sequence[bool] | None = None,
+    max_rows: int = MAX_TRAINING_ROWS,
 ) -> dict[str, Any]:
     """Cross-validated figures of one recipe (segmenter + params) on these rows, with the
-    folds ``train`` uses for the same rows and seed, so two recipes compare fairly.
+    folds ``train`` uses for the same rows and seed, so two recipes compare fairly (and,
+    above ``max_rows``, on the subsample ``train`` would learn from).
 
     ``trained_on`` (text_key -> label) restricts each fold's training part to those texts,
     with those labels: how an older version's data would do on today's folds. ``scored``
@@ -362,15 +364,19 @@ def cross_validated_summary(
     )
     pipeline = build_pipeline(segmenter, seed=seed, params=params)
     normalised = pipeline[:1].transform(texts)
+    keys = _group_keys(normalised)
+    chosen, subsampled = subsample(keys, labels, max_rows, seed)
+    if subsampled is not None:
+        texts, labels = [texts[i] for i in chosen], [labels[i] for i in chosen]
+        normalised, keys, mask = [normalised[i] for i in chosen], keys[chosen], mask[chosen]
     docs = pipeline.named_steps["segment"].transform(normalised)
     classes, encoded = np.unique(np.asarray(labels), return_inverse=True)
-    splits = cv_folds(encoded, _group_keys(normalised), folds, seed)
+    splits = cv_folds(encoded, keys, folds, seed)
     names = [str(label) for label in classes]
     if trained_on is None:
         usable = np.ones(len(texts), dtype=bool)
         train_labels = list(names[i] for i in encoded)
     else:
-        keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in normalised]
         usable = np.array([key in trained_on for key in keys])
         train_labels = [trained_on.get(key, "") for key in keys]
         names += sorted({label for label in trained_on.values() if label not in names})
@@ -388,7 +394,9 @@ def cross_validated_summary(
         local = np.searchsorted(seen, train_index[train_rows])
         jobs.append(_fold_job(vectoriser, model, docs, train_rows, local, test, len(seen)))
         placed.append((test, np.concatenate([seen, seen + width])))
-    for (test, columns), part in zip(placed, in_threads(jobs, None), strict=True):
+    for (test, columns), part in zip(
+        placed, in_threads(jobs, _threads(None, len(texts))), strict=True
+    ):
         scores[np.ix_(test, columns)] = part
     proba, confidence = cross_fitted(scores, encoded, splits, model.stack_c)
     result = summary(
@@ -396,6 +404,8 @@ def cross_validated_summary(
     )
     result["folds"] = len(splits)
     result["training_rows_used"] = int(usable.sum())
+    if subsampled is not None:
+        result["subsampled"] = subsampled
     return result
 
 

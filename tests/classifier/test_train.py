@@ -9,7 +9,14 @@ import pytest
 
 from classifier.errors import BadInput
 from classifier.metrics import coverage_at
-from classifier.train import MEMORY_THREADS, THREADED_ROWS_LIMIT, _threads, subsample, train
+from classifier.train import (
+    MEMORY_THREADS,
+    THREADED_ROWS_LIMIT,
+    _threads,
+    cross_validated_summary,
+    subsample,
+    train,
+)
 
 
 def test_a_label_with_one_row_is_left_out_and_listed(sample, segmenter) -> None:
@@ -95,3 +102,14 @@ def test_large_training_sets_run_their_folds_on_fewer_threads() -> None:
     assert _threads(None, THREADED_ROWS_LIMIT) is None  # one per CPU
     assert _threads(None, THREADED_ROWS_LIMIT + 1) == MEMORY_THREADS
     assert _threads(8, THREADED_ROWS_LIMIT + 1) == MEMORY_THREADS
+
+
+def test_cross_validated_figures_above_the_cap_are_those_of_the_subsample(
+    sample, segmenter
+) -> None:
+    figures = cross_validated_summary(sample.texts, sample.labels, segmenter=segmenter, max_rows=40)
+    assert figures["training_rows_used"] == 40
+    assert figures["subsampled"]["left_out"] == {"jjdd": 6, "jyj": 6, "rsj": 6, "swj": 6}
+    assert "subsampled" not in cross_validated_summary(
+        sample.texts, sample.labels, segmenter=segmenter, max_rows=64
+    )

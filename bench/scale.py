@@ -12,6 +12,11 @@ times each operation in a fresh subprocess through the real CLI code path, alter
 sizes (small, large, small, large …): CPU seconds (user + sys of the child) and peak
 resident memory (the child's own VmHWM). It prints the medians and the ratio large / small
 next to the issue's targets. Figures only; nothing is asserted.
+
+Read the ratios knowing that the density is kept (N / 1000 days): a 10k ledger spans 10 days,
+so its weekly report's eight trend weeks and its 超期 list are nearly empty, while 100k and 1M
+cover them fully (100k against 1M is the pure growth of the ledger). On PostgreSQL the child's
+CPU leaves out the server's own (the wall time is in the --json output).
 """
 
 from __future__ import annotations

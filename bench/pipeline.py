@@ -270,33 +270,69 @@ def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
                 )
             )
         time.sleep(3)  # workers load the model before the clock starts
-        started = time.perf_counter()
+        server = postgres_cpu(cluster.root / "data")
+        started, cpu = time.perf_counter(), cpu_seconds()
         pipeline.file_items(
             rt.routing,
             read_file(csv_path, ImportOptions(tz=rt.tz)),
             keep_outcomes=False,
             parallel=True,
         )
-        imported = time.perf_counter() - started
+        imported, import_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         while True:
             messages, tickets, waiting = counts(rt)
             if waiting == 0:
                 break
             time.sleep(0.5)
         seconds = time.perf_counter() - started
+        server = postgres_cpu(cluster.root / "data") - server
+        cpu = cpu_seconds()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
         return {
             "seconds": seconds,
             "import_seconds": imported,
             "rate": count / seconds,
             "counts": (messages, tickets, waiting),
+            "cpu": {
+                "import": import_cpu,
+                "workers": cpu_seconds() - cpu,  # with their start-up, before the clock
+                "server": server,
+            },
         }
     finally:
         for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
         redis.stop()
         cluster.stop()
+
+
+def postgres_cpu(data: Path) -> float:
+    """CPU seconds used so far by a PostgreSQL cluster: the postmaster, the backends it
+    has reaped and the ones still running."""
+    try:
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(entry.name), int(fields[1])
+        if pid == postmaster:  # its own time and its reaped children's
+            total += sum(int(v) for v in fields[11:15]) / tick
+        elif parent == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def main() -> None:
@@ -355,6 +391,11 @@ def main() -> None:
                 f"{pg['import_seconds']:.1f} s)"
             )
             print(f"  messages {pg['counts'][0]:,}  tickets {pg['counts'][1]:,}")
+            used = pg["cpu"]
+            print(
+                f"  CPU: the import {used['import']:.1f} s, the workers {used['workers']:.1f} s, "
+                f"PostgreSQL {used['server']:.1f} s (SQLite's whole import: {result['cpu']:.1f} s)"
+            )
             print(
                 f"  PostgreSQL / SQLite messages/s: x{pg['rate'] / result['rate']:.2f} "
                 "(target at least x0.8)"

@@ -18,7 +18,9 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import sqltypes
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 from ledger.deadlines import Deadline, DeadlineRules
@@ -30,7 +32,6 @@ from ledger.types import UTCDateTime
 logger = logging.getLogger(__name__)
 
 MAX_PARAMS = 900  # ids in one IN list (SQLite's bound-parameter limit, with room)
-PG_PARAMS = 30_000  # values in one multi-row INSERT on PostgreSQL (its limit is 65,535)
 
 
 @dataclass
@@ -277,8 +278,8 @@ def insert_plain(
     The values are converted here, the way the column types would convert them, and handed
     to the driver in one call: SQLAlchemy's per-row parameter processing costs more than
     the insert itself on a large import. SQLite gets one ``executemany``; PostgreSQL gets
-    ``COPY``, or (to skip conflicts, which ``COPY`` cannot) multi-row ``INSERT … VALUES``
-    statements of thousands of rows each.
+    ``COPY``, or (to skip conflicts, which ``COPY`` cannot) one ``INSERT … SELECT … FROM
+    unnest(…)`` of one array per column.
     """
     if not rows:
         return
@@ -287,18 +288,16 @@ def insert_plain(
         if not ignore_conflicts:
             _copy(session, table, names, _picked(rows, names))
             return
+        # One array per column, unnested into rows: a short statement for any number.
         columns = ", ".join(f'"{name}"' for name in names)
-        row_marks = f"({', '.join('%s' for _ in names)})"
+        arrays = ", ".join(f"%s::{_postgres_type(table.c[name].type)}[]" for name in names)
         values = _converted(table, names, _picked(rows, names), _postgres_converter)
-        per_statement = max(1, PG_PARAMS // len(names))
         with _driver_connection(session).cursor() as cursor:
-            for start in range(0, len(values), per_statement):
-                part = values[start : start + per_statement]
-                cursor.execute(
-                    f'INSERT INTO "{table.name}" ({columns}) VALUES '
-                    f"{', '.join([row_marks] * len(part))} ON CONFLICT DO NOTHING",
-                    [value for row in part for value in row],
-                )
+            cursor.execute(
+                f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
+                " ON CONFLICT DO NOTHING",
+                [list(column) for column in zip(*values, strict=True)],
+            )
         return
     values = _converted(table, names, _picked(rows, names), _sqlite_converter)
     columns = ", ".join(f'"{name}"' for name in names)
@@ -428,6 +427,16 @@ def _sqlite_converter(column_type: Any) -> Callable[[Any], Any]:
     if isinstance(column_type, sqltypes.Date):
         return lambda value: None if value is None else value.isoformat()
     return _same
+
+
+def _postgres_type(column_type: Any) -> str:
+    """The type of a column's array parameter: strings as ``text`` (a cast to
+    ``varchar(n)`` would cut a long value instead of refusing it as the column does)."""
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl
+    if isinstance(column_type, sqltypes.String):
+        return "text"
+    return str(column_type.compile(dialect=postgresql.dialect()))
 
 
 def _postgres_converter(column_type: Any) -> Callable[[Any], Any]:

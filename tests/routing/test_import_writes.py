@@ -147,3 +147,41 @@ def test_a_bulk_import_collects_garbage_less_often_and_restores_the_threshold(
     assert summary.opened + summary.triage == len(BODIES)
     assert set(seen) == {max(BULK_GC_THRESHOLD, before[0])}
     assert gc.get_threshold() == before
+
+
+class _Predictor:
+    """Stands in for a loaded model: counts the texts it was asked about."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, texts: list[str]) -> list[object]:
+        self.calls += 1
+        return []
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.model = _Predictor()
+
+    def predictor(self) -> _Predictor:
+        return self.model
+
+
+def test_a_worker_builds_the_model_before_it_forks_a_job_once_per_model() -> None:
+    """What a model builds on first use (the segmenter's dictionary) is built in the
+    worker, before the fork, not again in every job's process."""
+    from routing import jobs
+
+    ctx = _Context()
+    jobs.configure(lambda: ctx)  # type: ignore[arg-type, return-value]
+    try:
+        assert ctx.model.calls == 1
+        jobs.refresh_model()
+        jobs.refresh_model()
+        assert ctx.model.calls == 1
+        first, ctx.model = ctx.model, _Predictor()  # a new version promoted
+        jobs.refresh_model()
+        assert (first.calls, ctx.model.calls) == (1, 1)
+    finally:
+        jobs.configure(None)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -114,7 +116,6 @@ class SheetRows:
     the file; XLSX through openpyxl's write-only mode, which spools rows to disk."""
 
     def __init__(self, handle: IO[str] | None, sheet: Any) -> None:
-        self._handle = handle
         self._csv = csv.writer(handle) if handle is not None else None
         self._sheet = sheet
         self.rows = 0
@@ -161,10 +162,15 @@ def _xlsx_safe(value: Any) -> Any:
     """Control characters a citizen's text may carry are not allowed in XLSX (openpyxl
     refuses the whole file); they are dropped from the cell."""
     if isinstance(value, str):
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
+        return _illegal_characters().sub("", value)
     return value
+
+
+@functools.cache
+def _illegal_characters() -> re.Pattern[str]:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE
 
 
 def export_tickets_csv(

@@ -63,3 +63,26 @@ def test_web_export_pages_follow_the_view_without_offset(engine: Engine, order: 
                 event.remove(engine, "before_cursor_execute", seen)
         assert exported == listed and len(set(exported)) == len(exported) > 2
     assert len(offsets) >= 8 and set(offsets) == {0}
+
+
+def test_control_characters_do_not_break_the_xlsx(engine: Engine, tmp_path) -> None:
+    """A citizen's text may carry a control character (a pasted \\x07, a \\x1b); XLSX does
+    not allow them and openpyxl refused the whole file: they are dropped from the cell."""
+    from openpyxl import load_workbook
+
+    from reports.export import export_tickets_csv
+
+    rules, now = scenario.RULES, scenario.REPORT_NOW
+    with session_scope(engine) as session:
+        make_ticket(session, rules, text="东湖路\x07路灯\x1b不亮\t请修")
+    with session_scope(engine) as session:
+        export_tickets_csv(session, tmp_path / "t.xlsx", rules=rules, now=now, fmt="xlsx")
+        web = E.write_xlsx(
+            E.records(session, Q.TicketFilter(), viewer=Viewer(None), rules=rules, now=now), rules
+        )
+    try:
+        for path in (tmp_path / "t.xlsx", web):
+            rows = list(load_workbook(path, read_only=True).worksheets[0].values)
+            assert rows[1][rows[0].index("内容")] == "东湖路路灯不亮\t请修"
+    finally:
+        web.unlink()

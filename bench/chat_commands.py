@@ -183,6 +183,7 @@ class Figures:
     floor_seconds: float
     counts: Counts
     outcomes: dict[str, int]
+    kinds: dict[str, float]  # command -> seconds in all
 
 
 def measure(url: str, rounds: int, warmup: int) -> Figures:
@@ -210,7 +211,9 @@ def measure(url: str, rounds: int, warmup: int) -> Figures:
             await asyncio.to_thread(bare)
         return time.perf_counter() - started
 
-    async def commands(batch: list[str], outcomes: dict[str, int]) -> float:
+    async def commands(
+        batch: list[str], outcomes: dict[str, int], kinds: dict[str, float]
+    ) -> float:
         started = time.perf_counter()
         for number in batch:
             for chat, person, line in (
@@ -218,22 +221,26 @@ def measure(url: str, rounds: int, warmup: int) -> Figures:
                 ("zjj", "zjj-1", "/待办"),
                 ("sup", "ducha1", f"/详情 {number}"),
             ):
+                began = time.perf_counter()
                 outcome = await adapter.say(chat, f"u-{person}", line)
+                kind = line.split()[0]
+                kinds[kind] = kinds.get(kind, 0.0) + time.perf_counter() - began
                 outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
         return time.perf_counter() - started
 
     async def run() -> Figures:
         await adapter.start(hub.on_message)
-        await commands(numbers[:warmup], {})
+        await commands(numbers[:warmup], {}, {})
         await floor(3 * warmup)
         outcomes: dict[str, int] = {}
+        kinds: dict[str, float] = {}
         with counting(engine) as counts:
-            seconds = await commands(numbers[warmup:], outcomes)
+            seconds = await commands(numbers[warmup:], outcomes, kinds)
         floor_seconds = await floor(3 * rounds)
         flush = getattr(hub, "flush_cards", None)
         if flush is not None:
             await flush()
-        return Figures(3 * rounds, seconds, floor_seconds, counts, outcomes)
+        return Figures(3 * rounds, seconds, floor_seconds, counts, outcomes, kinds)
 
     try:
         return asyncio.run(run())
@@ -254,7 +261,9 @@ def report(name: str, figures: Figures) -> None:
         "   (one thread hop + one bare SELECT 1 transaction)\n"
         f"  ratio to floor  {per / floor:8.1f}x\n"
         f"  per command     {c.transactions / n:.2f} transactions, "
-        f"{c.statements / n:.1f} statements, {c.hops / n:.2f} thread hops"
+        f"{c.statements / n:.1f} statements, {c.hops / n:.2f} thread hops\n"
+        "  ms by command   "
+        + "   ".join(f"{k} {v / (n / 3) * 1000:.2f}" for k, v in figures.kinds.items())
     )
 
 

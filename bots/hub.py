@@ -27,7 +27,7 @@ from bots.compose import compose
 from bots.errors import SendFailed
 from bots.handlers import Handlers
 from bots.messages import IncomingMessage, Outcome, OutgoingMessage, Reply, Response
-from bots.work import ChatContext, MessageWork
+from bots.work import ChatContext, MessageWork, UnitCache
 from ledger.db import session_scope
 from routing.context import RoutingContext
 
@@ -59,6 +59,7 @@ class ChatHub:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._flush_loop: asyncio.AbstractEventLoop | None = None
         self._flushes: set[asyncio.Future[None]] = set()
+        self._units = UnitCache()  # unit names for the answers, not re-read per command
 
     def add(self, adapter: ChatAdapter) -> None:
         if adapter.platform in self.adapters:
@@ -103,7 +104,7 @@ class ChatHub:
         when it was handled before. The answers are sent after the commit."""
         now = self.ctx.now()
         cards = self._take_cards()
-        work = MessageWork(self.ctx.engine)
+        work = MessageWork(self.ctx.engine, units=self._units)
         try:
             with work.active():
                 response = self._handle_in(work, msg, cards, now)
@@ -121,13 +122,6 @@ class ChatHub:
     def _handle_in(
         self, work: MessageWork, msg: IncomingMessage, cards: list[Card], now: datetime
     ) -> Response | None:
-        session = work.session
-        where = {"platform": msg.platform, "chat_id": msg.chat_id, "message_id": msg.message_id}
-        row = state.claim(session, **where, now=now)
-        if row is None:
-            session.rollback()
-            return None
-        state.record_cards(session, cards, now=now)  # answers sent since the last message
         logger.debug(
             "%s message from %s (%s) in %s: %r",
             msg.platform,
@@ -136,9 +130,34 @@ class ChatHub:
             msg.chat_id,
             msg.text,
         )
+        while True:
+            outcome = self._try(work, msg, cards, now)
+            if not work.tainted or work.detached:
+                return outcome
+            logger.info(
+                "%s message %s in %s: a step wrote, then was refused; handled again",
+                msg.platform,
+                msg.message_id,
+                msg.chat_id,
+            )
+            work.retry_strictly()
+
+    def _try(
+        self, work: MessageWork, msg: IncomingMessage, cards: list[Card], now: datetime
+    ) -> Response | None:
+        """One try at the message; the caller tries again when it comes back tainted."""
+        session = work.session
+        where = {"platform": msg.platform, "chat_id": msg.chat_id, "message_id": msg.message_id}
+        row = state.claim(session, **where, now=now)
+        if row is None:
+            session.rollback()
+            return None
+        state.record_cards(session, cards, now=now)  # answers sent since the last message
         try:
             response = self.handlers.handle(msg)
         except Exception:
+            if work.tainted and not work.detached:
+                return None  # tried again strictly
             logger.exception(
                 "handling %s message %s in %s failed", msg.platform, msg.message_id, msg.chat_id
             )
@@ -150,6 +169,8 @@ class ChatHub:
                 if row is None:
                     return None
                 state.record_cards(session, cards, now=now)
+        if work.tainted and not work.detached:
+            return None  # tried again strictly
         state.mark_handled(session, row, outcome=response.outcome.value, now=now)
         session.commit()
         return response

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bots.errors import BadBinding
+from ledger.directory import units_by_id
 from ledger.models import (
     Audience,
     ChatAccount,
@@ -57,14 +58,22 @@ class Speaker:
 
 
 def resolve(session: Session, *, platform: str, chat_id: str, sender_id: str) -> Speaker:
+    """Two reads: the chat's binding, and the account with its person (read fresh: who
+    may do what follows from them). The chat's unit, shown by name, comes from
+    ``units_by_id`` (cached in the bots' sessions)."""
     binding = binding_of(session, platform=platform, chat_id=chat_id)
-    account = account_of(session, platform=platform, account_id=sender_id)
-    person = session.get(Person, account.person_id) if account is not None else None
+    found = session.exec(
+        select(ChatAccount, Person)
+        .join(Person, col(Person.id) == col(ChatAccount.person_id))
+        .where(ChatAccount.platform == platform)
+        .where(ChatAccount.account_id == sender_id)
+    ).first()
+    account, person = found if found is not None else (None, None)
     if person is not None and not person.active:
         person = None
     unit = None
     if binding is not None and binding.unit_id is not None:
-        unit = session.get(Unit, binding.unit_id)
+        unit = units_by_id(session).get(binding.unit_id)
     return Speaker(binding=binding, account=account, person=person, unit=unit)
 
 

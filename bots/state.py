@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -224,21 +224,21 @@ def claim(
         return row
     except IntegrityError:
         session.rollback()
-    row = session.exec(
+    found = session.exec(
         select(ChatInbox)
         .where(ChatInbox.platform == platform)
         .where(ChatInbox.chat_id == chat_id)
         .where(ChatInbox.message_id == message_id)
     ).first()
-    if row is None or row.handled_at is not None:
+    if found is None or found.handled_at is not None:
         return None
     taken = session.execute(  # take the row (and the write lock) before handling it again
         update(ChatInbox)
-        .where(col(ChatInbox.id) == row.id)
+        .where(col(ChatInbox.id) == found.id)
         .where(col(ChatInbox.handled_at).is_(None))
-        .values(received_at=row.received_at)
-    ).rowcount
-    return row if taken else None
+        .values(received_at=found.received_at)
+    )
+    return found if isinstance(taken, CursorResult) and taken.rowcount else None
 
 
 def mark_handled(session: Session, row: ChatInbox, *, outcome: str, now: datetime) -> None:

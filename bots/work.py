@@ -7,10 +7,11 @@ the record that the message was handled, or not at all: a message delivered twic
 handled once, and nothing is half done.
 
 Chat callbacks and the ``desk`` functions they call open ``ctx.session()`` as everywhere
-else. The hub hands them a :class:`ChatContext`, whose ``session()`` inside a message is a
-savepoint of the message's transaction (a refused or failed step is rolled back to where it
-began, as its own transaction used to be) and whose ``nudge()`` waits for the commit.
-Outside a message (an adapter's questions, the outbox) it is the plain routing context.
+else. The hub hands them a :class:`ChatContext`, whose ``session()`` inside a message is
+the message's session (a refused step writes nothing; one that wrote and then raised makes
+the hub roll the message back and handle it again with a savepoint per step, see
+:class:`MessageWork`) and whose ``nudge()`` waits for the commit. Outside a message (an
+adapter's questions, the outbox) it is the plain routing context.
 
 Work that must commit in steps of its own (filing a citizen's message: the pipeline
 commits, then enqueues its routing; a report that reads for seconds) calls
@@ -20,6 +21,7 @@ and the rest runs as it would anywhere else.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,29 +30,73 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from ledger.db import session_scope
+from ledger.directory import UNIT_CACHE, list_units
+from ledger.models import Unit
 from routing.context import RoutingContext
+
+UNITS_TTL = 10.0  # seconds a bot shows a unit's name after another process renamed it
 
 _current: ContextVar[MessageWork | None] = ContextVar("duban_chat_message", default=None)
 
 
 class MessageWork:
-    """The session and transaction of the message being handled in this thread."""
+    """The session and transaction of the message being handled in this thread.
 
-    def __init__(self, engine: Engine) -> None:
+    A step's ``ctx.session()`` is, at first, the message's session itself (no savepoint:
+    on SQLite a savepoint that writes costs a statement journal, on PostgreSQL two round
+    trips). Writing nothing before a refusal is the desk's contract ("a refused step
+    raises and writes nothing"); where a scope is left by an exception after writing,
+    the message is *tainted*: the hub rolls it back and handles it again with a real
+    savepoint per scope (``strict``), which is what separate transactions used to give.
+    """
+
+    def __init__(self, engine: Engine, *, units: UnitCache | None = None) -> None:
         self.session = Session(engine, expire_on_commit=False)
+        if units is not None:
+            self.session.info[UNIT_CACHE] = units
         event.listen(self.session, "do_orm_execute", _fresh_when_locking)
+        event.listen(self.session, "do_orm_execute", self._bulk_write)
+        event.listen(self.session, "after_flush", self._flushed)
+        self.writes = 0  # flushes and bulk statements that wrote, in this transaction
+        self.strict = False  # a savepoint per scope (the second try of a tainted message)
+        self.tainted = False  # a scope raised after writing: roll back, try again strictly
         self.nudge_wanted = False  # a step wrote outbox rows: wake the bots after the commit
         self.detached = False  # committed early; the rest ran in transactions of its own
 
+    def _flushed(self, _session: Session, _context: object) -> None:
+        self.writes += 1
+
+    def _bulk_write(self, state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            self.writes += 1
+
     @contextmanager
     def scope(self) -> Iterator[Session]:
-        """A savepoint: rolled back alone when what runs inside raises."""
-        with self.session.begin_nested():
-            yield self.session
+        """What ``ctx.session()`` is inside the message (see the class)."""
+        session = self.session
+        if self.strict:
+            with session.begin_nested():
+                yield session
+            return
+        before = self.writes
+        try:
+            yield session
+            session.flush()  # what the scope wrote is written at its end, as a commit would
+        except BaseException as exc:
+            changed = bool(session.new or session.dirty or session.deleted)
+            if changed or self.writes != before or isinstance(exc, DBAPIError):
+                self.tainted = True
+            raise
+
+    def retry_strictly(self) -> None:
+        """Forget the first try (rolled back) and make every scope a savepoint."""
+        self.session.rollback()
+        self.strict, self.tainted, self.nudge_wanted, self.writes = True, False, False, 0
 
     @contextmanager
     def active(self) -> Iterator[MessageWork]:
@@ -63,6 +109,45 @@ class MessageWork:
 
     def close(self) -> None:
         self.session.close()
+
+
+class UnitCache:
+    """The units by id, per process, for showing a ticket's unit (``units_by_id``).
+
+    Read again after ``ttl`` seconds (a ``duban units load`` in another process shows within
+    that) and at once after this process wrote a unit. Nothing decides with it: who may see
+    or do what is read fresh by ``desk``.
+    """
+
+    def __init__(self, ttl: float = UNITS_TTL) -> None:
+        self.ttl = ttl
+        self._entry: tuple[int, float, dict[int, Unit]] | None = None
+
+    def __call__(self, session: Session) -> dict[int, Unit]:
+        entry, now = self._entry, time.monotonic()
+        if entry is not None and entry[0] == _unit_writes[0] and now - entry[1] < self.ttl:
+            return entry[2]
+        generation = _unit_writes[0]
+        units = {
+            u.id: Unit(**u.model_dump()) for u in list_units(session) if u.id is not None
+        }  # copies, free of the session (it may roll back)
+        self._entry = (generation, now, units)
+        return units
+
+
+_unit_writes = [0]  # bumped whenever this process writes a unit
+
+
+def _unit_written(*_args: object) -> None:
+    _unit_writes[0] += 1
+
+
+for _name in ("after_insert", "after_update", "after_delete"):
+    event.listen(Unit, _name, _unit_written)
+
+
+class Tainted(Exception):
+    """Raised by :func:`own_transactions` in a tainted message: it must be tried again."""
 
 
 def _fresh_when_locking(state: ORMExecuteState) -> None:
@@ -87,6 +172,8 @@ def own_transactions() -> None:
     work = _current.get()
     if work is None or work.detached:
         return
+    if work.tainted:
+        raise Tainted("a step wrote, then raised: the message is handled again")
     if work.session.in_nested_transaction():
         raise RuntimeError("own_transactions() called inside ctx.session()")
     work.session.commit()

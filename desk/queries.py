@@ -16,7 +16,7 @@ from desk.permissions import Viewer, is_staff, sees_complainant
 from intake.display import for_reading
 from ledger import views
 from ledger.deadlines import DeadlineRules
-from ledger.directory import list_units
+from ledger.directory import list_units, units_by_id
 from ledger.errors import PermissionDenied
 from ledger.models import (
     Complainant,
@@ -218,7 +218,7 @@ def search_tickets(
     if order not in TICKET_ORDERS:
         raise ValueError(f"unknown order {order!r}")
     query = query.order_by(*_ORDER_BY[order]).offset(offset).limit(limit)
-    units = {u.id: u for u in list_units(session) if u.id is not None}
+    units = units_by_id(session)
     return [
         replace(
             TicketRow.of(ticket, units=units, rules=rules, now=now),
@@ -372,7 +372,7 @@ def pending_extensions(session: Session, *, rules: DeadlineRules, now: datetime)
     ).all()
     if not ids:
         return []
-    units = {u.id: u for u in list_units(session) if u.id is not None}
+    units = units_by_id(session)
     tickets = session.exec(
         select(Ticket).where(col(Ticket.id).in_(list(ids))).order_by(col(Ticket.id).desc())
     )

@@ -21,7 +21,7 @@ from desk.errors import StaleVersion
 from desk.permissions import check_duties
 from desk.queries import TicketRow
 from ledger import tickets as T
-from ledger.directory import find_unit, list_units
+from ledger.directory import find_unit, units_by_id
 from ledger.errors import BadInput
 from ledger.models import Audience, Reply, Ticket, TicketState
 from ledger.states import TRIAGE_STATES
@@ -88,7 +88,7 @@ def _run(
             T.check_allowed(ticket, action, actor)  # state and role first, then duties
             check_duties(session, ticket, action, actor)
         text = step(session, ticket, now)
-        units = {u.id: u for u in list_units(session) if u.id is not None}
+        units = units_by_id(session)
         row = TicketRow.of(ticket, units=units, rules=ctx.rules, now=now)
     ctx.nudge()
     return StepResult(row=row, text=text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,20 @@ def list_units(session: Session, *, active_only: bool = False) -> list[Unit]:
     if active_only:
         query = query.where(Unit.active == True)  # noqa: E712 (SQL expression)
     return list(session.exec(query))
+
+
+# A session may carry a cache of ``units_by_id`` here (``bots.work``: a bot answers many
+# commands a second, the directory changes a few times a year): a callable taking the session.
+UNIT_CACHE = "duban.units_by_id"
+
+
+def units_by_id(session: Session) -> dict[int, Unit]:
+    """Every unit by id, to show a ticket's unit (its code and name), never to decide who
+    may do what (that reads the units it needs, fresh)."""
+    cached: Callable[[Session], dict[int, Unit]] | None = session.info.get(UNIT_CACHE)
+    if cached is not None:
+        return cached(session)
+    return {u.id: u for u in list_units(session) if u.id is not None}
 
 
 def find_unit(session: Session, name: str) -> Unit:

@@ -12,11 +12,14 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, func, select
 
+from bots import state
 from bots.handlers import Handlers
 from bots.messages import Outcome, Response
 from bots.registry import all_commands
 from desk import tickets as D
 from ledger.db import make_engine
+from ledger.directory import find_unit
+from ledger.errors import BadInput
 from ledger.models import ChatCard, ChatInbox, Event, Notification, Ticket, TicketState
 from ledger.tickets import Actor
 from routing.context import RoutingContext
@@ -174,3 +177,68 @@ def test_plain_text_in_the_intake_desk_is_filed_in_its_own_transactions(desk: De
     assert desk.say("intake", "luru1", text, message_id="m-5") == Outcome.DUPLICATE
     with desk.ctx.session() as session:
         assert session.exec(select(func.count()).select_from(Ticket)).one() == 1
+
+
+def half_done(chat: Handlers, msg, who, cmd) -> Response:  # type: ignore[no-untyped-def]
+    """A step that writes, then is refused (against the desk's contract): nothing of the
+    step may be kept, what the message did before it is."""
+
+    def run(ctx: RoutingContext, actor: Actor) -> object:
+        with ctx.session() as session:
+            state.set_value(session, "test:half", "written", now=ctx.now())
+            raise BadInput("不能办理", "refused after writing")
+
+    return chat.step(who, cmd, run)  # type: ignore[arg-type]
+
+
+def test_a_step_refused_after_writing_keeps_nothing_of_it(ctx: RoutingContext) -> None:
+    bind_all(ctx, "memory")
+    commands = tuple(
+        replace(c, callback=half_done) if c.name == "签收" else c for c in all_commands()
+    )
+    desk = Desk(ctx, handlers=Handlers(ctx, commands=commands))
+    number = assigned(desk)
+    assert desk.say("zjj", "zjj-1", f"/延期 {number}") == Outcome.ANSWERED  # waits for text
+    with transactions(ctx) as count:
+        got = desk.say("zjj", "zjj-1", f"/签收 {number}", message_id="m-3")
+    assert got == Outcome.REFUSED
+    assert count.transactions == 2  # rolled back, then handled again with savepoints
+    refusal, dropped = desk.texts("zjj")[-2:]
+    assert "不能办理" in refusal and "已取消" in dropped
+    with ctx.session() as session:
+        assert state.get_value(session, "test:half") is None
+    assert inbox(ctx, "m-3").outcome == Outcome.REFUSED.value
+    assert desk.say("zjj", "zjj-1", "3 需协调供电部门") == Outcome.IGNORED  # the prompt is gone
+
+
+@contextmanager
+def unit_lists(ctx: RoutingContext) -> Iterator[list[str]]:
+    """The statements that read the whole unit list (not one unit by its id)."""
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if "FROM unit" in sql and "unit.id =" not in sql and "WHERE" not in sql:
+            seen.append(sql)
+
+    event.listen(ctx.engine, "before_cursor_execute", statement)
+    try:
+        yield seen
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", statement)
+
+
+def test_the_unit_list_is_not_read_again_for_every_command(desk: Desk) -> None:
+    number = assigned(desk)
+    desk.say("zjj", "zjj-1", "/待办")
+    with unit_lists(desk.ctx) as reads:
+        assert desk.say("zjj", "zjj-1", f"/签收 {number}") == Outcome.DONE
+        assert desk.say("zjj", "zjj-1", "/待办") == Outcome.ANSWERED
+    assert reads == []
+    assert number in desk.last("zjj")
+
+    with desk.ctx.session() as session:  # renamed here: the next answer shows the new name
+        unit = find_unit(session, "zjj")
+        unit.short_name = "住房城乡建设局"
+        session.add(unit)
+    assert desk.say("zjj", "zjj-1", "/待办") == Outcome.ANSWERED
+    assert f"{number} 已签收 住房城乡建设局" in "\n".join(desk.texts("zjj")[-3:])

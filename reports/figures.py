@@ -155,7 +155,7 @@ def load_histories(
     days = case((action == "approve_extension", col(Event.data)["days"].as_integer()))
     score = case((action.in_(RATING_ACTIONS), col(Event.data)["score"].as_integer()))
     note = case((col(Event.action).in_(NOTE_ACTIONS), Event.note), else_=null())
-    rows = session.connection().execute(  # Core rows: no ORM work per row
+    result = session.connection().execute(  # Core rows: no ORM work per row
         select(
             Event.ticket_id,
             Event.id,
@@ -173,6 +173,7 @@ def load_histories(
         .order_by(col(Event.ticket_id), col(Event.id))
     )
     parse = datetime.fromisoformat
+    rows = (row for chunk in result.partitions(10_000) for row in chunk)  # fetchmany
     for ticket_id, event_id, what, to_state, unit_id, at, extended, scored, text in rows:
         if sqlite:
             at = parse(at + "+00:00")
@@ -479,13 +480,16 @@ def tables_from(
     codes = {unit.id: unit.code for unit in units}
     counts = [_Counting(period, by, now, rules) for period, by in wanted]
     cutoffs = sorted({counting.cutoff for counting in counts})
-    memo: dict[tuple[datetime, datetime], int] = {}
+    memo: dict[tuple[date, date], int] = {}  # many tickets share a pair of days
+    local_date, between = rules.local_date, rules.calendar.workdays_between
 
     def days(start: datetime | None, end: datetime) -> int:
+        """:func:`workdays`, remembered by the pair of local days."""
         assert start is not None
-        found = memo.get((start, end))
+        key = (local_date(start), local_date(end))
+        found = memo.get(key)
         if found is None:
-            found = memo[start, end] = workdays(rules, start, end)
+            found = memo[key] = between(*key)
         return found
 
     for history in histories:

@@ -184,6 +184,8 @@ class Figures:
     counts: Counts
     outcomes: dict[str, int]
     kinds: dict[str, float]  # command -> seconds in all
+    cpu: float  # this process's CPU seconds (the bot's own cost, whatever the machine's load)
+    floor_cpu: float
 
 
 def measure(url: str, rounds: int, warmup: int) -> Figures:
@@ -205,16 +207,16 @@ def measure(url: str, rounds: int, warmup: int) -> Figures:
         with session_scope(engine) as session:
             session.execute(text("SELECT 1")).scalar_one()
 
-    async def floor(count: int) -> float:
-        started = time.perf_counter()
+    async def floor(count: int) -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(count):
             await asyncio.to_thread(bare)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
     async def commands(
         batch: list[str], outcomes: dict[str, int], kinds: dict[str, float]
-    ) -> float:
-        started = time.perf_counter()
+    ) -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         for number in batch:
             for chat, person, line in (
                 ("zjj", "zjj-1", f"/签收 {number}"),
@@ -226,7 +228,7 @@ def measure(url: str, rounds: int, warmup: int) -> Figures:
                 kind = line.split()[0]
                 kinds[kind] = kinds.get(kind, 0.0) + time.perf_counter() - began
                 outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
     async def run() -> Figures:
         await adapter.start(hub.on_message)
@@ -235,12 +237,12 @@ def measure(url: str, rounds: int, warmup: int) -> Figures:
         outcomes: dict[str, int] = {}
         kinds: dict[str, float] = {}
         with counting(engine) as counts:
-            seconds = await commands(numbers[warmup:], outcomes, kinds)
-        floor_seconds = await floor(3 * rounds)
+            seconds, cpu = await commands(numbers[warmup:], outcomes, kinds)
+        floor_seconds, floor_cpu = await floor(3 * rounds)
         flush = getattr(hub, "flush_cards", None)
         if flush is not None:
             await flush()
-        return Figures(3 * rounds, seconds, floor_seconds, counts, outcomes, kinds)
+        return Figures(3 * rounds, seconds, floor_seconds, counts, outcomes, kinds, cpu, floor_cpu)
 
     try:
         return asyncio.run(run())
@@ -260,6 +262,9 @@ def report(name: str, figures: Figures) -> None:
         f"  floor/s         {n / figures.floor_seconds:8.1f}   ms/command {floor:7.2f}"
         "   (one thread hop + one bare SELECT 1 transaction)\n"
         f"  ratio to floor  {per / floor:8.1f}x\n"
+        f"  CPU ms/command  {figures.cpu / n * 1000:8.2f}   floor "
+        f"{figures.floor_cpu / n * 1000:.2f}   ratio {figures.cpu / figures.floor_cpu:.1f}x"
+        "   (this process's CPU: steadier than the clock on a loaded machine)\n"
         f"  per command     {c.transactions / n:.2f} transactions, "
         f"{c.statements / n:.1f} statements, {c.hops / n:.2f} thread hops\n"
         "  ms by command   "

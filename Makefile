@@ -71,6 +71,7 @@ bench: venv system-deps fonts
 	$(PY) bench/multi_worker.py
 	$(PY) bench/dedupe.py
 	$(PY) bench/chat_latency.py
+	$(PY) bench/chat_commands.py
 	$(PY) bench/replay.py $(REPLIES)
 	$(PY) bench/web.py
 	$(PY) bench/tasks.py

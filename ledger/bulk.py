@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, partial
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -292,12 +294,12 @@ def insert_plain(
         columns = ", ".join(f'"{name}"' for name in names)
         arrays = ", ".join(f"%s::{_postgres_type(table.c[name].type)}[]" for name in names)
         values = _converted(table, names, _picked(rows, names), _postgres_converter)
-        with _driver_connection(session).cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
-                " ON CONFLICT DO NOTHING",
-                [list(column) for column in zip(*values, strict=True)],
-            )
+        statement = (
+            f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
+            " ON CONFLICT DO NOTHING"
+        )
+        with _driver_errors(session, statement), _driver_connection(session).cursor() as cursor:
+            cursor.execute(statement, [list(column) for column in zip(*values, strict=True)])
         return
     values = _converted(table, names, _picked(rows, names), _sqlite_converter)
     columns = ", ".join(f'"{name}"' for name in names)
@@ -401,9 +403,33 @@ def _copy(session: Session, table: Table, names: list[str], rows: Iterable[Itera
     columns = ", ".join(f'"{name}"' for name in names)
     values = _converted(table, names, rows, _postgres_converter)
     statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
-    with _driver_connection(session).cursor() as cursor, cursor.copy(statement) as copy:
+    with (
+        _driver_errors(session, statement),
+        _driver_connection(session).cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
         for value in values:
             copy.write_row(value)
+
+
+@contextmanager
+def _driver_errors(session: Session, statement: str) -> Iterator[None]:
+    """psycopg's errors raised as SQLAlchemy's, as if the statement had gone through the
+    session: callers retry on ``OperationalError`` (the database went away) and on
+    ``IntegrityError`` (a concurrent router won a race), and the pool throws away a
+    connection that was lost."""
+    dbapi = session.get_bind().dialect.dbapi
+    assert dbapi is not None
+    try:
+        yield
+    except dbapi.Error as exc:
+        connection = session.connection()
+        lost = connection.dialect.is_disconnect(exc, connection.connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi.Error, connection_invalidated=lost
+        ) from exc
 
 
 def _json_text(value: Any) -> str | None:

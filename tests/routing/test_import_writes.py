@@ -185,3 +185,32 @@ def test_a_worker_builds_the_model_before_it_forks_a_job_once_per_model() -> Non
         assert (first.calls, ctx.model.calls) == (1, 1)
     finally:
         jobs.configure(None)
+
+
+def test_a_second_ticket_for_a_message_is_an_integrity_error(rt: Runtime) -> None:
+    """Routing runs again when a concurrent router won the race: the unique constraint's
+    error must reach it as SQLAlchemy's ``IntegrityError`` (``COPY`` is the driver's own)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger import tickets as T
+    from ledger.bulk import OpenSpec, open_tickets
+
+    file_items(rt.routing, [IntakeItem(text=BODIES[0])])
+    with rt.session() as session:
+        ticket = session.exec(select(Ticket)).one()
+        message = session.get(Message, ticket.message_id)
+        assert message is not None and message.id is not None
+        spec = OpenSpec(
+            message_id=message.id,
+            source_kind=message.source_kind,
+            received_at=message.received_at,
+            has_time_limit=False,
+            time_limit_days=None,
+        )
+        with pytest.raises(IntegrityError):
+            open_tickets(
+                session, [spec], rules=rt.routing.rules, now=rt.now(), actor=T.Actor.system("t")
+            )
+        session.rollback()
+    with rt.session() as session:
+        assert len(session.exec(select(Ticket)).all()) == 1

@@ -455,6 +455,9 @@ def _sqlite_converter(column_type: Any) -> Callable[[Any], Any]:
     return _same
 
 
+_POSTGRES: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def _postgres_type(column_type: Any) -> str:
     """The type of a column's array parameter: strings as ``text`` (a cast to
     ``varchar(n)`` would cut a long value instead of refusing it as the column does)."""
@@ -462,7 +465,7 @@ def _postgres_type(column_type: Any) -> str:
         column_type = column_type.impl
     if isinstance(column_type, sqltypes.String):
         return "text"
-    return str(column_type.compile(dialect=postgresql.dialect()))
+    return str(column_type.compile(dialect=_POSTGRES))
 
 
 def _postgres_converter(column_type: Any) -> Callable[[Any], Any]:

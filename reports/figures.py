@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, case, null, type_coerce, union
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from ledger.deadlines import DeadlineRules
@@ -130,17 +131,17 @@ def load_histories(
         return type_coerce(column, String) if sqlite else column
 
     tickets = (
-        select(
-            Ticket.id,
-            Ticket.number,
-            Ticket.source_kind,
-            Message.title,
-            moment(Message.received_at),
-            Ticket.original_due_date,
-            moment(Ticket.original_due_at),
+        core_select(
+            col(Ticket.id),
+            col(Ticket.number),
+            col(Ticket.source_kind),
+            col(Message.title),
+            moment(col(Message.received_at)),
+            col(Ticket.original_due_date),
+            moment(col(Ticket.original_due_at)),
         )
         .join(Message, col(Message.id) == col(Ticket.message_id))
-        .where(Message.received_at < until)
+        .where(col(Message.received_at) < until)
     )
     if since is not None:
         if tz is None:
@@ -156,20 +157,20 @@ def load_histories(
     score = case((action.in_(RATING_ACTIONS), col(Event.data)["score"].as_integer()))
     note = case((col(Event.action).in_(NOTE_ACTIONS), Event.note), else_=null())
     result = session.connection().execute(  # Core rows: no ORM work per row
-        select(
-            Event.ticket_id,
-            Event.id,
-            Event.action,
-            Event.to_state,
-            Event.unit_id,
-            moment(Event.at),
+        core_select(
+            col(Event.ticket_id),
+            col(Event.id),
+            col(Event.action),
+            col(Event.to_state),
+            col(Event.unit_id),
+            moment(col(Event.at)),
             days,
             score,
             note,
         )
-        .where(Event.at < until)
+        .where(col(Event.at) < until)
         .where(col(Event.action).in_(STEP_ACTIONS))
-        .where(col(Event.ticket_id).in_(tickets.with_only_columns(Ticket.id)))
+        .where(col(Event.ticket_id).in_(tickets.with_only_columns(col(Ticket.id))))
         .order_by(col(Event.ticket_id), col(Event.id))
     )
     parse = datetime.fromisoformat

@@ -531,7 +531,7 @@ def write_xlsx(report: Report, path: Path) -> Path:
         _sheet(book, "排名", RANK_COLUMNS, report.ranking.entries, tz)
     _sheet(book, "分单位", FIGURE_COLUMNS, [*report.by_unit, report.total], tz, first="单位")
     _sheet(book, "分来源", FIGURE_COLUMNS, [*report.by_source, report.total], tz, first="来源")
-    if weekly:
+    if isinstance(report, WeeklyReport):
         if report.overdue_unlisted > 0:
             overview.append(["超期清单", overdue_list_line(report)])
         _sheet(book, "超期分单位", OVERDUE_UNIT_COLUMNS, report.overdue_units, tz)
@@ -568,7 +568,7 @@ def chat_text(report: Report, *, limit: int = CHAT_LIMIT) -> str:
     ]
     items: list[str] = []
     unlisted = 0
-    if weekly:
+    if isinstance(report, WeeklyReport):
         low = sorted(
             (
                 f

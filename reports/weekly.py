@@ -215,7 +215,7 @@ class _Lists:
     ) -> None:
         self.by_id = {unit.id: unit for unit in units}
         self.start, self.cutoff, self.rules = week.start(rules.tz), cutoff, rules
-        self.overdue: list[tuple[int, str, TicketFacts, int]] = []  # a heap: the kept ones
+        self.overdue: list[tuple[int, _Descending, TicketFacts, int]] = []  # a heap: the kept
         self.units: dict[int | None, list[int]] = {}  # unit -> [count, longest]
         self.changes: list[ChangeItem] = []
 
@@ -235,9 +235,9 @@ class _Lists:
             # one to drop (fewest days, then the greatest number).
             entry = (days, _Descending(history.number), facts, days)
             if len(self.overdue) < OVERDUE_LISTED:
-                heapq.heappush(self.overdue, entry)  # type: ignore[misc]
+                heapq.heappush(self.overdue, entry)
             elif entry[:2] > self.overdue[0][:2]:
-                heapq.heapreplace(self.overdue, entry)  # type: ignore[misc]
+                heapq.heapreplace(self.overdue, entry)
         for step in (*facts.returns, *facts.reopens):
             if self.start <= step.at < cutoff:
                 code, label = self.unit_of(step.unit_id)

@@ -317,6 +317,23 @@ def _keyword_floor() -> Any:
     return func.coalesce(nth, 0)
 
 
+def keyword_window_note(session: Session, filters: TicketFilter) -> str | None:
+    """What a keyword search without a received range leaves out, in Chinese — or None when
+    it searched every ticket (no keyword, a received range given, or a ledger no longer
+    than the window). Every front end shows it beside the results."""
+    if not filters.keyword or filters.received_from is not None or filters.received_to is not None:
+        return None
+    beyond = session.exec(
+        select(col(Ticket.id)).order_by(col(Ticket.id).desc()).offset(KEYWORD_WINDOW).limit(1)
+    ).first()
+    if beyond is None:
+        return None
+    return (
+        f"关键词只在最近 {KEYWORD_WINDOW:,} 件中检索；"
+        "更早的督办件请同时指定收到日期范围（收到日期起止）再查"
+    )
+
+
 def _local_start(day: date, rules: DeadlineRules) -> datetime:
     """The first moment of an office-local day."""
     return datetime.combine(day, time.min, tzinfo=rules.tz)

@@ -137,6 +137,9 @@ def list_cmd(
         rows = Q.search_tickets(
             session, filters, viewer=Q.viewer_of(actor), rules=rt.rules, now=rt.now(), limit=limit
         )
+        note = Q.keyword_window_note(session, filters)
+    if note is not None:
+        typer.echo(f"提示：{note}", err=True)
     if json:
         emit_json([row.as_dict() for row in rows])
         return

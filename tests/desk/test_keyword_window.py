@@ -43,3 +43,25 @@ def test_a_keyword_searches_the_newest_tickets_unless_a_range_is_given(
     ]
     assert search(keyword="电梯", received_to=date(2026, 11, 2)) == [numbers[0]]
     assert len(search()) == 4  # no keyword, no window
+
+
+def test_a_search_that_left_old_tickets_out_says_so(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = scenario.RULES
+    with session_scope(engine) as session:
+        for n in range(4):
+            make_ticket(session, rules, received_at=local(2026, 11, 2 + n, 9), text=f"电梯 {n}")
+
+    def note(**kw) -> str | None:
+        with session_scope(engine) as session:
+            return Q.keyword_window_note(session, Q.TicketFilter(**kw))
+
+    assert note(keyword="电梯") is None  # four tickets: the window holds them all
+    monkeypatch.setattr(Q, "KEYWORD_WINDOW", 4)
+    assert note(keyword="电梯") is None
+    monkeypatch.setattr(Q, "KEYWORD_WINDOW", 3)
+    said = note(keyword="电梯")
+    assert said is not None and "最近 3 件" in said and "收到日期" in said
+    assert note(keyword="电梯", received_from=date(2026, 11, 1)) is None
+    assert note() is None

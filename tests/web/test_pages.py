@@ -326,6 +326,20 @@ def test_list_filters_sorting_and_paging(site: Desk) -> None:
     assert "下一页" not in first
 
 
+def test_a_keyword_search_says_when_it_left_older_tickets_out(
+    site: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk import queries as Q
+
+    old = site.ticket("assigned", text="东湖路路灯不亮（早）")
+    new = [site.ticket("assigned", text=f"东湖路第{i}盏路灯不亮") for i in range(2)]
+    monkeypatch.setattr(Q, "KEYWORD_WINDOW", 2)
+    page = site.client("ducha1").get("/tickets?q=路灯").text
+    assert all(n in page for n in new) and old not in page
+    assert "关键词只在最近 2 件中检索" in page
+    assert "关键词只在" not in site.client("ducha1").get("/tickets").text
+
+
 def test_reports_page_and_a_download(site: Desk) -> None:
     site.ticket("replied")
     client = site.client("ducha1")

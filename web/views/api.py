@@ -90,8 +90,11 @@ def create_api(rt: Runtime) -> FastAPI:
             size = min(200, max(1, int(params.get("size") or 50)))
         except ValueError:
             raise BadForm("page 和 size 须为整数", "bad paging") from None
-        rows, more = list_rows(rt, who, params, page_no=page_no, size=size)
-        return {"page": page_no, "more": more, "rows": [to_jsonable(r.as_dict()) for r in rows]}
+        rows, more, note = list_rows(rt, who, params, page_no=page_no, size=size)
+        out = {"page": page_no, "more": more, "rows": [to_jsonable(r.as_dict()) for r in rows]}
+        if note is not None:
+            out["note"] = note
+        return out
 
     @api.get("/tickets/{number}", summary="督办件详情")
     def ticket(number: str, who: Who = Depends(bearer)) -> dict[str, Any]:

@@ -140,7 +140,8 @@ def masked_titles(session: Session, who: Who, rows: list[Q.TicketRow]) -> list[Q
 
 def list_rows(
     rt: Runtime, who: Who, params: Any, *, page_no: int, size: int
-) -> tuple[list[Q.TicketRow], bool]:
+) -> tuple[list[Q.TicketRow], bool, str | None]:
+    """A page of the 台账, whether there is a next one, and what the search left out."""
     with rt.session() as session:
         filters, order = parse_filters(session, params)
         rows = Q.search_tickets(
@@ -154,7 +155,8 @@ def list_rows(
             order=order,
         )
         more = len(rows) > size
-        return masked_titles(session, who, rows[:size]), more
+        note = Q.keyword_window_note(session, filters)
+        return masked_titles(session, who, rows[:size]), more, note
 
 
 def _page_params(params: Any) -> tuple[int, int]:
@@ -178,9 +180,9 @@ def ticket_list(request: Request) -> Response:
     rt = runtime_of(request)
     params = request.query_params
     page_no, size = _page_params(params)
-    error = None
+    error = note = None
     try:
-        rows, more = list_rows(rt, who, params, page_no=page_no, size=size)
+        rows, more, note = list_rows(rt, who, params, page_no=page_no, size=size)
     except BadForm as exc:
         rows, more, error = [], False, user_text(exc)
     with rt.session() as session:
@@ -198,6 +200,7 @@ def ticket_list(request: Request) -> Response:
         units=units,
         orders=Q.TICKET_ORDERS,
         error=error,
+        note=note,
         views=views,
         prev_query=_query(params, page=page_no - 1) if page_no > 1 else None,
         next_query=_query(params, page=page_no + 1) if more else None,

@@ -30,6 +30,9 @@ from reports.periods import Period
 
 BY_UNIT, BY_SOURCE, OVERALL = "unit", "source", "overall"
 GROUPINGS = (BY_UNIT, BY_SOURCE, OVERALL)
+# For :func:`tables_from` only: the total's received, replied, due cohort and overdue
+# figures (what a trend point shows) and nothing else, counted the cheap way.
+TREND = "trend"
 UNASSIGNED_LABEL = "未分办"
 DONE_STATES = frozenset({TicketState.VERIFIED, TicketState.ARCHIVED})
 # The actions that move a ticket's state, unit or deadline; the rest only annotate it.
@@ -476,8 +479,8 @@ def tables_from(
     cut-offs. ``visit`` is called with each ticket's facts by cut-off (e.g. for the lists
     of a report)."""
     for _, by in wanted:
-        if by not in GROUPINGS:
-            raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+        if by not in (*GROUPINGS, TREND):
+            raise ValueError(f"by must be one of {GROUPINGS} or {TREND!r}, got {by!r}")
     codes = {unit.id: unit.code for unit in units}
     counts = [_Counting(period, by, now, rules) for period, by in wanted]
     cutoffs = sorted({counting.cutoff for counting in counts})
@@ -508,6 +511,9 @@ def tables_from(
                 # nothing, but its unit still has a row (as _count would have made).
                 if counting.by == BY_UNIT and facts.unit_id not in counting.tallies:
                     counting.tallies[facts.unit_id] = _Tally()
+                continue
+            if counting.by == TREND:
+                _count_trend(facts, counting.total, counting, policy)
                 continue
             _count(
                 facts,
@@ -563,6 +569,25 @@ class _Counting:
         if tally is None:
             tally = self.tallies[key] = _Tally()
         return tally, self.total
+
+
+def _count_trend(facts: TicketFacts, total: _Tally, counting: _Counting, policy) -> None:
+    """The part of :func:`_count` a trend point reads, into the total."""
+    start, cutoff, period = counting.start, counting.cutoff, counting.period
+    replied = facts.replied_at
+    total.received += start <= facts.history.received_at < cutoff
+    total.replied += replied is not None and start <= replied < cutoff
+    if facts.due_at < cutoff:
+        if facts.state in OPEN_STATES:
+            total.overdue_open += 1
+        if period.first <= facts.due_date <= period.last:
+            history = facts.history
+            applied = facts.due_at if policy.extensions_count_on_time else history.original_due_at
+            total.due += 1
+            if replied is not None:
+                total.due_replied += 1
+                total.on_time += replied <= applied
+                total.on_time_original += replied <= history.original_due_at
 
 
 def _count(facts, tallies_for, *, start, cutoff, period, rules, policy, days=None) -> None:
@@ -632,6 +657,8 @@ def workdays(rules: DeadlineRules, start: datetime | None, end: datetime) -> int
 
 
 def _rows(tallies: dict[Any, _Tally], units: Sequence[Unit], codes: dict, by: str) -> list[Figures]:
+    if by == TREND:
+        return []
     if by == OVERALL:
         return [tallies.get("all", _Tally()).figures("all", "合计")]
     if by == BY_SOURCE:

@@ -18,7 +18,7 @@ from ledger.states import OPEN_STATES
 from reports.figures import (
     BY_SOURCE,
     BY_UNIT,
-    OVERALL,
+    TREND,
     UNASSIGNED_LABEL,
     Figures,
     TicketFacts,
@@ -145,7 +145,7 @@ def build_weekly(
     # trend's cut-offs; the week's own totals are the trend's last point.
     by_unit, by_source, *past_totals = tables_from(
         histories, units, wanted=[(week, BY_UNIT), (week, BY_SOURCE)]
-        + [(past, OVERALL) for past in weeks[:-1]],
+        + [(past, TREND) for past in weeks[:-1]],
         now=now, rules=rules, policy=policy, visit=lists.visit,
     )  # fmt: skip
     del histories

@@ -1,6 +1,7 @@
 """Bulk import + routing throughput: SQLite inline, and PostgreSQL with rq workers.
 
     .venv/bin/python bench/pipeline.py [--count 100000] [--workers 2] [--skip-postgres]
+        [--timeout 300]
 
 1. Writes ``--count`` synthetic messages (bench/synth.py, recombined from data/messages.csv)
    as a 留言板 CSV export.
@@ -15,6 +16,8 @@
 4. PostgreSQL + Redis: the same import enqueues one routing job per chunk; ``--workers`` rq
    worker processes (``duban worker``) route them. Prints messages/s from the start of the
    import until the last ticket is open, and its ratio to the SQLite import's rate.
+   Stops with a message (exit 1) when a worker dies, or when nothing is routed for
+   ``--timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -234,7 +237,45 @@ def floor(rt: Runtime, chunk: int = 1000) -> dict:
     return figures
 
 
-def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
+class WorkersGone(RuntimeError):
+    """The rq workers died or stopped routing: the run cannot finish."""
+
+
+def check_workers(procs: list[subprocess.Popen], logs: list[Path]) -> None:
+    """Raise WorkersGone when a worker process has exited, with the end of its log."""
+    for proc, log in zip(procs, logs, strict=True):
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise WorkersGone(
+                f"rq worker {proc.args[-1]} exited with code {proc.returncode} before the "
+                f"messages were routed; the end of {log}:\n{tail}"
+            )
+
+
+def wait_for_routing(
+    rt: Runtime, procs: list[subprocess.Popen], *, timeout: float, logs: list[Path]
+) -> tuple[int, int, int]:
+    """Wait until no message waits for routing; raise WorkersGone when a worker dies, or
+    when ``timeout`` seconds pass without a single message routed (workers alive but stuck)."""
+    last, progressed = None, time.monotonic()
+    while True:
+        messages, tickets, waiting = counts(rt)
+        if waiting == 0:
+            return messages, tickets, waiting
+        check_workers(procs, logs)
+        if waiting != last:
+            last, progressed = waiting, time.monotonic()
+        elif time.monotonic() - progressed > timeout:
+            raise WorkersGone(
+                f"no message routed for {timeout:.0f} s ({waiting:,} still waiting) although "
+                f"the workers are running; see their logs: {', '.join(map(str, logs))}"
+            )
+        time.sleep(0.5)
+
+
+def run_postgres(
+    csv_path: Path, home: Path, count: int, workers: int, timeout: float = 300.0
+) -> dict:
     from tests.services.postgres import start_cluster
     from tests.services.redis import start_redis
 
@@ -270,6 +311,7 @@ def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
                 )
             )
         time.sleep(3)  # workers load the model before the clock starts
+        check_workers(procs, [home / f"worker-{i}.log" for i in range(workers)])
         server = postgres_cpu(cluster.root / "data")
         started, cpu = time.perf_counter(), cpu_seconds()
         pipeline.file_items(
@@ -279,11 +321,9 @@ def run_postgres(csv_path: Path, home: Path, count: int, workers: int) -> dict:
             parallel=True,
         )
         imported, import_cpu = time.perf_counter() - started, cpu_seconds() - cpu
-        while True:
-            messages, tickets, waiting = counts(rt)
-            if waiting == 0:
-                break
-            time.sleep(0.5)
+        messages, tickets, waiting = wait_for_routing(
+            rt, procs, timeout=timeout, logs=[home / f"worker-{i}.log" for i in range(workers)]
+        )
         seconds = time.perf_counter() - started
         server = postgres_cpu(cluster.root / "data") - server
         cpu = cpu_seconds()
@@ -341,6 +381,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="give up when the workers route nothing for this many seconds",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="duban-bench-"))
     try:
@@ -384,7 +430,11 @@ def main() -> None:
             f"the floor ({result['cpu']:.1f} CPU-s against {low['cpu']:.1f})"
         )
         if not args.skip_postgres:
-            pg = run_postgres(csv_path, home, args.count, args.workers)
+            try:
+                pg = run_postgres(csv_path, home, args.count, args.workers, args.timeout)
+            except WorkersGone as exc:
+                print(f"\nPostgreSQL + Redis: stopped, {exc}", file=sys.stderr)
+                sys.exit(1)
             print(
                 f"\nPostgreSQL + Redis, {args.workers} rq workers: {pg['rate']:,.0f} messages/s "
                 f"end to end ({pg['seconds']:.1f} s; the import itself "

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlmodel import func, select
 
+import routing.training
 from bots import render
 from bots.messages import Outcome
+from classifier.predict import Predictor
+from classifier.registry import Registry
+from classifier.segment import Segmenter
+from classifier.train import train, user_dictionary
+from duban.runtime import Runtime
 from intake import outcome as intake_outcome
-from ledger.models import Message, Notification, TicketState
+from ledger.models import Message, Notification, Ticket, TicketState
 from routing.pipeline import ItemOutcome
+from routing.training import promote_version
 from tests.bots.conftest import Desk
+from tests.classifier.conftest import small_sample
+from tests.conftest import DATA_DIR
 from tests.helpers import local
 
 INSTRUCTION = "批示件：请住建局牵头，限5个工作日内办结东湖新城小区积水问题"
@@ -196,3 +207,51 @@ def test_a_paste_without_words_is_not_filed(desk: Desk) -> None:
     assert len(desk.texts("intake")) == 5  # one answer: one item filed
     with desk.ctx.session() as session:
         assert session.exec(select(Message.text)).all() == ["东湖路路灯不亮"]
+
+
+def test_filing_loads_and_checks_the_promoted_model_once_per_version(
+    desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot's process keeps the promoted model between messages: filing one message
+    never hashes or unpickles the model again (a per-message load made each one ~5x
+    slower), and a version promoted meanwhile is checked and loaded at the next message."""
+    registry = Registry(runtime.settings.models_path)
+    segmenter = Segmenter("rjieba", user_dictionary(DATA_DIR))
+    first, second = (
+        registry.save(train(s.texts, s.labels, segmenter=segmenter, seed=seed)).name
+        for seed, s in ((0, small_sample(per_unit=8)), (1, small_sample(per_unit=8, skip=8)))
+    )
+    with desk.ctx.session() as session:
+        promote_version(session, registry, first, by="admin", now=desk.ctx.now())
+
+    loads: list[str] = []
+    hashes: list[str] = []
+    real_load, real_hash = Predictor.load.__func__, routing.training.sha256_file
+
+    def load(cls: type[Predictor], path: Path, **kwargs: object) -> Predictor:
+        loads.append(Path(path).name)
+        return real_load(cls, path, **kwargs)
+
+    def sha256_file(path: Path) -> str:
+        hashes.append(Path(path).parent.name)
+        return real_hash(path)
+
+    monkeypatch.setattr(Predictor, "load", classmethod(load))
+    monkeypatch.setattr(routing.training, "sha256_file", sha256_file)
+
+    def file(texts: list[str]) -> list[str | None]:
+        for text in texts:
+            assert desk.say("intake", "luru1", text) == Outcome.DONE
+        with desk.ctx.session() as session:
+            return list(session.exec(select(Ticket.classifier_version).order_by(Ticket.id)))
+
+    texts = ["东湖路路灯不亮", "滨江花园小区垃圾无人清运", "学校门口早高峰拥堵", "小区地下室渗水"]
+    assert file(texts) == [first] * 4
+    assert (loads, hashes) == ([first], [first])  # checked before unpickling, once
+
+    with desk.ctx.session() as session:  # promoted elsewhere: this process is not told
+        promote_version(session, registry, second, by="admin", now=desk.ctx.now())
+    loads.clear()
+    hashes.clear()
+    assert file(["西湖路井盖缺失", "南门菜市场噪音扰民"])[-2:] == [second, second]
+    assert (loads, hashes) == ([second], [second])

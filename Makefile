@@ -75,6 +75,10 @@ bench: venv system-deps fonts
 	$(PY) bench/replay.py $(REPLIES)
 	$(PY) bench/web.py
 	$(PY) bench/tasks.py
+	$(PY) bench/scale.py run --sizes $(SCALE_SIZES)
+
+# The large ledger's two sizes (1,000,000 takes about 6 CPU-minutes to build, cached in var/scale).
+SCALE_SIZES ?= 10000,100000
 
 # DATA may name the folder holding replies.csv or the file itself. The replay has a ledger
 # of its own (var/replay), never the office's.

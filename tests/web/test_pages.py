@@ -575,3 +575,24 @@ def test_every_refused_post_of_a_unit_person_changes_nothing(site: Desk, code: s
         else:
             assert response.status_code >= 400, path
     assert _ledger_counts(site) == before
+
+
+def test_the_models_page_names_the_version_the_ledger_routes_with(site: Desk) -> None:
+    """A version promoted on another machine is the current one here too, though this
+    machine's registry has never seen it."""
+    from datetime import UTC, datetime
+
+    from ledger.models import ModelPromotion
+
+    with site.rt.session() as session:
+        session.add(
+            ModelPromotion(
+                version="20261201-0900-elsewhere",
+                sha256="0" * 64,
+                promoted_at=datetime(2026, 12, 1, 1, tzinfo=UTC),
+                promoted_by="admin@another-host",
+            )
+        )
+    text = site.client("admin").get("/models").text
+    assert "20261201-0900-elsewhere" in text and "在其他机器上训练" in text
+    assert "还没有模型版本" not in text

@@ -24,13 +24,31 @@ def require_admin(who: Who) -> None:
 
 def versions(request: Request) -> list[dict[str, Any]]:
     from classifier.registry import Registry
+    from routing.training import current_version
 
-    registry = Registry(runtime_of(request).settings.models_path)
-    if not registry.root.is_dir():
-        return []
-    current = registry.current()
-    rows = []
-    for version in reversed(registry.versions()):
+    rt = runtime_of(request)
+    registry = Registry(rt.settings.models_path)
+    # the ledger says which version routes (another machine may have promoted it), not this
+    # machine's registry pointer
+    with rt.session() as session:
+        current = current_version(session, registry)
+    known = registry.versions() if registry.root.is_dir() else []
+    rows: list[dict[str, Any]] = []
+    if current is not None and current not in known:
+        rows.append(
+            {
+                "version": current,
+                "current": True,
+                "elsewhere": True,
+                "created_at": None,
+                "rows": None,
+                "labels": "—",
+                "macro_f1": None,
+                "coverage_at_97": None,
+                "threshold": None,
+            }
+        )
+    for version in reversed(known):
         manifest = registry.manifest(version)
         cv = manifest.get("metrics", {}).get("cv", {})
         rows.append(

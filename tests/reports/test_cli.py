@@ -14,7 +14,6 @@ from duban.cli import app
 from duban.settings import Settings
 from ledger.db import make_engine, session_scope
 from ledger.models import Ticket
-from tests.reports import scenario
 
 runner = CliRunner()
 AS_OF = "2026-11-23T09:00"
@@ -23,17 +22,6 @@ AS_OF = "2026-11-23T09:00"
 def run(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def ledger() -> None:
-    """``duban init`` then the hand-built week in the CLI's own ledger."""
-    code, _, err = run("init")
-    assert code == 0, err
-    engine = make_engine(Settings().db_url)
-    with session_scope(engine) as session:
-        scenario.build(session)
-    engine.dispose()
 
 
 def test_weekly_json_defaults_to_the_last_complete_week(ledger) -> None:

@@ -15,11 +15,8 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from duban.cli import app
-from duban.settings import Settings
-from ledger.db import make_engine, session_scope
 from reports.docx import write_docx
 from reports.render import write_report
-from tests.reports import scenario
 from tests.reports.print_helpers import monthly_report, weekly_report
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -140,16 +137,6 @@ def test_monthly_docx_has_the_ranking(engine: Engine, tmp_path: Path) -> None:
     assert ranking[0][:3] == ["名次", "单位", "到期件"]
     signed = texts.index("2026年11月23日") - 1
     assert texts[signed] == "江州市滨河区人民政府督查室"
-
-
-@pytest.fixture
-def ledger() -> None:
-    runner = CliRunner()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    engine = make_engine(Settings().db_url)
-    with session_scope(engine) as session:
-        scenario.build(session)
-    engine.dispose()
 
 
 def test_cli_writes_the_docx(ledger, tmp_path: Path) -> None:

@@ -14,9 +14,8 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from duban.cli import app
-from duban.settings import Settings
 from ledger import tickets as T
-from ledger.db import make_engine, session_scope
+from ledger.db import session_scope
 from ledger.directory import find_unit
 from reports.overdue import OVERDUE_HEADER, overdue_rows, write_overdue
 from tests.helpers import local, make_ticket
@@ -29,16 +28,6 @@ AS_OF = "2026-11-23T09:00"
 def run(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def ledger() -> None:
-    code, _, err = run("init")
-    assert code == 0, err
-    engine = make_engine(Settings().db_url)
-    with session_scope(engine) as session:
-        scenario.build(session)
-    engine.dispose()
 
 
 def read_csv(path: Path) -> list[list[str]]:

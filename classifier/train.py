@@ -17,10 +17,11 @@
 Bounded. Above ``MAX_TRAINING_ROWS`` rows the model learns from a stratified subsample of
 that many (see ``subsample``: every label keeps all its rows up to an equal share, the
 largest labels are cut down to it; rows chosen by the hash of their text and the seed),
-so memory and time stop growing with the ledger. Documents are vectorised in chunks and
-keep their tokens as lengths, and the folds run on at most ``MEMORY_THREADS`` threads
-once the rows pass ``THREADED_ROWS_LIMIT`` (each thread holds a fold's matrices and
-liblinear's copy of them).
+so memory and time stop growing with the ledger (an office sets its own cap: the policy's
+``routing.max_training_rows``, passed in as ``max_rows``). Documents are vectorised in
+chunks and keep their tokens as lengths, and the folds run on at most ``MEMORY_THREADS``
+threads once the rows pass ``THREADED_ROWS_LIMIT`` (each thread holds a fold's matrices
+and liblinear's copy of them).
 
 Same data and seed give the same model, byte for byte.
 """
@@ -416,6 +417,7 @@ def learning_curve(
     segmenter: Segmenter,
     fractions: Sequence[float] = (0.25, 0.5, 1.0),
     seed: int = 0,
+    max_rows: int = MAX_TRAINING_ROWS,
 ) -> list[dict[str, Any]]:
     """Cross-validated macro-F1 and accuracy on growing shares of the rows (the same share
     of every label, rows taken in text-hash order so a share is stable between runs): how
@@ -439,7 +441,11 @@ def learning_curve(
             point.update(macro_f1=None, accuracy=None)
         else:
             cv = cross_validated_summary(
-                [texts[i] for i in rows], [labels[i] for i in rows], segmenter=segmenter, seed=seed
+                [texts[i] for i in rows],
+                [labels[i] for i in rows],
+                segmenter=segmenter,
+                seed=seed,
+                max_rows=max_rows,
             )
             point.update(macro_f1=cv["macro_f1"], accuracy=cv["accuracy"])
         points.append(point)
@@ -468,13 +474,16 @@ def train_version(
     extra: dict[str, Any] | None = None,
     manifest_extra: dict[str, Any] | None = None,
     promote_first: bool = True,
+    max_rows: int = MAX_TRAINING_ROWS,
 ) -> dict[str, Any]:
     """Train on ``data``, save a new version in ``registry`` and (optionally) promote it.
 
     The first version of an empty registry is promoted (unless ``promote_first`` is false):
     there is nothing it could replace, and a registry folder then works as ``--model`` at
     once. ``manifest_extra`` is written into the manifest as given (e.g. the units the
-    model routes to). Returns the summary ``duban train --json`` prints.
+    model routes to). ``max_rows``: the most rows learnt from (the office's
+    ``routing.max_training_rows``; see ``subsample``). Returns the summary ``duban train
+    --json`` prints.
     """
     if not len(data):
         raise BadInput("没有可用于训练的数据行 (no usable rows)")
@@ -488,6 +497,7 @@ def train_version(
         target_precision=target_precision,
         params=params,
         data_info={"sources": data.sources, "skipped": data.skipped_summary(), **(extra or {})},
+        max_rows=max_rows,
     )
     trained.manifest.update(manifest_extra or {})
     first = promote_first and registry.current() is None

@@ -26,6 +26,8 @@ class _Strict(BaseModel):
 
 
 MAX_TIME_LIMIT_DAYS = 365  # a stated limit beyond a year of working days is a typo
+MAX_TRAINING_ROWS_DEFAULT = 20_000  # as classifier.train.MAX_TRAINING_ROWS
+MAX_TRAINING_ROWS_RANGE = (100, 200_000)
 
 
 class DeadlinePolicy(_Strict):
@@ -74,6 +76,20 @@ class RoutingPolicy(_Strict):
     min_labelled_rows: int = Field(default=200, ge=0, le=10_000_000)
     min_labelled_rows_per_unit: int = Field(default=20, ge=0, le=1_000_000)
     max_recall_drop: float = Field(default=0.05, ge=0, le=1)
+    # The most rows one training run learns from (above it, a stratified subsample): bounds
+    # training's memory and time (classifier.train.subsample; MAX_TRAINING_ROWS there).
+    max_training_rows: int = MAX_TRAINING_ROWS_DEFAULT
+
+    @field_validator("max_training_rows", mode="before")
+    @classmethod
+    def _training_rows(cls, value: Any) -> Any:
+        low, high = MAX_TRAINING_ROWS_RANGE
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(
+                f"训练行数上限须为 {low} 到 {high} 之间的整数，现为 {value!r}"
+                f" (max_training_rows: an integer from {low} to {high})"
+            )
+        return value
 
 
 class IntakePolicy(_Strict):

@@ -810,6 +810,7 @@ def train_and_judge(
         promote_first=False,
         extra={"holdout_rows": len(holdout), **(extra or {})},
         manifest_extra={"units": sorted(set(training.labels))},
+        max_rows=policy.max_training_rows,
     )
     candidate = Predictor.load(registry.folder(summary["version"]))
     verdict = judge(
@@ -1014,7 +1015,13 @@ def model_status(
     points: list[dict[str, Any]] = []
     if curve and len(set(data.labels)) >= 2:
         segmenter = Segmenter("rjieba", user_dictionary(data_dir))
-        points = learning_curve(data.texts, data.labels, segmenter=segmenter, seed=seed)
+        points = learning_curve(
+            data.texts,
+            data.labels,
+            segmenter=segmenter,
+            seed=seed,
+            max_rows=policy.max_training_rows,
+        )
     return {
         "labelled_rows": len(data),
         "ledger_rows": len(ledger),

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from ledger.types import UTCDateTime
@@ -235,13 +235,30 @@ class Ticket(SQLModel, table=True):
     """One tracked 督办 item, opened for one message."""
 
     __table_args__ = (
-        Index("ix_ticket_state", "state"),
+        # the 台账 by state (未办结 / 超期 read each open state newest first or by deadline)
+        Index("ix_ticket_state_id", "state", "id"),
+        Index("ix_ticket_state_due_at", "state", "due_at", "id"),
         Index("ix_ticket_unit_state", "unit_id", "state"),
         Index("ix_ticket_due_at", "due_at"),
         # a unit's tickets newest first (the web 台账 of a unit), without sorting them all
         Index("ix_ticket_unit_id_id", "unit_id", "id"),
         # reports: the tickets whose deadline in force falls in or after a period
         Index("ix_ticket_due_date", "due_date"),
+        # the 台账 by 分办方式 (one index range per routed_by value) and 已通报 (partial)
+        Index("ix_ticket_routed_by_id", "routed_by", "id"),
+        Index(
+            "ix_ticket_escalated_id",
+            "id",
+            sqlite_where=text("escalated_at IS NOT NULL"),
+            postgresql_where=text("escalated_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_ticket_escalated_due_at",
+            "due_at",
+            "id",
+            sqlite_where=text("escalated_at IS NOT NULL"),
+            postgresql_where=text("escalated_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import case, literal, tuple_, union_all
 from sqlmodel import Session, col, func, select
 
 from desk.permissions import Viewer, is_staff, sees_complainant
@@ -17,7 +18,7 @@ from intake.display import for_reading
 from ledger import views
 from ledger.deadlines import DeadlineRules
 from ledger.directory import list_units, units_by_id
-from ledger.errors import PermissionDenied
+from ledger.errors import NotFound, PermissionDenied
 from ledger.models import (
     Complainant,
     Event,
@@ -32,6 +33,7 @@ from ledger.models import (
 )
 from ledger.states import OPEN_STATES, TRIAGE_STATES
 from ledger.tickets import Actor, record_view
+from ledger.types import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,33 +201,151 @@ def search_tickets(
     limit: int = 200,
     offset: int = 0,
     order: str = "new",
+    after: str | None = None,
+    before: str | None = None,
 ) -> list[TicketRow]:
     """The 台账 list as this viewer may see it: newest first (or ``order``, a key of
     ``TICKET_ORDERS``), with each message's title.
 
-    A unit's member sees only the unit's tickets, whatever the filter asks for.
+    ``after`` / ``before`` name a ticket (its number: the last / first row of the page shown)
+    and read the ``limit`` rows that follow / precede it in this order, ``offset`` ignored:
+    keyset paging, as cheap far down the list as on its first page. A unit's member sees
+    only the unit's tickets, whatever the filter asks for.
     """
-    # what to show when the message has no title; a unit reads the masked text only
-    query = select(
+    if order not in TICKET_ORDERS:
+        raise ValueError(f"unknown order {order!r}")
+    if after is not None and before is not None:
+        raise ValueError("after and before are exclusive")
+    read = _REVERSE[order] if before is not None else order
+    clauses, branches = _plan(session, filters, viewer=viewer, rules=rules, now=now)
+    if branches == []:
+        return []
+    cursor = after if after is not None else before
+    if cursor is not None:
+        clauses.append(_keyset(session, cursor, read))
+        offset = 0
+    base = select(
         Ticket,
         Message.title,
         func.substr(Message.text, 1, 60),
         func.substr(Message.unit_text, 1, 60),
-    ).join(Message, col(Message.id) == Ticket.message_id)
+    )
+    if branches is None:
+        query = base.join(Message, col(Message.id) == Ticket.message_id).where(*clauses)
+    else:
+        page = _union_of(branches, clauses, filters=filters, order=read, wanted=offset + limit)
+        query = base.join(page, col(Ticket.id) == page.c.id).join(
+            Message, col(Message.id) == Ticket.message_id
+        )
+    query = query.order_by(*_ORDER_BY[read]).offset(offset).limit(limit)
     masked = for_unit(viewer)
-    for clause in ticket_clauses(filters, viewer=viewer, rules=rules, now=now):
-        query = query.where(clause)
-    if order not in TICKET_ORDERS:
-        raise ValueError(f"unknown order {order!r}")
-    query = query.order_by(*_ORDER_BY[order]).offset(offset).limit(limit)
     units = units_by_id(session)
-    return [
+    rows = [
         replace(
             TicketRow.of(ticket, units=units, rules=rules, now=now),
             title=(masked_text if masked and masked_text is not None else title or text),
         )
         for ticket, title, text, masked_text in session.exec(query)
     ]
+    return rows[::-1] if before is not None else rows
+
+
+def _plan(
+    session: Session, f: TicketFilter, *, viewer: Viewer, rules: DeadlineRules, now: datetime
+) -> tuple[list[Any], list[Any] | None]:
+    """The WHERE clauses of a search and, where one filter is a choice among a few values
+    that no single index reads in the list's order (未办结 / 超期: any open state; 分办方式:
+    every routed_by value with the prefix), one clause per value: each is read through its
+    own index range in order, and the pages merged (``_union_of``). None: no such split;
+    []: the prefix matches no ticket at all."""
+    values = _routed_by_values(session, f.routed_by) if f.routed_by else None
+    narrowed = f
+    if values is not None:
+        narrowed = replace(narrowed, routed_by=None)
+    by_state = (f.open_only or f.overdue) and f.state is None
+    if by_state:
+        narrowed = replace(narrowed, open_only=False, overdue=False)
+    clauses = ticket_clauses(narrowed, viewer=viewer, rules=rules, now=now)
+    if by_state and f.overdue:
+        clauses.append(col(Ticket.due_at) < now)
+    if values is not None and not values:
+        return clauses, []
+    if by_state:
+        if values is not None:
+            clauses.append(col(Ticket.routed_by).in_(values))
+        return clauses, [col(Ticket.state) == s.value for s in _OPEN_ORDERED]
+    if values is None:
+        return clauses, None
+    if len(values) == 1:
+        return [*clauses, col(Ticket.routed_by) == values[0]], None
+    return clauses, [col(Ticket.routed_by) == v for v in values]
+
+
+# the open states in a fixed order (a split's branches are the same statement every time)
+_OPEN_ORDERED = sorted(OPEN_STATES, key=lambda s: s.value)
+
+# Reading the distinct routed_by values gives up past this many (then the prefix is matched
+# row by row, as a LIKE): an office has a handful of routes and some tens of rules.
+ROUTED_BY_VALUES = 200
+
+
+def _routed_by_values(session: Session, prefix: str) -> list[str] | None:
+    """The routed_by values that start with ``prefix`` (as ``startswith`` matches them on
+    this database), found by skipping from one distinct value to the next down the
+    ``(routed_by, id)`` index; None when the ledger holds more than ROUTED_BY_VALUES."""
+    ticket = Ticket.__table__.c  # type: ignore[attr-defined]
+    first = select(func.min(ticket.routed_by).label("value"), literal(1).label("n")).cte(
+        "routed_values", recursive=True
+    )
+    following = (
+        select(func.min(ticket.routed_by)).where(ticket.routed_by > first.c.value)
+    ).scalar_subquery()
+    walk = first.union_all(
+        select(following, first.c.n + 1).where(
+            first.c.value.is_not(None), first.c.n <= ROUTED_BY_VALUES
+        )
+    )
+    matches = case((walk.c.value.startswith(prefix, autoescape=True), 1), else_=0)
+    found = session.exec(
+        select(walk.c.value, matches).where(walk.c.value.is_not(None))  # type: ignore[call-overload]
+    ).all()
+    if len(found) > ROUTED_BY_VALUES:
+        return None
+    return [value for value, match in found if match]
+
+
+def _union_of(
+    branches: list[Any], clauses: list[Any], *, filters: TicketFilter, order: str, wanted: int
+) -> Any:
+    """The ids (and deadlines) of the first ``wanted`` tickets of each branch, in ``order``:
+    the page is among them."""
+    joins_message = bool(filters.keyword or filters.received_from or filters.received_to)
+    parts = []
+    for branch in branches:
+        part = select(col(Ticket.id).label("id"), col(Ticket.due_at).label("due_at"))
+        if joins_message:
+            part = part.join(Message, col(Message.id) == Ticket.message_id)
+        part = part.where(*clauses, branch).order_by(*_ORDER_BY[order]).limit(wanted)
+        inner = part.subquery()
+        parts.append(select(inner.c.id, inner.c.due_at))
+    return union_all(*parts).subquery("page")
+
+
+def _keyset(session: Session, number: str, order: str) -> Any:
+    """The rows after the ticket ``number`` in ``order`` (its key read from the ledger)."""
+    found = session.exec(
+        select(col(Ticket.id), col(Ticket.due_at)).where(col(Ticket.number) == number)
+    ).first()
+    if found is None:
+        raise NotFound(f"翻页位置「{number}」不是已有的督办件编号", "unknown page cursor")
+    ticket_id, due_at = found
+    if order == "new":
+        return col(Ticket.id) < ticket_id
+    if order == "old":
+        return col(Ticket.id) > ticket_id
+    key = tuple_(col(Ticket.due_at), col(Ticket.id))
+    at = tuple_(literal(due_at, UTCDateTime), literal(ticket_id))
+    return key > at if order == "due" else key < at
 
 
 def ticket_clauses(
@@ -255,6 +375,7 @@ _ORDER_BY: dict[str, tuple[Any, ...]] = {
     "due": (col(Ticket.due_at).asc(), col(Ticket.id).asc()),
     "due_desc": (col(Ticket.due_at).desc(), col(Ticket.id).desc()),
 }
+_REVERSE = {"new": "old", "old": "new", "due": "due_desc", "due_desc": "due"}
 
 
 def _clauses(f: TicketFilter, *, rules: DeadlineRules, now: datetime) -> list[Any]:

@@ -18,7 +18,7 @@ from desk.permissions import sees_complainant, visible_ticket
 from duban.runtime import Runtime
 from ledger import tickets as T
 from ledger.directory import list_units
-from ledger.errors import DubanError, user_text
+from ledger.errors import DubanError, NotFound, user_text
 from ledger.models import (
     Message,
     Person,
@@ -141,22 +141,36 @@ def masked_titles(session: Session, who: Who, rows: list[Q.TicketRow]) -> list[Q
 def list_rows(
     rt: Runtime, who: Who, params: Any, *, page_no: int, size: int
 ) -> tuple[list[Q.TicketRow], bool, str | None]:
-    """A page of the 台账, whether there is a next one, and what the search left out."""
+    """A page of the 台账, whether there is a next one, and what the search left out.
+
+    Past the first page the links carry the ticket the page starts after (``after``) or
+    ends before (``before``): each page is read from there through an index, as cheap on
+    page 2,000 as on page 2 (a bare ``page=N`` still skips (N-1)×size rows)."""
+    after = (params.get("after") or "").strip() or None
+    before = (params.get("before") or "").strip() or None
     with rt.session() as session:
         filters, order = parse_filters(session, params)
-        rows = Q.search_tickets(
-            session,
-            filters,
-            viewer=who.viewer,
-            rules=rt.rules,
-            now=rt.now(),
-            limit=size + 1,
-            offset=(page_no - 1) * size,
-            order=order,
-        )
-        more = len(rows) > size
+        try:
+            rows = Q.search_tickets(
+                session,
+                filters,
+                viewer=who.viewer,
+                rules=rt.rules,
+                now=rt.now(),
+                limit=size + 1,
+                offset=(page_no - 1) * size,
+                order=order,
+                after=after,
+                before=None if after else before,
+            )
+        except NotFound as exc:
+            raise BadForm(user_text(exc), "unknown page cursor") from None
+        if before and not after:
+            more, rows = True, rows[-size:]
+        else:
+            more, rows = len(rows) > size, rows[:size]
         note = Q.keyword_window_note(session, filters)
-        return masked_titles(session, who, rows[:size]), more, note
+        return masked_titles(session, who, rows), more, note
 
 
 def _page_params(params: Any) -> tuple[int, int]:
@@ -174,6 +188,20 @@ def _query(params: Any, **changes: Any) -> str:
     return urlencode(keep)
 
 
+def _neighbours(
+    params: Any, rows: list[Q.TicketRow], *, page_no: int, more: bool
+) -> tuple[str | None, str | None]:
+    """The previous and next pages' query strings: page 1 plainly, any other page as the
+    rows before this page's first ticket or after its last."""
+    prev = None
+    if page_no == 2 or (page_no > 2 and not rows):
+        prev = _query(params)
+    elif page_no > 2:
+        prev = _query(params, page=page_no - 1, before=rows[0].number)
+    nxt = _query(params, page=page_no + 1, after=rows[-1].number) if more and rows else None
+    return prev, nxt
+
+
 @router.get("/tickets")
 def ticket_list(request: Request) -> Response:
     who = current(request)
@@ -185,6 +213,7 @@ def ticket_list(request: Request) -> Response:
         rows, more, note = list_rows(rt, who, params, page_no=page_no, size=size)
     except BadForm as exc:
         rows, more, error = [], False, user_text(exc)
+    prev_query, next_query = _neighbours(params, rows, page_no=page_no, more=more)
     with rt.session() as session:
         units = [u for u in list_units(session) if u.kind != "desk"]
         views = saved_views(session, who)
@@ -202,8 +231,8 @@ def ticket_list(request: Request) -> Response:
         error=error,
         note=note,
         views=views,
-        prev_query=_query(params, page=page_no - 1) if page_no > 1 else None,
-        next_query=_query(params, page=page_no + 1) if more else None,
+        prev_query=prev_query,
+        next_query=next_query,
         export_query=_query(params),
         bulk_steps=[("assign", "交办"), ("approve_extension", "批准延期"), ("archive", "归档")],
     )

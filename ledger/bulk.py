@@ -292,17 +292,17 @@ def insert_plain(
             return
         # One array per column, unnested into rows: a short statement for any number.
         columns = ", ".join(f'"{name}"' for name in names)
-        arrays = ", ".join(f"%s::{_postgres_type(table.c[name].type)}[]" for name in names)
+        # %b: each array goes in binary. In text psycopg quotes and escapes every element
+        # in Python (a chunk's outbox texts: ~100 ms per 1,000 rows against ~2 ms). (The
+        # execute's ``binary=True`` asked for binary results only, not parameters.)
+        arrays = ", ".join(f"%b::{_postgres_type(table.c[name].type)}[]" for name in names)
         values = _converted(table, names, _picked(rows, names), _postgres_converter)
         statement = (
             f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})'
             " ON CONFLICT DO NOTHING"
         )
         with _driver_errors(session, statement), _driver_connection(session).cursor() as cursor:
-            # binary: psycopg dumps each array whole instead of quoting every element as
-            # text (11x less CPU for a chunk's outbox rows)
-            arrays_ = [list(column) for column in zip(*values, strict=True)]
-            cursor.execute(statement, arrays_, binary=True)
+            cursor.execute(statement, [list(column) for column in zip(*values, strict=True)])
         return
     values = _converted(table, names, _picked(rows, names), _sqlite_converter)
     columns = ", ".join(f'"{name}"' for name in names)
@@ -321,26 +321,26 @@ def select_in(
     array_type: str,
     params: Sequence[Any] = (),
 ) -> list[Any]:
-    """The rows of a raw ``SELECT`` for many values, in parts: ``{IN}`` in ``sql`` stands
-    for the membership test of ``values`` (``IN (?, …)`` on SQLite, ``= ANY(%s::type[])``
+    """The rows of a raw ``SELECT`` for many values: ``{IN}`` in ``sql`` stands
+    for the membership test of ``values`` (``IN (?, …)`` on SQLite, ``= ANY(%b::type[])``
     on PostgreSQL, ``array_type`` naming the type), each ``{P}`` for one of ``params``
     (driver values: see ``driver_value``), which must all come before ``{IN}``.
 
     SQLAlchemy renders a long IN list anew for every execution; this is what made a
-    large import's lookups cost more than the lookups themselves."""
+    large import's lookups cost more than the lookups themselves. PostgreSQL gets all the
+    values as one array, in binary (psycopg's text form quotes each element in Python);
+    SQLite gets them ``MAX_PARAMS`` at a time."""
     connection = session.connection()
     postgres = connection.dialect.name != "sqlite"
-    found: list[Any] = []
     ordered = list(values)
+    if postgres:
+        statement = sql.format(IN=f"= ANY(%b::{array_type}[])", P="%s")
+        return list(connection.exec_driver_sql(statement, (*params, ordered)).all())
+    found: list[Any] = []
     for start in range(0, len(ordered), MAX_PARAMS):
         part = ordered[start : start + MAX_PARAMS]
-        if postgres:
-            test, args = f"= ANY(%s::{array_type}[])", [*params, part]
-            statement = sql.format(IN=test, P="%s")
-        else:
-            test, args = f"IN ({', '.join('?' * len(part))})", [*params, *part]
-            statement = sql.format(IN=test, P="?")
-        found.extend(connection.exec_driver_sql(statement, tuple(args)).all())
+        statement = sql.format(IN=f"IN ({', '.join('?' * len(part))})", P="?")
+        found.extend(connection.exec_driver_sql(statement, (*params, *part)).all())
     return found
 
 

@@ -1,7 +1,7 @@
 """Bulk import + routing throughput: SQLite inline, and PostgreSQL with rq workers.
 
     .venv/bin/python bench/pipeline.py [--count 100000] [--workers 2] [--skip-postgres]
-        [--timeout 300]
+        [--timeout 300] [--statements 15]
 
 1. Writes ``--count`` synthetic messages (bench/synth.py, recombined from data/messages.csv)
    as a 留言板 CSV export.
@@ -17,7 +17,10 @@
    worker processes (``duban worker``) route them. Prints messages/s from the start of the
    import until the last ticket is open, and its ratio to the SQLite import's rate.
    Stops with a message (exit 1) when a worker dies, or when nothing is routed for
-   ``--timeout`` seconds.
+   ``--timeout`` seconds. ``--statements N`` loads pg_stat_statements into the bench's
+   cluster (nested statements too: the foreign-key checks) and lists the N statements
+   that took the server longest on the clock, with calls and milliseconds per 1,000
+   messages.
 """
 
 from __future__ import annotations
@@ -304,17 +307,27 @@ def process_cpu(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+STATEMENTS = ("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+
+
 def run_postgres(
-    csv_path: Path, home: Path, count: int, workers: int, timeout: float = 300.0
+    csv_path: Path,
+    home: Path,
+    count: int,
+    workers: int,
+    timeout: float = 300.0,
+    statements: int = 0,
 ) -> dict:
     from tests.services.postgres import start_cluster
     from tests.services.redis import start_redis
 
-    cluster = start_cluster()
+    cluster = start_cluster(STATEMENTS if statements else ())
     redis = start_redis()
     procs: list[subprocess.Popen] = []
     try:
         url = cluster.create_database()
+        if statements:
+            _admin(url, "CREATE EXTENSION pg_stat_statements")
         settings = Settings(
             home=home / "pg",
             database_url=url,
@@ -346,6 +359,8 @@ def run_postgres(
         # (on a loaded machine that takes longer than any fixed sleep).
         ready = wait_for_workers(redis.url, procs, timeout=timeout, logs=logs)
         before = sum(process_cpu(proc.pid) for proc in procs)
+        if statements:
+            _admin(url, "SELECT pg_stat_statements_reset()")
         server = postgres_cpu(cluster.root / "data")
         started, cpu = time.perf_counter(), cpu_seconds()
         pipeline.file_items(
@@ -359,6 +374,7 @@ def run_postgres(
         seconds = time.perf_counter() - started
         server = postgres_cpu(cluster.root / "data") - server
         routing_cpu = sum(process_cpu(proc.pid) for proc in procs) - before
+        top = top_statements(url, statements) if statements else []
         cpu = cpu_seconds()
         for proc in procs:
             proc.terminate()
@@ -376,6 +392,7 @@ def run_postgres(
                 "server": server,
             },
             "ready": ready,
+            "statements": top,
         }
     finally:
         for proc in procs:
@@ -384,6 +401,27 @@ def run_postgres(
                 proc.wait(30)
         redis.stop()
         cluster.stop()
+
+
+def _admin(url: str, sql: str) -> list[tuple]:
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def top_statements(url: str, limit: int) -> list[tuple]:
+    """(calls, total ms, rows, query) of the ``limit`` statements that took the bench's
+    database longest since the reset (top-level and nested: a foreign key's check is one)."""
+    return _admin(
+        url,
+        "SELECT s.calls, s.total_exec_time, s.rows, s.toplevel, s.query"
+        " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+        " WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'"
+        f" ORDER BY s.total_exec_time DESC LIMIT {int(limit)}",
+    )
 
 
 def postgres_cpu(data: Path) -> float:
@@ -416,6 +454,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        help="list the N statements that took PostgreSQL longest (pg_stat_statements)",
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -466,7 +510,9 @@ def main() -> None:
         )
         if not args.skip_postgres:
             try:
-                pg = run_postgres(csv_path, home, args.count, args.workers, args.timeout)
+                pg = run_postgres(
+                    csv_path, home, args.count, args.workers, args.timeout, args.statements
+                )
             except WorkersGone as exc:
                 print(f"\nPostgreSQL + Redis: stopped, {exc}", file=sys.stderr)
                 sys.exit(1)
@@ -489,6 +535,17 @@ def main() -> None:
                 f"  PostgreSQL / SQLite messages/s: x{pg['rate'] / result['rate']:.2f} "
                 "(target at least x0.8)"
             )
+            if pg["statements"]:
+                per = 1000 / args.count
+                print(
+                    "  PostgreSQL's statements by time on the clock (per 1,000 messages; "
+                    "* nested, e.g. a foreign key's check):"
+                )
+                for calls, total, rows, toplevel, query in pg["statements"]:
+                    print(
+                        f"  {total * per:8.1f} ms {calls * per:8.1f} calls {rows * per:9.0f} rows"
+                        f" {' ' if toplevel else '*'} {' '.join(query.split())[:110]}"
+                    )
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -40,6 +40,7 @@ class PostgresCluster:
     port: int
     user: str = "duban"
     _as_postgres: bool = False
+    settings: tuple[str, ...] = ()  # extra server settings, "name=value" (a benchmark's)
 
     @property
     def admin_url(self) -> str:
@@ -72,6 +73,7 @@ class PostgresCluster:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=128MB"
         )
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._run(
             "pg_ctl",
             "-D",
@@ -121,7 +123,8 @@ class PostgresCluster:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_cluster() -> PostgresCluster:
+def start_cluster(settings: tuple[str, ...] = ()) -> PostgresCluster:
+    """A new cluster; ``settings`` ("name=value") are passed to the server as ``-c``."""
     bin_dir = find_pg_bin()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL server binaries (initdb) not found: apt install postgresql")
@@ -131,7 +134,11 @@ def start_cluster() -> PostgresCluster:
         shutil.chown(root, user="postgres", group="postgres")
         os.chmod(root, 0o700)
     cluster = PostgresCluster(
-        bin_dir=bin_dir, root=root, port=free_port(), _as_postgres=as_postgres
+        bin_dir=bin_dir,
+        root=root,
+        port=free_port(),
+        _as_postgres=as_postgres,
+        settings=settings,
     )
     cluster.start()
     return cluster

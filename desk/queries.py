@@ -306,9 +306,7 @@ def _routed_by_values(session: Session, prefix: str) -> list[str] | None:
         )
     )
     matches = case((walk.c.value.startswith(prefix, autoescape=True), 1), else_=0)
-    found = session.exec(
-        select(walk.c.value, matches).where(walk.c.value.is_not(None))  # type: ignore[call-overload]
-    ).all()
+    found = session.exec(select(walk.c.value, matches).where(walk.c.value.is_not(None))).all()
     if len(found) > ROUTED_BY_VALUES:
         return None
     return [value for value, match in found if match]
@@ -322,7 +320,7 @@ def _union_of(
     joins_message = bool(filters.keyword or filters.received_from or filters.received_to)
     parts = []
     for branch in branches:
-        part = select(col(Ticket.id).label("id"), col(Ticket.due_at).label("due_at"))
+        part: Any = select(col(Ticket.id).label("id"), col(Ticket.due_at).label("due_at"))
         if joins_message:
             part = part.join(Message, col(Message.id) == Ticket.message_id)
         part = part.where(*clauses, branch).order_by(*_ORDER_BY[order]).limit(wanted)

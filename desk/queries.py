@@ -256,8 +256,8 @@ def _plan(
     """The WHERE clauses of a search and, where one filter is a choice among a few values
     that no single index reads in the list's order (未办结 / 超期: any open state; 分办方式:
     every routed_by value with the prefix), one clause per value: each is read through its
-    own index range in order, and the pages merged (``_union_of``). None: no such split;
-    []: the prefix matches no ticket at all."""
+    own index range in order, and the pages merged (``_union_of``): (column, value) pairs.
+    None: no such split; []: the prefix matches no ticket at all."""
     values = _routed_by_values(session, f.routed_by) if f.routed_by else None
     narrowed = f
     if values is not None:
@@ -273,12 +273,12 @@ def _plan(
     if by_state:
         if values is not None:
             clauses.append(col(Ticket.routed_by).in_(values))
-        return clauses, [col(Ticket.state) == s.value for s in _OPEN_ORDERED]
+        return clauses, [(col(Ticket.state), s.value) for s in _OPEN_ORDERED]
     if values is None:
         return clauses, None
     if len(values) == 1:
         return [*clauses, col(Ticket.routed_by) == values[0]], None
-    return clauses, [col(Ticket.routed_by) == v for v in values]
+    return clauses, [(col(Ticket.routed_by), v) for v in values]
 
 
 # the open states in a fixed order (a split's branches are the same statement every time)
@@ -316,14 +316,20 @@ def _union_of(
     branches: list[Any], clauses: list[Any], *, filters: TicketFilter, order: str, wanted: int
 ) -> Any:
     """The ids (and deadlines) of the first ``wanted`` tickets of each branch, in ``order``:
-    the page is among them."""
+    the page is among them. Each branch sorts on its own column first (one value there, so
+    the same order): the planner then reads the branch's index, not the primary key
+    filtered row by row (PostgreSQL's choice otherwise, which reads further the older the
+    rows it wants are)."""
     joins_message = bool(filters.keyword or filters.received_from or filters.received_to)
     parts = []
-    for branch in branches:
+    descending = order in ("new", "due_desc")
+    for column, value in branches:
         part: Any = select(col(Ticket.id).label("id"), col(Ticket.due_at).label("due_at"))
         if joins_message:
             part = part.join(Message, col(Message.id) == Ticket.message_id)
-        part = part.where(*clauses, branch).order_by(*_ORDER_BY[order]).limit(wanted)
+        first = column.desc() if descending else column.asc()
+        part = part.where(*clauses, column == value).order_by(first, *_ORDER_BY[order])
+        part = part.limit(wanted)
         inner = part.subquery()
         parts.append(select(inner.c.id, inner.c.due_at))
     return union_all(*parts).subquery("page")

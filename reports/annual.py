@@ -189,13 +189,18 @@ def build_annual(
     checkin_policy: CheckinPolicy | None = None,
     office: OfficePolicy | None = None,
     units: Sequence[str] = (),
+    replay_all: bool = False,
 ) -> AnnualReport:
-    """The year's figures of every unit (or of the units named by code or name)."""
+    """The year's figures of every unit (or of the units named by code or name).
+    ``replay_all`` replays every ticket from its events instead of reading the simple ones
+    from their rows (the same report, slower: for tests)."""
     period = year_period(year)
     cutoff = cutoff_of(period, now=now, rules=rules)
     start = period.start(rules.tz)
     everyone = list_units(session)
-    histories = load_histories(session, until=cutoff, since=period, tz=rules.tz)
+    histories = load_histories(
+        session, until=cutoff, since=period, tz=rules.tz, cutoffs=None if replay_all else [cutoff]
+    )
     table = figures_from(
         histories, everyone, period=period, now=now, rules=rules, policy=policy, by=BY_UNIT
     )

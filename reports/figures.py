@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, case, null, type_coerce, union
+from sqlalchemy import and_, case, literal, null, or_, union
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -76,6 +76,19 @@ class Step(NamedTuple):
     note: str | None
 
 
+class Columns(NamedTuple):
+    """What a *simple* ticket's own row says (see :func:`load_histories`): its facts at a
+    cut-off follow from these by comparing each moment with the cut-off."""
+
+    unit_id: int | None
+    assigned_at: datetime | None  # the latest assign / reassign
+    acknowledged_at: datetime | None  # the first 签收 (or 反馈) since then
+    replied_at: datetime | None  # the first 反馈 (of the only round)
+    verified_at: datetime | None
+    closed_at: datetime | None
+    quality_score: int | None  # the 核查 score (of the only 核查)
+
+
 @dataclass(frozen=True, slots=True)
 class TicketHistory:
     id: int
@@ -85,7 +98,8 @@ class TicketHistory:
     received_at: datetime
     original_due_date: date
     original_due_at: datetime
-    steps: tuple[Step, ...]
+    steps: tuple[Step, ...]  # empty when ``columns`` is given: the steps were not read
+    columns: Columns | None = None  # a simple ticket's row, for the cut-offs it was read for
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +130,7 @@ def load_histories(
     until: datetime,
     since: Period | None = None,
     tz: ZoneInfo | None = None,
+    cutoffs: Sequence[datetime] | None = None,
 ) -> list[TicketHistory]:
     """The tickets received before ``until`` with their steps before ``until``.
 
@@ -124,34 +139,65 @@ def load_histories(
     it, not owing now, and without a step since its start. Such a ticket was already
     answered and checked before the period and nothing has happened to it since. The ones
     kept are found through indexes (:func:`touching_ids`), never by reading every ticket.
+
+    With ``cutoffs`` (every cut-off the caller will ask facts at, none after ``until``), a
+    *simple* ticket — never returned, reopened nor extended, and at each of them it was
+    received before already at the unit of its latest 交办 — comes with its row's own
+    :class:`Columns` and without its steps: its facts at those cut-offs follow from the row
+    (:func:`column_facts`), so its events are never read. The others (and every ticket
+    without ``cutoffs``) come with their steps and are replayed.
     """
-    # SQLite keeps a moment as naive-UTC text: read here as text and parsed in one C call
-    # (datetime.fromisoformat), not through the column type's two Python steps per value
-    # (datetime.replace alone costs µs): a few hundred thousand of them.
     sqlite = session.get_bind().dialect.name == "sqlite"
-
-    def moment(column: Any) -> Any:
-        return type_coerce(column, String) if sqlite else column
-
+    # Rows come straight from the DBAPI cursor (:func:`_raw_rows`), not as SQLAlchemy Rows:
+    # SQLite keeps a moment as naive-UTC text and a day as ISO text, parsed here in one C
+    # call each; psycopg gives aware moments, brought to UTC as the column type would.
+    moment: Callable[[Any], Any] = _sqlite_moment if sqlite else _utc_moment
+    day: Callable[[Any], Any] = date.fromisoformat if sqlite else _same
+    received, assigned = col(Message.received_at), col(Ticket.assigned_at)
+    if cutoffs:
+        simple = and_(
+            col(Ticket.reopen_count) == 0,
+            col(Ticket.extension_days) == 0,
+            col(Ticket.return_count) == 0,
+            or_(
+                and_(assigned.is_(None), col(Ticket.state) == TicketState.REGISTERED.value),
+                and_(
+                    assigned.is_not(None),
+                    *(or_(received >= c, assigned < c) for c in sorted(set(cutoffs))),
+                ),
+            ),
+        )
+        flag: Any = case((simple, 1), else_=0)
+    else:
+        flag = literal(0)
     tickets = (
         core_select(
             col(Ticket.id),
             col(Ticket.number),
             col(Ticket.source_kind),
             col(Message.title),
-            moment(col(Message.received_at)),
+            received,
             col(Ticket.original_due_date),
-            moment(col(Ticket.original_due_at)),
+            col(Ticket.original_due_at),
+            flag,
+            col(Ticket.unit_id),
+            assigned,
+            col(Ticket.acknowledged_at),
+            col(Ticket.replied_at),
+            col(Ticket.verified_at),
+            col(Ticket.closed_at),
+            col(Ticket.quality_score),
         )
         .join(Message, col(Message.id) == col(Ticket.message_id))
-        .where(col(Message.received_at) < until)
+        .where(received < until)
     )
     if since is not None:
         if tz is None:
             raise ValueError("since needs the office's time zone")
         tickets = tickets.where(col(Ticket.id).in_(touching_ids(since, tz)))
     session.flush()  # what the session holds counts too (read below on its connection)
-    found = session.connection().execute(tickets.order_by(col(Ticket.id))).all()
+    connection = session.connection()
+    found = list(_raw_rows(connection.execute(tickets.order_by(col(Ticket.id)))))
     steps: dict[int, list[Step]] = {}
     # Of the data only the two numbers read (the days approved, the 核查 score), taken out
     # by the database: no JSON is parsed here. The note only where it is printed.
@@ -159,53 +205,83 @@ def load_histories(
     days = case((action == "approve_extension", col(Event.data)["days"].as_integer()))
     score = case((action.in_(RATING_ACTIONS), col(Event.data)["score"].as_integer()))
     note = case((col(Event.action).in_(NOTE_ACTIONS), Event.note), else_=null())
-    result = session.connection().execute(  # Core rows: no ORM work per row
+    replayed = tickets.with_only_columns(col(Ticket.id)).where(flag == 0)
+    result = connection.execute(
         core_select(
             col(Event.ticket_id),
             col(Event.id),
             col(Event.action),
             col(Event.to_state),
             col(Event.unit_id),
-            moment(col(Event.at)),
+            col(Event.at),
             days,
             score,
             note,
         )
         .where(col(Event.at) < until)
         .where(col(Event.action).in_(STEP_ACTIONS))
-        .where(col(Event.ticket_id).in_(tickets.with_only_columns(col(Ticket.id))))
+        .where(col(Event.ticket_id).in_(replayed))
         .order_by(col(Event.ticket_id), col(Event.id))
     )
-    parse = datetime.fromisoformat
-    rows = (row for chunk in result.partitions(10_000) for row in chunk)  # fetchmany
-    for ticket_id, event_id, what, to_state, unit_id, at, extended, scored, text in rows:
-        if sqlite:
-            at = parse(at + "+00:00")
+    for ticket_id, event_id, what, to_state, unit_id, at, extended, scored, text in _raw_rows(
+        result
+    ):
         if extended is not None:
             data = {"days": extended}
         elif scored is not None:
             data = {"score": scored}
         else:
             data = NO_DATA
-        step = Step(event_id, what, to_state, unit_id, at, data, text)
+        step = Step(event_id, what, to_state, unit_id, moment(at), data, text)
         found_steps = steps.get(ticket_id)
         if found_steps is None:
             steps[ticket_id] = [step]
         else:
             found_steps.append(step)
-    return [
-        TicketHistory(
-            id=t_id,
-            number=number,
-            source_kind=kind,
-            title=title,
-            received_at=parse(received + "+00:00") if sqlite else received,
-            original_due_date=due_date,
-            original_due_at=parse(due_at + "+00:00") if sqlite else due_at,
-            steps=tuple(steps.get(t_id, ())),
+    histories = []
+    for row in found:
+        t_id, number, kind, title, got, due_date, due_at, is_simple = row[:8]
+        columns = None
+        if is_simple:
+            unit_id, *moments, quality = row[8:]
+            columns = Columns(unit_id, *map(moment, moments), quality)
+        histories.append(
+            TicketHistory(
+                id=t_id,
+                number=number,
+                source_kind=kind,
+                title=title,
+                received_at=moment(got),
+                original_due_date=day(due_date),
+                original_due_at=moment(due_at),
+                steps=tuple(steps.get(t_id, ())),
+                columns=columns,
+            )
         )
-        for t_id, number, kind, title, received, due_date, due_at in found
-    ]
+    return histories
+
+
+def _raw_rows(result: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of an executed statement as the DBAPI cursor gives them (fetchmany): no
+    SQLAlchemy Row nor result processing per row — half the cost of reading them."""
+    cursor = result.cursor
+    try:
+        while chunk := cursor.fetchmany(10_000):
+            yield from chunk
+    finally:
+        result.close()
+
+
+def _sqlite_moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
+def _utc_moment(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def touching_ids(since: Period, tz: ZoneInfo):
@@ -233,6 +309,8 @@ def facts_at_each(
 ) -> list[TicketFacts]:
     """``facts_at(history, c)`` for each of ``cutoffs`` (ascending), in one pass over the
     steps; a cut-off with no step since the one before shares its facts."""
+    if history.columns is not None:
+        return column_facts(history, cutoffs)
     state = TicketState.REGISTERED
     unit_id = assigned_at = acknowledged_at = replied_at = verified_at = None
     due_date, due_at = history.original_due_date, history.original_due_at
@@ -289,6 +367,71 @@ def facts_at_each(
                 ratings=tuple(ratings),
             )
         found.append(facts)
+    return found
+
+
+def column_facts(history: TicketHistory, cutoffs: Sequence[datetime]) -> list[TicketFacts]:
+    """What :func:`facts_at_each` replays, read off a simple ticket's row (``columns``).
+
+    A simple ticket was never returned, reopened nor extended (:func:`load_histories`), so
+    its steps ran (assign | reassign | acknowledge)* reply+ verify_pass? archive?: it left
+    the open states by its first 反馈 and never came back. The row keeps the moment of each
+    stage — the latest 交办, the first 签收 (or 反馈) since, the first 反馈, the 核查通过
+    with its score, the 归档 — so at a cut-off ``c`` after its latest 交办 it is archived,
+    verified, replied, acknowledged or assigned as those moments fall before ``c``, at the
+    row's unit (no step after a 反馈 moves it; the 核查's is the same) and on its original
+    deadline. Before its latest 交办 the row cannot tell (it may have been elsewhere, or in
+    triage): such a cut-off is refused, and :func:`load_histories` replays such a ticket.
+    The 核查 step's ``id`` is not known here (0): nothing reads it."""
+    columns = history.columns
+    if columns is None:
+        raise ValueError(f"{history.number}: read with its steps, not from its row")
+    unit_id, assigned, acknowledged, replied, verified, closed, score = columns
+    found: list[TicketFacts] = []
+    for cutoff in cutoffs:
+        if assigned is None or assigned >= cutoff:
+            if assigned is not None and history.received_at < cutoff:
+                raise ValueError(
+                    f"{history.number}: its facts at {cutoff} need its steps (read from its row"
+                    " for other cut-offs)"
+                )
+            # In triage (or not received yet at the cut-off): nothing has happened to it.
+            state, unit, at = TicketState.REGISTERED, None, None
+            acked = answered = checked = None
+        else:
+            unit, at = unit_id, assigned
+            acked = acknowledged if acknowledged is not None and acknowledged < cutoff else None
+            answered = replied if replied is not None and replied < cutoff else None
+            checked = verified if verified is not None and verified < cutoff else None
+            if closed is not None and closed < cutoff:
+                state = TicketState.ARCHIVED
+            elif checked is not None:
+                state = TicketState.VERIFIED
+            elif answered is not None:
+                state = TicketState.REPLIED
+            elif acked is not None:
+                state = TicketState.ACKNOWLEDGED
+            else:
+                state = TicketState.ASSIGNED
+        ratings: tuple[Step, ...] = ()
+        if checked is not None and score is not None:
+            ratings = (Step(0, "verify_pass", "verified", unit, checked, {"score": score}, None),)
+        found.append(
+            TicketFacts(
+                history=history,
+                state=state,
+                unit_id=unit,
+                assigned_at=at,
+                acknowledged_at=acked,
+                replied_at=answered,
+                verified_at=checked,
+                due_date=history.original_due_date,
+                due_at=history.original_due_at,
+                returns=(),
+                reopens=(),
+                ratings=ratings,
+            )
+        )
     return found
 
 
@@ -477,13 +620,18 @@ def tables_from(
     """One :class:`FigureTable` for each ``(period, by)`` of ``wanted``, the same as
     :func:`figures_from` gives for each, with each ticket replayed once for all their
     cut-offs. ``visit`` is called with each ticket's facts by cut-off (e.g. for the lists
-    of a report)."""
+    of a report): for a ticket read from its row (:class:`Columns`), only at the cut-offs
+    of the tables that are not :data:`TREND`."""
     for _, by in wanted:
         if by not in (*GROUPINGS, TREND):
             raise ValueError(f"by must be one of {GROUPINGS} or {TREND!r}, got {by!r}")
     codes = {unit.id: unit.code for unit in units}
     counts = [_Counting(period, by, now, rules) for period, by in wanted]
     cutoffs = sorted({counting.cutoff for counting in counts})
+    # A simple ticket (read from its row) counts into a trend point without its facts being
+    # made (:func:`_count_trend_simple`); its facts are made at the other tables' cut-offs.
+    tabled = sorted({counting.cutoff for counting in counts if counting.by != TREND})
+    last = cutoffs[-1] if cutoffs else datetime.max.replace(tzinfo=UTC)
     memo: dict[tuple[date, date], int] = {}  # many tickets share a pair of days
     local_date, between = rules.local_date, rules.calendar.workdays_between
 
@@ -497,13 +645,24 @@ def tables_from(
         return found
 
     for history in histories:
-        by_cutoff = dict(zip(cutoffs, facts_at_each(history, cutoffs, rules), strict=True))
         received = history.received_at
-        latest = max((step.at for step in history.steps), default=received)
+        columns = history.columns
+        if columns is None:
+            by_cutoff = dict(zip(cutoffs, facts_at_each(history, cutoffs, rules), strict=True))
+            latest = max((step.at for step in history.steps), default=received)
+        else:
+            by_cutoff = dict(zip(tabled, column_facts(history, tabled), strict=True))
+            # Its latest step before the last cut-off, as far as the row tells (a later part
+            # of a 反馈 is not in it): only used to pass over tickets quicker, never decides.
+            moments = (m for m in columns[1:6] if m is not None and m < last)
+            latest = max(moments, default=received)
         latest = max(latest, received)
         for counting in counts:
             cutoff = counting.cutoff
             if received >= cutoff:
+                continue
+            if columns is not None and counting.by == TREND:
+                _count_trend_simple(history, columns.replied_at, counting)
                 continue
             facts = by_cutoff[cutoff]
             if latest < counting.start and not counting.owing(facts):
@@ -588,6 +747,31 @@ def _count_trend(facts: TicketFacts, total: _Tally, counting: _Counting, policy)
                 total.due_replied += 1
                 total.on_time += replied <= applied
                 total.on_time_original += replied <= history.original_due_at
+
+
+def _count_trend_simple(
+    history: TicketHistory, replied: datetime | None, counting: _Counting
+) -> None:
+    """:func:`_count_trend` for a simple ticket, from its row: open at the cut-off exactly
+    when not answered by then, its deadline the original one (no extension)."""
+    start, cutoff, period, total = counting.start, counting.cutoff, counting.period, counting.total
+    if replied is not None and replied >= cutoff:
+        replied = None
+    total.received += start <= history.received_at
+    due_at = history.original_due_at
+    if replied is None:
+        if due_at < cutoff:
+            total.overdue_open += 1
+            if period.first <= history.original_due_date <= period.last:
+                total.due += 1
+        return
+    total.replied += start <= replied
+    if due_at < cutoff and period.first <= history.original_due_date <= period.last:
+        total.due += 1
+        total.due_replied += 1
+        on_time = replied <= due_at
+        total.on_time += on_time
+        total.on_time_original += on_time
 
 
 def _count(facts, tallies_for, *, start, cutoff, period, rules, policy, days=None) -> None:

@@ -67,16 +67,22 @@ def build_monthly(
     office: OfficePolicy | None = None,
     task_policy: TaskPolicy | None = None,
     checkin_policy: CheckinPolicy | None = None,
+    replay_all: bool = False,
 ) -> MonthlyReport:
     """The 月讲评 for ``month`` (default: the last complete month before ``now``).
 
     A complete month's ranking by group is kept in the flag history (``unit_flag``).
-    ``checkin_policy`` adds the month's check-in 加分 / 扣分 to each unit's score."""
+    ``checkin_policy`` adds the month's check-in 加分 / 扣分 to each unit's score.
+    ``replay_all`` replays every ticket from its events instead of reading the simple ones
+    from their rows (the same report, slower: for tests)."""
     month = month or last_complete_month(now, rules.tz)
     if month.kind != "month":
         raise ValueError("build_monthly needs a month")
     cutoff = cutoff_of(month, now=now, rules=rules)
-    histories = load_histories(session, until=cutoff, since=month.previous(), tz=rules.tz)
+    cutoffs = None if replay_all else [cutoff_of(month.previous(), now=now, rules=rules), cutoff]
+    histories = load_histories(
+        session, until=cutoff, since=month.previous(), tz=rules.tz, cutoffs=cutoffs
+    )
     units = list_units(session)
     # The three tables in one pass, each ticket replayed once for both cut-offs.
     wanted = ((month.previous(), BY_UNIT), (month, BY_UNIT), (month, BY_SOURCE))

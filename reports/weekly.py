@@ -129,16 +129,19 @@ def build_weekly(
     trend_weeks: int = DEFAULT_TREND_WEEKS,
     office: OfficePolicy | None = None,
     task_policy: TaskPolicy | None = None,
+    replay_all: bool = False,
 ) -> WeeklyReport:
     """The 督查周报 for ``week`` (default: the last complete ISO week before ``now``).
     With ``task_policy``, a 督办事项 section (new, finished, signed off, red and yellow)
-    when the office has any task."""
+    when the office has any task. ``replay_all`` replays every ticket from its events
+    instead of reading the simple ones from their rows (the same report, slower: for tests)."""
     week = week or last_complete_week(now, rules.tz)
     if week.kind != "week":
         raise ValueError("build_weekly needs a week")
     cutoff = cutoff_of(week, now=now, rules=rules)
     weeks = weeks_ending(week, max(1, trend_weeks))
-    histories = load_histories(session, until=cutoff, since=weeks[0], tz=rules.tz)
+    cutoffs = None if replay_all else [cutoff_of(past, now=now, rules=rules) for past in weeks]
+    histories = load_histories(session, until=cutoff, since=weeks[0], tz=rules.tz, cutoffs=cutoffs)
     units = list_units(session)
     lists = _Lists(units, week=week, cutoff=cutoff, rules=rules)
     # Every table in one pass over the histories, each ticket replayed once for all the

@@ -328,7 +328,9 @@ def _union_of(
         if joins_message:
             part = part.join(Message, col(Message.id) == Ticket.message_id)
         first = column.desc() if descending else column.asc()
-        part = part.where(*clauses, column == value).order_by(first, *_ORDER_BY[order])
+        # BETWEEN, not =: PostgreSQL drops an ORDER BY column fixed by an equality
+        part = part.where(*clauses, column.between(value, value))
+        part = part.order_by(first, *_ORDER_BY[order])
         part = part.limit(wanted)
         inner = part.subquery()
         parts.append(select(inner.c.id, inner.c.due_at))

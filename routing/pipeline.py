@@ -43,7 +43,7 @@ from intake.store import (
     store,
 )
 from ledger import tickets as T
-from ledger.bulk import Opened, OpenSpec, link_duplicates, open_tickets
+from ledger.bulk import Opened, OpenSpec, link_duplicates, members, open_tickets
 from ledger.directory import list_units
 from ledger.models import Audience, Message, MessageStatus, Ticket, TicketState
 from ledger.states import TRIAGE_STATES
@@ -492,15 +492,15 @@ def _load(session: Session, ids: list[int]) -> list[Any]:
         Message.time_limit_days,
         Message.duplicate_of_id,
     )
-    for part in chunks(sorted(set(ids)), 900):
-        found.extend(session.exec(select(*columns).where(col(Message.id).in_(part))))
+    for test in members(session, col(Message.id), sorted(set(ids))):
+        found.extend(session.exec(select(*columns).where(test)))
     return found
 
 
 def _tickets_of(session: Session, message_ids: list[int]) -> dict[int, Ticket]:
     found: dict[int, Ticket] = {}
-    for part in chunks(message_ids, 900):
-        for ticket in session.exec(select(Ticket).where(col(Ticket.message_id).in_(part))):
+    for test in members(session, col(Ticket.message_id), message_ids):
+        for ticket in session.exec(select(Ticket).where(test)):
             found[ticket.message_id] = ticket
     return found
 
@@ -627,8 +627,8 @@ def _link(session: Session, duplicates: list[Any], *, now: datetime) -> dict[int
     original's ticket once that exists — all of them in a few statements."""
     tickets: dict[int, Ticket] = {}
     originals = sorted({row.duplicate_of_id for row in duplicates})
-    for part in chunks(originals, 900):
-        for ticket in session.exec(select(Ticket).where(col(Ticket.message_id).in_(part))):
+    for test in members(session, col(Ticket.message_id), originals):
+        for ticket in session.exec(select(Ticket).where(test)):
             tickets[ticket.message_id] = ticket
     outcomes: dict[int, ItemOutcome] = {}
     links: list[tuple[int, Ticket]] = []
@@ -656,17 +656,12 @@ def _link(session: Session, duplicates: list[Any], *, now: datetime) -> dict[int
 def _link_waiting(session: Session, original_ids: list[int], *, now: datetime) -> None:
     """Duplicates that arrived before their original had a ticket join it now."""
     waiting: list[Any] = []
-    for part in chunks(original_ids, 900):
+    for test in members(session, col(Message.duplicate_of_id), original_ids):
         waiting.extend(
             session.exec(
                 select(Message.id, Message.duplicate_of_id, Message.status)
-                .where(col(Message.duplicate_of_id).in_(part))
+                .where(test)
                 .where(Message.status == MessageStatus.DUPLICATE.value)
             )
         )
     _link(session, sorted(waiting, key=lambda row: row.id), now=now)
-
-
-def chunks(values: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

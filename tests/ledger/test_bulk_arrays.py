@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, func, select
 
-from ledger.bulk import MAX_PARAMS, insert_plain, select_in
+from ledger.bulk import MAX_PARAMS, insert_plain, mark_messages, members, select_in
 from ledger.db import session_scope
-from ledger.models import Notification
+from ledger.models import Message, MessageStatus, Notification
 from ledger.outbox import notification_row
 
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
@@ -125,3 +125,54 @@ def test_a_long_lookup_finds_every_value(engine: Engine) -> None:
     assert sorted(key for (key,) in found) == keys
     # PostgreSQL takes the values as one array, SQLite MAX_PARAMS at a time
     assert len(seen) == (1 if engine.dialect.name == "postgresql" else 3)
+
+
+def _messages(engine: Engine, count: int) -> list[int]:
+    from ledger.bulk import insert_rows
+
+    rows = [
+        {
+            "source_kind": "online",
+            "channel": "test",
+            "external_id": str(index),
+            "received_at": NOW,
+            "raw_text": f"留言 {index}",
+            "text": f"留言 {index}",
+            "content_hash": f"h{index}",
+            "has_time_limit": False,
+            "status": MessageStatus.RECEIVED.value,
+            "created_at": NOW,
+        }
+        for index in range(count)
+    ]
+    with session_scope(engine) as session:
+        return insert_rows(session, Message.__table__, rows)
+
+
+def test_many_messages_are_marked_in_one_statement_on_postgresql(engine: Engine) -> None:
+    ids = _messages(engine, 2 * MAX_PARAMS + 5)
+    with session_scope(engine) as session, statements(engine) as seen:
+        mark_messages(session, ids[::-1], MessageStatus.ROUTED)
+    updates = [s for s in seen if s.startswith("UPDATE")]
+    assert len(updates) == (1 if engine.dialect.name == "postgresql" else 3)
+    with session_scope(engine) as session:
+        statuses = session.exec(select(Message.status).where(col(Message.id).in_(ids[:5]))).all()
+        assert session.exec(select(func.count()).select_from(Message)).one() == len(ids)
+        routed = session.exec(
+            select(func.count()).where(Message.status == MessageStatus.ROUTED.value)
+        ).one()
+    assert set(statuses) == {MessageStatus.ROUTED.value}
+    assert routed == len(ids)
+
+
+def test_members_read_the_same_rows_on_both_dialects(engine: Engine) -> None:
+    ids = _messages(engine, MAX_PARAMS + 3)
+    asked = [*ids[::2], -1]
+    with session_scope(engine) as session:
+        found = [
+            message_id
+            for test in members(session, col(Message.id), asked)
+            for message_id in session.exec(select(Message.id).where(test))
+        ]
+        assert list(members(session, col(Message.id), [])) == []
+    assert sorted(found) == ids[::2]

@@ -49,3 +49,25 @@ def test_an_unknown_page_cursor_is_named(site: Desk) -> None:
     site.ticket("registered")
     html = site.client("ducha1").get("/tickets?after=DB-2099-000001&page=2")
     assert html.status_code == 200 and "翻页位置「DB-2099-000001」" in html.text
+
+
+def test_the_api_pages_after_a_ticket(site: Desk) -> None:
+    from ledger.directory import get_person
+    from web.auth import issue_token
+
+    numbers = [site.ticket("registered", text=f"学府路第{i}处噪音扰民") for i in range(7)]
+    with site.rt.session() as session:
+        token = issue_token(session, get_person(session, "ducha1"), by="t", now=site.rt.now())
+    api = site.anonymous()
+    headers = {"Authorization": f"Bearer {token}"}
+    seen: list[str] = []
+    query = "size=3&order=old"
+    while True:
+        body = api.get(f"/api/v1/tickets?{query}", headers=headers).json()
+        seen += [r["number"] for r in body["rows"]]
+        if not body["more"]:
+            break
+        query = f"size=3&order=old&after={seen[-1]}"
+    assert seen == numbers
+    bad = api.get("/api/v1/tickets?after=DB-2099-000001", headers=headers)
+    assert bad.status_code == 400 and "翻页位置" in bad.text

@@ -244,8 +244,10 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_unit_id_id", "unit_id", "id"),
         # reports: the tickets whose deadline in force falls in or after a period
         Index("ix_ticket_due_date", "due_date"),
-        # the 台账 by 分办方式 (one index range per routed_by value) and 已通报 (partial)
+        # the 台账 by 分办方式 (one index range per routed_by value, newest first or by
+        # deadline) and 已通报 (partial)
         Index("ix_ticket_routed_by_id", "routed_by", "id"),
+        Index("ix_ticket_routed_by_due_at", "routed_by", "due_at", "id"),
         Index(
             "ix_ticket_escalated_id",
             "id",

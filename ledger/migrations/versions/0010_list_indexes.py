@@ -3,10 +3,10 @@
 The desk's ticket list (CLI ``tickets list``, the web 台账) reads a page of tickets newest
 first or by deadline. Filtered by 未办结 / 超期 it reads each open state through
 ``(state, id)`` or ``(state, due_at, id)``; by 分办方式 each routed_by value through
-``(routed_by, id)``; 已通报 through partial indexes on the escalated tickets only. Without
-them these filters sorted or scanned every ticket of the ledger. ``ix_ticket_state`` is
-replaced by ``ix_ticket_state_id`` (the same on SQLite, where every index ends on the rowid;
-on PostgreSQL it also gives each state's tickets in id order).
+``(routed_by, id)`` or ``(routed_by, due_at, id)``; 已通报 through partial indexes on the
+escalated tickets only. Without them these filters sorted or scanned every ticket of the
+ledger. ``ix_ticket_state`` is replaced by ``ix_ticket_state_id`` (the same on SQLite, where
+every index ends on the rowid; on PostgreSQL it also gives each state's tickets in id order).
 
 Revision ID: 0010
 Revises: 0009
@@ -33,6 +33,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_ticket_state_due_at", ["state", "due_at", "id"], unique=False)
         batch_op.create_index("ix_ticket_routed_by_id", ["routed_by", "id"], unique=False)
         batch_op.create_index(
+            "ix_ticket_routed_by_due_at", ["routed_by", "due_at", "id"], unique=False
+        )
+        batch_op.create_index(
             "ix_ticket_escalated_id",
             ["id"],
             unique=False,
@@ -52,6 +55,7 @@ def downgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_escalated_due_at")
         batch_op.drop_index("ix_ticket_escalated_id")
+        batch_op.drop_index("ix_ticket_routed_by_due_at")
         batch_op.drop_index("ix_ticket_routed_by_id")
         batch_op.drop_index("ix_ticket_state_due_at")
         batch_op.drop_index("ix_ticket_state_id")

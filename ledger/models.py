@@ -242,6 +242,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_due_at", "due_at"),
         # a unit's tickets newest first (the web 台账 of a unit), without sorting them all
         Index("ix_ticket_unit_id_id", "unit_id", "id"),
+        Index("ix_ticket_unit_due_at", "unit_id", "due_at", "id"),  # … by deadline
         # reports: the tickets whose deadline in force falls in or after a period
         Index("ix_ticket_due_date", "due_date"),
         # the 台账 by 分办方式 (one index range per routed_by value, newest first or by

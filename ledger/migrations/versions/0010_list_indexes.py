@@ -1,12 +1,13 @@
-"""Indexes for the 台账 list at scale: by state, by 分办方式, 已通报
+"""Indexes for the 台账 list at scale: by state, by 分办方式, 已通报, a unit's by deadline
 
 The desk's ticket list (CLI ``tickets list``, the web 台账) reads a page of tickets newest
 first or by deadline. Filtered by 未办结 / 超期 it reads each open state through
 ``(state, id)`` or ``(state, due_at, id)``; by 分办方式 each routed_by value through
 ``(routed_by, id)`` or ``(routed_by, due_at, id)``; 已通报 through partial indexes on the
-escalated tickets only. Without them these filters sorted or scanned every ticket of the
-ledger. ``ix_ticket_state`` is replaced by ``ix_ticket_state_id`` (the same on SQLite, where
-every index ends on the rowid; on PostgreSQL it also gives each state's tickets in id order).
+escalated tickets only; a unit's tickets by deadline through ``(unit_id, due_at, id)``.
+Without them these filters sorted or scanned every ticket of the ledger. ``ix_ticket_state``
+is replaced by ``ix_ticket_state_id`` (the same on SQLite, where every index ends on the
+rowid; on PostgreSQL it also gives each state's tickets in id order).
 
 Revision ID: 0010
 Revises: 0009
@@ -31,6 +32,7 @@ def upgrade() -> None:
         batch_op.drop_index("ix_ticket_state")
         batch_op.create_index("ix_ticket_state_id", ["state", "id"], unique=False)
         batch_op.create_index("ix_ticket_state_due_at", ["state", "due_at", "id"], unique=False)
+        batch_op.create_index("ix_ticket_unit_due_at", ["unit_id", "due_at", "id"], unique=False)
         batch_op.create_index("ix_ticket_routed_by_id", ["routed_by", "id"], unique=False)
         batch_op.create_index(
             "ix_ticket_routed_by_due_at", ["routed_by", "due_at", "id"], unique=False
@@ -57,6 +59,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ticket_escalated_id")
         batch_op.drop_index("ix_ticket_routed_by_due_at")
         batch_op.drop_index("ix_ticket_routed_by_id")
+        batch_op.drop_index("ix_ticket_unit_due_at")
         batch_op.drop_index("ix_ticket_state_due_at")
         batch_op.drop_index("ix_ticket_state_id")
         batch_op.create_index("ix_ticket_state", ["state"], unique=False)

@@ -262,7 +262,8 @@ def _plan(
     narrowed = f
     if values is not None:
         narrowed = replace(narrowed, routed_by=None)
-    by_state = (f.open_only or f.overdue) and f.state is None
+    # a keyword is matched inside the text, within its window: splitting would repeat that
+    by_state = (f.open_only or f.overdue) and f.state is None and not f.keyword
     if by_state:
         narrowed = replace(narrowed, open_only=False, overdue=False)
     clauses = ticket_clauses(narrowed, viewer=viewer, rules=rules, now=now)
@@ -272,7 +273,9 @@ def _plan(
         return clauses, []
     if by_state:
         if values is not None:
-            clauses.append(col(Ticket.routed_by).in_(values))
+            # ``|| ''`` keeps the planner on the state's index (the backlog of that state),
+            # never on a route's index, whose tickets go back to the ledger's first day
+            clauses.append(col(Ticket.routed_by).concat("").in_(values))
         return clauses, [(col(Ticket.state), s.value) for s in _OPEN_ORDERED]
     if values is None:
         return clauses, None

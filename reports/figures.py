@@ -416,22 +416,11 @@ def column_facts(history: TicketHistory, cutoffs: Sequence[datetime]) -> list[Ti
         ratings: tuple[Step, ...] = ()
         if checked is not None and score is not None:
             ratings = (Step(0, "verify_pass", "verified", unit, checked, {"score": score}, None),)
-        found.append(
-            TicketFacts(
-                history=history,
-                state=state,
-                unit_id=unit,
-                assigned_at=at,
-                acknowledged_at=acked,
-                replied_at=answered,
-                verified_at=checked,
-                due_date=history.original_due_date,
-                due_at=history.original_due_at,
-                returns=(),
-                reopens=(),
-                ratings=ratings,
-            )
-        )
+        facts = TicketFacts(  # positional: the order of its fields
+            history, state, unit, at, acked, answered, checked, history.original_due_date,
+            history.original_due_at, (), (), ratings,
+        )  # fmt: skip
+        found.append(facts)
     return found
 
 
@@ -621,7 +610,8 @@ def tables_from(
     :func:`figures_from` gives for each, with each ticket replayed once for all their
     cut-offs. ``visit`` is called with each ticket's facts by cut-off (e.g. for the lists
     of a report): for a ticket read from its row (:class:`Columns`), only at the cut-offs
-    of the tables that are not :data:`TREND`."""
+    of the tables that are not :data:`TREND`, and only when it owes something at one of
+    them (overdue, or in the period's due cohort)."""
     for _, by in wanted:
         if by not in (*GROUPINGS, TREND):
             raise ValueError(f"by must be one of {GROUPINGS} or {TREND!r}, got {by!r}")
@@ -631,6 +621,13 @@ def tables_from(
     # A simple ticket (read from its row) counts into a trend point without its facts being
     # made (:func:`_count_trend_simple`); its facts are made at the other tables' cut-offs.
     tabled = sorted({counting.cutoff for counting in counts if counting.by != TREND})
+    trends = [counting for counting in counts if counting.by == TREND]
+    # The tables of one period (by unit, by source) take each ticket's part in one go.
+    same: dict[Period, list[_Counting]] = {}
+    for counting in counts:
+        if counting.by != TREND:
+            same.setdefault(counting.period, []).append(counting)
+    groups = [_Group(members) for members in same.values()]
     last = cutoffs[-1] if cutoffs else datetime.max.replace(tzinfo=UTC)
     memo: dict[tuple[date, date], int] = {}  # many tickets share a pair of days
     local_date, between = rules.local_date, rules.calendar.workdays_between
@@ -651,41 +648,57 @@ def tables_from(
             by_cutoff = dict(zip(cutoffs, facts_at_each(history, cutoffs, rules), strict=True))
             latest = max((step.at for step in history.steps), default=received)
         else:
-            by_cutoff = dict(zip(tabled, column_facts(history, tabled), strict=True))
-            # Its latest step before the last cut-off, as far as the row tells (a later part
-            # of a 反馈 is not in it): only used to pass over tickets quicker, never decides.
-            moments = (m for m in columns[1:6] if m is not None and m < last)
-            latest = max(moments, default=received)
+            # Its latest step before the last cut-off as far as the row tells (a later part
+            # of a 反馈 is not in it; only used to pass over tickets quicker, it never
+            # decides a figure): its stages come in order, the latest first here.
+            latest = received
+            for moment in (columns[5], columns[4], columns[3], columns[2], columns[1]):
+                if moment is not None and moment < last:
+                    latest = moment
+                    break
+            replied = columns.replied_at
         latest = max(latest, received)
-        for counting in counts:
-            cutoff = counting.cutoff
-            if received >= cutoff:
+        for counting in trends:
+            if received >= counting.cutoff:
                 continue
-            if columns is not None and counting.by == TREND:
+            if columns is not None:
                 _count_trend_simple(history, columns.replied_at, counting)
                 continue
-            facts = by_cutoff[cutoff]
+            facts = by_cutoff[counting.cutoff]
             if latest < counting.start and not counting.owing(facts):
-                # Nothing of it falls in the period and it owes nothing there: it counts for
-                # nothing, but its unit still has a row (as _count would have made).
-                if counting.by == BY_UNIT and facts.unit_id not in counting.tallies:
-                    counting.tallies[facts.unit_id] = _Tally()
+                continue  # nothing of it falls in the period, and it owes nothing there
+            _count_trend(facts, counting.total, counting, policy)
+        owes = False  # a simple ticket: owing something at one of the tables' cut-offs
+        for group in groups:
+            cutoff = group.cutoff
+            if received >= cutoff:
                 continue
-            if counting.by == TREND:
-                _count_trend(facts, counting.total, counting, policy)
-                continue
-            _count(
-                facts,
-                counting.tallies_for,
-                start=counting.start,
-                cutoff=cutoff,
-                period=counting.period,
-                rules=rules,
-                policy=policy,
-                days=days,
-            )
+            if columns is not None:
+                owing = _owing_simple(history, replied, group)
+                owes = owes or owing
+                if latest >= group.start or owing:
+                    _count_simple(history, columns, group, days)
+                    continue
+                unit_id = columns.unit_id if columns.assigned_at is not None else None
+            else:
+                facts = by_cutoff[cutoff]
+                unit_id = facts.unit_id
+                if latest >= group.start or group.owing(facts):
+                    _count(
+                        facts, group.tallies_for, start=group.start, cutoff=cutoff,
+                        period=group.period, rules=rules, policy=policy, days=days,
+                    )  # fmt: skip
+                    continue
+            # Nothing of it falls in the period and it owes nothing there: it counts for
+            # nothing, but its unit still has a row (as _count would have made).
+            for counting in group.members:
+                if counting.by == BY_UNIT and unit_id not in counting.tallies:
+                    counting.tallies[unit_id] = _Tally()
         if visit is not None:
-            visit(by_cutoff)
+            if columns is None:
+                visit(by_cutoff)
+            elif owes:
+                visit(dict(zip(tabled, column_facts(history, tabled), strict=True)))
     return [
         FigureTable(
             period=counting.period,
@@ -718,16 +731,41 @@ class _Counting:
         return facts.state in OPEN_STATES or self.period.first <= facts.due_date <= self.period.last
 
     def tallies_for(self, facts: TicketFacts, unit_id: int | None) -> tuple[_Tally, _Tally]:
+        return self.tallies_of(facts.history, unit_id)
+
+    def tallies_of(self, history: TicketHistory, unit_id: int | None) -> tuple[_Tally, _Tally]:
         if self.by == BY_UNIT:
             key: Any = unit_id
         elif self.by == BY_SOURCE:
-            key = facts.history.source_kind
+            key = history.source_kind
         else:
             key = "all"
         tally = self.tallies.get(key)
         if tally is None:
             tally = self.tallies[key] = _Tally()
         return tally, self.total
+
+
+class _Group:
+    """The tables of one period counted together: :func:`_count` works out a ticket's part
+    once and adds it to each table's group and total."""
+
+    def __init__(self, members: list[_Counting]) -> None:
+        first = members[0]
+        self.members = members
+        self.period, self.cutoff, self.start, self.owing = (
+            first.period, first.cutoff, first.start, first.owing,
+        )  # fmt: skip
+        self.tallies_of = first.tallies_of if len(members) == 1 else self._each
+
+    def tallies_for(self, facts: TicketFacts, unit_id: int | None) -> Sequence[_Tally]:
+        return self.tallies_of(facts.history, unit_id)
+
+    def _each(self, history: TicketHistory, unit_id: int | None) -> Sequence[_Tally]:
+        found: list[_Tally] = []
+        for counting in self.members:
+            found.extend(counting.tallies_of(history, unit_id))
+        return found
 
 
 def _count_trend(facts: TicketFacts, total: _Tally, counting: _Counting, policy) -> None:
@@ -747,6 +785,19 @@ def _count_trend(facts: TicketFacts, total: _Tally, counting: _Counting, policy)
                 total.due_replied += 1
                 total.on_time += replied <= applied
                 total.on_time_original += replied <= history.original_due_at
+
+
+def _owing_simple(history: TicketHistory, replied: datetime | None, group: _Group) -> bool:
+    """:meth:`_Counting.owing` for a simple ticket, from its row: open at the cut-off exactly
+    when not answered by then, its deadline the original one."""
+    cutoff, period = group.cutoff, group.period
+    if history.original_due_at >= cutoff:
+        return False
+    return (
+        replied is None
+        or replied >= cutoff
+        or period.first <= history.original_due_date <= period.last
+    )
 
 
 def _count_trend_simple(
@@ -772,6 +823,65 @@ def _count_trend_simple(
         on_time = replied <= due_at
         total.on_time += on_time
         total.on_time_original += on_time
+
+
+def _count_simple(
+    history: TicketHistory, columns: Columns, group: _Group, days: Callable[..., int]
+) -> None:
+    """:func:`_count` of a simple ticket's facts at the group's cut-off (which it was
+    received before), from its row without making them (see :func:`column_facts`): at its
+    row's unit, answered exactly when no longer open, done exactly when verified, on its
+    original deadline, its only rating the 核查通过's."""
+    start, cutoff, period = group.start, group.cutoff, group.period
+    received, assigned = history.received_at, columns.assigned_at
+    acknowledged, replied, verified = (
+        columns.acknowledged_at, columns.replied_at, columns.verified_at,
+    )  # fmt: skip
+    if assigned is not None and assigned >= cutoff:
+        raise ValueError(f"{history.number}: its facts at {cutoff} need its steps")
+    if acknowledged is not None and acknowledged >= cutoff:
+        acknowledged = None
+    if replied is not None and replied >= cutoff:
+        replied = None
+    if verified is not None and verified >= cutoff:
+        verified = None
+    got = start <= received
+    was_assigned = assigned is not None and start <= assigned
+    was_acknowledged = acknowledged is not None and start <= acknowledged
+    was_replied = replied is not None and start <= replied
+    was_verified = verified is not None and start <= verified
+    ack_days = days(assigned, acknowledged) if was_acknowledged else 0
+    reply_days = days(received, replied) if was_replied else 0
+    due_at = history.original_due_at
+    late = due_at < cutoff
+    overdue = late and replied is None
+    due = late and period.first <= history.original_due_date <= period.last
+    if due:
+        answered = replied is not None
+        on_time = answered and replied <= due_at  # type: ignore[operator]
+        completed = verified is not None
+    tallies = group.tallies_of(history, None if assigned is None else columns.unit_id)
+    for tally in tallies:
+        tally.received += got
+        tally.assigned += was_assigned
+        if was_acknowledged:
+            tally.acknowledged += 1
+            tally.ack_days.append(ack_days)
+        if was_replied:
+            tally.replied += 1
+            tally.reply_days.append(reply_days)
+        tally.verified += was_verified
+        if overdue:
+            tally.overdue_open += 1
+        if due:
+            tally.due += 1
+            tally.due_replied += answered
+            tally.on_time += on_time
+            tally.on_time_original += on_time
+            tally.completed += completed
+    if was_verified and columns.quality_score is not None:
+        for tally in tallies:
+            tally.scores.append(columns.quality_score)
 
 
 def _count(facts, tallies_for, *, start, cutoff, period, rules, policy, days=None) -> None:

@@ -57,9 +57,9 @@ def context() -> RoutingContext:
 
 
 def refresh_model() -> None:
-    """In the worker process, before it forks a job: load the model promoted since the last
-    job (if any), so each job's process inherits it instead of loading it again itself. A
-    failure here is only logged: the job's own call then raises it, and the job is retried."""
+    """In the worker process, before each job: load the model promoted since the last job
+    (if any) and build its lazily built parts. A failure here is only logged: the job's own
+    call then raises it, and the job is retried."""
     if _factory is None:
         return
     try:
@@ -70,8 +70,8 @@ def refresh_model() -> None:
 
 def _warm(predictor: Any) -> None:
     """Build what a predictor builds on first use (the segmenter's dictionary, about half
-    a second of CPU) here, before the fork: otherwise every job's process built it again
-    and threw it away with itself."""
+    a second of CPU) once per loaded model, before a job (when jobs ran in forked
+    processes, each built it again and threw it away with itself)."""
     global _warmed
     if predictor is not None and predictor is not _warmed:
         predictor.predict(["预热"])

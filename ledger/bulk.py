@@ -340,26 +340,31 @@ def select_in(
     array_type: str,
     params: Sequence[Any] = (),
 ) -> list[Any]:
-    """The rows of a raw ``SELECT`` for many values: ``{IN}`` in ``sql`` stands
+    """The rows of a raw ``SELECT`` for many values, in parts: ``{IN}`` in ``sql`` stands
     for the membership test of ``values`` (``IN (?, …)`` on SQLite, ``= ANY(%b::type[])``
     on PostgreSQL, ``array_type`` naming the type), each ``{P}`` for one of ``params``
     (driver values: see ``driver_value``), which must all come before ``{IN}``.
 
     SQLAlchemy renders a long IN list anew for every execution; this is what made a
-    large import's lookups cost more than the lookups themselves. PostgreSQL gets all the
-    values as one array, in binary (psycopg's text form quotes each element in Python);
-    SQLite gets them ``MAX_PARAMS`` at a time."""
+    large import's lookups cost more than the lookups themselves. PostgreSQL gets each
+    part as one array, in binary (psycopg's text form quotes each element in Python). The
+    parts stay ``MAX_PARAMS`` long there too: given one array of a chunk's 8,000 band
+    values, the planner scanned the whole ``messageband`` table of a 100k ledger (135 ms)
+    where 900 at a time probe its index (11 ms each); 2,000 hashes picked the
+    ``received_at`` index over the hash's with a 30-day window (75 ms against 8)."""
     connection = session.connection()
     postgres = connection.dialect.name != "sqlite"
-    ordered = list(values)
-    if postgres:
-        statement = sql.format(IN=f"= ANY(%b::{array_type}[])", P="%s")
-        return list(connection.exec_driver_sql(statement, (*params, ordered)).all())
     found: list[Any] = []
+    ordered = list(values)
     for start in range(0, len(ordered), MAX_PARAMS):
         part = ordered[start : start + MAX_PARAMS]
-        statement = sql.format(IN=f"IN ({', '.join('?' * len(part))})", P="?")
-        found.extend(connection.exec_driver_sql(statement, (*params, *part)).all())
+        if postgres:
+            statement = sql.format(IN=f"= ANY(%b::{array_type}[])", P="%s")
+            args: tuple[Any, ...] = (*params, part)
+        else:
+            statement = sql.format(IN=f"IN ({', '.join('?' * len(part))})", P="?")
+            args = (*params, *part)
+        found.extend(connection.exec_driver_sql(statement, args).all())
     return found
 
 

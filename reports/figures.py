@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, literal, null, or_, union
+from sqlalchemy import String, and_, case, literal, null, or_, type_coerce, union
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -56,6 +56,8 @@ DATA_ACTIONS = ("approve_extension", *sorted(RATING_ACTIONS))
 # … and the only ones whose note they print (退回 and 续办, in the weekly's list).
 NOTE_ACTIONS = ("return", *sorted(REOPEN_ACTIONS))
 STATES = {state.value: state for state in TicketState}
+# Ticket ids bound in one statement (SQLite allows 32,766 variables since 3.32, 999 before).
+ID_BATCH = 900
 NO_DATA: dict[str, Any] = {}  # the data of a step whose data is not read (never changed)
 
 
@@ -149,10 +151,15 @@ def load_histories(
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     # Rows come straight from the DBAPI cursor (:func:`_raw_rows`), not as SQLAlchemy Rows:
-    # SQLite keeps a moment as naive-UTC text and a day as ISO text, parsed here in one C
-    # call each; psycopg gives aware moments, brought to UTC as the column type would.
-    moment: Callable[[Any], Any] = _sqlite_moment if sqlite else _utc_moment
+    # SQLite keeps a moment as naive-UTC text (read with "+00:00" appended by the database)
+    # and a day as ISO text, parsed here in one C call each; psycopg gives aware moments,
+    # brought to UTC as the column type would.
+    moment: Callable[[Any], Any] = datetime.fromisoformat if sqlite else _utc_moment
     day: Callable[[Any], Any] = date.fromisoformat if sqlite else _same
+
+    def shown(column: Any) -> Any:
+        return type_coerce(column, String) + "+00:00" if sqlite else column
+
     received, assigned = col(Message.received_at), col(Ticket.assigned_at)
     if cutoffs:
         simple = and_(
@@ -176,16 +183,16 @@ def load_histories(
             col(Ticket.number),
             col(Ticket.source_kind),
             col(Message.title),
-            received,
+            shown(received),
             col(Ticket.original_due_date),
-            col(Ticket.original_due_at),
+            shown(col(Ticket.original_due_at)),
             flag,
             col(Ticket.unit_id),
-            assigned,
-            col(Ticket.acknowledged_at),
-            col(Ticket.replied_at),
-            col(Ticket.verified_at),
-            col(Ticket.closed_at),
+            shown(assigned),
+            shown(col(Ticket.acknowledged_at)),
+            shown(col(Ticket.replied_at)),
+            shown(col(Ticket.verified_at)),
+            shown(col(Ticket.closed_at)),
             col(Ticket.quality_score),
         )
         .join(Message, col(Message.id) == col(Ticket.message_id))
@@ -205,27 +212,34 @@ def load_histories(
     days = case((action == "approve_extension", col(Event.data)["days"].as_integer()))
     score = case((action.in_(RATING_ACTIONS), col(Event.data)["score"].as_integer()))
     note = case((col(Event.action).in_(NOTE_ACTIONS), Event.note), else_=null())
-    replayed = tickets.with_only_columns(col(Ticket.id)).where(flag == 0)
-    result = connection.execute(
+    events = (
         core_select(
             col(Event.ticket_id),
             col(Event.id),
             col(Event.action),
             col(Event.to_state),
             col(Event.unit_id),
-            col(Event.at),
+            shown(col(Event.at)),
             days,
             score,
             note,
         )
         .where(col(Event.at) < until)
         .where(col(Event.action).in_(STEP_ACTIONS))
-        .where(col(Event.ticket_id).in_(replayed))
         .order_by(col(Event.ticket_id), col(Event.id))
     )
-    for ticket_id, event_id, what, to_state, unit_id, at, extended, scored, text in _raw_rows(
-        result
-    ):
+    if cutoffs:  # the tickets to replay are known: their events by id, a batch at a time
+        replayed = [row[0] for row in found if not row[7]]
+        batches = [
+            events.where(col(Event.ticket_id).in_(replayed[i : i + ID_BATCH]))
+            for i in range(0, len(replayed), ID_BATCH)
+        ]
+    else:
+        batches = [
+            events.where(col(Event.ticket_id).in_(tickets.with_only_columns(col(Ticket.id))))
+        ]
+    rows = (row for batch in batches for row in _raw_rows(connection.execute(batch)))
+    for ticket_id, event_id, what, to_state, unit_id, at, extended, scored, text in rows:
         if extended is not None:
             data = {"days": extended}
         elif scored is not None:
@@ -239,25 +253,35 @@ def load_histories(
         else:
             found_steps.append(step)
     histories = []
+    no_steps: tuple[Step, ...] = ()
     for row in found:
         t_id, number, kind, title, got, due_date, due_at, is_simple = row[:8]
-        columns = None
         if is_simple:
-            unit_id, *moments, quality = row[8:]
-            columns = Columns(unit_id, *map(moment, moments), quality)
-        histories.append(
-            TicketHistory(
-                id=t_id,
-                number=number,
-                source_kind=kind,
-                title=title,
-                received_at=moment(got),
-                original_due_date=day(due_date),
-                original_due_at=moment(due_at),
-                steps=tuple(steps.get(t_id, ())),
-                columns=columns,
+            unit_id, assigned_at, acknowledged_at, replied_at, verified_at, closed_at, score = row[
+                8:
+            ]
+            columns = Columns._make(
+                (
+                    unit_id,
+                    assigned_at and moment(assigned_at),
+                    acknowledged_at and moment(acknowledged_at),
+                    replied_at and moment(replied_at),
+                    verified_at and moment(verified_at),
+                    closed_at and moment(closed_at),
+                    score,
+                )
             )
-        )
+            history = TicketHistory(  # positional: the order of its fields
+                t_id, number, kind, title, moment(got), day(due_date), moment(due_at),
+                no_steps, columns,
+            )  # fmt: skip
+        else:
+            found_steps = steps.get(t_id)
+            history = TicketHistory(
+                t_id, number, kind, title, moment(got), day(due_date), moment(due_at),
+                tuple(found_steps) if found_steps else no_steps,
+            )  # fmt: skip
+        histories.append(history)
     return histories
 
 
@@ -270,10 +294,6 @@ def _raw_rows(result: Any) -> Iterator[tuple[Any, ...]]:
             yield from chunk
     finally:
         result.close()
-
-
-def _sqlite_moment(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value + "+00:00")
 
 
 def _utc_moment(value: datetime | None) -> datetime | None:

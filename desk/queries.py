@@ -224,6 +224,7 @@ def search_tickets(
     if cursor is not None:
         clauses.append(_keyset(session, cursor, read))
         offset = 0
+    # what to show when the message has no title; a unit reads the masked text only
     base = select(
         Ticket,
         Message.title,

@@ -678,16 +678,18 @@ def tables_from(
                     break
             replied = columns.replied_at
         latest = max(latest, received)
-        for counting in trends:
-            if received >= counting.cutoff:
-                continue
-            if columns is not None:
-                _count_trend_simple(history, columns.replied_at, counting)
-                continue
-            facts = by_cutoff[counting.cutoff]
-            if latest < counting.start and not counting.owing(facts):
-                continue  # nothing of it falls in the period, and it owes nothing there
-            _count_trend(facts, counting.total, counting, policy)
+        if columns is not None:
+            for counting in trends:
+                if received < counting.cutoff:
+                    _count_trend_simple(history, replied, counting)
+        else:
+            for counting in trends:
+                if received >= counting.cutoff:
+                    continue
+                facts = by_cutoff[counting.cutoff]
+                if latest < counting.start and not counting.owing(facts):
+                    continue  # nothing of it falls in the period, and it owes nothing there
+                _count_trend(facts, counting.total, counting, policy)
         owes = False  # a simple ticket: owing something at one of the tables' cut-offs
         for group in groups:
             cutoff = group.cutoff
@@ -777,14 +779,20 @@ class _Group:
             first.period, first.cutoff, first.start, first.owing,
         )  # fmt: skip
         self.tallies_of = first.tallies_of if len(members) == 1 else self._each
+        self._found: dict[tuple[str, int | None], list[_Tally]] = {}
 
     def tallies_for(self, facts: TicketFacts, unit_id: int | None) -> Sequence[_Tally]:
         return self.tallies_of(facts.history, unit_id)
 
     def _each(self, history: TicketHistory, unit_id: int | None) -> Sequence[_Tally]:
-        found: list[_Tally] = []
-        for counting in self.members:
-            found.extend(counting.tallies_of(history, unit_id))
+        key = (history.source_kind, unit_id)  # all that picks a ticket's tallies
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = [
+                tally
+                for counting in self.members
+                for tally in counting.tallies_of(history, unit_id)
+            ]
         return found
 
 

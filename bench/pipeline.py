@@ -535,6 +535,12 @@ def main() -> None:
                 f"  PostgreSQL / SQLite messages/s: x{pg['rate'] / result['rate']:.2f} "
                 "(target at least x0.8)"
             )
+            spent = used["import"] + used["routing"] + used["server"]
+            print(
+                f"  by CPU time: SQLite's import {result['cpu']:.1f} CPU-s against PostgreSQL's "
+                f"{spent:.1f} on the clock (import + workers + server): "
+                f"x{result['cpu'] / spent:.2f} (steadier than the wall clock on a shared machine)"
+            )
             if pg["statements"]:
                 per = 1000 / args.count
                 print(

@@ -19,8 +19,9 @@ realistic text and its ticket (and staff decisions) the matching unit: the real 
 ``labelled.csv`` and recombinations of them (each keeps a real title and about half its
 sentences, the rest swapped for sentences of other messages with the same label;
 ``bench/classifier.py``'s ``recombined``, as its training scale figures use), its 7 labels
-mapped onto the 7 district units that handle such messages (``UNIT_OF``). Without ``--data``
-the ledgers are trained on as built (figures for the random labels; not a realistic training
+mapped onto the 7 district units that handle such messages (``UNIT_OF``); each ends with its
+own 工单号, so no two repeat (a repeated text is one labelled row). Without ``--data`` the
+ledgers are trained on as built (figures for the random labels; not a realistic training
 run).
 
 The copy is brought to the current schema first (``duban db upgrade``, not measured). Each
@@ -116,7 +117,10 @@ def realistic(db: Path, data: Path, seed: int) -> dict[str, Any]:
         texts, text_labels = recombined(labelled.texts, labelled.labels, len(ids), seed=seed)
         order = list(range(len(ids)))
         random.Random(seed).shuffle(order)  # the real messages spread over the ledger's time
-        rows = [(None, texts[j], texts[j], texts[j], ids[i]) for i, j in enumerate(order)]
+        # a message's own detail (as real ones carry a 工单号, an address, a phone number), so
+        # that recombined texts do not repeat: retrain would count a repeat once
+        unique = [f"{texts[j]}（工单号{ids[i]:08d}）" for i, j in enumerate(order)]
+        rows = [(None, text, text, text, ids[i]) for i, text in enumerate(unique)]
         con.execute("PRAGMA synchronous = OFF")
         con.executemany(
             "UPDATE message SET title = ?, raw_text = ?, text = ?, unit_text = ? WHERE id = ?",
@@ -177,6 +181,7 @@ def run_retrain(db: Path, folder: Path) -> dict[str, Any]:
         "train_seconds": result["train_seconds"],
         "macro_f1_cv": result["metrics"]["macro_f1"],
         "promoted": result["promoted"],
+        "reason": result["reason"],
         "version": result["version"],
     }
 

@@ -239,7 +239,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_state_id", "state", "id"),
         Index("ix_ticket_state_due_at", "state", "due_at", "id"),
         Index("ix_ticket_unit_state", "unit_id", "state"),
-        Index("ix_ticket_due_at", "due_at"),
+        # the 台账 by deadline, ties by id (a keyset page starts inside the index on both)
+        Index("ix_ticket_due_at_id", "due_at", "id"),
         # a unit's tickets newest first (the web 台账 of a unit), without sorting them all
         Index("ix_ticket_unit_id_id", "unit_id", "id"),
         Index("ix_ticket_unit_due_at", "unit_id", "due_at", "id"),  # … by deadline

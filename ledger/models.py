@@ -247,15 +247,9 @@ class Ticket(SQLModel, table=True):
         # reports: the tickets whose deadline in force falls in or after a period
         Index("ix_ticket_due_date", "due_date"),
         # the 台账 by 分办方式 (one index range per routed_by value, newest first or by
-        # deadline) and 已通报 (partial)
+        # deadline) and 已通报 by deadline (partial: the escalated tickets only)
         Index("ix_ticket_routed_by_id", "routed_by", "id"),
         Index("ix_ticket_routed_by_due_at", "routed_by", "due_at", "id"),
-        Index(
-            "ix_ticket_escalated_id",
-            "id",
-            sqlite_where=text("escalated_at IS NOT NULL"),
-            postgresql_where=text("escalated_at IS NOT NULL"),
-        ),
         Index(
             "ix_ticket_escalated_due_at",
             "due_at",

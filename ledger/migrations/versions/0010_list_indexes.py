@@ -3,8 +3,11 @@
 The desk's ticket list (CLI ``tickets list``, the web 台账) reads a page of tickets newest
 first or by deadline. Filtered by 未办结 / 超期 it reads each open state through
 ``(state, id)`` or ``(state, due_at, id)``; by 分办方式 each routed_by value through
-``(routed_by, id)`` or ``(routed_by, due_at, id)``; 已通报 through partial indexes on the
-escalated tickets only; a unit's tickets by deadline through ``(unit_id, due_at, id)``.
+``(routed_by, id)`` or ``(routed_by, due_at, id)``; 已通报 by deadline through a partial
+index of the escalated tickets (newest first needs none: 7–9 % of tickets are
+escalated, so the newest are found near the top of the primary key; a partial index on id
+made PostgreSQL scan and sort every escalated ticket for 超期 + 已通报 by deadline, 1M:
+1.3 -> 230 ms); a unit's tickets by deadline through ``(unit_id, due_at, id)``.
 Without them these filters sorted or scanned every ticket of the ledger. ``ix_ticket_state``
 and ``ix_ticket_due_at`` are replaced by ``ix_ticket_state_id`` and ``ix_ticket_due_at_id``
 (the same on SQLite, where every index ends on the rowid; on PostgreSQL they also order ties
@@ -42,13 +45,6 @@ def upgrade() -> None:
             "ix_ticket_routed_by_due_at", ["routed_by", "due_at", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_ticket_escalated_id",
-            ["id"],
-            unique=False,
-            sqlite_where=ESCALATED,
-            postgresql_where=ESCALATED,
-        )
-        batch_op.create_index(
             "ix_ticket_escalated_due_at",
             ["due_at", "id"],
             unique=False,
@@ -60,7 +56,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_escalated_due_at")
-        batch_op.drop_index("ix_ticket_escalated_id")
         batch_op.drop_index("ix_ticket_routed_by_due_at")
         batch_op.drop_index("ix_ticket_routed_by_id")
         batch_op.drop_index("ix_ticket_unit_due_at")

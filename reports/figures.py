@@ -650,12 +650,13 @@ def tables_from(
     groups = [_Group(members) for members in same.values()]
     last = cutoffs[-1] if cutoffs else datetime.max.replace(tzinfo=UTC)
     memo: dict[tuple[date, date], int] = {}  # many tickets share a pair of days
-    local_date, between = rules.local_date, rules.calendar.workdays_between
+    tz, between = rules.tz, rules.calendar.workdays_between
 
     def days(start: datetime | None, end: datetime) -> int:
-        """:func:`workdays`, remembered by the pair of local days."""
+        """:func:`workdays`, remembered by the pair of local days (``rules.local_date``
+        written out: every moment here is aware)."""
         assert start is not None
-        key = (local_date(start), local_date(end))
+        key = (start.astimezone(tz).date(), end.astimezone(tz).date())
         found = memo.get(key)
         if found is None:
             found = memo[key] = between(*key)
@@ -780,6 +781,8 @@ class _Group:
         )  # fmt: skip
         self.tallies_of = first.tallies_of if len(members) == 1 else self._each
         self._found: dict[tuple[str, int | None], list[_Tally]] = {}
+        for counting in members[1:]:  # the same tickets, the same total: counted once
+            counting.total = first.total
 
     def tallies_for(self, facts: TicketFacts, unit_id: int | None) -> Sequence[_Tally]:
         return self.tallies_of(facts.history, unit_id)
@@ -788,11 +791,8 @@ class _Group:
         key = (history.source_kind, unit_id)  # all that picks a ticket's tallies
         found = self._found.get(key)
         if found is None:
-            found = self._found[key] = [
-                tally
-                for counting in self.members
-                for tally in counting.tallies_of(history, unit_id)
-            ]
+            groups = [counting.tallies_of(history, unit_id)[0] for counting in self.members]
+            found = self._found[key] = [*groups, self.members[0].total]
         return found
 
 

@@ -129,10 +129,12 @@ def ensure_model() -> Path:
 
 
 def prepare(url: str, models: Path) -> None:
-    """Once per ledger: the promoted model recorded in it, a supervisor's web password."""
+    """Once per ledger: its schema at head (a cached ledger may predate a migration), the
+    promoted model recorded in it, a supervisor's web password."""
     from sqlmodel import select
 
     from classifier.registry import Registry
+    from ledger import schema
     from ledger.db import make_engine, session_scope
     from ledger.directory import get_person
     from ledger.models import ModelPromotion
@@ -140,6 +142,7 @@ def prepare(url: str, models: Path) -> None:
     from web.auth import set_password
 
     engine = make_engine(url)
+    schema.upgrade(engine)
     registry = Registry(models)
     with session_scope(engine) as session:
         if session.exec(select(ModelPromotion)).first() is None:

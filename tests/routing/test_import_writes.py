@@ -168,9 +168,9 @@ class _Context:
         return self.model
 
 
-def test_a_worker_builds_the_model_before_it_forks_a_job_once_per_model() -> None:
-    """What a model builds on first use (the segmenter's dictionary) is built in the
-    worker, before the fork, not again in every job's process."""
+def test_a_worker_builds_the_model_once_per_model_not_per_job() -> None:
+    """What a model builds on first use (the segmenter's dictionary) is built once in the
+    worker when it starts or a new version is promoted, not again for every job."""
     from routing import jobs
 
     ctx = _Context()

@@ -492,12 +492,14 @@ def _stored_candidates(
         # its own (LATERAL): as one '= ANY' array the planner scanned the whole table of a
         # large ledger, and 900-value parts cost a plan each (server CPU per 20k messages
         # 5.4-5.8 -> 4.7-5.1 s in bench/pipeline.py).
-        rows = connection.exec_driver_sql(
-            "SELECT b.message_id, b.value FROM unnest(%b::bigint[]) AS v(value)"
-            " CROSS JOIN LATERAL (SELECT message_id, value FROM messageband"
-            " WHERE value = v.value AND day >= %s) AS b",
-            (bands, epoch_day(since)),
-        ).all()
+        rows = list(
+            connection.exec_driver_sql(
+                "SELECT b.message_id, b.value FROM unnest(%b::bigint[]) AS v(value)"
+                " CROSS JOIN LATERAL (SELECT message_id, value FROM messageband"
+                " WHERE value = v.value AND day >= %s) AS b",
+                (bands, epoch_day(since)),
+            )
+        )
     else:
         rows = select_in(
             session,

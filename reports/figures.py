@@ -878,35 +878,19 @@ def _count_simple(
     was_acknowledged = acknowledged is not None and start <= acknowledged
     was_replied = replied is not None and start <= replied
     was_verified = verified is not None and start <= verified
-    ack_days = days(assigned, acknowledged) if was_acknowledged else 0
-    reply_days = days(received, replied) if was_replied else 0
     due_at = history.original_due_at
     late = due_at < cutoff
-    overdue = late and replied is None
-    due = late and period.first <= history.original_due_date <= period.last
-    if due:
-        answered = replied is not None
-        on_time = answered and replied <= due_at  # type: ignore[operator]
-        completed = verified is not None
+    cohort = None
+    if late and period.first <= history.original_due_date <= period.last:
+        on_time = replied is not None and replied <= due_at
+        cohort = (replied is not None, on_time, on_time, verified is not None)
     tallies = group.tallies_of(history, None if assigned is None else columns.unit_id)
-    for tally in tallies:
-        tally.received += got
-        tally.assigned += was_assigned
-        if was_acknowledged:
-            tally.acknowledged += 1
-            tally.ack_days.append(ack_days)
-        if was_replied:
-            tally.replied += 1
-            tally.reply_days.append(reply_days)
-        tally.verified += was_verified
-        if overdue:
-            tally.overdue_open += 1
-        if due:
-            tally.due += 1
-            tally.due_replied += answered
-            tally.on_time += on_time
-            tally.on_time_original += on_time
-            tally.completed += completed
+    _add(
+        tallies, got, was_assigned,
+        days(assigned, acknowledged) if was_acknowledged else None,
+        days(received, replied) if was_replied else None,
+        was_verified, late and replied is None, cohort,
+    )  # fmt: skip
     if was_verified and columns.quality_score is not None:
         for tally in tallies:
             tally.scores.append(columns.quality_score)
@@ -929,35 +913,23 @@ def _count(facts, tallies_for, *, start, cutoff, period, rules, policy, days=Non
     was_acknowledged = acknowledged is not None and start <= acknowledged < cutoff
     was_replied = replied is not None and start <= replied < cutoff
     was_verified = verified is not None and start <= verified < cutoff
-    ack_days = days(assigned, acknowledged) if was_acknowledged else 0
-    reply_days = days(received, replied) if was_replied else 0
     late = facts.due_at < cutoff
-    overdue = late and facts.state in OPEN_STATES
-    due = late and period.first <= facts.due_date <= period.last
-    if due:
+    cohort = None
+    if late and period.first <= facts.due_date <= period.last:
         applied = facts.due_at if policy.extensions_count_on_time else history.original_due_at
         answered = replied is not None
-        on_time = answered and replied <= applied
-        on_time_original = answered and replied <= history.original_due_at
-        completed = facts.state in DONE_STATES
-    for tally in tallies_for(facts, facts.unit_id):
-        tally.received += got
-        tally.assigned += was_assigned
-        if was_acknowledged:
-            tally.acknowledged += 1
-            tally.ack_days.append(ack_days)
-        if was_replied:
-            tally.replied += 1
-            tally.reply_days.append(reply_days)
-        tally.verified += was_verified
-        if overdue:
-            tally.overdue_open += 1
-        if due:
-            tally.due += 1
-            tally.due_replied += answered
-            tally.on_time += on_time
-            tally.on_time_original += on_time_original
-            tally.completed += completed
+        cohort = (
+            answered,
+            answered and replied <= applied,
+            answered and replied <= history.original_due_at,
+            facts.state in DONE_STATES,
+        )
+    _add(
+        tallies_for(facts, facts.unit_id), got, was_assigned,
+        days(assigned, acknowledged) if was_acknowledged else None,
+        days(received, replied) if was_replied else None,
+        was_verified, late and facts.state in OPEN_STATES, cohort,
+    )  # fmt: skip
     for step in facts.returns:
         if start <= step.at < cutoff:
             for tally in tallies_for(facts, step.unit_id):
@@ -970,6 +942,40 @@ def _count(facts, tallies_for, *, start, cutoff, period, rules, policy, days=Non
         if start <= step.at < cutoff:
             for tally in tallies_for(facts, step.unit_id):
                 tally.scores.append(int(step.data["score"]))
+
+
+def _add(
+    tallies: Iterable[_Tally],
+    got: bool,
+    assigned: bool,
+    ack_days: int | None,
+    reply_days: int | None,
+    verified: bool,
+    overdue: bool,
+    cohort: tuple[bool, bool, bool, bool] | None,
+) -> None:
+    """Add one ticket's part to each of ``tallies`` (its group's and the total): working
+    days to 签收 / 反馈 when that happened in the period, and for a ticket of the period's
+    due cohort (answered, on time, on time by the original deadline, done)."""
+    for tally in tallies:
+        tally.received += got
+        tally.assigned += assigned
+        if ack_days is not None:
+            tally.acknowledged += 1
+            tally.ack_days.append(ack_days)
+        if reply_days is not None:
+            tally.replied += 1
+            tally.reply_days.append(reply_days)
+        tally.verified += verified
+        if overdue:
+            tally.overdue_open += 1
+        if cohort is not None:
+            answered, on_time, on_time_original, completed = cohort
+            tally.due += 1
+            tally.due_replied += answered
+            tally.on_time += on_time
+            tally.on_time_original += on_time_original
+            tally.completed += completed
 
 
 def workdays(rules: DeadlineRules, start: datetime | None, end: datetime) -> int:

@@ -469,12 +469,14 @@ def _clauses(
     return clauses
 
 
-# 办理人: a person with fewer steps than this is matched by reading all of them first (at most
-# a few ms through the index); one with more (a supervisor's grow with the ledger: 860k at
-# 1M tickets) by probing the index for each ticket the list walks, which finds a page among
-# the newest tickets. Neither alone is flat: probing for a person with no recent step walks
-# the whole ledger, reading a supervisor's steps first reads them all.
-PERSON_STEPS_MANY = 20_000
+# 办理人: a person with fewer steps than this is matched by reading all of them first (each
+# of 未办结's five state reads does it again: 6 µs a step, so at most ~12 ms); one with more
+# (a unit member's grow with the ledger, 72k at 1M tickets, a supervisor's 1M) by probing
+# the index for each ticket the list walks, which finds a page among the newest tickets
+# (10–22 ms at 1M). Neither alone is flat: probing for a person with no recent step walks
+# the whole ledger (0.4 µs a ticket), reading a supervisor's steps first reads them all
+# (1.7 s at 1M with 未办结).
+PERSON_STEPS_MANY = 2_000
 
 
 def _person_has_many_steps(session: Session, person_id: int) -> bool:

@@ -204,19 +204,37 @@ def link_duplicates(
                 "at": now,
             }
         )
-    ticket_table = _table(Ticket)
-    session.execute(
-        update(ticket_table)
-        .where(ticket_table.c.id == bindparam("t_id"))
-        .values(
-            duplicate_count=ticket_table.c.duplicate_count + bindparam("n"),
-            version=ticket_table.c.version + bindparam("n"),
-        ),
-        [{"t_id": ticket_id, "n": n} for ticket_id, n in added.items()],
-    )
+    add_to_rows(session, _table(Ticket), sorted(added.items()), ["duplicate_count", "version"])
     insert_plain(session, _table(Event), events)
     mark_messages(session, [message_id for message_id, _ in links], MessageStatus.ROUTED)
     logger.info("%d duplicates linked to %d tickets by %s", len(links), len(added), actor.label)
+
+
+def add_to_rows(
+    session: Session, table: Table, amounts: Sequence[tuple[int, int]], columns: Sequence[str]
+) -> None:
+    """Add each ``(id, n)``'s ``n`` to ``columns`` of the row with that id, in the database
+    (a concurrent writer's additions are kept). PostgreSQL: one ``UPDATE … FROM unnest(…)``
+    of two binary arrays, whatever the number of rows (an ``executemany`` is one statement
+    per row at the server); SQLite: one ``executemany``. Rows are locked in the order
+    given (each id once): pass them sorted, so two writers cannot deadlock."""
+    if not amounts:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("t_id"))
+            .values({name: table.c[name] + bindparam("n") for name in columns}),
+            [{"t_id": row_id, "n": n} for row_id, n in amounts],
+        )
+        return
+    sets = ", ".join(f'"{name}" = t."{name}" + v.n' for name in columns)
+    statement = (
+        f'UPDATE "{table.name}" AS t SET {sets}'
+        " FROM unnest(%b::integer[], %b::integer[]) AS v(id, n) WHERE t.id = v.id"
+    )
+    with _driver_errors(session, statement), _driver_connection(session).cursor() as cursor:
+        cursor.execute(statement, [[row_id for row_id, _ in amounts], [n for _, n in amounts]])
 
 
 def _table(model: type[SQLModel]) -> Table:

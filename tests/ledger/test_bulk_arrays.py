@@ -10,11 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
-from ledger.bulk import MAX_PARAMS, insert_plain, mark_messages, members, select_in
+from ledger.bulk import (
+    MAX_PARAMS,
+    add_to_rows,
+    insert_plain,
+    mark_messages,
+    members,
+    select_in,
+)
 from ledger.db import session_scope
 from ledger.models import Message, MessageStatus, Notification
 from ledger.outbox import notification_row
@@ -176,3 +183,21 @@ def test_members_read_the_same_rows_on_both_dialects(engine: Engine) -> None:
         ]
         assert list(members(session, col(Message.id), [])) == []
     assert sorted(found) == ids[::2]
+
+
+def test_amounts_are_added_in_the_database_in_one_statement_on_postgresql(engine: Engine) -> None:
+    """``add_to_rows``: each row gets its own amount on every named column, on top of what
+    is stored (another writer's additions are kept); PostgreSQL gets one ``UPDATE … FROM
+    unnest(…)`` (on the driver's cursor), not one statement per row."""
+    ids = _messages(engine, 4)
+    with session_scope(engine) as session:
+        session.execute(update(Message).values(time_limit_days=10))
+    with session_scope(engine) as session, statements(engine) as seen:
+        add_to_rows(session, Message.__table__, [(ids[0], 1), (ids[2], 7)], ["time_limit_days"])
+        add_to_rows(session, Message.__table__, [(ids[2], 2), (ids[3], 3)], ["time_limit_days"])
+        add_to_rows(session, Message.__table__, [], ["time_limit_days"])
+    with session_scope(engine) as session:
+        stored = dict(session.exec(select(Message.id, Message.time_limit_days)).all())
+    assert [stored[i] for i in ids] == [11, 10, 19, 13]
+    updates = [s for s in seen if s.startswith("UPDATE")]
+    assert len(updates) == (0 if engine.dialect.name == "postgresql" else 2)

@@ -214,3 +214,75 @@ def test_a_second_ticket_for_a_message_is_an_integrity_error(rt: Runtime) -> Non
         session.rollback()
     with rt.session() as session:
         assert len(session.exec(select(Ticket)).all()) == 1
+
+
+@contextmanager
+def executemanys(engine: Engine) -> Iterator[list[str]]:
+    """The statements sent as ``executemany`` meanwhile: on PostgreSQL one execution per
+    parameter set at the server."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if executemany:
+            seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_duplicates_go_in_linked_and_postgresql_writes_no_row_at_a_time(rt: Runtime) -> None:
+    """Reposts of a stored message and of an earlier item of the same batch (and a repost
+    of that repost) all point at the first message of their complaint, and each original's
+    ticket counts them. On PostgreSQL the links go in with the rows (their ids are taken
+    from the sequence first) and the counts in one statement: nothing is sent once per row."""
+    file_items(rt.routing, [IntakeItem(text=BODIES[0])])
+    batch = [
+        IntakeItem(text=BODIES[1]),
+        IntakeItem(text="您好，再反映一次：" + BODIES[1]),
+        IntakeItem(text="您好，再反映一次：" + BODIES[0]),
+        IntakeItem(text="领导您好！" + BODIES[1] + "谢谢！"),
+        IntakeItem(text="领导您好！" + BODIES[0] + "谢谢！"),
+    ]
+    with executemanys(rt.engine) as many:
+        summary = file_items(rt.routing, batch)
+    assert summary.duplicates == 4
+    with rt.session() as session:
+        messages = session.exec(select(Message).order_by(Message.id)).all()
+        tickets = {t.message_id: t for t in session.exec(select(Ticket))}
+    first, second = messages[0].id, messages[1].id
+    assert [m.duplicate_of_id for m in messages] == [None, None, second, first, second, first]
+    assert {m.status for m in messages} == {MessageStatus.ROUTED.value}
+    assert sorted(tickets) == [first, second]
+    assert [tickets[first].duplicate_count, tickets[second].duplicate_count] == [2, 2]
+    assert tickets[first].version == tickets[second].version
+    if rt.engine.dialect.name == "postgresql":
+        assert many == []
+
+
+def test_stored_reposts_are_found_by_core_hash_in_one_lookup_on_postgresql(rt: Runtime) -> None:
+    """The stored-duplicate lookup asks by core hash within the window: a repost under
+    another title, or with a greeting, is found; PostgreSQL gets the chunk's hashes in one
+    statement (SQLite in parts of ``MAX_PARAMS``)."""
+    from intake.store import lookup_stored, prepare
+    from ledger.bulk import MAX_PARAMS
+
+    file_items(rt.routing, [IntakeItem(text=body, title="反映问题") for body in BODIES])
+    filler = [
+        IntakeItem(text=f"{BODIES[i % len(BODIES)][:20]}，第 {i} 次补充说明情况，编号 {i * 7919}。")
+        for i in range(MAX_PARAMS)
+    ]
+    reposts = [
+        IntakeItem(text=BODIES[0], title="再次反映"),
+        IntakeItem(text="您好，再反映一次：" + BODIES[1]),
+    ]
+    batch = prepare([*filler, *reposts], policy=rt.policy, now=rt.now())
+    with rt.session() as session:
+        stored = session.exec(select(Message.id).order_by(Message.id)).all()
+        with statements(rt.engine) as seen:
+            lookup_stored(session, batch, policy=rt.policy)
+    assert [p.stored_original for p in batch.prepared[-2:]] == stored[:2]
+    by_hash = [s for s in seen if s.startswith("SELECT id FROM message WHERE")]
+    assert len(by_hash) == (1 if rt.engine.dialect.name == "postgresql" else 2)

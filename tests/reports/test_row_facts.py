@@ -260,3 +260,110 @@ def test_the_reports_read_simple_tickets_from_their_rows(lives: Engine, monkeypa
         session.rollback()
         assert session.get(Ticket, 1) is not None
     assert asked == [True, True, True]
+
+
+def reference_tables(histories, units, wanted, now: datetime) -> list[tuple]:
+    """Each table counted ticket by ticket from the full replay's facts into plain dicts (the
+    per-table computation): no cells shared by a period's tables, no count from the row, no
+    trend point written out. A trend point as (its total's trend figures)."""
+    codes = {unit.id: unit.code for unit in units}
+    found = []
+    for period, by in wanted:
+        cutoff = F.cutoff_of(period, now=now, rules=RULES)
+        tallies: dict = {}
+        total = F._Tally()
+        grouping = F.OVERALL if by == F.TREND else by
+
+        def tallies_for(facts, unit_id, grouping=grouping, tallies=tallies, total=total):
+            keys = {F.BY_UNIT: unit_id, F.BY_SOURCE: facts.history.source_kind}
+            key = keys.get(grouping, "all")
+            return tallies.setdefault(key, F._Tally()), total
+
+        for history in histories:
+            if history.received_at < cutoff:
+                F._count(
+                    F.facts_at(history, cutoff, RULES), tallies_for,
+                    start=period.start(RULES.tz), cutoff=cutoff, period=period, rules=RULES,
+                    policy=RankingPolicy(),
+                )  # fmt: skip
+        figures = total.figures("all", "合计")
+        if by == F.TREND:
+            found.append(trend_figures(figures))
+        else:
+            found.append((tuple(F._rows(tallies, units, codes, by)), figures))
+    return found
+
+
+def trend_figures(figures: F.Figures) -> tuple:
+    return (
+        figures.received, figures.replied, figures.overdue_open, figures.due,
+        figures.due_replied, figures.on_time, figures.on_time_original,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "as_of", [local(2026, 9, 16, 15), local(2026, 11, 23, 10), local(2026, 12, 9, 9)]
+)
+def test_tables_from_rows_equal_the_tables_counted_one_by_one(lives: Engine, as_of) -> None:
+    """The tables of a weekly (its week by unit, source and overall, the trend points) and of
+    a monthly (the month before by unit, the month by unit and source), counted from the
+    rows with a period's tables sharing cells, equal each table counted alone from the
+    replay, ticket by ticket."""
+    week = week_of(RULES.local_date(as_of))
+    month = month_of(RULES.local_date(as_of))
+    weekly = [(week, F.BY_UNIT), (week, F.BY_SOURCE), (week, F.OVERALL)] + [
+        (past, F.TREND) for past in weeks_ending(week, 9)[:-1]
+    ]
+    monthly = [(month.previous(), F.BY_UNIT), (month, F.BY_UNIT), (month, F.BY_SOURCE)]
+    counted: list[F.FigureTable] = []
+    with session_scope(lives) as session:
+        units = F.list_units(session)
+        for wanted in (weekly, monthly):
+            cutoffs = sorted({F.cutoff_of(p, now=as_of, rules=RULES) for p, _ in wanted})
+            rows = F.load_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
+            assert sum(h.columns is not None for h in rows) > 20
+            tables = F.tables_from(
+                rows, units, wanted=wanted, now=as_of, rules=RULES, policy=RankingPolicy()
+            )
+            got = [
+                trend_figures(t.total) if by == F.TREND else (t.rows, t.total)
+                for t, (_, by) in zip(tables, wanted, strict=True)
+            ]
+            replayed = F.load_histories(session, until=cutoffs[-1])
+            assert got == reference_tables(replayed, units, wanted, as_of)
+            counted += tables
+    assert any(t.total.ack_days_median is not None and t.total.rated for t in counted)
+    assert any(t.total.due_replied and t.total.overdue_open for t in counted)
+
+
+def test_the_cycle_collector_is_paused_while_counting_and_resumed(lives: Engine) -> None:
+    """Reading and counting pause the cycle collector (it walked every row again and again
+    for nothing) and resume it afterwards, also when counting fails."""
+    import gc
+
+    as_of = local(2026, 11, 23, 10)
+    week = week_of(RULES.local_date(as_of))
+    paused: list[bool] = []
+
+    def visit(by_cutoff) -> None:
+        paused.append(not gc.isenabled())
+        if len(paused) == 3:
+            raise RuntimeError("stop")
+
+    with session_scope(lives) as session:
+        histories = F.load_histories(session, until=as_of)
+        units = F.list_units(session)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="stop"):
+        F.tables_from(
+            histories, units, wanted=[(week, F.BY_UNIT)], now=as_of, rules=RULES,
+            policy=RankingPolicy(), visit=visit,
+        )  # fmt: skip
+    assert paused == [True, True, True] and gc.isenabled()
+    gc.disable()  # paused by the caller: left so
+    try:
+        F.tables_from(histories, units, wanted=[(week, F.BY_UNIT)], now=as_of, rules=RULES,
+                      policy=RankingPolicy())  # fmt: skip
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from ledger import yamlfile
 from ledger.errors import BadInput, CalendarError
 
 logger = logging.getLogger(__name__)
@@ -356,29 +357,12 @@ _TOP_KEYS = frozenset({"years"})
 _YEAR_KEYS = frozenset({"published", "holidays", "workdays", "notice"})
 
 
-class _OverrideLoader(yaml.SafeLoader):
-    """Safe YAML that keeps dates as text and refuses a key given twice.
+class _OverrideLoader(yamlfile.StrictLoader):
+    """Strict safe YAML (no key twice, no aliases) that keeps dates as text.
 
     Dates are checked by :func:`_date`, so a wrong one (``2027-02-30``) is reported with
-    the entry that holds it instead of PyYAML's bare "day is out of range for month"; a
-    year (or a field of one) written twice would otherwise silently keep the last only.
+    the entry that holds it instead of PyYAML's bare "day is out of range for month".
     """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        self.flatten_mapping(node)
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:  # unhashable: let PyYAML report it
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 _OverrideLoader.yaml_implicit_resolvers = {
@@ -389,44 +373,44 @@ _OverrideLoader.yaml_implicit_resolvers = {
 
 def parse_overrides(path: Path) -> dict[int, YearOverride]:
     """The years in an override file; a :class:`CalendarError` naming the bad entry."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CalendarError(f"{path}: not UTF-8 text: {exc}") from exc
-    except OSError as exc:
-        raise CalendarError(f"{path}: cannot be read: {exc}") from exc
-    try:
-        document = yaml.load(text, Loader=_OverrideLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise CalendarError(f"{path}: not valid YAML: {exc}") from exc
+    text = yamlfile.read_text(path, error=CalendarError, limit=MAX_OVERRIDE_BYTES)
+    document = yamlfile.parse(text, path, error=CalendarError, loader=_OverrideLoader)
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise CalendarError(f"{path}: expected a mapping with a 'years' key")
+        raise CalendarError(f"{path}: 须为含 years 的映射 (expected a mapping with a 'years' key)")
     _known_keys(document, _TOP_KEYS, str(path))
     years = document.get("years") or {}
     if not isinstance(years, dict):
-        raise CalendarError(f"{path}: 'years' must be a mapping of year -> schedule")
+        raise CalendarError(
+            f"{path}: years 须为 年份: 安排 的映射 ('years' must be a mapping of year -> schedule)"
+        )
     result = {}
     for key, body in years.items():
         year = _as_year(key, path)
         where = f"{path}: years.{year}"
         body = body or {}
         if not isinstance(body, dict):
-            raise CalendarError(f"{where} must be a mapping")
+            raise CalendarError(f"{where}: 须为映射 (must be a mapping)")
         _known_keys(body, _YEAR_KEYS, where)
         published = body.get("published", False)
         if not isinstance(published, bool):
-            raise CalendarError(f"{where}.published: expected true or false, got {published!r}")
+            raise CalendarError(
+                f"{where}.published: 须为 true 或 false（不加引号），现为 {published!r}"
+                f" (expected true or false, got {published!r})"
+            )
         notice = body.get("notice")
         if notice is not None and not isinstance(notice, str | int | float):
-            raise CalendarError(f"{where}.notice: expected text, got {notice!r}")
+            raise CalendarError(f"{where}.notice: 须为文字 (expected text, got {notice!r})")
         holidays = _dates(body.get("holidays"), f"{where}.holidays", year)
         workdays = _dates(body.get("workdays"), f"{where}.workdays", year)
+        _on_weekends(body.get("workdays"), f"{where}.workdays", workdays)
         both = holidays & workdays
         if both:
             first = min(both).isoformat()
-            raise CalendarError(f"{where}: {first} is both a holiday and a workday")
+            raise CalendarError(
+                f"{where}: {first} 既列为放假又列为调休上班 (is both a holiday and a workday)"
+            )
         result[year] = YearOverride(
             year=year,
             published=published,
@@ -437,21 +421,39 @@ def parse_overrides(path: Path) -> dict[int, YearOverride]:
     return result
 
 
+_WEEKDAYS = "一二三四五六日"
+MAX_OVERRIDE_BYTES = 1024 * 1024
+
+
+def _on_weekends(items: Any, where: str, workdays: set[date]) -> None:
+    """调休 makes a Saturday or Sunday a working day; Monday to Friday already are."""
+    weekdays = sorted(day for day in workdays if day.weekday() < 5)
+    if not weekdays:
+        return
+    day = weekdays[0]
+    index = next((i for i, item in enumerate(items) if day in _dates([item], where, day.year)), 0)
+    raise CalendarError(
+        f"{where}[{index}]: {day.isoformat()} 是星期{_WEEKDAYS[day.weekday()]}，本来就是工作日；"
+        f"调休上班日只能是周六或周日 (a make-up workday must be a Saturday or Sunday)"
+    )
+
+
 def _known_keys(mapping: dict, allowed: frozenset[str], where: str) -> None:
     unknown = [key for key in mapping if key not in allowed]
     if unknown:
         raise CalendarError(
-            f"{where}: unknown key {unknown[0]!r} (expected one of {', '.join(sorted(allowed))})"
+            f"{where}: 未知的键 {unknown[0]!r}，可用：{'、'.join(sorted(allowed))}"
+            f" (unknown key {unknown[0]!r}, expected one of {', '.join(sorted(allowed))})"
         )
 
 
 def _as_year(key: Any, path: Path) -> int:
     text = str(key).strip()
     if isinstance(key, bool) or not isinstance(key, int | str) or not text.isdigit():
-        raise CalendarError(f"{path}: year key {key!r} is not a year")
+        raise CalendarError(f"{path}: 年份 {key!r} 不是年份 (year key {key!r} is not a year)")
     year = int(text)
     if not 1990 <= year <= 2200:
-        raise CalendarError(f"{path}: year {year} out of range")
+        raise CalendarError(f"{path}: 年份 {year} 不在 1990—2200 之内 (year {year} out of range)")
     return year
 
 
@@ -459,17 +461,22 @@ def _dates(items: Any, where: str, year: int) -> set[date]:
     if items is None:
         return set()
     if not isinstance(items, list):
-        raise CalendarError(f"{where}: expected a list of dates or [first, last] ranges")
+        raise CalendarError(
+            f"{where}: 须为日期或 [起, 止] 区间的列表 (expected a list of dates or ranges)"
+        )
     out: set[date] = set()
     for index, item in enumerate(items):
         if isinstance(item, list):
             if len(item) != 2:
                 raise CalendarError(
-                    f"{where}[{index}]: a range is [first, last], got {len(item)} items"
+                    f"{where}[{index}]: 区间须写成 [起, 止] 两项，现有 {len(item)} 项"
+                    f" (a range is [first, last], got {len(item)} items)"
                 )
             first, last = (_date(x, f"{where}[{index}]", year) for x in item)
             if last < first:
-                raise CalendarError(f"{where}[{index}]: range ends before it starts")
+                raise CalendarError(
+                    f"{where}[{index}]: 区间的止日早于起日 (range ends before it starts)"
+                )
             out.update(date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1))
         else:
             out.add(_date(item, f"{where}[{index}]", year))
@@ -479,17 +486,23 @@ def _dates(items: Any, where: str, year: int) -> set[date]:
 def _date(value: Any, where: str, year: int) -> date:
     """A date of ``year`` written YYYY-MM-DD (a date object is accepted too)."""
     if isinstance(value, datetime):
-        raise CalendarError(f"{where}: {value!r} has a time of day; write the date only")
+        raise CalendarError(f"{where}: {value!r} 带了时刻，只写日期 (has a time of day)")
     if isinstance(value, date):
         day = value
     else:
         match = _DATE_TEXT.fullmatch(value.strip()) if isinstance(value, str) else None
         if match is None:
-            raise CalendarError(f"{where}: {value!r} is not a date (YYYY-MM-DD)")
+            raise CalendarError(
+                f"{where}: {value!r} 不是日期，请写成 YYYY-MM-DD ({value!r} is not a date)"
+            )
         try:
             day = date(*(int(part) for part in match.groups()))
         except ValueError as exc:
-            raise CalendarError(f"{where}: {value!r} is not a valid date: {exc}") from None
+            raise CalendarError(
+                f"{where}: {value!r} 是不存在的日期 ({value!r} is not a valid date: {exc})"
+            ) from None
     if day.year != year:
-        raise CalendarError(f"{where}: {day.isoformat()} is not in {year}")
+        raise CalendarError(
+            f"{where}: {day.isoformat()} 不在 {year} 年内 ({day.isoformat()} is not in {year})"
+        )
     return day

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlmodel import Session, col, func, select
 
+from ledger import yamlfile
 from ledger.errors import BadInput, NotFound
 from ledger.models import Person, Role, Ticket, TicketState, Unit, column_size
 
@@ -33,23 +34,27 @@ class LoadResult:
 
 def read_directory(path: Path) -> dict[str, Any]:
     """The parsed ``units.yaml`` with every entry checked; errors name the entry."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadInput(f"{path}: {exc}") from exc
+    document = yamlfile.parse(yamlfile.read_text(path, error=BadInput), path, error=BadInput)
+    if document is None:
+        raise BadInput(f"{path}: 文件是空的，名册中至少要有一个单位 (no units)")
     if not isinstance(document, dict):
         raise BadInput(f"{path}: 须为含 units 和 people 的映射 (expected a mapping)")
+    _known_keys(document, TOP_KEYS, str(path))
+    _check_district(document.get("district"), path)
     units = _entries(document, "units", path)
+    if not units:
+        raise BadInput(f"{path}: 名册中没有任何单位 (units is empty)")
     people = _entries(document, "people", path)
     codes: set[str] = set()
     names: dict[str, int] = {}
+    shorts: dict[str, int] = {}
     for index, entry in enumerate(units):
         where = f"{path}: units[{index}]"
+        _known_keys(entry, UNIT_KEYS, where)
         for key in ("code", "name", "short"):
-            if not str(entry.get(key) or "").strip():
-                raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
-            entry[key] = str(entry[key]).strip()
+            entry[key] = _text(entry.get(key), f"{where}.{key}")
             _check_length(entry[key], Unit, UNIT_COLUMNS[key], f"{where}.{key}")
+        _check_code(entry["code"], f"{where}.code")
         if entry["code"] in codes:
             raise BadInput(f"{where}: 单位代码 {entry['code']!r} 重复 (duplicate code)")
         if entry["name"] in names:
@@ -57,27 +62,36 @@ def read_directory(path: Path) -> dict[str, Any]:
                 f"{where}: 全称「{entry['name']}」与 units[{names[entry['name']]}]"
                 f" 重复 (duplicate name)"
             )
+        if entry["short"] in shorts:
+            raise BadInput(
+                f"{where}: 简称「{entry['short']}」与 units[{shorts[entry['short']]}]"
+                f" 重复，卡片和报表上无法区分 (duplicate short name)"
+            )
         if entry.get("kind", "department") not in UNIT_KINDS:
             raise BadInput(f"{where}: kind 须为 {sorted(UNIT_KINDS)} 之一")
-        if not isinstance(entry.get("aliases") or [], list):
-            raise BadInput(f"{where}: aliases 须为列表 (aliases must be a list)")
+        entry["aliases"] = _aliases(entry.get("aliases"), f"{where}.aliases")
+        _check_active(entry, where)
+        if entry.get("parent") not in (None, ""):
+            entry["parent"] = _text(entry["parent"], f"{where}.parent")
         codes.add(entry["code"])
         names[entry["name"]] = index
+        shorts[entry["short"]] = index
     for index, entry in enumerate(units):
         parent = entry.get("parent")
-        if parent and str(parent) not in codes:
+        if parent and parent not in codes:
             raise BadInput(
                 f"{path}: units[{index}]: 上级单位 {parent!r} 不在名册中 (unknown parent)"
             )
+    _check_no_cycle(units, path)
     valid_roles = {role.value for role in Role}
     people_codes: set[str] = set()
     for index, entry in enumerate(people):
         where = f"{path}: people[{index}]"
+        _known_keys(entry, PERSON_KEYS, where)
         for key in ("code", "name"):
-            if not str(entry.get(key) or "").strip():
-                raise BadInput(f"{where}: 缺少 '{key}' ('{key}' is required)")
-            entry[key] = str(entry[key]).strip()
+            entry[key] = _text(entry.get(key), f"{where}.{key}")
             _check_length(entry[key], Person, key, f"{where}.{key}")
+        _check_code(entry["code"], f"{where}.code")
         if entry["code"] in people_codes:
             raise BadInput(f"{where}: 人员编号 {entry['code']!r} 重复 (duplicate code)")
         people_codes.add(entry["code"])
@@ -87,9 +101,110 @@ def read_directory(path: Path) -> dict[str, Any]:
         bad = {str(role) for role in roles} - valid_roles
         if bad:
             raise BadInput(f"{where}: 未知角色 {sorted(bad)} (use {sorted(valid_roles)})")
-        if entry.get("unit") and str(entry["unit"]) not in codes:
-            raise BadInput(f"{where}: 单位 {entry['unit']!r} 不在名册中 (unknown unit)")
+        _check_active(entry, where)
+        if entry.get("unit") not in (None, ""):
+            entry["unit"] = _text(entry["unit"], f"{where}.unit")
+            if entry["unit"] not in codes:
+                raise BadInput(
+                    f"{where}: 单位 {entry['unit']!r} 不在名册中，请写单位代码 (unknown unit)"
+                )
     return document
+
+
+TOP_KEYS = frozenset({"district", "units", "people"})
+UNIT_KEYS = frozenset({"code", "name", "short", "aliases", "parent", "kind", "active"})
+PERSON_KEYS = frozenset({"code", "name", "unit", "roles", "active"})
+DISTRICT_KEYS = frozenset({"name", "city", "places"})
+
+
+def _known_keys(mapping: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), 1, 0.6)
+            hint = f"，是不是 {close[0]}？" if close else ""
+            raise BadInput(
+                f"{where}: 未知的键 {key!r}{hint}（可用：{'、'.join(sorted(allowed))}）"
+                f" (unknown key)"
+            )
+
+
+def _text(value: Any, where: str) -> str:
+    """A required name or code: text or a number, never empty, a list or a mapping."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        if value is None or value == "":
+            raise BadInput(f"{where}: 不能为空 (required)")
+        raise BadInput(f"{where}: 须为文字，现为 {value!r} (expected text)")
+    text = str(value).strip()
+    if not text:
+        raise BadInput(f"{where}: 不能为空 (required)")
+    return text
+
+
+def _check_code(code: str, where: str) -> None:
+    """A code is typed on the command line and in chat: half-width, no spaces."""
+    if any(ch.isspace() for ch in code) or unicodedata.normalize("NFKC", code) != code:
+        raise BadInput(
+            f"{where}: 代码「{code}」含空格或全角字符，请用半角字母、数字（如"
+            f" {unicodedata.normalize('NFKC', ''.join(code.split()))}） (code must be half-width)"
+        )
+
+
+def _aliases(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadInput(f"{where}: aliases 须为列表 (aliases must be a list)")
+    return [_text(alias, f"{where}[{index}]") for index, alias in enumerate(value)]
+
+
+def _check_active(entry: dict[str, Any], where: str) -> None:
+    if "active" in entry and not isinstance(entry["active"], bool):
+        raise BadInput(
+            f"{where}.active: 须为 true 或 false（不加引号），现为 {entry['active']!r}"
+            f" (expected true or false)"
+        )
+
+
+def _check_no_cycle(units: list[dict[str, Any]], path: Path) -> None:
+    """A unit may not be its own parent, directly or through others."""
+    parent_of = {entry["code"]: entry.get("parent") for entry in units}
+    for index, entry in enumerate(units):
+        seen = [entry["code"]]
+        parent = entry.get("parent")
+        while parent:
+            if parent in seen:
+                chain = " → ".join([*seen, parent])
+                raise BadInput(
+                    f"{path}: units[{index}].parent: 上级单位形成循环（{chain}） (parent cycle)"
+                )
+            seen.append(parent)
+            parent = parent_of.get(parent)
+
+
+def _check_district(district: Any, path: Path) -> None:
+    where = f"{path}: district"
+    if district is None:
+        return
+    if not isinstance(district, dict):
+        raise BadInput(f"{where}: 须为映射，如 {{name: 青溪县, city: 云州市}} (expected a mapping)")
+    _known_keys(district, DISTRICT_KEYS, where)
+    for key in ("name", "city"):
+        if district.get(key) is not None:
+            _text(district[key], f"{where}.{key}")
+    places = district.get("places")
+    if places is None:
+        return
+    if not isinstance(places, dict):
+        raise BadInput(
+            f"{where}.places: 须为映射，如 {{roads: [东湖路]}} (expected a mapping of lists)"
+        )
+    for group, names in places.items():
+        if names is None:
+            continue
+        if not isinstance(names, list):
+            raise BadInput(f"{where}.places.{group}: 须为列表 (expected a list)")
+        for index, name in enumerate(names):
+            _text(name, f"{where}.places.{group}[{index}]")
 
 
 UNIT_COLUMNS = {"code": "code", "name": "name", "short": "short_name"}  # file key -> column

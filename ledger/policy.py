@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from ledger import yamlfile
 from ledger.errors import BadInput
 from ledger.models import SourceKind
 
@@ -62,7 +63,7 @@ class ReminderPolicy(_Strict):
         default_factory=lambda: [2]
     )
     due_day_hour: int = Field(default=9, ge=0, le=23)
-    overdue_every_workday: bool = True
+    overdue_every_workday: StrictBool = True
     escalate_after_overdue_workdays: int = Field(default=3, ge=0)
 
 
@@ -94,7 +95,7 @@ class RoutingPolicy(_Strict):
 
 class IntakePolicy(_Strict):
     max_message_chars: int = Field(default=20_000, ge=100)
-    redact_for_units: bool = True
+    redact_for_units: StrictBool = True
     # Limits on imported files, checked while reading (memory stays bounded whatever a
     # file holds); a row over a limit is refused by its number, the rest is read.
     max_rows: int = Field(default=500_000, ge=1, le=100_000_000)
@@ -144,7 +145,7 @@ class RankingPolicy(_Strict):
     min_tickets: int = Field(default=3, ge=0)
     red_flags: int = Field(default=2, ge=0)
     yellow_flags: int = Field(default=2, ge=0)
-    extensions_count_on_time: bool = True
+    extensions_count_on_time: StrictBool = True
     # By unit group (``kind`` in units.yaml): each group's own 红旗 / 黄旗 counts; a group
     # not listed uses red_flags / yellow_flags above.
     groups: dict[str, GroupFlags] = Field(default_factory=dict)
@@ -162,7 +163,7 @@ class RankingPolicy(_Strict):
             ("ticket_weight", "task_weight"),
         ):
             if abs(getattr(self, first) + getattr(self, second) - 1) > 1e-9:
-                raise ValueError(f"{first} + {second} must add up to 1")
+                raise ValueError(f"{first} + {second} 须等于 1 (must add up to 1)")
         return self
 
 
@@ -209,6 +210,26 @@ class OfficePolicy(_Strict):
     time_label: str | None = Field(default=None, max_length=20)  # default: from the zone
     fonts: OfficeFonts = Field(default_factory=OfficeFonts)
 
+    @field_validator("first_week")
+    @classmethod
+    def _a_real_week(cls, value: str | None) -> str | None:
+        if value is not None:
+            year, week = value.split("-W")
+            try:
+                date.fromisocalendar(int(year), int(week), 1)
+            except ValueError:
+                raise ValueError(
+                    f"「{value}」不是实有的周：{year} 年没有第 {int(week)} 周 (no such ISO week)"
+                ) from None
+        return value
+
+    @field_validator("first_month")
+    @classmethod
+    def _a_real_month(cls, value: str | None) -> str | None:
+        if value is not None and not 1 <= int(value[5:]) <= 12:
+            raise ValueError(f"「{value}」不是实有的月份，月份须为 01—12 (no such month)")
+        return value
+
     @model_validator(mode="after")
     def _count_needs_a_start(self) -> OfficePolicy:
         if self.numbering == "count" and not (self.first_week and self.first_month):
@@ -236,7 +257,7 @@ class CheckinWindow(_Strict):
     @model_validator(mode="after")
     def _opens_first(self) -> CheckinWindow:
         if self.opens >= self.closes:
-            raise ValueError(f"{self.name}: opens must be before closes")
+            raise ValueError(f"{self.name}: opens 须早于 closes (opens must be before closes)")
         return self
 
 
@@ -262,7 +283,9 @@ class CheckinGroup(_Strict):
     def _platform_and_chat(cls, value: list[str]) -> list[str]:
         for chat in value:
             if ":" not in chat.strip(":"):
-                raise ValueError(f"{chat!r}: write a chat as platform:chat_id")
+                raise ValueError(
+                    f"{chat!r}: 聊天须写成 平台:群号 (write a chat as platform:chat_id)"
+                )
         return value
 
 
@@ -286,14 +309,14 @@ class CheckinPolicy(_Strict):
     def _known_groups(self) -> CheckinPolicy:
         names = [w.name for w in self.windows]
         if len(set(names)) != len(names):
-            raise ValueError("windows: each window needs its own name")
+            raise ValueError("windows: 各时段的 name 不能重复 (each window needs its own name)")
         ordered = sorted(self.windows, key=lambda w: w.opens)
         for before, after in pairwise(ordered):
             if after.opens < before.closes:
-                raise ValueError(f"windows: {before.name} and {after.name} overlap")
+                raise ValueError(f"windows: {before.name} 与 {after.name} 时间重叠 (overlap)")
         unknown = [g for g in self.digest_groups if g not in self.groups]
         if unknown:
-            raise ValueError(f"digest_groups: no group named {', '.join(unknown)}")
+            raise ValueError(f"digest_groups: groups 中没有 {'、'.join(unknown)} (no such group)")
         return self
 
 
@@ -353,16 +376,63 @@ def load_policy(path: Path | None) -> Policy:
     """The policy in ``path``; defaults for a missing file; a clear error for a bad one."""
     if path is None or not path.exists():
         return Policy()
+    text = yamlfile.read_text(path, error=BadInput, limit=MAX_POLICY_BYTES)
+    document = yamlfile.parse(text, path, error=BadInput) or {}
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return Policy.model_validate(document)
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(the file)'}: {err['msg']}"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(the file)'}: {_problem(err)}"
+            for err in exc.errors()[:5]
         )
+        more = len(exc.errors()) - 5
+        if more > 0:
+            problems += f"；另有 {more} 处错误"
         raise BadInput(f"{path}: {problems}") from exc
+
+
+MAX_POLICY_BYTES = 1024 * 1024
+
+# pydantic's error types, told in Chinese (its English message follows in parentheses)
+_PROBLEMS = {
+    "int_parsing": "须为整数（半角数字），现为 {input}",
+    "int_type": "须为整数，现为 {input}",
+    "int_from_float": "须为整数，现为 {input}",
+    "float_parsing": "须为数字（半角），现为 {input}",
+    "float_type": "须为数字，现为 {input}",
+    "finite_number": "须为有限的数字，现为 {input}",
+    "bool_type": "须为 true 或 false（不加引号），现为 {input}",
+    "bool_parsing": "须为 true 或 false（不加引号），现为 {input}",
+    "string_type": "须为文字，现为 {input}",
+    "list_type": "须为列表，如 [1, 2]，现为 {input}",
+    "dict_type": "须为映射（下一级的键: 值），现为 {input}",
+    "model_type": "须为映射（下一级的键: 值），现为 {input}",
+    "model_attributes_type": "须为映射（下一级的键: 值），现为 {input}",
+    "extra_forbidden": "未知的键（拼写有误？）",
+    "missing": "缺少此项",
+    "greater_than_equal": "不能小于 {ge}，现为 {input}",
+    "greater_than": "须大于 {gt}，现为 {input}",
+    "less_than_equal": "不能大于 {le}，现为 {input}",
+    "less_than": "须小于 {lt}，现为 {input}",
+    "too_short": "至少要有 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "string_too_short": "不能为空",
+    "string_too_long": "最多 {max_length} 个字",
+    "string_pattern_mismatch": "格式不对，现为 {input}",
+    "literal_error": "须为 {expected} 之一，现为 {input}",
+    "time_parsing": '须为时刻，如 "08:30"（加引号），现为 {input}',
+    "time_type": '须为时刻，如 "08:30"（加引号），现为 {input}',
+}
+
+
+def _problem(err: Any) -> str:
+    template = _PROBLEMS.get(err["type"])
+    if template is None:  # our own validators already speak Chinese (or name the field)
+        return str(err["msg"]).removeprefix("Value error, ")
+    try:
+        shown = repr(err.get("input"))
+        shown = shown if len(shown) <= 60 else shown[:57] + "…"
+        text = template.format(input=shown, **(err.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        text = template.split("，现为")[0]
+    return f"{text} ({err['msg']})"

@@ -208,3 +208,103 @@ def test_the_units_template_explains_every_role() -> None:
     text = (REPO_ROOT / "duban" / "templates" / "office" / "units.yaml").read_text("utf-8")
     for role in Role:
         assert f"{role.value} " in text, role
+
+
+_UNITS = "units:\n  - {code: dcs, name: 青溪县督查室, short: 督查室, kind: desk}\n"
+_PERSON = "people:\n  - {code: admin, name: 管理员, roles: [admin], unit: dcs}\n"
+_BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+
+
+@pytest.mark.parametrize(
+    ("file", "body", "needles"),
+    [
+        # each of these was a UnicodeDecodeError traceback (exit 1)
+        ("units.yaml", (_UNITS + _PERSON).encode("gbk"), ["单位名册有误", "第 2 行", "GBK"]),
+        ("units.yaml", (_UNITS + _PERSON).encode("utf-16"), ["单位名册有误", "UTF-16"]),
+        ("units.yaml", bytes(range(256)), ["单位名册有误", "二进制"]),
+        # accepted: an empty file would have deactivated every unit and person
+        ("units.yaml", b"", ["单位名册有误", "至少要有一个单位"]),
+        # accepted: a misspelt key was ignored (the unit silently had no parent)
+        ("units.yaml", _UNITS.replace("kind", "prent").encode(), ["units[0]", "prent"]),
+        # accepted: a quoted 'false' is a true value, so the unit stayed active
+        (
+            "units.yaml",
+            _UNITS.replace("kind: desk", "kind: desk, active: 'false'").encode(),
+            ["units[0].active", "true 或 false"],
+        ),
+        # accepted: a null alias was stored as the alias "None"
+        (
+            "units.yaml",
+            _UNITS.replace("kind: desk", "kind: desk, aliases: [督查, null]").encode(),
+            ["units[0].aliases[1]", "不能为空"],
+        ),
+        # accepted: units that are each other's parent
+        (
+            "units.yaml",
+            (
+                _UNITS + "  - {code: a, name: 甲局, short: 甲, parent: b}\n"
+                "  - {code: b, name: 乙局, short: 乙, parent: a}\n"
+            ).encode(),
+            ["units[1].parent", "循环"],
+        ),
+        # accepted: two units with the same 简称 cannot be told apart on cards and reports
+        (
+            "units.yaml",
+            (_UNITS + "  - {code: b, name: 乙局, short: 督查室}\n").encode(),
+            ["units[1]", "简称「督查室」"],
+        ),
+        # accepted: a full-width code nobody can type on the command line
+        ("units.yaml", _UNITS.replace("dcs", "ｄｃｓ").encode(), ["units[0].code", "全角"]),
+        # a place that is not a list made every later intake fail
+        (
+            "units.yaml",
+            ("district:\n  name: 青溪县\n  places: 东湖路\n" + _UNITS).encode(),
+            ["district.places", "映射"],
+        ),
+        ("units.yaml", (_BOMB + _UNITS).encode(), ["单位名册有误", "别名"]),
+        ("units.yaml", (_UNITS + "  - {code: x\n").encode(), ["第 4 行", "YAML 格式有误"]),
+        ("units.yaml", _UNITS.replace("  - {", "\t- {").encode(), ["第 2 行", "Tab"]),
+        # policy: a key given twice kept the last, and a quoted boolean was accepted
+        ("policy.yaml", b"deadlines:\n  online: 15\n  online: 3\n", ["办理规则有误", "两次"]),
+        ("policy.yaml", b"intake:\n  redact_for_units: 'no'\n", ["intake.redact_for_units"]),
+        # an impossible first week or month was accepted (the 期号 count broke later)
+        ("policy.yaml", b"office:\n  first_week: 2027-W60\n", ["office.first_week", "2027-W60"]),
+        ("policy.yaml", b"office:\n  first_month: 2027-13\n", ["office.first_month", "2027-13"]),
+        # the pydantic messages were English only
+        ("policy.yaml", "deadlines:\n  online: 十五\n".encode(), ["deadlines.online", "须为整数"]),
+        ("policy.yaml", "deadlines:\n  时限: 15\n".encode(), ["deadlines.时限", "未知的键"]),
+        ("policy.yaml", b"deadlines:\n  online: -3\n", ["deadlines.online", "不能小于 1"]),
+        # calendar: a 调休 working day on a weekday was accepted
+        (
+            "calendar.yaml",
+            b"years:\n  2027:\n    workdays: [2027-03-03]\n",
+            ["years.2027.workdays[0]", "星期三", "周六或周日"],
+        ),
+        ("calendar.yaml", (_BOMB + "years: {}\n").encode(), ["节假日安排有误", "别名"]),
+        ("calendar.yaml", "years: {}\n".encode("utf-16"), ["节假日安排有误", "UTF-16"]),
+    ],
+)
+def test_init_refuses_hostile_office_files_in_chinese(
+    office: Path, file: str, body: bytes, needles: list[str]
+) -> None:
+    (office / file).write_bytes(body)
+    code, out, err = run("init")
+    assert (code, out) == (2, ""), err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert not (office.parent / "var" / "duban.db").exists()
+
+
+def test_init_refuses_an_oversized_units_file(office: Path) -> None:
+    # a 200 MB units.yaml took minutes and a gigabyte before anything was said
+    with (office / "units.yaml").open("w", encoding="utf-8") as handle:
+        handle.write(_UNITS + _PERSON)
+        handle.write("# " + "x" * (9 * 1024 * 1024) + "\n")
+    code, _, err = run("init")
+    assert code == 2 and "超过 8 MB" in err, err
+
+
+def test_init_accepts_a_units_file_with_a_byte_order_mark(office: Path) -> None:
+    (office / "units.yaml").write_bytes(("\ufeff" + _UNITS + _PERSON).encode())
+    code, _, err = run("init")
+    assert code == 0, err

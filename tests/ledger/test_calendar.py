@@ -120,7 +120,7 @@ def test_override_corrects_a_builtin_year(tmp_path: Path) -> None:
         # an impossible date names its entry, not only PyYAML's "day is out of range"
         (
             "years:\n  2027:\n    workdays: [2027-02-06, 2027-02-30]\n",
-            "years.2027.workdays[1]: '2027-02-30' is not a valid date",
+            "years.2027.workdays[1]: '2027-02-30' 是不存在的日期",
         ),
         # the whole document is not a mapping: was an AttributeError
         ("- 2027\n- 2028\n", "expected a mapping"),

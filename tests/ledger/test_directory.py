@@ -24,9 +24,15 @@ def _directory() -> dict:
     return yaml.safe_load((REPO_ROOT / "data" / "units.yaml").read_text(encoding="utf-8"))
 
 
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def _write(tmp_path: Path, document: dict) -> Path:
     path = tmp_path / "units.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    # written as an office writes it: no anchors or aliases (ledger.yamlfile refuses them)
+    path.write_text(yaml.dump(document, Dumper=_NoAliases, allow_unicode=True), encoding="utf-8")
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -35,6 +36,8 @@ from duban.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE
 from intake.errors import IntakeError
 from ledger.errors import LedgerError
 from routing.errors import RoutingError
+
+logger = logging.getLogger(__name__)
 
 
 class DubanGroup(TyperGroup):
@@ -93,6 +96,21 @@ class DubanGroup(TyperGroup):
             raise typer.Exit(getattr(exc, "exit_code", EXIT_FAILURE)) from None
         except OperationalError as exc:  # the database cannot be reached or is locked
             typer.echo(f"错误: 数据库不可用 (database unavailable): {exc.orig}", err=True)
+            raise typer.Exit(EXIT_FAILURE) from None
+        except OverflowError as exc:  # a number or date typed far outside any real range
+            typer.echo(f"错误: 输入的数值或日期超出范围 (out of range: {exc})", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (typer.Exit, SystemExit, KeyboardInterrupt, ClickException, Abort):
+            raise
+        except Exception as exc:
+            # The last resort: a defect, told in one line; the traceback goes to the log
+            # (DUBAN_LOG_LEVEL=DEBUG shows it), never as the whole answer to the user.
+            logger.debug("unexpected error in %s", ctx.command_path, exc_info=True)
+            typer.echo(
+                f"错误: 程序内部错误 ({type(exc).__name__})，请把命令和输入文件报告给管理员；"
+                f"设 DUBAN_LOG_LEVEL=DEBUG 可看到详情 (internal error)",
+                err=True,
+            )
             raise typer.Exit(EXIT_FAILURE) from None
 
 

@@ -348,7 +348,7 @@ def outbox_list(
     pending: Annotated[
         bool, typer.Option("--pending", help="只看未发完的 (pending, queued, unbound, failed)")
     ] = False,
-    limit: Annotated[int, typer.Option(help="最多条数")] = 200,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="最多条数")] = 200,
     json: JsonOpt = False,
 ) -> None:
     from bots.outbox import outbox_rows

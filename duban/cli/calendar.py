@@ -18,6 +18,9 @@ from duban.cli.common import (
 )
 from duban.cli.tickets import actor_for
 
+# ten years of working days; 999999999 used to walk 8,000 years, a warning for each
+MAX_DUE_DAYS = 2_500
+
 
 def register(app: typer.Typer) -> None:
     cal = typer.Typer(help="工作日历 (statutory working-day calendar)", no_args_is_help=True)
@@ -34,8 +37,8 @@ def due(
     days: Annotated[int, typer.Option("--days", help="工作日数 (working days)")],
     json: JsonOpt = False,
 ) -> None:
-    if days < 1:
-        bad_input(f"--days: 须为正整数 (got {days})")
+    if not 1 <= days <= MAX_DUE_DAYS:
+        bad_input(f"--days: 须为 1 到 {MAX_DUE_DAYS} 之间的整数 (got {days})")
     rt = runtime(ctx)
     result = rt.calendar.add_workdays(parse_date(start, "--from"), days)
     if json:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from duban.cli.common import EXIT_BAD_INPUT, JsonOpt, bad_input, emit_json, fail, runtime, say
+from duban.cli.common import (
+    EXIT_BAD_INPUT,
+    JsonOpt,
+    bad_input,
+    emit_json,
+    fail,
+    parse_moment,
+    runtime,
+    say,
+)
 from duban.runtime import Runtime
 
 FormatOpt = Annotated[
@@ -72,11 +81,9 @@ def _report_errors() -> Iterator[None]:
 def _now(rt: Runtime, as_of: str | None) -> datetime:
     if not as_of:
         return rt.now()
-    try:
-        moment = datetime.fromisoformat(as_of.strip())
-    except ValueError:
-        bad_input(f"--as-of: 「{as_of}」不是时间，请写成 2026-11-23T09:00 (not a time)")
-    return moment.replace(tzinfo=rt.tz) if moment.tzinfo is None else moment
+    return parse_moment(
+        as_of, "--as-of", rt.tz, date_only=lambda day: datetime.combine(day, time())
+    )
 
 
 def _format(fmt: str | None, out: Path | None) -> str:

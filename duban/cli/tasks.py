@@ -4,7 +4,7 @@ workflow steps as units and supervisors take them in chat (``--by`` the person a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from duban.cli.common import (
     emit_json,
     fail,
     parse_date,
+    parse_moment,
     runtime,
     say,
 )
@@ -88,14 +89,7 @@ def register(app: typer.Typer) -> None:
 def _now(rt: Runtime, as_of: str | None) -> datetime:
     if not as_of:
         return rt.now()
-    text = as_of.strip()
-    try:
-        if len(text) == 10:
-            return rt.rules.end_of_day(date.fromisoformat(text))
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        bad_input(f"--as-of: 「{as_of}」不是日期或时间，请写成 2026-10-12 或 2026-10-12T09:00")
-    return moment.replace(tzinfo=rt.tz) if moment.tzinfo is None else moment
+    return parse_moment(as_of, "--as-of", rt.tz, date_only=rt.rules.end_of_day)
 
 
 def _source(value: str) -> W.TaskSource:

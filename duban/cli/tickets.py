@@ -34,6 +34,7 @@ VersionOpt = Annotated[
     ),
 ]
 Run = Callable[[RoutingContext, T.Actor], A.StepResult]
+MAX_LIMIT = 100_000  # a bigger --limit overflowed SQLite's integer (a traceback)
 
 
 def register(app: typer.Typer) -> None:
@@ -115,8 +116,8 @@ def list_cmd(
     json: JsonOpt = False,
 ) -> None:
     rt = runtime(ctx)
-    if limit < 1:
-        bad_input(f"--limit: 须为正整数（{limit}）")
+    if not 1 <= limit <= MAX_LIMIT:
+        bad_input(f"--limit: 须为 1 到 {MAX_LIMIT} 之间的整数（{limit}）")
     with rt.session() as session:
         actor = actor_for(session, by)
         filters = Q.TicketFilter(

@@ -1,0 +1,79 @@
+"""Odd command-line arguments: a clear Chinese error and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from duban.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def ledger() -> None:
+    code, _, err = run("init")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        # OverflowError: date value out of range (a traceback)
+        (("report", "weekly", "--as-of", "0001-01-01T00:00"), "--as-of"),
+        # OverflowError in the SQL parameters (a traceback)
+        (("report", "overdue", "--as-of", "0001-01-01T00:00"), "1900–2999"),
+        (("tasks", "list", "--as-of", "0001-01-01"), "1900–2999"),
+        # Python int too large to convert to SQLite INTEGER (a traceback)
+        (("tickets", "list", "--limit", "99999999999999999999"), "--limit"),
+        (("outbox", "list", "--limit", "99999999999999999999"), "--limit"),
+        # walked 8,000 years of calendar for ten seconds, a warning line for each
+        (("calendar", "due", "--from", "2026-09-30", "--days", "999999999"), "--days"),
+    ],
+)
+def test_out_of_range_arguments_are_bad_input(
+    ledger: None, args: tuple[str, ...], needle: str
+) -> None:
+    code, out, err = run(*args)
+    assert (code, out) == (2, ""), err
+    assert needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "written", ["2026-09-30", "２０２６-０９-３０", "2026年9月30日", "2026/9/30", " 2026-09-30 "]
+)
+def test_a_date_as_offices_write_it(written: str) -> None:
+    # full-width digits (a Chinese input method) and 2026年9月30日 were "not a date"
+    code, out, err = run("calendar", "due", "--from", written, "--days", "7", "--json")
+    assert code == 0, err
+    assert json.loads(out)["due"] == "2026-10-15"
+
+
+def test_an_as_of_in_chinese_is_read(ledger: None) -> None:
+    a = run("report", "weekly", "--as-of", "2026年11月23日", "--json")
+    b = run("report", "weekly", "--as-of", "2026-11-23", "--json")
+    assert a[0] == b[0] == 0, a[2]
+    assert json.loads(a[1])["period"] == json.loads(b[1])["period"]
+
+
+def test_an_unexpected_error_is_one_chinese_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a defect anywhere used to print a Python traceback as the whole answer
+    from ledger import calendar
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(calendar.WorkCalendar, "add_workdays", broken)
+    code, out, err = run("calendar", "due", "--from", "2026-09-30", "--days", "7")
+    assert (code, out) == (1, "")
+    assert "程序内部错误" in err and "RuntimeError" in err

@@ -221,6 +221,7 @@ class _Lists:
         self.overdue: list[tuple[int, _Descending, TicketFacts, int]] = []  # a heap: the kept
         self.units: dict[int | None, list[int]] = {}  # unit -> [count, longest]
         self.changes: list[ChangeItem] = []
+        self.overdue_days: dict[date, int] = {}  # by due day: working days overdue at cutoff
 
     def unit_of(self, unit_id: int | None) -> tuple[str | None, str]:
         unit = self.by_id.get(unit_id) if unit_id is not None else None
@@ -230,7 +231,11 @@ class _Lists:
         facts = by_cutoff[self.cutoff]
         cutoff, history = self.cutoff, facts.history
         if facts.state in OPEN_STATES and facts.due_at < cutoff:
-            days = overdue_workdays(facts, cutoff, self.rules)
+            days = self.overdue_days.get(facts.due_date)
+            if days is None:  # many overdue tickets share a due day
+                days = self.overdue_days[facts.due_date] = overdue_workdays(
+                    facts, cutoff, self.rules
+                )
             seen = self.units.setdefault(facts.unit_id, [0, 0])
             seen[0] += 1
             seen[1] = max(seen[1], days)

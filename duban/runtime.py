@@ -16,9 +16,12 @@ from sqlmodel import Session
 
 from duban.settings import Settings, get_settings
 from intake.places import load_gazetteer
+from ledger import yamlfile
 from ledger.calendar import WorkCalendar, load_calendar
 from ledger.db import make_engine, session_scope
 from ledger.deadlines import DeadlineRules
+from ledger.directory import check_district
+from ledger.errors import BadInput
 from ledger.policy import Policy, load_policy
 from ledger.types import utcnow
 from routing.context import RoutingContext
@@ -99,10 +102,22 @@ class Runtime:
             predictor=self.predictor,
             route_rules=self.route_rules,
             queue=self.queue,
-            gazetteer=load_gazetteer(self.settings.data_dir / "units.yaml"),
+            gazetteer=self._gazetteer(),
             nudge=self.nudge_bots,
             home=self.settings.home,
         )
+
+    def _gazetteer(self) -> Any:
+        """The district's place names; a units.yaml edited since ``duban init`` into another
+        encoding or a wrong shape is refused in Chinese (was a UnicodeDecodeError)."""
+        path = self.settings.data_dir / "units.yaml"
+        if path.exists():
+            document = yamlfile.parse(
+                yamlfile.read_text(path, error=BadInput), path, error=BadInput
+            )
+            if isinstance(document, dict):
+                check_district(document.get("district"), path)
+        return load_gazetteer(path)
 
     # -- the model, the rules file, the queue: built on first use, cached ---------------------
 

@@ -40,7 +40,7 @@ def read_directory(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise BadInput(f"{path}: 须为含 units 和 people 的映射 (expected a mapping)")
     _known_keys(document, TOP_KEYS, str(path))
-    _check_district(document.get("district"), path)
+    check_district(document.get("district"), path)
     units = _entries(document, "units", path)
     if not units:
         raise BadInput(f"{path}: 名册中没有任何单位 (units is empty)")
@@ -181,7 +181,8 @@ def _check_no_cycle(units: list[dict[str, Any]], path: Path) -> None:
             parent = parent_of.get(parent)
 
 
-def _check_district(district: Any, path: Path) -> None:
+def check_district(district: Any, path: Path) -> None:
+    """``district``: a mapping of name, city and ``places`` (groups of place names)."""
     where = f"{path}: district"
     if district is None:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -77,3 +78,25 @@ def test_an_unexpected_error_is_one_chinese_line(monkeypatch: pytest.MonkeyPatch
     code, out, err = run("calendar", "due", "--from", "2026-09-30", "--days", "7")
     assert (code, out) == (1, "")
     assert "程序内部错误" in err and "RuntimeError" in err
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        # UnicodeDecodeError from the place names read at intake (a traceback)
+        ("units:\n  - {code: dcs, name: 青溪县督查室, short: 督查室}\n".encode("gbk"), "UTF-8"),
+        # AttributeError: 'str' object has no attribute 'values'
+        ("district:\n  places: 东湖路\nunits: []\n".encode(), "district.places"),
+    ],
+)
+def test_intake_after_units_yaml_was_spoilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, needle: str
+) -> None:
+    folder = tmp_path / "office"
+    assert run("office", "new", str(folder))[0] == 0
+    monkeypatch.setenv("DUBAN_DATA_DIR", str(folder))
+    assert run("init")[0] == 0
+    (folder / "units.yaml").write_bytes(body)  # edited after duban init
+    code, out, err = run("intake", "--text", "东湖路路灯不亮很久了，请尽快处理")
+    assert (code, out) == (2, ""), err
+    assert needle in err

@@ -57,6 +57,9 @@ def intake(
         bad_input(f"--limit-days: 限办工作日须在 1 到 {MAX_TIME_LIMIT_DAYS} 之间（{limit_days}）")
     if (file is None) == (text is None):
         bad_input("请给出一个文件，或用 --text 粘贴文字（二者选一）")
+    if file is not None and file.is_dir():  # was an IsADirectoryError
+        bad_input(f"{file}: 是目录，不是导出文件；请给出目录中的一个文件")
+    channel = _channel(channel)
     rt = runtime(ctx)
     if by is not None:
         by = _submitter(rt, by)
@@ -88,6 +91,21 @@ def intake(
     _report(summary, json)
     if summary.received and summary.rejected == summary.received:
         raise typer.Exit(2)
+
+
+def _channel(channel: str) -> str:
+    """``--channel``: a name the ids are unique within; an empty or over-long one was taken
+    as is (PostgreSQL refused the over-long one mid-import)."""
+    from ledger.models import Message, column_size
+
+    name = channel.strip()
+    limit = column_size(Message, "channel")
+    if not name or len(name) > limit or any(ch.isspace() for ch in name):
+        bad_input(
+            f"--channel: 渠道名须为 1 到 {limit} 个字符、不含空格，如 import、12345热线"
+            f"（现为「{channel[:20]}{'…' if len(channel) > 20 else ''}」）"
+        )
+    return name
 
 
 def _submitter(rt, by: str) -> str:

@@ -100,3 +100,24 @@ def test_intake_after_units_yaml_was_spoilt(
     code, out, err = run("intake", "--text", "东湖路路灯不亮很久了，请尽快处理")
     assert (code, out) == (2, ""), err
     assert needle in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ((), "是目录"),  # the folder itself given: was an IsADirectoryError traceback
+        (("--channel", ""), "--channel"),  # an empty channel was taken as is
+        (("--channel", "x" * 65), "--channel"),  # too long for the column (PostgreSQL refused)
+    ],
+)
+def test_intake_refuses_a_folder_and_a_bad_channel(
+    ledger: None, tmp_path: Path, extra: tuple[str, ...], needle: str
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    export = folder / "a.csv"
+    export.write_text("留言编号,留言详情\nA1,东湖路路灯不亮很久了请处理\n", encoding="utf-8")
+    target = folder if not extra else export
+    code, out, err = run("intake", str(target), *extra)
+    assert (code, out) == (2, ""), err
+    assert needle in err

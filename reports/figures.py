@@ -706,7 +706,6 @@ def tables_from(
         if counting.by != TREND:
             same.setdefault(counting.period, []).append(counting)
     groups = [_Group(members) for members in same.values()]
-    last = cutoffs[-1] if cutoffs else datetime.max.replace(tzinfo=UTC)
     memo: dict[tuple[date, date], int] = {}  # many tickets share a pair of days
     tz, between = rules.tz, rules.calendar.workdays_between
 
@@ -723,21 +722,8 @@ def tables_from(
     for history in histories:
         received = history.received_at
         columns = history.columns
-        if columns is None:
-            by_cutoff = dict(zip(cutoffs, facts_at_each(history, cutoffs, rules), strict=True))
-            latest = max((step.at for step in history.steps), default=received)
-        else:
-            # Its latest step before the last cut-off as far as the row tells (a later part
-            # of a 反馈 is not in it; only used to pass over tickets quicker, it never
-            # decides a figure): its stages come in order, the latest first here.
-            latest = received
-            for moment in (columns[5], columns[4], columns[3], columns[2], columns[1]):
-                if moment is not None and moment < last:
-                    latest = moment
-                    break
-            replied = columns.replied_at
-        latest = max(latest, received)
         if columns is not None:
+            replied = columns.replied_at
             # :func:`_count_trend` of its facts at each trend point, from its row: open at
             # the cut-off exactly when not answered by then, on its original deadline.
             # Written out here, not called (~350,000 times for a weekly at 1M tickets).
@@ -761,43 +747,44 @@ def tables_from(
                     if replied <= due_at:
                         total.on_time += 1
                         total.on_time_original += 1
-        else:
-            for counting in trends:
-                if received >= counting.cutoff:
-                    continue
-                facts = by_cutoff[counting.cutoff]
-                if latest < counting.start and not counting.owing(facts):
-                    continue  # nothing of it falls in the period, and it owes nothing there
-                _count_trend(facts, counting.total, counting, policy)
-        owes = False  # a simple ticket: owing something at one of the tables' cut-offs
+            # Counted at each table's cut-off it was received before, straight from the
+            # row. One with nothing in the period that owes nothing there adds nothing but
+            # its unit's row (what passing over it made): telling it apart cost more.
+            owes = False  # owing something at one of the tables' cut-offs (for ``visit``)
+            for group in groups:
+                if received < group.cutoff:
+                    _count_simple(history, columns, group, days)
+                    if visit is not None and not owes:
+                        owes = _owing_simple(history, replied, group)
+            if owes:
+                assert visit is not None
+                visit(dict(zip(tabled, column_facts(history, tabled), strict=True)))
+            continue
+        by_cutoff = dict(zip(cutoffs, facts_at_each(history, cutoffs, rules), strict=True))
+        latest = max((step.at for step in history.steps), default=received)
+        for counting in trends:
+            if received >= counting.cutoff:
+                continue
+            facts = by_cutoff[counting.cutoff]
+            if latest < counting.start and not counting.owing(facts):
+                continue  # nothing of it falls in the period, and it owes nothing there
+            _count_trend(facts, counting.total, counting, policy)
         for group in groups:
             cutoff = group.cutoff
             if received >= cutoff:
                 continue
-            if columns is not None:
-                owing = _owing_simple(history, replied, group)
-                owes = owes or owing
-                if latest >= group.start or owing:
-                    _count_simple(history, columns, group, days)
-                    continue
-                unit_id = columns.unit_id if columns.assigned_at is not None else None
+            facts = by_cutoff[cutoff]
+            if latest >= group.start or group.owing(facts):
+                _count(
+                    facts, group.tallies_for, start=group.start, cutoff=cutoff,
+                    period=group.period, rules=rules, policy=policy, days=days,
+                )  # fmt: skip
             else:
-                facts = by_cutoff[cutoff]
-                unit_id = facts.unit_id
-                if latest >= group.start or group.owing(facts):
-                    _count(
-                        facts, group.tallies_for, start=group.start, cutoff=cutoff,
-                        period=group.period, rules=rules, policy=policy, days=days,
-                    )  # fmt: skip
-                    continue
-            # Nothing of it falls in the period and it owes nothing there: it counts for
-            # nothing, but its unit still has a row (as _count would have made).
-            group.cell(history.source_kind, unit_id)
+                # Nothing of it falls in the period and it owes nothing there: it counts for
+                # nothing, but its unit still has a row (as _count would have made).
+                group.cell(history.source_kind, facts.unit_id)
         if visit is not None:
-            if columns is None:
-                visit(by_cutoff)
-            elif owes:
-                visit(dict(zip(tabled, column_facts(history, tabled), strict=True)))
+            visit(by_cutoff)
     for group in groups:
         group.merge()
     return [

@@ -92,9 +92,12 @@ def _int(fields: Mapping[str, Any], name: str, label: str, *, required: bool = T
             raise BadForm(f"请填写「{label}」", f"field {name} is required")
         return None
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise BadForm(f"「{label}」须为整数（{value}）", f"field {name} is not an int") from None
+    if not -(2**31) < number < 2**31:  # beyond the ledger's integers: was a 500
+        raise BadForm(f"「{label}」超出范围（{value}）", f"field {name} out of range")
+    return number
 
 
 def expected_version(fields: Mapping[str, Any]) -> int:

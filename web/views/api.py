@@ -90,6 +90,8 @@ def create_api(rt: Runtime) -> FastAPI:
             size = min(200, max(1, int(params.get("size") or 50)))
         except ValueError:
             raise BadForm("page 和 size 须为整数", "bad paging") from None
+        if page_no > 1_000_000:  # beyond SQLite's integers: was a 500
+            raise BadForm("page 须在 1 到 1000000 之间", "page out of range")
         rows, more, note = list_rows(rt, who, params, page_no=page_no, size=size)
         out = {"page": page_no, "more": more, "rows": [to_jsonable(r.as_dict()) for r in rows]}
         if note is not None:

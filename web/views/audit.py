@@ -22,9 +22,12 @@ def _day(value: str | None, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise BadForm(f"「{label}」不是日期，请用 YYYY-MM-DD（{value}）", "bad date") from None
+    if not 1900 <= day.year <= 2999:  # 9999-12-31 + 1 day was an OverflowError (a 500)
+        raise BadForm(f"「{label}」的年份须在 1900–2999 之间（{value}）", "year out of range")
+    return day
 
 
 @router.get("/audit")
@@ -42,6 +45,8 @@ def audit_page(request: Request) -> Response:
         before = int(q["before"]) if q.get("before") else None
     except ValueError:
         raise BadForm("before 须为整数", "bad before") from None
+    if before is not None and not 0 < before < 2**63:  # beyond SQL integers: was a 500
+        raise BadForm("before 超出范围", "before out of range")
     query = select(Event, Ticket.number).join(Ticket, col(Ticket.id) == col(Event.ticket_id))
     if action:
         query = query.where(Event.action == action)

@@ -56,6 +56,9 @@ FILTER_KEYS = (
 )
 
 
+MAX_PAGE = 1_000_000
+
+
 def _date(value: str | None, label: str) -> date | None:
     if not value or not value.strip():
         return None
@@ -179,6 +182,8 @@ def _page_params(params: Any) -> tuple[int, int]:
         size = int(params.get("size") or 50)
     except ValueError:
         raise BadForm("页码须为整数", "bad page") from None
+    if page_no > MAX_PAGE:  # a page number beyond SQLite's integers was a 500
+        raise BadForm(f"页码须在 1 到 {MAX_PAGE} 之间", "page out of range")
     return page_no, size if size in PAGE_SIZES else 50
 
 
@@ -407,6 +412,9 @@ async def bulk(request: Request) -> Response:
     results = []
     for item in form.getlist("ticket"):
         number, _, version = str(item).partition("@")
+        if version and not (version.isdigit() and len(version) < 10):  # int("abc") was a 500
+            results.append((number, False, f"版本号有误（{version[:20]}）"))
+            continue
         try:
             done = W.run(rt, who, number, key, fields, int(version) if version else None)
             results.append((number, True, done.text))

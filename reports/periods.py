@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from reports.errors import BadPeriod
 
-WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+# 2026-W47, 2026W47, 2026年第47周; 2026-11, 2026/11, 2026.11, 2026年11月 (full-width too:
+# the text is NFKC-normalised first, as a Chinese input method types ２０２６-Ｗ４７)
+WEEK_RE = re.compile(r"^(\d{4})(?:-?W|\s*年\s*第?\s*)(\d{1,2})\s*周?$", re.IGNORECASE)
+MONTH_RE = re.compile(r"^(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*月?$")
 # Years a report may name: the trend looks back up to two years and the end of a period is
 # the day after it, so years near 1 or 9999 would overflow ``date``.
 MIN_YEAR, MAX_YEAR = 1900, 2999
@@ -61,7 +64,7 @@ def month_of(day: date) -> Period:
 
 def parse_week(text: str) -> Period:
     """``2026-W47`` (or ``2026W47``); a clear error for anything else."""
-    match = WEEK_RE.match((text or "").strip())
+    match = WEEK_RE.match(unicodedata.normalize("NFKC", text or "").strip())
     if not match:
         raise BadPeriod(f"--week: 「{text}」不是 ISO 周，请写成 2026-W47 (not an ISO week)")
     year, week = int(match[1]), int(match[2])
@@ -75,7 +78,7 @@ def parse_week(text: str) -> Period:
 
 def parse_month(text: str) -> Period:
     """``2026-11``; a clear error for anything else."""
-    match = MONTH_RE.match((text or "").strip())
+    match = MONTH_RE.match(unicodedata.normalize("NFKC", text or "").strip())
     if not match or not 1 <= int(match[2]) <= 12:
         raise BadPeriod(f"--month: 「{text}」不是月份，请写成 2026-11 (not a month)")
     _check_year(int(match[1]), "--month", text)

@@ -374,8 +374,25 @@ def known_ids(session: Session, batch: list[IntakeItem]) -> dict[tuple[str, str]
     """(channel, external id) -> (message id, content hash) of the items already stored."""
     keys = {(i.channel, i.external_id) for i in batch if i.external_id}
     found: dict[tuple[str, str], Known] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     for channel in {channel for channel, _ in keys}:
         ids = sorted(external for ch, external in keys if ch == channel)
+        if postgres:
+            # Each id probes the (channel, external_id) key (LIMIT 1: it is unique, and it
+            # keeps the subquery a probe). As '= ANY', or a join, a young ledger without
+            # statistics had the planner read every message of the channel and filter
+            # them: an import's channel holds all of them (9-11 ms per 900 ids at 11k
+            # messages and growing, against 1.3 ms; up to 140 ms per chunk in the bench).
+            rows: list[Any] = list(
+                session.connection().exec_driver_sql(
+                    "SELECT m.id, m.external_id, m.content_hash FROM unnest(%b::text[]) AS v(e)"
+                    " CROSS JOIN LATERAL (SELECT id, external_id, content_hash FROM message"
+                    " WHERE channel = %s AND external_id = v.e LIMIT 1) AS m",
+                    (ids, channel),
+                )
+            )
+            found.update({(channel, ext): (mid, digest) for mid, ext, digest in rows})
+            continue
         rows = select_in(
             session,
             "SELECT id, external_id, content_hash FROM message"

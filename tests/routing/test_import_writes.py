@@ -286,3 +286,40 @@ def test_stored_reposts_are_found_by_core_hash_in_one_lookup_on_postgresql(rt: R
     assert [p.stored_original for p in batch.prepared[-2:]] == stored[:2]
     by_hash = [s for s in seen if s.startswith("SELECT id FROM message WHERE")]
     assert len(by_hash) == (1 if rt.engine.dialect.name == "postgresql" else 2)
+
+
+def test_known_ids_probe_the_channel_and_id_key_without_statistics(rt: Runtime) -> None:
+    """An import's channel holds every message of the import: the lookup of ids already
+    stored must probe the (channel, external_id) key per id, not read the channel's rows,
+    even on a young ledger PostgreSQL has no statistics for yet."""
+    import json
+
+    from intake.store import known_ids
+
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    items = [
+        IntakeItem(text=f"{BODIES[i % len(BODIES)]}（第 {i} 件）", external_id=f"E{i}", channel="c")
+        for i in range(300)
+    ]
+    file_items(rt.routing, items, keep_outcomes=False)
+    asked = [IntakeItem(text="x", external_id=f"E{i}", channel="c") for i in range(0, 600, 3)]
+    sent: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "external_id" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(rt.engine, "before_cursor_execute", record)
+    try:
+        with rt.session() as session:
+            found = known_ids(session, asked)
+            statement, parameters = sent[-1]
+            cursor = session.connection().connection.driver_connection.cursor()
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
+            plan = json.dumps(cursor.fetchone()[0])
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", record)
+    assert len(found) == 100
+    conditions = [c for c in plan.split('"Index Cond": ')[1:] if "channel" in c[:120]]
+    assert conditions and all("external_id" in c[:160] for c in conditions)

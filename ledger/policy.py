@@ -64,12 +64,12 @@ class ReminderPolicy(_Strict):
     )
     due_day_hour: int = Field(default=9, ge=0, le=23)
     overdue_every_workday: StrictBool = True
-    escalate_after_overdue_workdays: int = Field(default=3, ge=0)
+    escalate_after_overdue_workdays: int = Field(default=3, ge=0, le=365)
 
 
 class RoutingPolicy(_Strict):
     confidence_threshold: float | None = Field(default=None, ge=0, le=1)
-    duplicate_window_days: int = Field(default=90, ge=0)
+    duplicate_window_days: int = Field(default=90, ge=0, le=3650)
     near_duplicate_similarity: float = Field(default=0.82, gt=0, le=1)
     # The classifier: a model trained on fewer labelled rows (in total, or for any of its
     # units) only suggests; a candidate replaces the promoted model only when it has them,
@@ -94,7 +94,7 @@ class RoutingPolicy(_Strict):
 
 
 class IntakePolicy(_Strict):
-    max_message_chars: int = Field(default=20_000, ge=100)
+    max_message_chars: int = Field(default=20_000, ge=100, le=1_000_000)
     redact_for_units: StrictBool = True
     # Limits on imported files, checked while reading (memory stays bounded whatever a
     # file holds); a row over a limit is refused by its number, the rest is read.
@@ -107,15 +107,15 @@ class IntakePolicy(_Strict):
     max_empty_rows: int = Field(default=10_000, ge=10, le=1_048_576)
     # A file most of whose rows are junk (no Chinese text) stops before anything is stored.
     junk_share: float = Field(default=0.5, gt=0, le=1)
-    junk_min_rows: int = Field(default=20, ge=1)
+    junk_min_rows: int = Field(default=20, ge=1, le=1_000_000)
 
 
 class GroupFlags(_Strict):
     """One unit group's flags in the 月讲评: 红旗 for the top N, 黄旗 for the bottom N."""
 
     label: str | None = Field(default=None, max_length=32)  # 区直部门, 乡镇（街道）
-    red_flags: int = Field(default=2, ge=0)
-    yellow_flags: int = Field(default=1, ge=0)
+    red_flags: int = Field(default=2, ge=0, le=1_000)
+    yellow_flags: int = Field(default=1, ge=0, le=1_000)
 
 
 class TaskPolicy(_Strict):
@@ -142,9 +142,9 @@ class RankingPolicy(_Strict):
     time_on_time_weight: float = Field(default=0.7, ge=0, le=1)
     time_reply_weight: float = Field(default=0.3, ge=0, le=1)
     overdue_penalty: float = Field(default=2.0, ge=0, le=100)
-    min_tickets: int = Field(default=3, ge=0)
-    red_flags: int = Field(default=2, ge=0)
-    yellow_flags: int = Field(default=2, ge=0)
+    min_tickets: int = Field(default=3, ge=0, le=1_000_000)
+    red_flags: int = Field(default=2, ge=0, le=1_000)
+    yellow_flags: int = Field(default=2, ge=0, le=1_000)
     extensions_count_on_time: StrictBool = True
     # By unit group (``kind`` in units.yaml): each group's own 红旗 / 黄旗 counts; a group
     # not listed uses red_flags / yellow_flags above.

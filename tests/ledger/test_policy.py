@@ -39,3 +39,20 @@ def test_several_reminder_days_are_accepted(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("reminders:\n  before_due_workdays: [3, 1]\n", encoding="utf-8")
     assert load_policy(path).reminders.before_due_workdays == [3, 1]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        # timedelta(days=99999999999): every intake ended in an OverflowError
+        ("routing:\n  duplicate_window_days: 99999999999\n", "routing.duplicate_window_days"),
+        ("reminders:\n  escalate_after_overdue_workdays: 99999999999\n", "reminders.escalate"),
+        ("intake:\n  max_message_chars: 99999999999999\n", "intake.max_message_chars"),
+        ("ranking:\n  red_flags: 99999999999999999999\n", "ranking.red_flags"),
+    ],
+)
+def test_numbers_beyond_any_office_name_their_key(tmp_path: Path, body: str, needle: str) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(BadInput, match=re.escape(needle) + ".*不能大于"):
+        load_policy(path)

@@ -159,9 +159,10 @@ class Runtime:
 
             with self.session() as session:
                 units = list_units(session)
-            self.__dict__["_route_rules"] = load_rules(
-                self.settings.data_dir / "routing_rules.yaml", units
-            )
+            path = self.settings.data_dir / "routing_rules.yaml"
+            if path.exists():  # another encoding was a UnicodeDecodeError from routing.rules
+                yamlfile.read_text(path, error=BadInput)
+            self.__dict__["_route_rules"] = load_rules(path, units)
         return self.__dict__["_route_rules"]
 
     def nudge_bots(self) -> None:

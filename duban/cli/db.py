@@ -81,6 +81,7 @@ def check_data_folder(data_dir: Path, units_path: Path) -> list[str]:
     the file and the entry named. Returns warnings that do not stop ``init``: a published
     calendar year that leaves out a statutory day off.
     """
+    from ledger import yamlfile
     from ledger.calendar import STATUTORY_SINCE, check_notice, parse_overrides
     from ledger.policy import load_policy
     from routing.errors import BadRules
@@ -105,6 +106,11 @@ def check_data_folder(data_dir: Path, units_path: Path) -> list[str]:
         if entry.get("active", True) is not False
     ]
     rules_path = data_dir / "routing_rules.yaml"
+    try:
+        if rules_path.exists():  # another encoding was a UnicodeDecodeError (a traceback)
+            yamlfile.read_text(rules_path, error=BadInput)
+    except BadInput as exc:
+        raise BadInput(f"分办规则有误{refused}: {exc}") from None
     try:
         load_rules(rules_path, units)
     except BadRules as exc:

@@ -92,11 +92,25 @@ def test_an_unexpected_error_is_one_chinese_line(monkeypatch: pytest.MonkeyPatch
 def test_intake_after_units_yaml_was_spoilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, needle: str
 ) -> None:
+    _spoil_after_init(tmp_path, monkeypatch, "units.yaml", body, needle)
+
+
+def test_intake_after_the_rules_were_saved_as_gbk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a UnicodeDecodeError from routing.rules (a traceback)
+    body = "rules:\n  - name: 拖欠工资\n    keywords: [拖欠工资]\n    unit: dcs\n".encode("gbk")
+    _spoil_after_init(tmp_path, monkeypatch, "routing_rules.yaml", body, "GBK")
+
+
+def _spoil_after_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str, body: bytes, needle: str
+) -> None:
     folder = tmp_path / "office"
     assert run("office", "new", str(folder))[0] == 0
     monkeypatch.setenv("DUBAN_DATA_DIR", str(folder))
     assert run("init")[0] == 0
-    (folder / "units.yaml").write_bytes(body)  # edited after duban init
+    (folder / file).write_bytes(body)  # edited after duban init
     code, out, err = run("intake", "--text", "东湖路路灯不亮很久了，请尽快处理")
     assert (code, out) == (2, ""), err
     assert needle in err

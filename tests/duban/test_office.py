@@ -282,6 +282,12 @@ _BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*
         ),
         ("calendar.yaml", (_BOMB + "years: {}\n").encode(), ["节假日安排有误", "别名"]),
         ("calendar.yaml", "years: {}\n".encode("utf-16"), ["节假日安排有误", "UTF-16"]),
+        # a UnicodeDecodeError traceback from routing.rules
+        (
+            "routing_rules.yaml",
+            "rules:\n  - name: 拖欠工资\n    keywords: [拖欠工资]\n    unit: dcs\n".encode("gbk"),
+            ["分办规则有误", "GBK"],
+        ),
     ],
 )
 def test_init_refuses_hostile_office_files_in_chinese(

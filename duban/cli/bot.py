@@ -181,6 +181,7 @@ def bind(
         return
     if not platform or not chat:
         bad_input("请指定 --platform 和 --chat（或 --list）")
+    platform = _platform(platform)
     if remove:
         with rt.session() as session:
             removed = identity.unbind_chat(session, platform=platform, chat_id=chat)
@@ -282,6 +283,22 @@ def invite(
     say(f"请本人在 Telegram 或 Matrix 中向督办助手发送：/绑定 {row['code']}")
 
 
+def _platform(name: str) -> str:
+    """``--platform`` as the adapters name themselves: ``Telegram`` was stored as typed and
+    never matched a message (the binding silently did nothing)."""
+    from bots.platforms import PLATFORM_ALIASES
+
+    text = name.strip()
+    if text.lower() in PLATFORM_ALIASES:
+        return text.lower()
+    typer.echo(
+        f"注意: 「{text}」不是内置的聊天平台（{'、'.join(PLATFORM_ALIASES)}）；"
+        f"只有自建适配器使用这个名称时，绑定才会生效",
+        err=True,
+    )
+    return text
+
+
 def link(
     ctx: typer.Context,
     person: Annotated[str, typer.Argument(help="人员编号 (person code)")],
@@ -296,6 +313,7 @@ def link(
     from bots import identity
     from ledger.directory import get_person
 
+    platform = _platform(platform)
     rt = runtime(ctx)
     with rt.session() as session:
         who = get_person(session, person)
@@ -329,6 +347,7 @@ def unlink(
 ) -> None:
     from bots import identity
 
+    platform = _platform(platform)
     rt = runtime(ctx)
     with rt.session() as session:
         removed = identity.unlink_account(session, platform=platform, account_id=account)

@@ -135,3 +135,14 @@ def test_intake_refuses_a_folder_and_a_bad_channel(
     code, out, err = run("intake", str(target), *extra)
     assert (code, out) == (2, ""), err
     assert needle in err
+
+
+def test_a_platform_in_capitals_is_the_platform(ledger: None) -> None:
+    # `--platform Telegram` was stored as typed; messages come from "telegram": never matched
+    code, out, err = run(
+        "people", "link", "admin", "--platform", " Telegram ", "--account", "42", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["platform"] == "telegram" and "注意" not in err
+    code, _, err = run("people", "link", "admin", "--platform", "icq", "--account", "43")
+    assert code == 0 and "不是内置的聊天平台" in err

@@ -105,8 +105,12 @@ def token(
 ) -> None:
     """Print a new personal API token as the last line (only its hash is stored)."""
     from ledger.directory import get_person
+    from ledger.models import ApiToken, column_size
     from web.auth import issue_token
 
+    limit = column_size(ApiToken, "label")
+    if label is not None and len(label) > limit:  # PostgreSQL refused it: an internal error
+        bad_input(f"--label: 用途说明最多 {limit} 个字（现有 {len(label)} 个）")
     rt = runtime(ctx)
     with rt.session() as session:
         person = get_person(session, code)

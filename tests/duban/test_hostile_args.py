@@ -146,3 +146,9 @@ def test_a_platform_in_capitals_is_the_platform(ledger: None) -> None:
     assert json.loads(out)["platform"] == "telegram" and "注意" not in err
     code, _, err = run("people", "link", "admin", "--platform", "icq", "--account", "43")
     assert code == 0 and "不是内置的聊天平台" in err
+
+
+def test_a_token_label_too_long_for_the_ledger(ledger: None) -> None:
+    # stored on SQLite, refused by PostgreSQL's varchar(128) mid-command
+    code, out, err = run("people", "token", "admin", "--label", "标" * 200)
+    assert (code, out) == (2, "") and "--label" in err

@@ -850,7 +850,8 @@ class _Group:
         self.period, self.cutoff, self.start, self.owing = (
             first.period, first.cutoff, first.start, first.owing,
         )  # fmt: skip
-        self._cells: dict[tuple[str, int | None], _Tally] = {}
+        self.first, self.last = first.period.first, first.period.last
+        self.cells: dict[tuple[str, int | None], _Tally] = {}
         for counting in members[1:]:  # the same tickets, the same total: counted once
             counting.total = first.total
 
@@ -862,20 +863,20 @@ class _Group:
 
     def cell(self, source_kind: str, unit_id: int | None) -> _Tally:
         key = (source_kind, unit_id)  # all that picks a ticket's tallies
-        found = self._cells.get(key)
+        found = self.cells.get(key)
         if found is None:
-            found = self._cells[key] = _Tally()
+            found = self.cells[key] = _Tally()
         return found
 
     def merge(self) -> None:
         """Add every cell into its row of each table and into the total (once: the tables
         share it). A cell that counted nothing still makes its unit's row."""
         total = self.members[0].total
-        for (source_kind, unit_id), cell in self._cells.items():
+        for (source_kind, unit_id), cell in self.cells.items():
             for counting in self.members:
                 counting.tally_at(source_kind, unit_id).merge(cell)
             total.merge(cell)
-        self._cells = {}
+        self.cells = {}
 
 
 def _count_trend(facts: TicketFacts, total: _Tally, counting: _Counting, policy) -> None:
@@ -919,37 +920,36 @@ def _count_simple(
     original deadline, its only rating the 核查通过's. Written out into its cell (no
     :func:`_add`): it runs for every simple ticket at every table's cut-off."""
     start, cutoff = group.start, group.cutoff
-    received, assigned = history.received_at, columns.assigned_at
+    _, number, kind, _, received, due_day, due_at, _, _ = history  # unpacked: read once
+    unit_id, assigned, acknowledged, replied, verified, _, score = columns
     if assigned is not None and assigned >= cutoff:
-        raise ValueError(f"{history.number}: its facts at {cutoff} need its steps")
-    tally = group.cell(history.source_kind, None if assigned is None else columns.unit_id)
+        raise ValueError(f"{number}: its facts at {cutoff} need its steps")
+    key = (kind, None if assigned is None else unit_id)
+    tally = group.cells.get(key)
+    if tally is None:
+        tally = group.cell(*key)
     if start <= received:
         tally.received += 1
     if assigned is not None and start <= assigned:
         tally.assigned += 1
-    acknowledged = columns.acknowledged_at
     if acknowledged is not None and start <= acknowledged < cutoff:
         tally.acknowledged += 1
         tally.ack_days.append(days(assigned, acknowledged))
-    replied = columns.replied_at
     if replied is not None and replied >= cutoff:
         replied = None
     if replied is not None and start <= replied:
         tally.replied += 1
         tally.reply_days.append(days(received, replied))
-    verified = columns.verified_at
     if verified is not None and verified >= cutoff:
         verified = None
     if verified is not None and start <= verified:
         tally.verified += 1
-        if columns.quality_score is not None:
-            tally.scores.append(columns.quality_score)
-    due_at = history.original_due_at
+        if score is not None:
+            tally.scores.append(score)
     if due_at < cutoff:
         if replied is None:
             tally.overdue_open += 1
-        period = group.period
-        if period.first <= history.original_due_date <= period.last:
+        if group.first <= due_day <= group.last:
             tally.due += 1
             if replied is not None:
                 tally.due_replied += 1

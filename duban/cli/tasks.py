@@ -4,7 +4,7 @@ workflow steps as units and supervisors take them in chat (``--by`` the person a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +84,21 @@ def register(app: typer.Typer) -> None:
     )
     group.command("dossier", help="一事一档 DOCX (a task's whole file)")(dossier)
     app.add_typer(group, name="tasks")
+
+
+MAX_TASK_YEARS = 10  # a task due later than this is a typo (9999-12-31 walked 8,000 years)
+
+
+def _task_day(rt: Runtime, value: str, field: str) -> date:
+    """A task's due day or milestone: a date no later than ten years from today."""
+    day = parse_date(value, field)
+    today = rt.rules.local_date(rt.now())
+    latest = today.replace(year=today.year + MAX_TASK_YEARS, day=min(today.day, 28))
+    if day.year < 1900 or day > latest:
+        bad_input(
+            f"{field}: 「{value}」须在 1900 年之后、{latest.isoformat()} 之前 (date out of range)"
+        )
+    return day
 
 
 def _now(rt: Runtime, as_of: str | None) -> datetime:
@@ -174,7 +189,7 @@ def add(
         name, _, when = text.rpartition("@")
         if not name.strip():
             bad_input(f"--milestone: 「{text}」应写成 名称@YYYY-MM-DD")
-        stones.append(W.MilestoneSpec(name.strip(), parse_date(when, "--milestone")))
+        stones.append(W.MilestoneSpec(name.strip(), _task_day(rt, when, "--milestone")))
     with rt.session() as session:
         actor = actor_for(session, by)
         lead_unit = find_unit(session, lead)
@@ -186,7 +201,7 @@ def add(
         title=title,
         lead_unit=lead_unit,
         source=kind,
-        due_date=parse_date(due, "--due") if due else None,
+        due_date=_task_day(rt, due, "--due") if due else None,
         limit_days=days,
         ongoing=ongoing,
         report_monthly=ongoing,

@@ -152,3 +152,11 @@ def test_a_token_label_too_long_for_the_ledger(ledger: None) -> None:
     # stored on SQLite, refused by PostgreSQL's varchar(128) mid-command
     code, out, err = run("people", "token", "admin", "--label", "标" * 200)
     assert (code, out) == (2, "") and "--label" in err
+
+
+@pytest.mark.parametrize("option", [("--due", "9999-12-31"), ("--milestone", "验收@9999-12-31")])
+def test_a_task_due_in_the_year_9999_is_a_typo(ledger: None, option: tuple[str, str]) -> None:
+    # accepted: every `tasks list` then walked 8,000 years, a warning line for each
+    code, out, err = run("tasks", "add", "--title", "东湖路改造", "--lead", "住建局", *option)
+    assert (code, out) == (2, ""), err
+    assert option[0] in err and "之前" in err

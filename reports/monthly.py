@@ -15,8 +15,8 @@ from reports.figures import (
     BY_UNIT,
     Figures,
     cutoff_of,
+    iter_histories,
     list_units,
-    load_histories,
     tables_from,
 )
 from reports.masthead import Masthead, masthead_for
@@ -80,7 +80,7 @@ def build_monthly(
         raise ValueError("build_monthly needs a month")
     cutoff = cutoff_of(month, now=now, rules=rules)
     cutoffs = None if replay_all else [cutoff_of(month.previous(), now=now, rules=rules), cutoff]
-    histories = load_histories(
+    histories = iter_histories(
         session, until=cutoff, since=month.previous(), tz=rules.tz, cutoffs=cutoffs
     )
     units = list_units(session)

@@ -23,8 +23,8 @@ from reports.figures import (
     Figures,
     TicketFacts,
     cutoff_of,
+    iter_histories,
     list_units,
-    load_histories,
     overdue_workdays,
     tables_from,
 )
@@ -141,7 +141,7 @@ def build_weekly(
     cutoff = cutoff_of(week, now=now, rules=rules)
     weeks = weeks_ending(week, max(1, trend_weeks))
     cutoffs = None if replay_all else [cutoff_of(past, now=now, rules=rules) for past in weeks]
-    histories = load_histories(session, until=cutoff, since=weeks[0], tz=rules.tz, cutoffs=cutoffs)
+    histories = iter_histories(session, until=cutoff, since=weeks[0], tz=rules.tz, cutoffs=cutoffs)
     units = list_units(session)
     lists = _Lists(units, week=week, cutoff=cutoff, rules=rules)
     # Every table in one pass over the histories, each ticket replayed once for all the

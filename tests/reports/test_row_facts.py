@@ -247,8 +247,12 @@ def test_the_reports_read_simple_tickets_from_their_rows(lives: Engine, monkeypa
         asked.append(any(h.columns is not None for h in histories))
         return histories
 
-    for module in ("reports.weekly", "reports.monthly", "reports.annual"):
-        monkeypatch.setattr(f"{module}.load_histories", spy)
+    def spy_iter(session, **kw):  # the weekly and monthly take them one at a time
+        return iter(spy(session, **kw))
+
+    for module in ("reports.weekly", "reports.monthly"):
+        monkeypatch.setattr(f"{module}.iter_histories", spy_iter)
+    monkeypatch.setattr("reports.annual.load_histories", spy)
     as_of = local(2026, 11, 23, 10)
     with Session(lives) as session:
         build_weekly(session, now=as_of, rules=RULES, policy=RankingPolicy(),
@@ -367,3 +371,31 @@ def test_the_cycle_collector_is_paused_while_counting_and_resumed(lives: Engine)
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_weekly_and_monthly_count_histories_as_they_are_made(lives, monkeypatch) -> None:
+    """The histories reach the counting one at a time (a 1M ledger's are never all held at
+    once), and they are the ones the list holds."""
+    as_of = local(2026, 11, 23, 10)
+    cutoffs = week_ends(local(2026, 11, 9), 9)
+    with session_scope(lives) as session:
+        listed = F.load_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
+        streamed = F.iter_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
+        assert not isinstance(streamed, list | tuple)
+        assert list(streamed) == listed and len(listed) > 100
+    given: list[bool] = []
+    tables = F.tables_from
+
+    def spy(histories, *args, **kw):
+        given.append(isinstance(histories, list | tuple))
+        return tables(histories, *args, **kw)
+
+    for module in ("reports.weekly", "reports.monthly"):
+        monkeypatch.setattr(f"{module}.tables_from", spy)
+    with Session(lives) as session:
+        build_weekly(session, now=as_of, rules=RULES, policy=RankingPolicy(),
+                     week=parse_week("2026-W47"))  # fmt: skip
+        build_monthly(session, now=as_of, rules=RULES, policy=RankingPolicy(),
+                      month=parse_month("2026-10"))  # fmt: skip
+        session.rollback()
+    assert given == [False, False]

@@ -45,6 +45,25 @@ class Settings(BaseSettings):
     max_message_chars: int = 20_000
     redact_for_units: bool = True
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_url(cls, value: str | None) -> str | None:
+        """A URL SQLAlchemy can read (``notaurl`` was an ArgumentError traceback); the value
+        is never repeated in the message: it may hold a password."""
+        if value is None or not value.strip():
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value.strip()).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(
+                "不是数据库地址，应写成 postgresql://用户:密码@主机/库名 或 sqlite:////路径/duban.db"
+                " (not a database URL)"
+            ) from None
+        return value.strip()
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

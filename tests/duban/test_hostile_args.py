@@ -160,3 +160,15 @@ def test_a_task_due_in_the_year_9999_is_a_typo(ledger: None, option: tuple[str, 
     code, out, err = run("tasks", "add", "--title", "东湖路改造", "--lead", "住建局", *option)
     assert (code, out) == (2, ""), err
     assert option[0] in err and "之前" in err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "postgresql+nope://duban:s3cret@db/duban"])
+def test_a_database_url_that_is_none_is_bad_settings(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    # ArgumentError / NoSuchModuleError tracebacks from SQLAlchemy
+    monkeypatch.setenv("DUBAN_DATABASE_URL", url)
+    code, out, err = run("units", "list")
+    assert (code, out) == (2, ""), err
+    assert "DUBAN_DATABASE_URL" in err and "不是数据库地址" in err
+    assert "s3cret" not in err  # the URL may hold a password: never echoed

@@ -15,6 +15,11 @@ class BadFile(IntakeError):
     exit_code = 2
 
 
+class DuplicateColumn(BadFile):
+    """A header gives one field twice (the same name in two columns, or two names for
+    it): which column holds it cannot be told, so the file is refused whole."""
+
+
 class JunkFile(BadFile):
     """Most rows of a file are not messages (no Chinese text, random characters): the
     import stops before anything is stored; ``--force`` files it anyway."""

@@ -29,7 +29,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from intake.clean import is_junk
-from intake.errors import BadFile, JunkFile
+from intake.errors import BadFile, DuplicateColumn, JunkFile
 from intake.items import IntakeItem
 from intake.paste import parse_instruction
 from intake.timeparse import excel_serial_text, parse_timestamp
@@ -495,6 +495,8 @@ def _xlsx_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
                     item.warnings = [label + warning for warning in item.warnings]
                     yield item
                 read_any = True
+            except DuplicateColumn:
+                raise  # a sheet of messages that cannot be read right: never passed over
             except BadFile as exc:  # raised before the sheet's first item
                 refused = refused or exc
         if not read_any:
@@ -929,6 +931,8 @@ def _rows_to_items(
             pending = notes
             try:
                 mapping, header = resolve_columns(names, options.columns, path), names
+            except DuplicateColumn:
+                raise  # a header, but one that cannot be read right
             except BadFile as exc:
                 width = sum(1 for name in names if name)
                 if refused is None or width > refused[0]:
@@ -989,13 +993,61 @@ def resolve_columns(
                 )
             mapping[name] = wanted
         else:
-            mapping[name] = next((c for c in candidates if c in present), None)
+            found = [c for c in candidates if c in present]
+            if len(found) > 1:
+                raise _two_names(path, name, found, header)
+            mapping[name] = found[0] if found else None
+        if mapping[name] is not None:
+            _check_once(path, name, mapping[name], header)
     if mapping["text"] is None and mapping["title"] is None:
         raise BadFile(
             f"{path.name}: 找不到留言内容列（如 留言详情 / 内容），请用 --text-col 指定；"
             f"{present_label}: " + "、".join(present)
         )
     return mapping
+
+
+FIELD_LABELS = {
+    "id": "编号",
+    "user": "留言人",
+    "title": "标题",
+    "time": "时间",
+    "text": "留言内容",
+    "source": "来源",
+    "contact": "联系方式",
+    "limit": "办理时限",
+}
+_CLI_COLUMNS = {"id", "user", "title", "time", "text"}  # fields with a --<name>-col
+
+
+def _positions(header: list[str], column: str) -> list[int]:
+    return [number for number, name in enumerate(header, start=1) if name == column]
+
+
+def _check_once(path: Path, field: str, column: str | None, header: list[str]) -> None:
+    """Refuse a header that holds the column of ``field`` twice: a row's cells were taken
+    by name, so the first column's text was silently replaced by the second's."""
+    if column is None:
+        return
+    positions = _positions(header, column)
+    if len(positions) > 1:
+        where = "和".join(f"第{number}列" for number in positions)
+        raise DuplicateColumn(
+            f"{path.name}: 表头中「{column}」出现了 {len(positions)} 次（{where}），"
+            f"无法确定哪一列是{FIELD_LABELS[field]}；请删除或改名重复的列后重新导入"
+        )
+
+
+def _two_names(path: Path, field: str, found: list[str], header: list[str]) -> DuplicateColumn:
+    """Two headers that both name ``field`` (留言详情 and 内容): which one is meant?"""
+    where = "和".join(
+        f"「{name}」（{'、'.join(f'第{n}列' for n in _positions(header, name))}）" for name in found
+    )
+    choose = f"请用 --{field}-col 指定其中一列，或" if field in _CLI_COLUMNS else "请"
+    return DuplicateColumn(
+        f"{path.name}: 表头中{where}都是{FIELD_LABELS[field]}列，无法确定用哪一列；"
+        f"{choose}删除、改名其中一列"
+    )
 
 
 def _cell(record: dict[str, Any], column: str | None) -> Any:
@@ -1030,6 +1082,8 @@ def _item(
     )
     if isinstance(text, dict | list) or isinstance(title, dict | list):
         item.reject_reason = "留言内容不是文字（是 JSON 对象或数组）"
+    elif mapping["text"] is None:
+        item.reject_reason = _title_only(item.title, mapping["title"])
     source = _cell(record, mapping["source"])
     if source is not None:
         try:
@@ -1060,6 +1114,27 @@ def _item(
     if item.external_id is None:
         item.external_id = _row_key(item, raw_time)
     return item
+
+
+# A file may hold the message in its title column alone (some exports do): a title of at
+# least this many characters is then the text (intake.store._normalised promotes it).
+TITLE_AS_TEXT_CHARS = 8
+
+
+def _title_only(title: str | None, column: str | None) -> str | None:
+    """Why a row of a file without a text column cannot be taken, or None: its title is
+    the message, so a short or empty one says so (it read "留言内容为空", as if the
+    row were blank, on a file that has no text column at all)."""
+    from classifier.normalise import normalise_text
+
+    shown = normalise_text(title or "")
+    if len(shown) >= TITLE_AS_TEXT_CHARS:
+        return None
+    what = f"「{shown}」不足 {TITLE_AS_TEXT_CHARS} 字" if shown else "为空"
+    return (
+        f"文件没有留言内容列（如 留言详情 / 内容），只有标题列「{column}」，标题即作留言内容；"
+        f"本行标题{what}，不能作为留言登记。如内容在其他列，请用 --text-col 指定"
+    )
 
 
 def _str(value: Any) -> str | None:

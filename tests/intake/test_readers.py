@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from duban.settings import REPO_ROOT
-from intake.errors import BadFile
+from intake.errors import BadFile, DuplicateColumn
 from intake.readers import Columns, ImportOptions, read_file
 
 INBOX = REPO_ROOT / "data" / "inbox.csv"
@@ -168,3 +168,53 @@ def test_source_column_and_instruction_limits(tmp_path: Path) -> None:
     assert items[0].source_kind.value == "instruction" and items[0].time_limit_days == 5
     assert items[1].source_kind.value == "letter"
     assert items[2].source_kind.value == "online" and "传真" in items[2].warnings[0]
+
+
+def test_a_column_given_twice_refuses_the_file(tmp_path: Path) -> None:
+    """The second 留言详情 silently replaced the first: 甲's text was lost, and rows that
+    shared the second column were merged as 重复件."""
+    from openpyxl import Workbook
+
+    path = tmp_path / "twice.csv"
+    path.write_text(
+        "留言编号,留言详情,留言详情\nF1,甲路灯坏了很久没人修,乙内容\n", encoding="utf-8"
+    )
+    with pytest.raises(DuplicateColumn, match=r"「留言详情」出现了 2 次（第2列和第3列）"):
+        list(read_file(path, ImportOptions()))
+    workbook = Workbook()
+    workbook.active.append(["留言编号", "留言详情", "留言详情"])
+    workbook.active.append(["F1", "甲路灯坏了很久没人修", "乙内容"])
+    book = tmp_path / "twice.xlsx"
+    workbook.save(book)
+    with pytest.raises(DuplicateColumn, match=r"第2列和第3列"):
+        list(read_file(book, ImportOptions()))
+    assert DuplicateColumn.exit_code == 2
+
+
+def test_two_names_for_one_field_refuse_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "aliases.csv"
+    path.write_text("留言编号,留言详情,内容\nF1,甲路灯坏了很久没人修,乙内容\n", encoding="utf-8")
+    with pytest.raises(
+        DuplicateColumn, match=r"「留言详情」（第2列）和「内容」（第3列）都是留言内容列.*--text-col"
+    ):
+        list(read_file(path, ImportOptions()))
+    items = list(read_file(path, ImportOptions(columns=Columns(text="内容"))))
+    assert items[0].text == "乙内容"  # the column the user chose
+
+
+def test_a_title_without_a_text_column_is_the_message(tmp_path: Path) -> None:
+    """Title-only exports are read (a title of 8 characters or more is the text); a short
+    title is refused saying so, not "留言内容为空"."""
+    path = tmp_path / "titles.csv"
+    path.write_text(
+        "留言编号,留言用户,留言主题,留言时间\n"
+        "F1,张三,路灯坏了,2026-01-02\n"
+        "F2,李四,东湖路的路灯坏了很久没人修,2026-01-02\n",
+        encoding="utf-8",
+    )
+    short, long = list(read_file(path, ImportOptions()))
+    assert short.reject_reason is not None
+    assert (
+        "没有留言内容列" in short.reject_reason and "「路灯坏了」不足 8 字" in short.reject_reason
+    )
+    assert long.reject_reason is None and long.title == "东湖路的路灯坏了很久没人修"

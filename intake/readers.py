@@ -465,7 +465,9 @@ def _sniff_delimiter(sample: str) -> str:
 
 MB = 1 << 20
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_ROW, _CELL, _SI, _T, _RPH, _V = (_MAIN + tag for tag in ("row", "c", "si", "t", "rPh", "v"))
+_ROW, _CELL, _SI, _T, _RPH, _V, _F = (
+    _MAIN + tag for tag in ("row", "c", "si", "t", "rPh", "v", "f")
+)
 _BULK_PARTS = re.compile(r"xl/(worksheets/[^/]+|sharedStrings)\.xml", re.IGNORECASE)
 
 
@@ -718,6 +720,8 @@ def _take_cell(parser: Any, element: Any, row: dict[int, Any], limits: IntakePol
     except (ValueError, IndexError, KeyError, TypeError) as exc:
         return f"单元格 {element.get('r') or ''} 无法读取: {exc}"
     value, column = cell["value"], cell["column"]
+    if value is None and _uncomputed(element):
+        value = Uncomputed(element.get("r") or _column_letter(column), element.findtext(_F))
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if column > limits.max_columns:
@@ -729,6 +733,41 @@ def _take_cell(parser: Any, element: Any, row: dict[int, Any], limits: IntakePol
         )
     row[column] = value
     return None
+
+
+@dataclass(frozen=True)
+class Uncomputed:
+    """A formula cell saved without its value (a workbook written by a program, never
+    opened in Excel or WPS): it reads as empty, which it is not."""
+
+    ref: str  # C2
+    formula: str
+
+    def __str__(self) -> str:
+        return f"={self.formula}"
+
+    def reason(self, column: str | None = None) -> str:
+        shown = self.formula if len(self.formula) <= 40 else self.formula[:40] + "…"
+        where = f"「{column}」列的单元格 {self.ref} " if column else f"单元格 {self.ref} "
+        return (
+            f"{where}是公式（={shown}），没有保存计算结果（公式未计算）；请在 Excel 或 WPS "
+            "中打开并保存后重新导入，或把公式复制后“粘贴为数值”"
+        )
+
+
+def _uncomputed(element: Any) -> bool:
+    """Whether a cell holds a formula but no computed value (a value of "" is one when
+    the cell says it is text: ``t="str"``)."""
+    if element.find(_F) is None:
+        return False
+    value = element.find(_V)
+    return value is None or (not value.text and element.get("t") != "str")
+
+
+def _column_letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"第 {get_column_letter(column)} 列"
 
 
 def _empty_run(last: int, limits: IntakePolicy) -> Row:
@@ -1066,6 +1105,14 @@ def _item(
     mapping: dict[str, str | None],
     options: ImportOptions,
 ) -> IntakeItem:
+    for column in mapping.values():
+        if column is not None and isinstance(value := record.get(column), Uncomputed):
+            return IntakeItem(
+                text="",
+                channel=options.channel,
+                row=row_number,
+                reject_reason=value.reason(column),
+            )
     text = _cell(record, mapping["text"])
     title = _cell(record, mapping["title"])
     external_id = _cell(record, mapping["id"])

@@ -27,6 +27,7 @@ from intake.errors import IntakeError
 from intake.readers import (
     MB,
     Row,
+    Uncomputed,
     _Budget,
     _check_unzipped_size,
     _csv_rows,
@@ -197,6 +198,10 @@ def _sheet(sheet: str, rows: Iterator[Row]) -> Iterator[ListRow | tuple[str, int
         if len(filled) == 1:
             continue  # a heading row (一、经济发展) or a note
         values = {k: cells[i] if i < len(cells) else None for k, i in columns.items()}
+        formula = next((v for v in values.values() if isinstance(v, Uncomputed)), None)
+        if formula is not None:  # read as empty, it was filled down from the row above
+            yield (sheet, row.number, formula.reason())
+            continue
         if values.get("title") in (None, "") and _match_header(
             [str(c) if c is not None else "" for c in cells]
         ):

@@ -218,3 +218,25 @@ def test_a_title_without_a_text_column_is_the_message(tmp_path: Path) -> None:
         "没有留言内容列" in short.reject_reason and "「路灯坏了」不足 8 字" in short.reject_reason
     )
     assert long.reject_reason is None and long.title == "东湖路的路灯坏了很久没人修"
+
+
+def test_a_formula_without_a_saved_value_is_a_row_error(tmp_path: Path) -> None:
+    """openpyxl writes formulas without their value: the text read as empty (留言内容为空)
+    and =TODAY() as no time at all (the import time)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["留言编号", "留言时间", "留言详情", "备注"])
+    sheet.append(["F1", "=TODAY()", "东湖路的路灯坏了很久没人修", None])
+    sheet.append(["F2", "2026-01-02", '=A2&"路灯坏了很久没人修"', None])
+    sheet.append(["F3", "2026-01-02", "金色家园电梯停运三天了", "=ROW()"])  # unused column
+    path = tmp_path / "formulas.xlsx"
+    workbook.save(path)
+    time, text, plain = list(read_file(path, ImportOptions()))
+    assert time.reject_reason is not None and text.reject_reason is not None
+    assert "第 2 行" in time.reject_reason and "「留言时间」列的单元格 B2" in time.reject_reason
+    assert "=TODAY()" in time.reject_reason and "公式未计算" in time.reject_reason
+    assert "第 3 行" in text.reject_reason and "单元格 C3" in text.reject_reason
+    assert "Excel 或 WPS" in text.reject_reason and "留言内容为空" not in text.reject_reason
+    assert plain.reject_reason is None and plain.text == "金色家园电梯停运三天了"

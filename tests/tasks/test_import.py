@@ -238,3 +238,22 @@ def test_the_cli_imports_lists_shows_and_steps(tmp_path: Path) -> None:
     ):
         assert expected in text, expected
     assert run("tasks", "bulletin", "--month", "2026-13", "--out", str(paper))[0] == 2
+
+
+def test_a_formula_without_a_saved_value_refuses_its_row(tmp_path: Path) -> None:
+    """An uncomputed =TODAY() read as empty, so the deadline above was filled down."""
+    from openpyxl import Workbook
+
+    from ledger.policy import IntakePolicy
+    from tasks.importer import read_rows
+
+    book = Workbook()
+    book.active.append(["序号", "任务名称", "牵头单位", "完成时限"])
+    book.active.append([1, "内涝点位整改", "水务局", "2026年6月30日"])
+    book.active.append([2, "排水管网普查", "水务局", "=TODAY()+30"])
+    path = tmp_path / "list.xlsx"
+    book.save(path)
+    first, second = list(read_rows(path, IntakePolicy()))
+    assert not isinstance(first, tuple)
+    assert isinstance(second, tuple) and second[1] == 3
+    assert "单元格 D3" in second[2] and "公式未计算" in second[2]

@@ -56,6 +56,29 @@ class ParsedDeadline:
         return self.due_date.isoformat() if self.due_date else ""
 
 
+MAX_TASK_YEARS = 10  # a task due later than this is a typo (9999-12-31 walked 8,000 years)
+EARLIEST_TASK_YEAR = 1900
+
+
+def latest_task_day(today: date) -> date:
+    """The last day a task or milestone may be due: ten years from ``today``."""
+    return today.replace(year=today.year + MAX_TASK_YEARS, day=min(today.day, 28))
+
+
+def check_task_day(day: date, *, today: date, field: str, shown: object = None) -> date:
+    """``day`` when a task may be due then (after 1900, within ten years of ``today``);
+    ``BadInput`` naming ``field`` and the text as typed (``shown``) when not. One rule for
+    ``duban tasks add`` and a list's 完成时限."""
+    latest = latest_task_day(today)
+    if day.year < EARLIEST_TASK_YEAR or day > latest:
+        text = day.isoformat() if shown is None else str(shown)
+        raise BadInput(
+            f"{field}: 「{text}」须在 {EARLIEST_TASK_YEAR} 年之后、{latest.isoformat()} 之前"
+            " (date out of range)"
+        )
+    return day
+
+
 def parse_deadline(value: object, *, year: int, rules: DeadlineRules) -> ParsedDeadline:
     """The deadline ``value`` says, in the list's ``year``; ``BadInput`` naming the text."""
     if isinstance(value, datetime):

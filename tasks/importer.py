@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from ledger.errors import LedgerError, user_text
 from ledger.models import Person, Role, Task, Unit
 from ledger.policy import IntakePolicy
 from ledger.tickets import Actor
-from tasks.deadlines import parse_deadline
+from tasks.deadlines import check_task_day, parse_deadline
 from tasks.errors import TaskImportError
 from tasks.workflow import SOURCE_LABELS, TaskSource, TaskSpec, register
 
@@ -268,7 +268,8 @@ def import_tasks(
         summary.received += 1
         try:
             spec = _spec(item, unit=unit, leaders=leaders, source=source, rules=rules,
-                         year=year or item.title_year or rules.local_date(now).year)  # fmt: skip
+                         year=year or item.title_year or rules.local_date(now).year,
+                         today=rules.local_date(now))  # fmt: skip
         except (_Refused, LedgerError) as exc:
             reason = exc.reason if isinstance(exc, _Refused) else user_text(exc)
             summary.refuse(item.number, item.sheet, reason)
@@ -308,6 +309,7 @@ def _spec(
     source: TaskSource,
     rules: DeadlineRules,
     year: int,
+    today: date,
 ) -> TaskSpec:
     values = item.values
     title = re.sub(r"\s+", " ", _text(values.get("title")))
@@ -323,6 +325,10 @@ def _spec(
     raw_deadline = values.get("deadline")
     try:
         deadline = parse_deadline(raw_deadline, year=year, rules=rules)
+        if deadline.due_date is not None:  # 9999年12月31日: 8,000 years of warnings
+            check_task_day(
+                deadline.due_date, today=today, field="完成时限", shown=_text(raw_deadline)
+            )
     except LedgerError as exc:
         raise _Refused(user_text(exc)) from None
     row_source = source

@@ -27,10 +27,11 @@ from duban.cli.common import (
 from duban.cli.tickets import actor_for
 from duban.runtime import Runtime
 from ledger.directory import find_unit, get_person
-from ledger.errors import user_text
+from ledger.errors import BadInput, user_text
 from ledger.tickets import Actor
 from routing.context import RoutingContext
 from tasks import workflow as W
+from tasks.deadlines import check_task_day
 
 NumberArg = Annotated[str, typer.Argument(help="督办事项编号，如 RW-2026-0001 (task number)")]
 VersionOpt = Annotated[
@@ -86,19 +87,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="tasks")
 
 
-MAX_TASK_YEARS = 10  # a task due later than this is a typo (9999-12-31 walked 8,000 years)
-
-
 def _task_day(rt: Runtime, value: str, field: str) -> date:
-    """A task's due day or milestone: a date no later than ten years from today."""
+    """A task's due day or milestone: a date no later than ten years from today (the rule
+    is tasks.deadlines.check_task_day, which a list's 完成时限 follows too)."""
     day = parse_date(value, field)
-    today = rt.rules.local_date(rt.now())
-    latest = today.replace(year=today.year + MAX_TASK_YEARS, day=min(today.day, 28))
-    if day.year < 1900 or day > latest:
-        bad_input(
-            f"{field}: 「{value}」须在 1900 年之后、{latest.isoformat()} 之前 (date out of range)"
-        )
-    return day
+    try:
+        return check_task_day(day, today=rt.rules.local_date(rt.now()), field=field, shown=value)
+    except BadInput as exc:
+        bad_input(str(exc))
 
 
 def _now(rt: Runtime, as_of: str | None) -> datetime:

@@ -257,3 +257,22 @@ def test_a_formula_without_a_saved_value_refuses_its_row(tmp_path: Path) -> None
     assert not isinstance(first, tuple)
     assert isinstance(second, tuple) and second[1] == 3
     assert "单元格 D3" in second[2] and "公式未计算" in second[2]
+
+
+def test_a_deadline_past_ten_years_is_a_row_error(ctx: RoutingContext, tmp_path: Path) -> None:
+    """9999年12月31日 went in: workdays_left 2,079,395 and a warning a year on each list."""
+    path = _csv(
+        tmp_path / "list.csv",
+        [
+            "序号,任务名称,牵头单位,完成时限",
+            "1,内涝点位整改,水务局,9999年12月31日",
+            "2,排水管网普查,水务局,1899年12月31日",
+            "3,背街小巷改造,城管局,2027年底前",
+        ],
+    )
+    summary = D.import_list(ctx, path, source=W.TaskSource.LIST, actor=actor(ctx, "luru1"))
+    assert (summary.created, summary.rejected) == (1, 2), summary
+    reasons = {r["row"]: r["reason"] for r in summary.rejected_rows}
+    assert set(reasons) == {2, 3}
+    assert reasons[2].startswith("完成时限: 「9999年12月31日」须在 1900 年之后")
+    assert "1899年12月31日" in reasons[3]

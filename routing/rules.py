@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from ledger import yamlfile
+from ledger.errors import BadInput
 from ledger.models import SourceKind, Unit
 from routing.errors import BadRules
 
@@ -118,38 +120,92 @@ def _resolve(name: str, units: list[Unit]) -> Unit | None:
     return None
 
 
+_FIELDS = ("name", "unit", "source", "keywords", "all_keywords", "regex", "named_unit")
+
+
 def load_rules(path: Path | None, units: list[Unit]) -> RuleSet:
-    """Rules from ``path`` (no file: no rules); errors name the rule and the field."""
+    """Rules from ``path`` (no file: no rules); errors say in Chinese which rule, key and
+    line. The file is read as the office's other YAML files are (``ledger.yamlfile``):
+    another encoding, a key written twice or an alias is refused naming the line."""
     if path is None or not path.exists():
         return RuleSet(rules=[], units=units)
+    try:  # yamlfile's errors are the ledger's: the same text, as this package's error
+        text = yamlfile.read_text(path, error=BadInput)
+    except BadInput as exc:
+        raise BadRules(str(exc)) from None
+    loader = yamlfile.StrictLoader(text)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        node = loader.get_single_node()
+        document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        raise BadRules(f"{path}: not valid YAML: {exc}") from exc
+        raise BadRules(f"{path}: {yamlfile.describe(exc)}") from None
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise BadRules(f"{path}: 文件须以 rules: 开头，下面逐条列出规则 (must be a mapping)")
+    unknown = sorted(str(key) for key in document if key != "rules")
+    if unknown:
+        raise BadRules(
+            f"{path}: 第 {_line(node, unknown[0])} 行：未知的键「{unknown[0]}」，"
+            f"顶层只能写 rules (unknown key {unknown[0]!r})"
+        )
     entries = document.get("rules") or []
     if not isinstance(entries, list):
-        raise BadRules(f"{path}: 'rules' must be a list")
-    rules = [_rule(entry, index, path, units) for index, entry in enumerate(entries)]
+        raise BadRules(f"{path}: rules 须为列表，每条规则以“- ”开头 ('rules' must be a list)")
+    items = _rule_nodes(node)
+    rules = [
+        _rule(entry, index, path, units, items[index] if index < len(items) else None)
+        for index, entry in enumerate(entries)
+    ]
     return RuleSet(rules=rules, units=units)
 
 
-def _rule(entry: Any, index: int, path: Path, units: list[Unit]) -> Rule:
+def _rule_nodes(document: Any) -> list[Any]:
+    """The YAML nodes of the rules (for their lines), or [] when the shape is another."""
+    if not isinstance(document, yaml.MappingNode):
+        return []
+    for key, value in document.value:
+        if key.value == "rules" and isinstance(value, yaml.SequenceNode):
+            return list(value.value)
+    return []
+
+
+def _line(node: Any, key: str | None = None) -> int:
+    """The line (from 1) of ``key`` in mapping ``node``, else of the node itself."""
+    if node is None:
+        return 0
+    if key is not None and isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if str(key_node.value) == key:
+                return int(key_node.start_mark.line) + 1
+    return int(node.start_mark.line) + 1
+
+
+def _rule(entry: Any, index: int, path: Path, units: list[Unit], node: Any = None) -> Rule:
     where = f"{path}: rules[{index}]"
+    at = f"（第 {_line(node)} 行）" if node is not None else ""
     if not isinstance(entry, dict):
-        raise BadRules(f"{where}: must be a mapping")
-    known = {"name", "unit", "source", "keywords", "all_keywords", "regex", "named_unit"}
-    unknown = set(entry) - known
+        raise BadRules(f"{where}{at}: 每条规则须是“键: 值”的映射 (must be a mapping)")
+    unknown = sorted(str(key) for key in entry if key not in _FIELDS)
     if unknown:
-        raise BadRules(f"{where}: unknown field(s) {sorted(unknown)}; use {sorted(known)}")
+        line = f"第 {_line(node, unknown[0])} 行：" if node is not None else ""
+        raise BadRules(
+            f"{where}: {line}未知的键「{unknown[0]}」，可用的键: {'、'.join(_FIELDS)}"
+            f" (unknown field(s) {unknown})"
+        )
     name = str(entry.get("name") or f"rule{index + 1}")
-    where = f"{where} ({name})"
+    where = f"{where} ({name}){at}"
     named = bool(entry.get("named_unit", False))
     unit = entry.get("unit")
     if not named:
         if not unit:
-            raise BadRules(f"{where}: 'unit' is required (or named_unit: true)")
+            raise BadRules(
+                f"{where}: 须写 unit（责任单位），或 named_unit: true ('unit' is required)"
+            )
         if _resolve(str(unit), units) is None:
-            raise BadRules(f"{where}: unknown unit {unit!r}")
+            raise BadRules(f"{where}: 找不到单位 {unit!r} (unknown unit {unit!r})")
     sources = entry.get("source") or []
     if isinstance(sources, str):
         sources = [sources]
@@ -161,13 +217,13 @@ def _rule(entry: Any, index: int, path: Path, units: list[Unit]) -> Rule:
     try:
         pattern = re.compile(regex) if regex else None
     except re.error as exc:
-        raise BadRules(f"{where}: regex: {exc}") from None
+        raise BadRules(f"{where}: regex 不是有效的正则表达式 ({exc})") from None
     keywords = tuple(str(k) for k in entry.get("keywords") or [])
     all_keywords = tuple(str(k) for k in entry.get("all_keywords") or [])
     if not (named or kinds or keywords or all_keywords or pattern):
         raise BadRules(
-            f"{where}: a rule needs at least one condition "
-            "(source, keywords, all_keywords, regex or named_unit)"
+            f"{where}: 每条规则至少要有一个条件（source、keywords、all_keywords、regex 或 "
+            "named_unit） (a rule needs at least one condition)"
         )
     return Rule(
         name=name,

@@ -35,7 +35,7 @@ from ledger.deadlines import DeadlineRules
 from ledger.models import Event, Task, TaskEvent, TaskMilestone, Ticket, Unit, UnitFlag
 from ledger.policy import CheckinPolicy, OfficePolicy, RankingPolicy, TaskPolicy
 from reports.errors import BadPeriod, RenderError
-from reports.figures import BY_UNIT, Figures, cutoff_of, figures_from, list_units, load_histories
+from reports.figures import BY_UNIT, Figures, cutoff_of, figures_from, iter_histories, list_units
 from reports.masthead import Masthead, chinese_date, zone_label
 from reports.outputs import SHARED, OutputGuard, atomic_path, check_all, spreadsheet_text
 from reports.periods import MAX_YEAR, MIN_YEAR, Period
@@ -198,7 +198,7 @@ def build_annual(
     cutoff = cutoff_of(period, now=now, rules=rules)
     start = period.start(rules.tz)
     everyone = list_units(session)
-    histories = load_histories(
+    histories = iter_histories(  # counted as made, never all held at once
         session, until=cutoff, since=period, tz=rules.tz, cutoffs=None if replay_all else [cutoff]
     )
     table = figures_from(

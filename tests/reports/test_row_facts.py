@@ -247,12 +247,11 @@ def test_the_reports_read_simple_tickets_from_their_rows(lives: Engine, monkeypa
         asked.append(any(h.columns is not None for h in histories))
         return histories
 
-    def spy_iter(session, **kw):  # the weekly and monthly take them one at a time
+    def spy_iter(session, **kw):  # the reports take them one at a time
         return iter(spy(session, **kw))
 
-    for module in ("reports.weekly", "reports.monthly"):
+    for module in ("reports.weekly", "reports.monthly", "reports.annual"):
         monkeypatch.setattr(f"{module}.iter_histories", spy_iter)
-    monkeypatch.setattr("reports.annual.load_histories", spy)
     as_of = local(2026, 11, 23, 10)
     with Session(lives) as session:
         build_weekly(session, now=as_of, rules=RULES, policy=RankingPolicy(),

@@ -482,7 +482,7 @@ def _xlsx_items(path: Path, options: ImportOptions) -> Iterator[IntakeItem]:
     limits = options.limits
     _check_unzipped_size(path, limits)
     budget = _Budget(limits.max_unzipped_mb * MB)
-    book = _open_workbook(path, budget)
+    book = _open_workbook(path, budget, limits)
     try:
         refused: BadFile | None = None
         read_any = False
@@ -565,6 +565,116 @@ class _Counted(io.RawIOBase):
         return len(data)
 
 
+class _LongText(io.RawIOBase):
+    """An XML part with each run of text cut at ``cap`` bytes (at a character's edge, never
+    inside ``&…;``). lxml refuses a text node over 10 MB ("Resource limit exceeded"), which
+    ended the sheet; cut, the cell still holds more than ``max_cell_chars`` characters (a
+    character is at most 8 bytes, as ``&#36335;``), so it is refused as too long and the
+    rows after it are read."""
+
+    def __init__(self, source: io.RawIOBase, cap: int) -> None:
+        self._source, self._cap = source, cap
+        self._in_tag = False
+        self._run = 0  # bytes of the current run of text passed on
+        self._dropping = False
+        self._in_entity = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            data = self._source.read(len(buffer))
+            if not data:
+                return 0
+            out = self._filter(data)
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+    def _filter(self, data: bytes) -> bytes:
+        if not self._dropping and self._run + len(data) <= self._cap:
+            self._pass(data)  # no run of text can reach the cap here: as it is
+            return data
+        out = bytearray()
+        at = 0
+        while at < len(data):
+            if self._in_tag:
+                end = data.find(b">", at)
+                stop = len(data) if end < 0 else end + 1
+                out += data[at:stop]
+                self._in_tag = end < 0
+                at = stop
+                continue
+            end = data.find(b"<", at)
+            stop = len(data) if end < 0 else end
+            segment = data[at:stop]
+            if not self._dropping:
+                cut = (
+                    None
+                    if self._run + len(segment) <= self._cap
+                    else self._cut(segment, max(0, self._cap - self._run))
+                )
+                kept = segment if cut is None else segment[:cut]
+                out += kept
+                self._run += len(kept)
+                self._dropping = cut is not None
+                amp, semi = kept.rfind(b"&"), kept.rfind(b";")
+                if amp >= 0 or semi >= 0:
+                    self._in_entity = amp > semi
+            if end >= 0:  # a tag begins: a new run of text after it
+                self._in_tag, self._run, self._dropping, self._in_entity = True, 0, False, False
+            at = stop
+        return bytes(out)
+
+    def _pass(self, data: bytes) -> None:
+        """Follow ``data`` (passed on whole): in a tag or in text, and how far into it."""
+        lt, gt = data.rfind(b"<"), data.rfind(b">")
+        if lt > gt:
+            self._in_tag, self._run, self._in_entity = True, 0, False
+            return
+        if gt > lt:
+            self._in_tag, self._run, self._in_entity = False, 0, False
+        if self._in_tag:
+            return
+        tail = data[gt + 1 :]
+        self._run += len(tail)
+        amp, semi = tail.rfind(b"&"), tail.rfind(b";")
+        if amp >= 0 or semi >= 0:
+            self._in_entity = amp > semi
+
+    def _cut(self, segment: bytes, at: int) -> int | None:
+        """The first place at or after ``at`` where text may stop, or None (not here)."""
+        while at < len(segment):
+            amp, semi = segment.rfind(b"&", 0, at), segment.rfind(b";", 0, at)
+            if amp > semi if (amp >= 0 or semi >= 0) else self._in_entity:
+                semi = segment.find(b";", at)
+                if semi < 0:
+                    return None
+                at = semi + 1
+            elif 0x80 <= segment[at] < 0xC0:  # inside a UTF-8 character
+                at += 1
+            else:
+                return at
+        return None
+
+
+def _text_cap(limits: IntakePolicy) -> int:
+    return 8 * limits.max_cell_chars + 1024
+
+
+def _huge(limits: IntakePolicy) -> bool:
+    """Whether a cut run of text can still be over lxml's 10 MB (a large max_cell_chars)."""
+    return _text_cap(limits) > 9_000_000
+
+
+_TOO_LONG_XML = "Text node too long"
+
+
+def _too_long_text(exc: BaseException) -> bool:
+    return _TOO_LONG_XML in str(exc) or "Resource limit exceeded" in str(exc)
+
+
 class _Strings:
     """The shared strings, kept compact (UTF-8 in one buffer, an offset each): a table of
     millions of short strings costs its bytes, not a Python object per string."""
@@ -595,7 +705,7 @@ class _Book:
     sheets: list[tuple[str, str]]  # (title, part name)
 
 
-def _open_workbook(path: Path, budget: _Budget) -> _Book:
+def _open_workbook(path: Path, budget: _Budget, limits: IntakePolicy | None = None) -> _Book:
     """The workbook's sheets, strings and styles, read by openpyxl's own reader minus its
     two unbounded steps: the shared strings are streamed into ``_Strings``, and the
     sheets are listed but not sized (sizing a read-only sheet walks all of it)."""
@@ -603,13 +713,19 @@ def _open_workbook(path: Path, budget: _Budget) -> _Book:
     from openpyxl.utils.exceptions import InvalidFileException
     from openpyxl.xml.constants import SHARED_STRINGS
 
+    limits = limits or IntakePolicy()
+
     class Reader(ExcelReader):
         def read_strings(self) -> None:
             self.shared_strings = _Strings()
             part = self.package.find(SHARED_STRINGS)
             if part is not None:
                 with self.archive.open(part.PartName[1:]) as member:
-                    _read_strings(_Counted(member, budget), self.shared_strings)
+                    _read_strings(
+                        _LongText(_Counted(member, budget), _text_cap(limits)),
+                        self.shared_strings,
+                        huge=_huge(limits),
+                    )
 
         def read_worksheets(self) -> None:
             self.sheets = [
@@ -634,14 +750,23 @@ def _open_workbook(path: Path, budget: _Budget) -> _Book:
         ) from None
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as exc:
         reader.archive.close()  # lxml's XMLSyntaxError is a SyntaxError
+        if _too_long_text(exc):
+            raise BadFile(
+                f"{path.name}: 有一个文字单元格过长，超过表格读取程序的上限"
+                f"（intake.max_cell_chars 为 {limits.max_cell_chars} 字），未读取；"
+                "请删去或缩短该单元格后重新导入"
+            ) from None
         raise _not_xlsx(path, exc) from None
     return _Book(reader.archive, reader.wb, reader.shared_strings, reader.sheets)
 
 
-def _read_strings(source: io.RawIOBase, strings: _Strings) -> None:
+def _read_strings(source: io.RawIOBase, strings: _Strings, *, huge: bool = False) -> None:
     from lxml import etree
 
-    for _, node in etree.iterparse(source, events=("end",), tag=_SI, resolve_entities=False):
+    events = etree.iterparse(
+        source, events=("end",), tag=_SI, resolve_entities=False, huge_tree=huge
+    )
+    for _, node in events:
         strings.append("".join(t.text or "" for t in node.iter(_T) if t.getparent().tag != _RPH))
         node.clear(keep_tail=True)
         while node.getprevious() is not None:
@@ -669,7 +794,11 @@ def _sheet_rows(book: _Book, part: str, limits: IntakePolicy, budget: _Budget) -
     problem: str | None = None
     with book.archive.open(part) as member:
         events = etree.iterparse(
-            _Counted(member, budget), events=("end",), resolve_entities=False, no_network=True
+            _LongText(_Counted(member, budget), _text_cap(limits)),
+            events=("end",),
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=_huge(limits),
         )
         try:
             for _, element in events:
@@ -703,7 +832,19 @@ def _sheet_rows(book: _Book, part: str, limits: IntakePolicy, budget: _Budget) -
                     "（intake.max_unzipped_mb），本表从本行起未读取"
                 ),
             )
-        except (etree.XMLSyntaxError, ValueError, zipfile.BadZipFile) as exc:
+        except etree.XMLSyntaxError as exc:
+            if _too_long_text(exc):  # past the cut (a very large max_cell_chars)
+                yield Row(
+                    parser.row_counter + 1,
+                    _Unreadable(
+                        "本行（或其后第一个非空行）有单元格过长，超过表格读取程序的上限"
+                        f"（intake.max_cell_chars 为 {limits.max_cell_chars} 字），"
+                        "本表从本行起未读取；请删去或缩短该单元格后重新导入"
+                    ),
+                )
+            else:
+                yield Row(last + 1, _Unreadable(f"工作表已损坏，从本行起未读取: {exc}"))
+        except (ValueError, zipfile.BadZipFile) as exc:
             yield Row(last + 1, _Unreadable(f"工作表已损坏，从本行起未读取: {exc}"))
 
 
@@ -728,8 +869,8 @@ def _take_cell(parser: Any, element: Any, row: dict[int, Any], limits: IntakePol
         return _too_wide(column, limits)
     if isinstance(value, str) and len(value) > limits.max_cell_chars:
         return (
-            f"单元格 {element.get('r') or ''} 超过 {limits.max_cell_chars} 字的上限"
-            "（intake.max_cell_chars）"
+            f"单元格 {element.get('r') or _column_letter(column)} 超过 "
+            f"{limits.max_cell_chars} 字的上限（intake.max_cell_chars）"
         )
     row[column] = value
     return None

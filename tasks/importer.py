@@ -115,7 +115,7 @@ def read_rows(path: Path, limits: IntakePolicy) -> Iterator[ListRow | tuple[str,
         if suffix in (".xlsx", ".xlsm"):
             _check_unzipped_size(path, limits)
             budget = _Budget(limits.max_unzipped_mb * MB)
-            book = _open_workbook(path, budget)
+            book = _open_workbook(path, budget, limits)
             try:
                 found = False
                 for title, part in book.sheets:

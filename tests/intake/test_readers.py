@@ -240,3 +240,32 @@ def test_a_formula_without_a_saved_value_is_a_row_error(tmp_path: Path) -> None:
     assert "第 3 行" in text.reject_reason and "单元格 C3" in text.reject_reason
     assert "Excel 或 WPS" in text.reject_reason and "留言内容为空" not in text.reject_reason
     assert plain.reject_reason is None and plain.text == "金色家园电梯停运三天了"
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_cell_over_ten_megabytes_is_refused_and_the_rows_after_it_read(
+    tmp_path: Path, shared: bool
+) -> None:
+    """lxml stops at a 10 MB text node: the sheet ended there with "Resource limit
+    exceeded: Text node too long…" in a Chinese message, the rows after it unread."""
+    from tests.intake.workbooks import MAIN, inline_row, sheet_xml, write_xlsx
+
+    big = "路" * 4_000_000 + "&#36335;" * 100_000  # 12 MB of text, one character reference
+    if shared:
+        strings = [f'<sst xmlns="{MAIN}"><si><t>'.encode(), big.encode(), b"</t></si></sst>"]
+        row = b'<row r="3"><c r="A3" t="inlineStr"><is><t>E2</t></is></c>'
+        row += b'<c r="B3" t="s"><v>0</v></c></row>'
+    else:
+        strings, row = None, inline_row(3, "E2", big)
+    rows = [
+        inline_row(1, "留言编号", "留言详情"),
+        inline_row(2, "E1", "东湖路路灯坏了很久没人修"),
+        row,
+        inline_row(4, "E3", "金色家园电梯停运三天了"),
+    ]
+    path = write_xlsx(tmp_path / "long.xlsx", sheet_xml(rows), strings)
+    items = list(read_file(path, ImportOptions()))
+    assert [(i.row, i.external_id) for i in items] == [(2, "E1"), (3, None), (4, "E3")]
+    reason = items[1].reject_reason
+    assert reason is not None and "第 3 行" in reason and "超过 1000000 字的上限" in reason
+    assert "Resource" not in reason and items[2].reject_reason is None

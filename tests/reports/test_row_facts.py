@@ -238,7 +238,8 @@ def test_reports_read_from_rows_equal_the_full_replay(lives: Engine, as_of: date
 
 
 def test_the_reports_read_simple_tickets_from_their_rows(lives: Engine, monkeypatch) -> None:
-    """Guard: the reports do take the quick way (and it is the same as the full replay)."""
+    """Guard: the reports do take the quick way (and it is the same as the full replay),
+    and count each history as it is made (a 1M ledger's are never all held at once)."""
     asked: list[bool] = []
     load = F.load_histories
 
@@ -252,6 +253,18 @@ def test_the_reports_read_simple_tickets_from_their_rows(lives: Engine, monkeypa
 
     for module in ("reports.weekly", "reports.monthly", "reports.annual"):
         monkeypatch.setattr(f"{module}.iter_histories", spy_iter)
+    given: list[bool] = []  # whether the counting was handed them all at once
+    tables = F.tables_from
+
+    def spy_tables(histories, *args, **kw):
+        given.append(isinstance(histories, list | tuple))
+        return tables(histories, *args, **kw)
+
+    for module in ("reports.weekly", "reports.monthly"):
+        monkeypatch.setattr(f"{module}.tables_from", spy_tables)
+    monkeypatch.setattr("reports.annual.figures_from", lambda h, *a, **kw: (
+        given.append(isinstance(h, list | tuple)) or F.figures_from(h, *a, **kw)
+    ))  # fmt: skip
     as_of = local(2026, 11, 23, 10)
     with Session(lives) as session:
         build_weekly(session, now=as_of, rules=RULES, policy=RankingPolicy(),
@@ -263,6 +276,7 @@ def test_the_reports_read_simple_tickets_from_their_rows(lives: Engine, monkeypa
         session.rollback()
         assert session.get(Ticket, 1) is not None
     assert asked == [True, True, True]
+    assert given == [False, False, False]
 
 
 def reference_tables(histories, units, wanted, now: datetime) -> list[tuple]:
@@ -372,29 +386,12 @@ def test_the_cycle_collector_is_paused_while_counting_and_resumed(lives: Engine)
         gc.enable()
 
 
-def test_the_weekly_and_monthly_count_histories_as_they_are_made(lives, monkeypatch) -> None:
-    """The histories reach the counting one at a time (a 1M ledger's are never all held at
-    once), and they are the ones the list holds."""
-    as_of = local(2026, 11, 23, 10)
+def test_histories_made_one_at_a_time_are_the_ones_the_list_holds(lives) -> None:
+    """What the reports count as it is made (each report hands the counting an iterator:
+    see the test above) is what the list holds."""
     cutoffs = week_ends(local(2026, 11, 9), 9)
     with session_scope(lives) as session:
         listed = F.load_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
         streamed = F.iter_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
         assert not isinstance(streamed, list | tuple)
         assert list(streamed) == listed and len(listed) > 100
-    given: list[bool] = []
-    tables = F.tables_from
-
-    def spy(histories, *args, **kw):
-        given.append(isinstance(histories, list | tuple))
-        return tables(histories, *args, **kw)
-
-    for module in ("reports.weekly", "reports.monthly"):
-        monkeypatch.setattr(f"{module}.tables_from", spy)
-    with Session(lives) as session:
-        build_weekly(session, now=as_of, rules=RULES, policy=RankingPolicy(),
-                     week=parse_week("2026-W47"))  # fmt: skip
-        build_monthly(session, now=as_of, rules=RULES, policy=RankingPolicy(),
-                      month=parse_month("2026-10"))  # fmt: skip
-        session.rollback()
-    assert given == [False, False]

@@ -37,13 +37,15 @@ def rt(runtime: Runtime) -> Runtime:
 
 
 @contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
+def statements(engine: Engine, *, many_only: bool = False) -> Iterator[list[str]]:
     """The SQL statements sent through the engine meanwhile (``COPY`` on the driver's
-    own cursor is not among them)."""
+    own cursor is not among them); ``many_only``: those sent as ``executemany`` (on
+    PostgreSQL one execution per parameter set at the server)."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(" ".join(statement.split()))
+        if executemany or not many_only:
+            seen.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -216,23 +218,6 @@ def test_a_second_ticket_for_a_message_is_an_integrity_error(rt: Runtime) -> Non
         assert len(session.exec(select(Ticket)).all()) == 1
 
 
-@contextmanager
-def executemanys(engine: Engine) -> Iterator[list[str]]:
-    """The statements sent as ``executemany`` meanwhile: on PostgreSQL one execution per
-    parameter set at the server."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if executemany:
-            seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_duplicates_go_in_linked_and_postgresql_writes_no_row_at_a_time(rt: Runtime) -> None:
     """Reposts of a stored message and of an earlier item of the same batch (and a repost
     of that repost) all point at the first message of their complaint, and each original's
@@ -246,7 +231,7 @@ def test_duplicates_go_in_linked_and_postgresql_writes_no_row_at_a_time(rt: Runt
         IntakeItem(text="领导您好！" + BODIES[1] + "谢谢！"),
         IntakeItem(text="领导您好！" + BODIES[0] + "谢谢！"),
     ]
-    with executemanys(rt.engine) as many:
+    with statements(rt.engine, many_only=True) as many:
         summary = file_items(rt.routing, batch)
     assert summary.duplicates == 4
     with rt.session() as session:

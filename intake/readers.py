@@ -705,15 +705,13 @@ class _Book:
     sheets: list[tuple[str, str]]  # (title, part name)
 
 
-def _open_workbook(path: Path, budget: _Budget, limits: IntakePolicy | None = None) -> _Book:
+def _open_workbook(path: Path, budget: _Budget, limits: IntakePolicy) -> _Book:
     """The workbook's sheets, strings and styles, read by openpyxl's own reader minus its
     two unbounded steps: the shared strings are streamed into ``_Strings``, and the
     sheets are listed but not sized (sizing a read-only sheet walks all of it)."""
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.utils.exceptions import InvalidFileException
     from openpyxl.xml.constants import SHARED_STRINGS
-
-    limits = limits or IntakePolicy()
 
     class Reader(ExcelReader):
         def read_strings(self) -> None:

@@ -140,7 +140,7 @@ def load_rules(path: Path | None, units: list[Unit]) -> RuleSet:
     except yaml.YAMLError as exc:
         raise BadRules(f"{path}: {yamlfile.describe(exc)}") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     if document is None:
         document = {}
     if not isinstance(document, dict):

@@ -1171,10 +1171,9 @@ def resolve_columns(
                 )
             mapping[name] = wanted
         else:
-            found = [c for c in candidates if c in present]
-            if len(found) > 1:
-                raise _two_names(path, name, found, header)
-            mapping[name] = found[0] if found else None
+            # several names for one field (序号 and 留言编号, 留言详情 and 内容): the first
+            # in DEFAULT_HEADERS' order of preference, as real exports carry both
+            mapping[name] = next((c for c in candidates if c in present), None)
         if mapping[name] is not None:
             _check_once(path, name, mapping[name], header)
     if mapping["text"] is None and mapping["title"] is None:
@@ -1214,18 +1213,6 @@ def _check_once(path: Path, field: str, column: str | None, header: list[str]) -
             f"{path.name}: 表头中「{column}」出现了 {len(positions)} 次（{where}），"
             f"无法确定哪一列是{FIELD_LABELS[field]}；请删除或改名重复的列后重新导入"
         )
-
-
-def _two_names(path: Path, field: str, found: list[str], header: list[str]) -> DuplicateColumn:
-    """Two headers that both name ``field`` (留言详情 and 内容): which one is meant?"""
-    where = "和".join(
-        f"「{name}」（{'、'.join(f'第{n}列' for n in _positions(header, name))}）" for name in found
-    )
-    choose = f"请用 --{field}-col 指定其中一列，或" if field in _CLI_COLUMNS else "请"
-    return DuplicateColumn(
-        f"{path.name}: 表头中{where}都是{FIELD_LABELS[field]}列，无法确定用哪一列；"
-        f"{choose}删除、改名其中一列"
-    )
 
 
 def _cell(record: dict[str, Any], column: str | None) -> Any:

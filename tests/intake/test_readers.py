@@ -191,13 +191,15 @@ def test_a_column_given_twice_refuses_the_file(tmp_path: Path) -> None:
     assert DuplicateColumn.exit_code == 2
 
 
-def test_two_names_for_one_field_refuse_the_file(tmp_path: Path) -> None:
+def test_two_names_for_one_field_take_the_preferred_one(tmp_path: Path) -> None:
+    """Real exports carry a 序号 beside the 留言编号, or a 内容 beside the 留言详情: the
+    preferred name is read, and --text-col chooses another."""
     path = tmp_path / "aliases.csv"
-    path.write_text("留言编号,留言详情,内容\nF1,甲路灯坏了很久没人修,乙内容\n", encoding="utf-8")
-    with pytest.raises(
-        DuplicateColumn, match=r"「留言详情」（第2列）和「内容」（第3列）都是留言内容列.*--text-col"
-    ):
-        list(read_file(path, ImportOptions()))
+    path.write_text(
+        "序号,留言编号,留言详情,内容\n1,F1,甲路灯坏了很久没人修,乙内容\n", encoding="utf-8"
+    )
+    (item,) = list(read_file(path, ImportOptions()))
+    assert (item.external_id, item.text) == ("F1", "甲路灯坏了很久没人修")
     items = list(read_file(path, ImportOptions(columns=Columns(text="内容"))))
     assert items[0].text == "乙内容"  # the column the user chose
 

@@ -7,6 +7,10 @@ from datetime import datetime
 
 from ledger.models import SourceKind
 
+# A message may come in its title alone (some exports have no text column): a normalised
+# title of at least this many characters is then stored as the text.
+TITLE_AS_TEXT_CHARS = 8
+
 
 @dataclass
 class IntakeItem:

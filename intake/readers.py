@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from intake.clean import is_junk
 from intake.errors import BadFile, DuplicateColumn, JunkFile
-from intake.items import IntakeItem
+from intake.items import TITLE_AS_TEXT_CHARS, IntakeItem
 from intake.paste import parse_instruction
 from intake.timeparse import excel_serial_text, parse_timestamp
 from ledger.models import SourceKind
@@ -1287,11 +1287,6 @@ def _item(
     if item.external_id is None:
         item.external_id = _row_key(item, raw_time)
     return item
-
-
-# A file may hold the message in its title column alone (some exports do): a title of at
-# least this many characters is then the text (intake.store._normalised promotes it).
-TITLE_AS_TEXT_CHARS = 8
 
 
 def _title_only(title: str | None, column: str | None) -> str | None:

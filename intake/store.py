@@ -35,7 +35,7 @@ from intake.dedupe import (
     similar,
 )
 from intake.display import for_reading
-from intake.items import IntakeItem
+from intake.items import TITLE_AS_TEXT_CHARS, IntakeItem
 from intake.places import EMPTY, Gazetteer, different_places
 from intake.redact import redact
 from ledger.bulk import driver_value, insert_plain, insert_rows, reserve_ids, select_in
@@ -233,7 +233,7 @@ def _normalised(item: IntakeItem) -> tuple[str, str | None]:
     text (some exports put the message in the title)."""
     text = normalise_text(item.text or "")
     title = normalise_text(item.title) or None
-    if not text and title and len(title) >= 8:
+    if not text and title and len(title) >= TITLE_AS_TEXT_CHARS:
         text, title = title, None
     return text, title
 

@@ -8,7 +8,7 @@ extensions approved and denied, 核查 pass and fail, 归档, 通报, recounted 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -22,7 +22,7 @@ from ledger.policy import RankingPolicy
 from reports import figures as F
 from reports.annual import build_annual
 from reports.monthly import build_monthly
-from reports.periods import month_of, parse_month, parse_week, week_of, weeks_ending
+from reports.periods import Period, month_of, parse_month, parse_week, week_of, weeks_ending
 from reports.weekly import build_weekly
 from tests.helpers import local, make_ticket, rules_for
 
@@ -386,12 +386,22 @@ def test_the_cycle_collector_is_paused_while_counting_and_resumed(lives: Engine)
         gc.enable()
 
 
-def test_histories_made_one_at_a_time_are_the_ones_the_list_holds(lives) -> None:
+def test_histories_made_one_at_a_time_are_the_ones_the_list_holds(lives, monkeypatch) -> None:
     """What the reports count as it is made (each report hands the counting an iterator:
-    see the test above) is what the list holds."""
+    see the test above) is what the list holds; read a few tickets at a time (their steps
+    by id, or beside them in ticket order when every ticket is replayed), the same."""
     cutoffs = week_ends(local(2026, 11, 9), 9)
+    year = Period("year", "2026", date(2026, 1, 1), date(2026, 12, 31))
     with session_scope(lives) as session:
         listed = F.load_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
         streamed = F.iter_histories(session, until=cutoffs[-1], cutoffs=cutoffs)
         assert not isinstance(streamed, list | tuple)
         assert list(streamed) == listed and len(listed) > 100
+        replayed = F.load_histories(session, until=cutoffs[-1])
+        since = F.load_histories(session, until=cutoffs[-1], since=year, tz=RULES.tz)
+        assert sum(bool(h.steps) for h in replayed) > 100
+        for chunk in (1, 7, 64):
+            monkeypatch.setattr(F, "HISTORY_CHUNK", chunk)
+            assert F.load_histories(session, until=cutoffs[-1], cutoffs=cutoffs) == listed
+            assert F.load_histories(session, until=cutoffs[-1]) == replayed
+            assert F.load_histories(session, until=cutoffs[-1], since=year, tz=RULES.tz) == since

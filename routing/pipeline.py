@@ -284,7 +284,40 @@ def _store_and_route(
             routed = {o.message_id: o for o in outcomes}
         else:
             enqueue_routing(queue, to_route)
-    return [_outcome(a, routed) for a in accepted]
+    outcomes = [_outcome(a, routed) for a in accepted]
+    known = [o.message_id for o in outcomes if o.status is IntakeOutcome.KNOWN and o.message_id]
+    if known:
+        tickets = retrying(
+            dialect, lambda: _known_tickets(ctx, known), what=f"{_rows_of(batch.items)}的编号查询"
+        )
+        for o in outcomes:
+            if o.status is IntakeOutcome.KNOWN and o.message_id in tickets:
+                o.ticket = tickets[o.message_id]
+    return outcomes
+
+
+def _known_tickets(ctx: RoutingContext, message_ids: list[int]) -> dict[int, str]:
+    """The number of the ticket each stored message is in: its own, or its original's (a
+    重复件 points at the first message of its complaint). A message still being routed has
+    none yet."""
+    with ctx.session() as session:
+        originals: dict[int, int] = {}
+        for test in members(session, col(Message.id), message_ids):
+            originals.update(
+                session.exec(
+                    select(col(Message.id), col(Message.duplicate_of_id)).where(
+                        test, col(Message.duplicate_of_id).is_not(None)
+                    )
+                ).all()
+            )
+        wanted = sorted({*message_ids, *originals.values()})
+        numbers = {m: t.number for m, t in _tickets_of(session, wanted).items()}
+    found = {}
+    for message_id in message_ids:
+        number = numbers.get(message_id) or numbers.get(originals.get(message_id, -1))
+        if number is not None:
+            found[message_id] = number
+    return found
 
 
 # The second process of a parallel import: its settings arrive once, when it starts (it is

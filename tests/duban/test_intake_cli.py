@@ -50,12 +50,17 @@ def test_import_summary_names_rejected_rows_and_a_second_import_opens_nothing(
     rejected = {r["row"]: r["reason"] for r in summary["rejected_rows"]}
     assert set(rejected) == {3, 4}  # spreadsheet rows: the header is row 1
     assert "空" in rejected[3] and "列数" in rejected[4]
-    code, out, _ = run("intake", str(export), "--json")
+    code, out, err = run("intake", str(export), "--json")
+    assert code == 0, err
     again = json.loads(out)
     assert code == 0
     assert (again["opened"], again["triage"], again["known"]) == (0, 0, 2)
     code, out, _ = run("tickets", "list", "--json")
-    assert len(json.loads(out)) == 2
+    numbers = sorted(t["number"] for t in json.loads(out))
+    assert len(numbers) == 2
+    code, out, _ = run("intake", str(export))  # each row names the ticket it already is
+    assert code == 0
+    assert [line.split("：")[-1] for line in out.splitlines() if "此前已登记" in line] == numbers
 
 
 def test_pasted_text_splits_on_a_separator_line_and_reports_each() -> None:
@@ -182,3 +187,26 @@ def test_rows_of_a_workbook_name_their_sheet(tmp_path: Path) -> None:
     summary = json.loads(out)
     assert summary["rejected_rows"] == [{"row": 2, "reason": "留言内容为空", "sheet": "五月"}]
     assert [(o["sheet"], o["row"]) for o in summary["outcomes"]] == [("四月", 2), ("五月", 2)]
+
+
+def test_a_second_import_names_each_rows_ticket_a_repost_its_originals(tmp_path: Path) -> None:
+    path = tmp_path / "reposts.csv"
+    body = "柳岸路北段路灯连续一周不亮，晚上散步很不安全，请尽快派人维修。"
+    path.write_text(
+        "留言编号,留言主题,留言时间,留言详情\n"
+        f"R-1,路灯,2026-11-16 08:00,{body}\n"
+        f"R-2,路灯,2026-11-16 09:00,{body}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("intake", str(path), "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["opened"] + first["triage"] == 1 and first["duplicates"] == 1
+    code, out, _ = run("tickets", "list", "--json")
+    (number,) = [t["number"] for t in json.loads(out)]
+    code, out, err = run("intake", str(path))
+    assert code == 0, err
+    assert [line.split("：")[-1] for line in out.splitlines() if "此前已登记" in line] == [
+        number,
+        number,
+    ]

@@ -303,13 +303,12 @@ def _known_tickets(ctx: RoutingContext, message_ids: list[int]) -> dict[int, str
     with ctx.session() as session:
         originals: dict[int, int] = {}
         for test in members(session, col(Message.id), message_ids):
-            originals.update(
-                session.exec(
-                    select(col(Message.id), col(Message.duplicate_of_id)).where(
-                        test, col(Message.duplicate_of_id).is_not(None)
-                    )
-                ).all()
+            query = select(col(Message.id), col(Message.duplicate_of_id)).where(
+                test, col(Message.duplicate_of_id).is_not(None)
             )
+            for message_id, original in session.exec(query):
+                if message_id is not None and original is not None:
+                    originals[message_id] = original
         wanted = sorted({*message_ids, *originals.values()})
         numbers = {m: t.number for m, t in _tickets_of(session, wanted).items()}
     found = {}

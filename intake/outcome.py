@@ -135,8 +135,9 @@ def outcome_text(o: Outcome, *, row_word: str = "条") -> tuple[str, Buttons]:
     elif status is IntakeOutcome.DUPLICATE:
         text = f"【重复件】{where}已并入 {o.duplicate_of or o.ticket or '原件（分办中）'}"
     elif status is IntakeOutcome.KNOWN:
+        number = o.ticket or o.duplicate_of
         text = f"【已登记】{where}此条此前已登记" + (
-            f"：{o.ticket or o.duplicate_of}" if o.ticket or o.duplicate_of else "（尚无督办件编号）"
+            f"：{number}" if number else "（尚无督办件编号）"
         )
     elif status is IntakeOutcome.QUEUED:
         text = f"【处理中】{where}已收到，正在分办，结果稍后通知"

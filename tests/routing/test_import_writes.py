@@ -273,6 +273,9 @@ def test_stored_reposts_are_found_by_core_hash_in_one_lookup_on_postgresql(rt: R
     assert len(by_hash) == (1 if rt.engine.dialect.name == "postgresql" else 2)
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)  # a PostgreSQL plan
 def test_known_ids_probe_the_channel_and_id_key_without_statistics(rt: Runtime) -> None:
     """An import's channel holds every message of the import: the lookup of ids already
     stored must probe the (channel, external_id) key per id, not read the channel's rows,
@@ -281,8 +284,7 @@ def test_known_ids_probe_the_channel_and_id_key_without_statistics(rt: Runtime) 
 
     from intake.store import known_ids
 
-    if rt.engine.dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL plan")
+    assert rt.engine.dialect.name == "postgresql"
     items = [
         IntakeItem(text=f"{BODIES[i % len(BODIES)]}（第 {i} 件）", external_id=f"E{i}", channel="c")
         for i in range(300)
